@@ -1,0 +1,288 @@
+//! Request events: facts in the past tense, each with who did it and when.
+
+use super::duration::AccessDuration;
+use super::ids::{GroupName, PrincipalArn, RequestId, RoleName, Scope, UserId};
+use super::log::EventRecord;
+use super::text::{Justification, TicketRef};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The version of the event payload schemas written by this build.
+pub const SCHEMA_VERSION: u16 = 1;
+
+/// Who caused an event: a person, a catalog rule, or a part of Stint itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Actor {
+    User(UserId),
+    Rule(String),
+    System(String),
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::User(u) => write!(f, "user:{u}"),
+            Actor::Rule(r) => write!(f, "rule:{r}"),
+            Actor::System(s) => write!(f, "system:{s}"),
+        }
+    }
+}
+impl FromStr for Actor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            Some(("user", u)) => UserId::parse(u).map(Actor::User).map_err(|e| e.to_string()),
+            Some(("rule", r)) if !r.is_empty() => Ok(Actor::Rule(r.to_owned())),
+            Some(("system", c)) if !c.is_empty() => Ok(Actor::System(c.to_owned())),
+            _ => Err(format!("{s:?} is not an actor (user:, rule: or system:)")),
+        }
+    }
+}
+impl TryFrom<String> for Actor {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+impl From<Actor> for String {
+    fn from(a: Actor) -> String {
+        a.to_string()
+    }
+}
+
+/// Where a request came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    Person,
+    Alert {
+        service: String,
+        alarm: String,
+        incident: String,
+        /// Whether the requester is on call for `service` now (resolved from the rotation).
+        on_call: bool,
+    },
+    Pipeline {
+        repository: String,
+        git_ref: String,
+        environment: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeReason {
+    Expired,
+    Manual,
+    Sweep,
+    IncidentResolved,
+}
+
+impl fmt::Display for RevokeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RevokeReason::Expired => "expired",
+            RevokeReason::Manual => "manual",
+            RevokeReason::Sweep => "sweep",
+            RevokeReason::IncidentResolved => "incident_resolved",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequested {
+    pub request_id: RequestId,
+    pub requester: UserId,
+    /// The groups the requester held when asking, for the audit trail.
+    pub requester_groups: Vec<GroupName>,
+    pub role: RoleName,
+    pub scope: Option<Scope>,
+    pub principal: PrincipalArn,
+    pub duration: AccessDuration,
+    pub justification: Justification,
+    pub ticket: Option<TicketRef>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub source: Source,
+    pub break_glass: bool,
+}
+
+/// What happened. Serialized with `type` and `payload` apart, as the store keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload")]
+pub enum EventBody {
+    AccessRequested(AccessRequested),
+    ApprovalRecorded {
+        approver: UserId,
+        comment: Option<String>,
+    },
+    AccessApproved {
+        approvers: Vec<UserId>,
+        rule: Option<String>,
+    },
+    AccessDenied {
+        approver: UserId,
+        reason: Option<String>,
+    },
+    RequestCancelled {
+        by: UserId,
+    },
+    RequestLapsed {
+        pending_since: DateTime<Utc>,
+    },
+    AccessGranted {
+        policy_name: String,
+        starts_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    GrantFailed {
+        error: String,
+        attempts: u32,
+    },
+    AccessExtended {
+        previous_expires_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        via_request: Option<RequestId>,
+    },
+    AccessRevoked {
+        reason: RevokeReason,
+        expires_at: DateTime<Utc>,
+        lag_seconds: i64,
+    },
+    RevokeFailed {
+        error: String,
+        attempts: u32,
+    },
+    BreakGlassUsed {
+        review_by: DateTime<Utc>,
+    },
+    BreakGlassReviewed {
+        reviewer: UserId,
+        note: Option<String>,
+    },
+}
+
+impl EventBody {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventBody::AccessRequested(_) => "AccessRequested",
+            EventBody::ApprovalRecorded { .. } => "ApprovalRecorded",
+            EventBody::AccessApproved { .. } => "AccessApproved",
+            EventBody::AccessDenied { .. } => "AccessDenied",
+            EventBody::RequestCancelled { .. } => "RequestCancelled",
+            EventBody::RequestLapsed { .. } => "RequestLapsed",
+            EventBody::AccessGranted { .. } => "AccessGranted",
+            EventBody::GrantFailed { .. } => "GrantFailed",
+            EventBody::AccessExtended { .. } => "AccessExtended",
+            EventBody::AccessRevoked { .. } => "AccessRevoked",
+            EventBody::RevokeFailed { .. } => "RevokeFailed",
+            EventBody::BreakGlassUsed { .. } => "BreakGlassUsed",
+            EventBody::BreakGlassReviewed { .. } => "BreakGlassReviewed",
+        }
+    }
+}
+
+/// An event with its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub occurred_at: DateTime<Utc>,
+    pub actor: Actor,
+    pub body: EventBody,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("event {event_id} ({event_type}) cannot be read: {reason}")]
+pub struct DecodeError {
+    pub event_id: String,
+    pub event_type: String,
+    pub reason: String,
+}
+
+impl Event {
+    pub fn new(occurred_at: DateTime<Utc>, actor: Actor, body: EventBody) -> Self {
+        Event {
+            occurred_at,
+            actor,
+            body,
+        }
+    }
+
+    pub fn to_record(&self, event_id: String) -> EventRecord {
+        let tagged = serde_json::to_value(&self.body).unwrap_or_default();
+        let payload = tagged
+            .get("payload")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        EventRecord {
+            event_id,
+            event_type: self.body.type_name().to_owned(),
+            schema_version: SCHEMA_VERSION,
+            occurred_at: self.occurred_at,
+            actor: self.actor.to_string(),
+            payload,
+        }
+    }
+
+    pub fn from_record(r: &EventRecord) -> Result<Event, DecodeError> {
+        let fail = |reason: String| DecodeError {
+            event_id: r.event_id.clone(),
+            event_type: r.event_type.clone(),
+            reason,
+        };
+        if r.schema_version != SCHEMA_VERSION {
+            return Err(fail(format!(
+                "schema_version {} is not supported",
+                r.schema_version
+            )));
+        }
+        let tagged = serde_json::json!({ "type": r.event_type, "payload": r.payload });
+        let body: EventBody = serde_json::from_value(tagged).map_err(|e| fail(e.to_string()))?;
+        let actor: Actor = r.actor.parse().map_err(fail)?;
+        Ok(Event {
+            occurred_at: r.occurred_at,
+            actor,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_records() {
+        let ev = Event::new(
+            DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            Actor::User(UserId::parse("alice").unwrap()),
+            EventBody::AccessDenied {
+                approver: UserId::parse("bob").unwrap(),
+                reason: Some("no".into()),
+            },
+        );
+        let rec = ev.to_record("e1".into());
+        assert_eq!(rec.event_type, "AccessDenied");
+        assert_eq!(rec.payload["approver"], "bob");
+        assert_eq!(rec.actor, "user:alice");
+        assert_eq!(Event::from_record(&rec).unwrap(), ev);
+    }
+
+    #[test]
+    fn unknown_types_and_actors_fail_to_decode() {
+        let ev = Event::new(
+            Utc::now(),
+            Actor::System("sweep".into()),
+            EventBody::RequestCancelled {
+                by: UserId::parse("a").unwrap(),
+            },
+        );
+        let mut rec = ev.to_record("e".into());
+        rec.event_type = "Nope".into();
+        assert!(Event::from_record(&rec).is_err());
+        let mut rec = ev.to_record("e".into());
+        rec.actor = "root".into();
+        assert!(Event::from_record(&rec).is_err());
+    }
+}

@@ -1,0 +1,674 @@
+//! The access-request state machine: `decide` turns a command into events or a rejection,
+//! `apply` folds an event into the state. Both are pure; time and the catalog are passed in.
+
+use super::catalog::{Catalog, Role};
+use super::duration::AccessDuration;
+use super::event::{AccessRequested, Actor, Event, EventBody, RevokeReason, Source};
+use super::ids::{Identity, PrincipalArn, RequestId, RoleName, Scope, UserId};
+use super::text::{Justification, TicketRef};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    New,
+    Pending,
+    Approved,
+    Active,
+    Denied,
+    Cancelled,
+    Lapsed,
+    GrantFailed,
+    Revoked,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).ok();
+        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+    }
+}
+
+/// Ask for access.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submit {
+    pub id: RequestId,
+    pub requester: Identity,
+    pub role: RoleName,
+    pub scope: Option<Scope>,
+    pub principal: PrincipalArn,
+    pub duration: Option<AccessDuration>,
+    pub justification: Justification,
+    pub ticket: Option<TicketRef>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub source: Source,
+    pub break_glass: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Submit(Box<Submit>),
+    Approve {
+        approver: Identity,
+        comment: Option<String>,
+    },
+    Deny {
+        approver: Identity,
+        reason: Option<String>,
+    },
+    Cancel {
+        by: Identity,
+    },
+    /// Close a request that stayed pending too long.
+    Lapse,
+    /// Record that the policy for `starts_at..expires_at` is attached.
+    RecordGrant {
+        policy_name: String,
+        starts_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    RecordGrantFailure {
+        error: String,
+        attempts: u32,
+    },
+    /// Lengthen an active grant; `by` is the requester (if the role allows) or an approver.
+    Extend {
+        by: Identity,
+        by_duration: AccessDuration,
+    },
+    /// A newer approved request for the same principal, role and scope runs until `until`.
+    ExtendFrom {
+        via: RequestId,
+        until: DateTime<Utc>,
+    },
+    /// `by` is required for a manual revoke; timers, sweeps and incidents carry none.
+    Revoke {
+        reason: RevokeReason,
+        by: Option<Identity>,
+    },
+    RecordRevokeFailure {
+        error: String,
+        attempts: u32,
+    },
+    ReviewBreakGlass {
+        reviewer: Identity,
+        note: Option<String>,
+    },
+}
+
+/// A business reason to refuse a command. Infrastructure failures are never expressed here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("role {0} is not in the catalog")]
+    UnknownRole(RoleName),
+    #[error("you may not request role {0}")]
+    NotAllowedToRequest(RoleName),
+    #[error("scope {scope:?} is not allowed for role {role}")]
+    ScopeNotAllowed {
+        role: RoleName,
+        scope: Option<String>,
+    },
+    #[error("principal {0} is not one this role may be attached to")]
+    PrincipalNotAllowed(String),
+    #[error("duration {requested} is over the role's maximum of {max}")]
+    OverMaxDuration {
+        requested: AccessDuration,
+        max: AccessDuration,
+    },
+    #[error("the start time is in the past")]
+    StartInPast,
+    #[error("the start time is more than {max} ahead")]
+    StartTooFar { max: AccessDuration },
+    #[error("role {0} does not allow break-glass")]
+    BreakGlassNotAllowed(RoleName),
+    #[error("a request cannot be approved, denied or reviewed by its requester")]
+    SelfApproval,
+    #[error("you are not in an approver group of role {0}")]
+    NotApprover(RoleName),
+    #[error("only the requester may cancel a request")]
+    NotRequester,
+    #[error("only the requester, an approver or an admin may revoke")]
+    NotPermittedToRevoke,
+    #[error("the role needs an approver to extend access")]
+    ExtensionNeedsApproval,
+    #[error("the grant would run {requested} in total, over the role's maximum of {max}")]
+    OverMaxTotal {
+        requested: AccessDuration,
+        max: AccessDuration,
+    },
+    #[error("request already exists")]
+    AlreadyExists,
+    #[error("no such request")]
+    UnknownRequest,
+    #[error("cannot {action} a request that is {status}")]
+    WrongState {
+        action: &'static str,
+        status: Status,
+    },
+    #[error("too early to {0}")]
+    NotYetDue(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub policy_name: String,
+    pub granted_at: DateTime<Utc>,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    pub at: DateTime<Utc>,
+    pub reason: RevokeReason,
+    pub lag_seconds: i64,
+}
+
+/// Everything known about one request, folded from its events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestState {
+    /// Number of events folded: the expected version for the next append.
+    pub version: u64,
+    pub status: Status,
+    pub request: Option<AccessRequested>,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub approvals: Vec<UserId>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by_rule: Option<String>,
+    pub decided_by: Option<UserId>,
+    pub grant: Option<Grant>,
+    pub revocation: Option<Revocation>,
+    pub grant_failures: u32,
+    pub revoke_failures: u32,
+    pub break_glass_review_by: Option<DateTime<Utc>>,
+    pub break_glass_reviewed_by: Option<UserId>,
+}
+
+impl RequestState {
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
+        events.into_iter().fold(Self::default(), |s, e| apply(s, e))
+    }
+
+    /// When a grant made now would start and end: a scheduled start keeps its window.
+    pub fn grant_window(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let r = self.request.as_ref()?;
+        let starts = r.starts_at.map_or(now, |s| s.max(now));
+        let ends = r.starts_at.unwrap_or(now) + r.duration.to_chrono();
+        Some((starts, ends.max(starts)))
+    }
+
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.grant.as_ref().map(|g| g.expires_at)
+    }
+}
+
+type Decision = Result<Vec<Event>, Rejection>;
+
+/// Decides what a command means for a request in `state`, at `now`, under `catalog`.
+pub fn decide(
+    state: &RequestState,
+    command: &Command,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Decision {
+    let ev = |actor: Actor, body: EventBody| Event::new(now, actor, body);
+    let Some(req) = state.request.as_ref() else {
+        return match command {
+            Command::Submit(s) => submit(s, catalog, now),
+            _ => Err(Rejection::UnknownRequest),
+        };
+    };
+    let role = || {
+        catalog
+            .role(&req.role)
+            .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))
+    };
+    let wrong = |action: &'static str| {
+        Err(Rejection::WrongState {
+            action,
+            status: state.status,
+        })
+    };
+
+    match command {
+        Command::Submit(_) => Err(Rejection::AlreadyExists),
+
+        Command::Approve { approver, comment } => {
+            let role = role()?;
+            check_approver(req, role, approver)?;
+            if state.approvals.contains(&approver.user) {
+                return Ok(vec![]); // a second approval by the same person counts once
+            }
+            if state.status != Status::Pending {
+                return wrong("approve");
+            }
+            let actor = Actor::User(approver.user.clone());
+            let mut out = vec![ev(
+                actor.clone(),
+                EventBody::ApprovalRecorded {
+                    approver: approver.user.clone(),
+                    comment: comment.clone(),
+                },
+            )];
+            if state.approvals.len() + 1 >= usize::from(role.approvers.required) {
+                let mut approvers = state.approvals.clone();
+                approvers.push(approver.user.clone());
+                out.push(ev(
+                    actor,
+                    EventBody::AccessApproved {
+                        approvers,
+                        rule: None,
+                    },
+                ));
+            }
+            Ok(out)
+        }
+
+        Command::Deny { approver, reason } => {
+            check_approver(req, role()?, approver)?;
+            match state.status {
+                Status::Pending => Ok(vec![ev(
+                    Actor::User(approver.user.clone()),
+                    EventBody::AccessDenied {
+                        approver: approver.user.clone(),
+                        reason: reason.clone(),
+                    },
+                )]),
+                Status::Denied if state.decided_by.as_ref() == Some(&approver.user) => Ok(vec![]),
+                _ => wrong("deny"),
+            }
+        }
+
+        Command::Cancel { by } => {
+            if by.user != req.requester {
+                return Err(Rejection::NotRequester);
+            }
+            match state.status {
+                Status::Pending => Ok(vec![ev(
+                    Actor::User(by.user.clone()),
+                    EventBody::RequestCancelled {
+                        by: by.user.clone(),
+                    },
+                )]),
+                Status::Cancelled => Ok(vec![]),
+                _ => wrong("cancel"),
+            }
+        }
+
+        Command::Lapse => match state.status {
+            Status::Pending => {
+                let since = state.requested_at.unwrap_or(now);
+                if now < since + catalog.settings.pending_timeout.to_chrono() {
+                    return Err(Rejection::NotYetDue("lapse"));
+                }
+                Ok(vec![ev(
+                    Actor::System("lapse".into()),
+                    EventBody::RequestLapsed {
+                        pending_since: since,
+                    },
+                )])
+            }
+            _ => Ok(vec![]), // a lapse timer firing after a decision has nothing to do
+        },
+
+        Command::RecordGrant {
+            policy_name,
+            starts_at,
+            expires_at,
+        } => match state.status {
+            Status::Approved => {
+                if req.starts_at.is_some_and(|s| now < s) {
+                    return Err(Rejection::NotYetDue("grant"));
+                }
+                if expires_at <= starts_at || (*expires_at - *starts_at) > req.duration.to_chrono()
+                {
+                    return Err(Rejection::Invalid(
+                        "grant window does not fit the requested duration".into(),
+                    ));
+                }
+                Ok(vec![ev(
+                    Actor::System("grant".into()),
+                    EventBody::AccessGranted {
+                        policy_name: policy_name.clone(),
+                        starts_at: *starts_at,
+                        expires_at: *expires_at,
+                    },
+                )])
+            }
+            Status::Active | Status::Revoked => Ok(vec![]), // duplicate delivery: granted once
+            _ => wrong("grant"),
+        },
+
+        Command::RecordGrantFailure { error, attempts } => match state.status {
+            Status::Approved => Ok(vec![ev(
+                Actor::System("grant".into()),
+                EventBody::GrantFailed {
+                    error: error.clone(),
+                    attempts: *attempts,
+                },
+            )]),
+            _ => Ok(vec![]),
+        },
+
+        Command::Extend { by, by_duration } => {
+            let role = role()?;
+            let Some(grant) = state
+                .grant
+                .as_ref()
+                .filter(|_| state.status == Status::Active)
+            else {
+                return wrong("extend");
+            };
+            let is_requester = by.user == req.requester;
+            if is_requester && !role.self_extend {
+                return Err(Rejection::ExtensionNeedsApproval);
+            }
+            if !is_requester && !role.is_approver(by) {
+                return Err(Rejection::NotApprover(req.role.clone()));
+            }
+            let until = grant.expires_at + by_duration.to_chrono();
+            extend_to(grant, role, until, None, Actor::User(by.user.clone()), now)
+        }
+
+        Command::ExtendFrom { via, until } => {
+            let role = role()?;
+            let Some(grant) = state
+                .grant
+                .as_ref()
+                .filter(|_| state.status == Status::Active)
+            else {
+                return wrong("extend");
+            };
+            if *until <= grant.expires_at {
+                return Ok(vec![]); // never cut an overlapping grant short
+            }
+            extend_to(
+                grant,
+                role,
+                *until,
+                Some(*via),
+                Actor::System("overlap".into()),
+                now,
+            )
+        }
+
+        Command::Revoke { reason, by } => {
+            if state.status == Status::Revoked {
+                return Ok(vec![]); // a repeated revoke is a no-op
+            }
+            let manual = *reason == RevokeReason::Manual;
+            if manual {
+                let by = by.as_ref().ok_or(Rejection::NotPermittedToRevoke)?;
+                let allowed = by.user == req.requester
+                    || catalog.is_admin(by)
+                    || catalog.role(&req.role).is_some_and(|r| r.is_approver(by));
+                if !allowed {
+                    return Err(Rejection::NotPermittedToRevoke);
+                }
+            }
+            let Some(grant) = state
+                .grant
+                .as_ref()
+                .filter(|_| state.status == Status::Active)
+            else {
+                return if manual { wrong("revoke") } else { Ok(vec![]) };
+            };
+            let timed = matches!(reason, RevokeReason::Expired | RevokeReason::Sweep);
+            if timed && now < grant.expires_at {
+                return Ok(vec![]); // a stale timer from before an extension
+            }
+            let actor = match (manual, by) {
+                (true, Some(by)) => Actor::User(by.user.clone()),
+                _ => Actor::System(reason.to_string()),
+            };
+            let lag_seconds = (now - grant.expires_at).num_seconds().max(0);
+            Ok(vec![ev(
+                actor,
+                EventBody::AccessRevoked {
+                    reason: *reason,
+                    expires_at: grant.expires_at,
+                    lag_seconds,
+                },
+            )])
+        }
+
+        Command::RecordRevokeFailure { error, attempts } => match state.status {
+            Status::Active => Ok(vec![ev(
+                Actor::System("revoke".into()),
+                EventBody::RevokeFailed {
+                    error: error.clone(),
+                    attempts: *attempts,
+                },
+            )]),
+            _ => Ok(vec![]),
+        },
+
+        Command::ReviewBreakGlass { reviewer, note } => {
+            if !req.break_glass {
+                return Err(Rejection::Invalid(
+                    "this request did not use break-glass".into(),
+                ));
+            }
+            check_approver(req, role()?, reviewer)?;
+            if state.break_glass_reviewed_by.is_some() {
+                return Ok(vec![]);
+            }
+            Ok(vec![ev(
+                Actor::User(reviewer.user.clone()),
+                EventBody::BreakGlassReviewed {
+                    reviewer: reviewer.user.clone(),
+                    note: note.clone(),
+                },
+            )])
+        }
+    }
+}
+
+fn check_approver(req: &AccessRequested, role: &Role, who: &Identity) -> Result<(), Rejection> {
+    if who.user == req.requester {
+        return Err(Rejection::SelfApproval);
+    }
+    if !role.is_approver(who) {
+        return Err(Rejection::NotApprover(req.role.clone()));
+    }
+    Ok(())
+}
+
+fn extend_to(
+    grant: &Grant,
+    role: &Role,
+    until: DateTime<Utc>,
+    via: Option<RequestId>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Decision {
+    let total_secs = (until - grant.starts_at).num_seconds().max(1) as u64;
+    let requested =
+        AccessDuration::from_secs(total_secs).map_err(|e| Rejection::Invalid(e.to_string()))?;
+    if requested > role.max_total() {
+        return Err(Rejection::OverMaxTotal {
+            requested,
+            max: role.max_total(),
+        });
+    }
+    Ok(vec![Event::new(
+        now,
+        actor,
+        EventBody::AccessExtended {
+            previous_expires_at: grant.expires_at,
+            expires_at: until,
+            via_request: via,
+        },
+    )])
+}
+
+fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
+    let role = catalog
+        .role(&s.role)
+        .ok_or_else(|| Rejection::UnknownRole(s.role.clone()))?;
+    if !role.may_request(&s.requester) {
+        return Err(Rejection::NotAllowedToRequest(s.role.clone()));
+    }
+    if !role.allows_scope(s.scope.as_ref()) {
+        return Err(Rejection::ScopeNotAllowed {
+            role: s.role.clone(),
+            scope: s.scope.as_ref().map(|x| x.to_string()),
+        });
+    }
+    if !role.allows_principal(&s.principal) || catalog.is_protected(s.principal.as_str()) {
+        return Err(Rejection::PrincipalNotAllowed(s.principal.to_string()));
+    }
+    let duration = s.duration.unwrap_or(role.default_duration);
+    if duration > role.max_duration {
+        return Err(Rejection::OverMaxDuration {
+            requested: duration,
+            max: role.max_duration,
+        });
+    }
+    if let Some(start) = s.starts_at {
+        if start <= now {
+            return Err(Rejection::StartInPast);
+        }
+        let max = catalog.settings.max_start_ahead;
+        if start > now + max.to_chrono() {
+            return Err(Rejection::StartTooFar { max });
+        }
+    }
+    if s.break_glass && (!role.break_glass || s.source != Source::Person) {
+        return Err(Rejection::BreakGlassNotAllowed(s.role.clone()));
+    }
+    let requester = Actor::User(s.requester.user.clone());
+    let actor = match s.source {
+        Source::Alert { .. } => Actor::System("alert".into()),
+        _ => requester.clone(),
+    };
+    let requested = AccessRequested {
+        request_id: s.id,
+        requester: s.requester.user.clone(),
+        requester_groups: s.requester.groups.clone(),
+        role: s.role.clone(),
+        scope: s.scope.clone(),
+        principal: s.principal.clone(),
+        duration,
+        justification: s.justification.clone(),
+        ticket: s.ticket.clone(),
+        starts_at: s.starts_at,
+        source: s.source.clone(),
+        break_glass: s.break_glass,
+    };
+    let mut out = vec![Event::new(
+        now,
+        actor,
+        EventBody::AccessRequested(requested),
+    )];
+    if s.break_glass {
+        let review_by = now + catalog.settings.break_glass_review_within.to_chrono();
+        out.push(Event::new(
+            now,
+            requester.clone(),
+            EventBody::BreakGlassUsed { review_by },
+        ));
+        out.push(Event::new(
+            now,
+            requester,
+            EventBody::AccessApproved {
+                approvers: vec![s.requester.user.clone()],
+                rule: Some("break-glass".into()),
+            },
+        ));
+    } else if let Some(rule) = role.auto_rule_for(&s.source, duration) {
+        out.push(Event::new(
+            now,
+            Actor::Rule(rule.name().to_owned()),
+            EventBody::AccessApproved {
+                approvers: vec![],
+                rule: Some(rule.name().to_owned()),
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Folds one event into the state. Total: an event that does not fit changes only the version,
+/// so a log written by a newer build never makes an older one panic.
+pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
+    s.version += 1;
+    let at = event.occurred_at;
+    match &event.body {
+        EventBody::AccessRequested(r) => {
+            s.request = Some(r.clone());
+            s.requested_at = Some(at);
+            s.status = Status::Pending;
+        }
+        EventBody::ApprovalRecorded { approver, .. } => {
+            if !s.approvals.contains(approver) {
+                s.approvals.push(approver.clone());
+            }
+        }
+        EventBody::AccessApproved { approvers, rule } => {
+            s.status = Status::Approved;
+            s.approved_at = Some(at);
+            for a in approvers {
+                if !s.approvals.contains(a) && rule.is_none() {
+                    s.approvals.push(a.clone());
+                }
+            }
+            s.approved_by_rule = rule.clone();
+        }
+        EventBody::AccessDenied { approver, .. } => {
+            s.status = Status::Denied;
+            s.decided_by = Some(approver.clone());
+        }
+        EventBody::RequestCancelled { .. } => s.status = Status::Cancelled,
+        EventBody::RequestLapsed { .. } => s.status = Status::Lapsed,
+        EventBody::AccessGranted {
+            policy_name,
+            starts_at,
+            expires_at,
+        } => {
+            s.status = Status::Active;
+            s.grant = Some(Grant {
+                policy_name: policy_name.clone(),
+                granted_at: at,
+                starts_at: *starts_at,
+                expires_at: *expires_at,
+            });
+        }
+        EventBody::GrantFailed { .. } => {
+            s.status = Status::GrantFailed;
+            s.grant_failures += 1;
+        }
+        EventBody::AccessExtended { expires_at, .. } => {
+            if let Some(g) = s.grant.as_mut() {
+                g.expires_at = *expires_at;
+            }
+        }
+        EventBody::AccessRevoked {
+            reason,
+            lag_seconds,
+            ..
+        } => {
+            s.status = Status::Revoked;
+            s.revocation = Some(Revocation {
+                at,
+                reason: *reason,
+                lag_seconds: *lag_seconds,
+            });
+        }
+        EventBody::RevokeFailed { .. } => s.revoke_failures += 1,
+        EventBody::BreakGlassUsed { review_by } => s.break_glass_review_by = Some(*review_by),
+        EventBody::BreakGlassReviewed { reviewer, .. } => {
+            s.break_glass_reviewed_by = Some(reviewer.clone())
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

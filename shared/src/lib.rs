@@ -1,0 +1,9 @@
+//! Stint: temporary, scoped, audited production access on AWS.
+//!
+//! Floors, from the bottom: `domain` (pure), `ports` (traits), then `adapters` and `app`
+//! (siblings that never import each other). A lower floor never imports a higher one.
+
+pub mod adapters;
+pub mod app;
+pub mod domain;
+pub mod ports;
