@@ -113,7 +113,7 @@ pub struct AccessRequested {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "payload")]
 pub enum EventBody {
-    AccessRequested(AccessRequested),
+    AccessRequested(Box<AccessRequested>),
     ApprovalRecorded {
         approver: UserId,
         comment: Option<String>,

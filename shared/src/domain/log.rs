@@ -149,7 +149,7 @@ pub fn chain(
 }
 
 /// The first event at which a chain stops holding.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("chain broken in {stream} at version {version} (event {event_id}): {problem}")]
 pub struct ChainBreak {
     pub stream: String,
@@ -187,13 +187,18 @@ pub fn verify_stream(events: &[StoredEvent]) -> Result<(), ChainBreak> {
     Ok(())
 }
 
-/// SHA-256 over event hashes in log order: two copies of a period compare with one value.
+/// SHA-256 over the period's event hashes in log order, each recomputed from the event's
+/// content: two copies of a period compare with one value, and an edit changes it.
 #[derive(Default)]
 pub struct PeriodDigest(Sha256);
 
 impl PeriodDigest {
     pub fn push(&mut self, ev: &StoredEvent) {
-        self.0.update(ev.hash.0.as_bytes());
+        self.0.update(
+            link(&ev.prev_hash, &ev.stream, ev.version, &ev.record)
+                .0
+                .as_bytes(),
+        );
     }
     pub fn finish(self) -> Hash {
         Hash(hex::encode(self.0.finalize()))

@@ -191,7 +191,7 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
-        events.into_iter().fold(Self::default(), |s, e| apply(s, e))
+        events.into_iter().fold(Self::default(), apply)
     }
 
     /// When a grant made now would start and end: a scheduled start keeps its window.
@@ -564,7 +564,7 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
     let mut out = vec![Event::new(
         now,
         actor,
-        EventBody::AccessRequested(requested),
+        EventBody::AccessRequested(Box::new(requested)),
     )];
     if s.break_glass {
         let review_by = now + catalog.settings.break_glass_review_within.to_chrono();
@@ -601,7 +601,7 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
     let at = event.occurred_at;
     match &event.body {
         EventBody::AccessRequested(r) => {
-            s.request = Some(r.clone());
+            s.request = Some(r.as_ref().clone());
             s.requested_at = Some(at);
             s.status = Status::Pending;
         }

@@ -124,7 +124,7 @@ fn given(cmds: Vec<Command>) -> RequestState {
         };
         let events = decide(&s, &cmd, &c, t0())
             .unwrap_or_else(|r| panic!("given {cmd:?} was rejected: {r}"));
-        events.iter().fold(s, |s, e| apply(s, e))
+        events.iter().fold(s, apply)
     })
 }
 /// A placeholder the `given` helper turns into a grant with the real window.
@@ -338,7 +338,7 @@ fn one_denial_ends_the_request() {
 
 fn given_from(s: RequestState, cmd: Command) -> RequestState {
     let evs = decide(&s, &cmd, &catalog(), t0()).unwrap();
-    evs.iter().fold(s, |s, e| apply(s, e))
+    evs.iter().fold(s, apply)
 }
 
 #[test]

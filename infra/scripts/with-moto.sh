@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs a command with the AWS emulator (moto server, pinned) up on a free loopback port.
+# Installs moto into a project-local virtualenv first if it is not there at the pinned version.
+# The command sees STINT_TEST_AWS_ENDPOINT; the emulator stops when the command ends.
+set -euo pipefail
+
+MOTO_VERSION="5.2.5"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+venv="${STINT_VENV:-$root/.venv}"
+logdir="$root/.moto"
+mkdir -p "$logdir"
+
+if [ $# -eq 0 ]; then
+  echo "usage: $0 COMMAND [ARGS...]" >&2
+  exit 2
+fi
+
+python="$(command -v python3 || true)"
+if [ -z "$python" ]; then
+  echo "with-moto: python3 is needed to run the AWS emulator (moto); install it first" >&2
+  exit 1
+fi
+
+installed="$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null || true)"
+if [ "$installed" != "$MOTO_VERSION" ] || [ ! -x "$venv/bin/moto_server" ]; then
+  echo "with-moto: installing moto[server]==$MOTO_VERSION into $venv" >&2
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/server.log" 2>&1 &
+moto_pid=$!
+cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+endpoint="http://127.0.0.1:$port"
+for _ in $(seq 1 150); do
+  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  if ! kill -0 "$moto_pid" 2>/dev/null; then
+    echo "with-moto: moto server exited; its log:" >&2
+    cat "$logdir/server.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "with-moto: moto $MOTO_VERSION listening on $endpoint" >&2
+
+export STINT_TEST_AWS_ENDPOINT="$endpoint"
+"$@"
