@@ -6,4 +6,7 @@
 pub mod adapters;
 pub mod app;
 pub mod domain;
+pub mod http;
+pub mod lambda;
+pub mod runtime;
 pub mod ports;

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 
 /// The name of the GSI that partitions the log by day.
@@ -131,7 +132,7 @@ impl DynamoEventStore {
             .map_err(|e| sdk_err("Query", e))?;
         match out.items().first() {
             None => Ok(None),
-            Some(item) => Ok(Some((get_n(item, "version")?, Hash(get_s(item, "hash")?)))),
+            Some(item) => from_item(item).map(|ev| Some((ev.version, ev.hash))),
         }
     }
 
@@ -313,77 +314,76 @@ fn days_between(from: DateTime<Utc>, to: DateTime<Utc>) -> VecDeque<String> {
     days
 }
 
+/// An event as one DynamoDB item; also the shape of a stream record's NEW_IMAGE.
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    stream: String,
+    version: u64,
+    event_id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    schema_version: u16,
+    occurred_at: String,
+    actor: String,
+    /// Readable JSON text, not a blob.
+    payload: String,
+    prev_hash: String,
+    hash: String,
+    day: String,
+    log_sk: String,
+}
+
 fn to_item(ev: &StoredEvent) -> Item {
     let r = &ev.record;
     let at = time_key(&r.occurred_at);
-    let s = |v: &str| AttributeValue::S(v.to_owned());
-    HashMap::from([
-        ("stream".to_owned(), s(ev.stream.as_str())),
-        (
-            "version".to_owned(),
-            AttributeValue::N(ev.version.to_string()),
-        ),
-        ("event_id".to_owned(), s(&r.event_id)),
-        ("type".to_owned(), s(&r.event_type)),
-        (
-            "schema_version".to_owned(),
-            AttributeValue::N(r.schema_version.to_string()),
-        ),
-        ("occurred_at".to_owned(), s(&at)),
-        ("actor".to_owned(), s(&r.actor)),
-        ("payload".to_owned(), s(&r.payload.to_string())),
-        ("prev_hash".to_owned(), s(ev.prev_hash.as_str())),
-        ("hash".to_owned(), s(ev.hash.as_str())),
-        ("day".to_owned(), s(&day_key(&r.occurred_at))),
-        (
-            "log_sk".to_owned(),
-            AttributeValue::S(format!("{at}#{}", r.event_id)),
-        ),
-    ])
-}
-
-fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Ok(s.clone()),
-        _ => Err(StoreError::Corrupt(format!(
-            "attribute {name} is missing or not a string"
-        ))),
-    }
-}
-
-fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
-    match item.get(name) {
-        Some(AttributeValue::N(n)) => n
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a whole number"))),
-        _ => Err(StoreError::Corrupt(format!(
-            "attribute {name} is missing or not a number"
-        ))),
-    }
+    let item = EventItem {
+        stream: ev.stream.to_string(),
+        version: ev.version,
+        event_id: r.event_id.clone(),
+        event_type: r.event_type.clone(),
+        schema_version: r.schema_version,
+        occurred_at: at.clone(),
+        actor: r.actor.clone(),
+        payload: r.payload.to_string(),
+        prev_hash: ev.prev_hash.to_string(),
+        hash: ev.hash.to_string(),
+        day: day_key(&r.occurred_at),
+        log_sk: format!("{at}#{}", r.event_id),
+    };
+    serde_dynamo::to_item(item).unwrap_or_default() // plain strings and numbers always convert
 }
 
 fn from_item(item: &Item) -> Result<StoredEvent, StoreError> {
-    let stream = StreamId::new(get_s(item, "stream")?).map_err(StoreError::Corrupt)?;
-    let occurred_at = DateTime::parse_from_rfc3339(&get_s(item, "occurred_at")?)
-        .map_err(|e| StoreError::Corrupt(format!("occurred_at: {e}")))?
+    let it: EventItem = serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(format!("event item: {e}")))?;
+    from_event_item(it)
+}
+
+/// Reads the event in a DynamoDB stream record's NEW_IMAGE, as the relay receives it.
+pub fn event_from_stream_image(image: serde_dynamo::Item) -> Result<StoredEvent, StoreError> {
+    let it: EventItem = serde_dynamo::from_item(image).map_err(|e| StoreError::Corrupt(format!("stream image: {e}")))?;
+    from_event_item(it)
+}
+
+fn from_event_item(it: EventItem) -> Result<StoredEvent, StoreError> {
+    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("{} v{} {what}: {e}", it.stream, it.version));
+    let occurred_at = DateTime::parse_from_rfc3339(&it.occurred_at)
+        .map_err(|e| corrupt("occurred_at", e.to_string()))?
         .with_timezone(&Utc);
-    let payload = serde_json::from_str(&get_s(item, "payload")?)
-        .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))?;
-    let schema_version = u16::try_from(get_n(item, "schema_version")?)
-        .map_err(|_| StoreError::Corrupt("schema_version".into()))?;
+    let payload = serde_json::from_str(&it.payload).map_err(|e| corrupt("payload", e.to_string()))?;
+    let stream = StreamId::new(it.stream.clone()).map_err(|e| corrupt("stream", e))?;
     Ok(StoredEvent {
         stream,
-        version: get_n(item, "version")?,
+        version: it.version,
         record: EventRecord {
-            event_id: get_s(item, "event_id")?,
-            event_type: get_s(item, "type")?,
-            schema_version,
+            event_id: it.event_id,
+            event_type: it.event_type,
+            schema_version: it.schema_version,
             occurred_at,
-            actor: get_s(item, "actor")?,
+            actor: it.actor,
             payload,
         },
-        prev_hash: Hash(get_s(item, "prev_hash")?),
-        hash: Hash(get_s(item, "hash")?),
+        prev_hash: Hash(it.prev_hash),
+        hash: Hash(it.hash),
     })
 }
 

@@ -1,4 +1,12 @@
 //! Application services: they load streams through ports, call the domain, and append.
 //! They know the ports, never SDK types.
 
+pub mod grant;
+pub mod relay;
+pub mod requests;
+pub mod revoke;
+pub mod service;
 pub mod verify;
+pub mod view;
+
+pub use service::{AppError, Loaded, Outcome, RetryPolicy, Stint};

@@ -5,6 +5,7 @@ pub mod duration;
 pub mod event;
 pub mod ids;
 pub mod log;
+pub mod policy;
 pub mod request;
 pub mod text;
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     #[default]
@@ -64,12 +64,8 @@ pub enum Command {
     },
     /// Close a request that stayed pending too long.
     Lapse,
-    /// Record that the policy for `starts_at..expires_at` is attached.
-    RecordGrant {
-        policy_name: String,
-        starts_at: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    },
+    /// Record that the policy for the request's `grant_window` is attached.
+    RecordGrant { policy_name: String },
     RecordGrantFailure {
         error: String,
         attempts: u32,
@@ -194,12 +190,13 @@ impl RequestState {
         events.into_iter().fold(Self::default(), apply)
     }
 
-    /// When a grant made now would start and end: a scheduled start keeps its window.
-    pub fn grant_window(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    /// The grant's window, fixed at approval so that duplicate or retried grants compute the
+    /// same policy: from the approval (or the scheduled start, if later) for the duration.
+    pub fn grant_window(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let r = self.request.as_ref()?;
-        let starts = r.starts_at.map_or(now, |s| s.max(now));
-        let ends = r.starts_at.unwrap_or(now) + r.duration.to_chrono();
-        Some((starts, ends.max(starts)))
+        let approved = self.approved_at?;
+        let starts = r.starts_at.map_or(approved, |s| s.max(approved));
+        Some((starts, starts + r.duration.to_chrono()))
     }
 
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
@@ -316,28 +313,17 @@ pub fn decide(
             _ => Ok(vec![]), // a lapse timer firing after a decision has nothing to do
         },
 
-        Command::RecordGrant {
-            policy_name,
-            starts_at,
-            expires_at,
-        } => match state.status {
+        Command::RecordGrant { policy_name } => match state.status {
             Status::Approved => {
-                if req.starts_at.is_some_and(|s| now < s) {
+                let Some((starts_at, expires_at)) = state.grant_window() else {
+                    return wrong("grant");
+                };
+                if now < starts_at {
                     return Err(Rejection::NotYetDue("grant"));
-                }
-                if expires_at <= starts_at || (*expires_at - *starts_at) > req.duration.to_chrono()
-                {
-                    return Err(Rejection::Invalid(
-                        "grant window does not fit the requested duration".into(),
-                    ));
                 }
                 Ok(vec![ev(
                     Actor::System("grant".into()),
-                    EventBody::AccessGranted {
-                        policy_name: policy_name.clone(),
-                        starts_at: *starts_at,
-                        expires_at: *expires_at,
-                    },
+                    EventBody::AccessGranted { policy_name: policy_name.clone(), starts_at, expires_at },
                 )])
             }
             Status::Active | Status::Revoked => Ok(vec![]), // duplicate delivery: granted once

@@ -105,35 +105,17 @@ fn approve(by: Identity) -> Command {
         comment: None,
     }
 }
-fn grant_at(now: DateTime<Utc>, state: &RequestState) -> Command {
-    let (starts_at, expires_at) = state.grant_window(now).unwrap();
-    Command::RecordGrant {
-        policy_name: "stint-x".into(),
-        starts_at,
-        expires_at,
-    }
-}
-
 /// Given these commands succeeded at t0 (each must produce events or be a no-op)...
 fn given(cmds: Vec<Command>) -> RequestState {
     let c = catalog();
     cmds.into_iter().fold(RequestState::default(), |s, cmd| {
-        let cmd = match cmd {
-            Command::RecordGrant { policy_name, .. } if policy_name == "now" => grant_at(t0(), &s),
-            other => other,
-        };
         let events = decide(&s, &cmd, &c, t0())
             .unwrap_or_else(|r| panic!("given {cmd:?} was rejected: {r}"));
         events.iter().fold(s, apply)
     })
 }
-/// A placeholder the `given` helper turns into a grant with the real window.
 fn granted() -> Command {
-    Command::RecordGrant {
-        policy_name: "now".into(),
-        starts_at: t0(),
-        expires_at: t0(),
-    }
+    Command::RecordGrant { policy_name: "stint-x".into() }
 }
 /// ...when this command arrives at `now`, then these event types (or this rejection).
 fn when(
@@ -479,30 +461,21 @@ fn a_pending_request_lapses_after_the_bound_and_not_before() {
 #[test]
 fn a_grant_happens_only_from_approved_and_only_once() {
     let pending = given(vec![submit_cmd(submit())]);
-    assert!(matches!(
-        when(
-            &pending,
-            Command::RecordGrant {
-                policy_name: "p".into(),
-                starts_at: t0(),
-                expires_at: t0() + Duration::hours(1)
-            },
-            t0()
-        ),
-        Err(Rejection::WrongState { .. })
-    ));
+    assert!(matches!(when(&pending, granted(), t0()), Err(Rejection::WrongState { .. })));
     let approved = given(vec![submit_cmd(submit()), approve(bob())]);
-    assert_eq!(
-        when(&approved, grant_at(t0(), &approved), t0()),
-        Ok(vec!["AccessGranted"])
-    );
-    let active = given_from(approved.clone(), grant_at(t0(), &approved));
+    assert_eq!(when(&approved, granted(), t0()), Ok(vec!["AccessGranted"]));
+    let active = given_from(approved, granted());
     assert_eq!(active.expires_at(), Some(t0() + Duration::hours(1)));
-    assert_eq!(
-        when(&active, grant_at(t0(), &approved), t0()),
-        Ok(vec![]),
-        "a duplicate grant is a no-op"
-    );
+    assert_eq!(when(&active, granted(), t0()), Ok(vec![]), "a duplicate grant is a no-op");
+}
+
+#[test]
+fn the_grant_window_is_fixed_at_approval_so_duplicates_agree() {
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    let late = t0() + Duration::minutes(5);
+    let evs = decide(&approved, &granted(), &catalog(), late).unwrap();
+    assert!(matches!(evs[0].body, EventBody::AccessGranted { starts_at, expires_at, .. }
+        if starts_at == t0() && expires_at == t0() + Duration::hours(1)));
 }
 
 #[test]
@@ -510,30 +483,9 @@ fn a_scheduled_grant_waits_for_its_start_and_keeps_its_window() {
     let mut s = submit();
     s.starts_at = Some(t0() + Duration::hours(2));
     let approved = given(vec![submit_cmd(s), approve(bob())]);
-    let early = t0() + Duration::hours(1);
-    assert_eq!(
-        when(&approved, grant_at(early, &approved), early),
-        Err(Rejection::NotYetDue("grant"))
-    );
-    let late = t0() + Duration::hours(2) + Duration::minutes(5);
-    assert_eq!(
-        approved.grant_window(late),
-        Some((late, t0() + Duration::hours(3)))
-    );
-}
-
-#[test]
-fn a_window_longer_than_requested_is_refused() {
-    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
-    let cmd = Command::RecordGrant {
-        policy_name: "p".into(),
-        starts_at: t0(),
-        expires_at: t0() + Duration::hours(2),
-    };
-    assert!(matches!(
-        when(&approved, cmd, t0()),
-        Err(Rejection::Invalid(_))
-    ));
+    assert_eq!(when(&approved, granted(), t0() + Duration::hours(1)), Err(Rejection::NotYetDue("grant")));
+    assert_eq!(approved.grant_window(), Some((t0() + Duration::hours(2), t0() + Duration::hours(3))));
+    assert_eq!(when(&approved, granted(), t0() + Duration::hours(2)), Ok(vec!["AccessGranted"]));
 }
 
 #[test]
@@ -548,7 +500,7 @@ fn a_failed_grant_is_terminal() {
     ]);
     assert_eq!(s.status, Status::GrantFailed);
     assert!(matches!(
-        when(&s, grant_at(t0(), &s), t0()),
+        when(&s, granted(), t0()),
         Err(Rejection::WrongState { .. })
     ));
 }
@@ -942,13 +894,6 @@ proptest! {
         let mut all = Vec::new();
         for (cmd, advance_minutes) in cmds {
             now += Duration::minutes(advance_minutes);
-            let cmd = match cmd {
-                Command::RecordGrant { policy_name, .. } if policy_name == "now" => match s.grant_window(now) {
-                    Some((starts_at, expires_at)) => Command::RecordGrant { policy_name: "p".into(), starts_at, expires_at },
-                    None => continue,
-                },
-                other => other,
-            };
             if let Ok(evs) = decide(&s, &cmd, &c, now) {
                 for e in evs {
                     s = apply(s, &e);

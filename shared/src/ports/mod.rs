@@ -1,7 +1,13 @@
 //! Ports: the small traits the application services talk to. Adapters implement them.
 
+mod access;
+mod bus;
 mod clock;
 mod event_store;
+mod scheduler;
 
+pub use access::{AccessProvider, ProviderError};
+pub use bus::{BusMessage, EventBus};
 pub use clock::Clock;
 pub use event_store::{check_append, EventStore, LogStream, StoreError, MAX_APPEND};
+pub use scheduler::{Scheduler, TimerFired, TimerKind};

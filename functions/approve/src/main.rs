@@ -1,0 +1,13 @@
+//! The `approve` Lambda: approve, deny, cancel, extend and review a request, behind API
+//! Gateway's JWT authorizer. Granting follows from the `AccessApproved` event on the bus.
+
+use lambda_http::Error;
+use stint::{http, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let sdk = runtime::sdk_config().await;
+    let api = runtime::api_from_env(runtime::stint_from_env(&sdk).await?);
+    lambda_http::run(http::decisions_router(api)).await
+}

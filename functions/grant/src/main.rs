@@ -1,0 +1,14 @@
+//! The `grant` Lambda: on `AccessApproved` from the bus, or a scheduled start, attaches the
+//! time-bounded policy, arms the expiry timer and records `AccessGranted`.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint::{lambda, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = runtime::sdk_config().await;
+    let stint = runtime::stint_from_env(&sdk).await?;
+    let stint = &stint;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| lambda::handle_grant(stint, event))).await
+}

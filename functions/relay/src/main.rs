@@ -1,0 +1,14 @@
+//! The `relay` Lambda: reads the event store's DynamoDB stream and puts every stored event on
+//! the `stint` bus, in order, reporting the first failure so nothing stored is lost.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint::{lambda, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = runtime::sdk_config().await;
+    let bus = runtime::bus_from_env(&sdk)?;
+    let bus = &bus;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<stint::lambda::StreamEvent>| lambda::handle_relay(bus, event))).await
+}

@@ -1,0 +1,131 @@
+//! Lambda edges: the events each function receives (API Gateway, EventBridge, Scheduler, the
+//! DynamoDB stream), parsed and handed to the services. Errors that a retry can cure are
+//! returned so the trigger redelivers; business outcomes are logged and answered.
+
+use crate::adapters::dynamodb::event_from_stream_image;
+use crate::app::grant::{is_transient, GrantOutcome};
+use crate::app::relay::relay;
+use crate::app::revoke::RevokeOutcome;
+use crate::app::{AppError, Stint};
+use crate::domain::{RequestId, RevokeReason};
+use crate::ports::{BusMessage, EventBus, TimerFired, TimerKind};
+pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+/// The raw JSON a function is invoked with, before it is told apart.
+pub use serde_json::Value as Payload;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// What the grant function is invoked with.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum GrantTrigger {
+    /// A scheduled start.
+    Timer(TimerFired),
+    /// `AccessApproved` from the bus.
+    Approved(EventBridgeEvent<BusMessage>),
+}
+
+/// What the revoke function is invoked with, besides HTTP.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RevokeTrigger {
+    Timer(TimerFired),
+    /// The periodic sweep (an EventBridge schedule), or any other bus event.
+    Scheduled(EventBridgeEvent<Value>),
+}
+
+fn into_lambda_error(e: AppError) -> Error {
+    Box::new(e)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, Error> {
+    serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}").into())
+}
+
+pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let id = match parse::<GrantTrigger>(event.payload)? {
+        GrantTrigger::Timer(TimerFired { request_id, kind: TimerKind::Start }) => request_id,
+        GrantTrigger::Timer(t) => return Err(format!("grant does not handle {:?} timers", t.kind).into()),
+        GrantTrigger::Approved(e) if e.detail.event_type == "AccessApproved" => e
+            .detail
+            .request_id
+            .as_deref()
+            .and_then(|s| RequestId::parse(s).ok())
+            .ok_or("AccessApproved without a request id")?,
+        GrantTrigger::Approved(e) => return Err(format!("grant does not handle {}", e.detail.event_type).into()),
+    };
+    match stint.grant(id).await {
+        Ok(outcome) => Ok(json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) })),
+        Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
+        Err(e) => {
+            tracing::warn!(request_id = %id, error = %e, "grant not possible");
+            Ok(json!({ "request_id": id, "outcome": e.to_string(), "granted": false }))
+        }
+    }
+}
+
+fn is_http(payload: &Value) -> bool {
+    payload.get("requestContext").is_some() && (payload.get("routeKey").is_some() || payload.get("httpMethod").is_some())
+}
+
+/// The revoke function serves `POST /requests/{id}/revoke`, expiry timers and the sweep.
+pub async fn handle_revoke(stint: &Stint, http: axum::Router, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    if is_http(&payload) {
+        let request: lambda_http::request::LambdaRequest = parse(payload)?;
+        let adapter = lambda_http::Adapter::from(http);
+        let response = adapter.oneshot(LambdaEvent::new(request, context)).await?;
+        return Ok(serde_json::to_value(response)?);
+    }
+    match parse::<RevokeTrigger>(payload)? {
+        RevokeTrigger::Timer(TimerFired { request_id, kind: TimerKind::Expiry }) => match stint.revoke(request_id, RevokeReason::Expired, None).await {
+            Ok(RevokeOutcome::Revoked { lag_seconds }) => Ok(json!({ "request_id": request_id, "revoked": true, "lag_seconds": lag_seconds })),
+            Ok(RevokeOutcome::NoOp(status)) => Ok(json!({ "request_id": request_id, "revoked": false, "status": status })),
+            Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
+            Err(e) => {
+                tracing::warn!(request_id = %request_id, error = %e, "expiry revoke not possible");
+                Ok(json!({ "request_id": request_id, "revoked": false, "error": e.to_string() }))
+            }
+        },
+        RevokeTrigger::Timer(t) => Err(format!("revoke does not handle {:?} timers", t.kind).into()),
+        RevokeTrigger::Scheduled(_) => {
+            let report = stint.sweep().await.map_err(into_lambda_error)?;
+            Ok(serde_json::to_value(report)?)
+        }
+    }
+}
+
+/// Relays stream records to the bus in order. On failure it reports the first record not
+/// published, so Lambda redelivers from there and nothing stored is lost on its way.
+pub async fn handle_relay(bus: &dyn EventBus, event: LambdaEvent<StreamEvent>) -> Result<DynamoDbEventResponse, Error> {
+    let mut events = Vec::new();
+    let mut ids = Vec::new();
+    for record in event.payload.records {
+        // The store only inserts; anything else on the stream is not an event to relay.
+        if record.event_name != "INSERT" {
+            continue;
+        }
+        let id = record.change.sequence_number.clone();
+        events.push(event_from_stream_image(record.change.new_image).map_err(|e| -> Error { Box::new(e) })?);
+        ids.push(id);
+    }
+    let mut response = DynamoDbEventResponse::default();
+    let accepted = match relay(bus, &events).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(error = %e, "publishing to the bus failed");
+            0
+        }
+    };
+    if accepted < events.len() {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = ids[accepted].clone();
+        response.batch_item_failures.push(failure);
+    }
+    tracing::info!(records = events.len(), accepted, "relayed");
+    Ok(response)
+}

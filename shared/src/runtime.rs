@@ -1,0 +1,84 @@
+//! Wiring for the Lambda binaries: configuration from the environment, SDK clients, adapters,
+//! and the services over them. Each `functions/*/main.rs` calls into this and stays small.
+
+use crate::adapters::clock::SystemClock;
+use crate::adapters::dynamodb::DynamoEventStore;
+use crate::adapters::eventbridge::EventBridgeBus;
+use crate::adapters::iam::IamAccessProvider;
+use crate::adapters::scheduler::{EventBridgeScheduler, SchedulerTargets};
+use crate::app::{RetryPolicy, Stint};
+use crate::domain::Catalog;
+use crate::http::apigw::ApiGatewayClaims;
+use crate::http::Api;
+use aws_config::{BehaviorVersion, SdkConfig};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("catalog: {0}")]
+    Catalog(String),
+}
+
+fn var(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+}
+
+fn var_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+/// The catalog from `STINT_CATALOG_FILE` (a path), or else from the SSM parameter named by
+/// `STINT_CATALOG_PARAMETER`, so a deployment changes roles without a rebuild.
+pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
+    let text = if let Ok(path) = var("STINT_CATALOG_FILE") {
+        std::fs::read_to_string(&path).map_err(|e| ConfigError::Catalog(format!("{path}: {e}")))?
+    } else {
+        let name = var("STINT_CATALOG_PARAMETER")?;
+        let out = aws_sdk_ssm::Client::new(sdk)
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Catalog(format!("SSM parameter {name}: {e:?}")))?;
+        out.parameter().and_then(|p| p.value()).map(str::to_owned).ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
+    };
+    Catalog::from_toml(&text).map_err(|e| ConfigError::Catalog(e.to_string()))
+}
+
+/// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// The services, over DynamoDB, IAM and EventBridge Scheduler.
+pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
+    let catalog = load_catalog(sdk).await?;
+    let targets = SchedulerTargets {
+        group: var_or("STINT_SCHEDULE_GROUP", "stint"),
+        role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
+        start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
+        expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
+    };
+    Ok(Stint {
+        store: Arc::new(DynamoEventStore::new(aws_sdk_dynamodb::Client::new(sdk), var("STINT_TABLE")?)),
+        catalog: Arc::new(catalog),
+        clock: Arc::new(SystemClock),
+        access: Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
+        timers: Arc::new(EventBridgeScheduler::new(aws_sdk_scheduler::Client::new(sdk), targets)),
+        retry: RetryPolicy::default(),
+    })
+}
+
+/// The HTTP API over the services, trusting API Gateway's JWT authorizer for identity.
+pub fn api_from_env(stint: Stint) -> Api {
+    let claims = ApiGatewayClaims { user_claim: var_or("STINT_USER_CLAIM", "email"), groups_claim: var_or("STINT_GROUPS_CLAIM", "groups") };
+    Api { stint, auth: Arc::new(claims) }
+}
+
+/// The bus the relay publishes to.
+pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
+    Ok(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk), var_or("STINT_BUS", "stint")))
+}
