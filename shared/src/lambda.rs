@@ -10,12 +10,12 @@ use crate::app::{AppError, Stint};
 use crate::domain::{RequestId, RevokeReason};
 use crate::ports::{BusMessage, EventBus, TimerFired, TimerKind};
 pub use aws_lambda_events::event::dynamodb::Event as StreamEvent;
-/// The raw JSON a function is invoked with, before it is told apart.
-pub use serde_json::Value as Payload;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Deserialize;
+/// The raw JSON a function is invoked with, before it is told apart.
+pub use serde_json::Value as Payload;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -48,18 +48,27 @@ fn parse<T: serde::de::DeserializeOwned>(payload: Value) -> Result<T, Error> {
 
 pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let id = match parse::<GrantTrigger>(event.payload)? {
-        GrantTrigger::Timer(TimerFired { request_id, kind: TimerKind::Start }) => request_id,
-        GrantTrigger::Timer(t) => return Err(format!("grant does not handle {:?} timers", t.kind).into()),
+        GrantTrigger::Timer(TimerFired {
+            request_id,
+            kind: TimerKind::Start,
+        }) => request_id,
+        GrantTrigger::Timer(t) => {
+            return Err(format!("grant does not handle {:?} timers", t.kind).into())
+        }
         GrantTrigger::Approved(e) if e.detail.event_type == "AccessApproved" => e
             .detail
             .request_id
             .as_deref()
             .and_then(|s| RequestId::parse(s).ok())
             .ok_or("AccessApproved without a request id")?,
-        GrantTrigger::Approved(e) => return Err(format!("grant does not handle {}", e.detail.event_type).into()),
+        GrantTrigger::Approved(e) => {
+            return Err(format!("grant does not handle {}", e.detail.event_type).into())
+        }
     };
     match stint.grant(id).await {
-        Ok(outcome) => Ok(json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) })),
+        Ok(outcome) => Ok(
+            json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) }),
+        ),
         Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
         Err(e) => {
             tracing::warn!(request_id = %id, error = %e, "grant not possible");
@@ -69,11 +78,16 @@ pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Va
 }
 
 fn is_http(payload: &Value) -> bool {
-    payload.get("requestContext").is_some() && (payload.get("routeKey").is_some() || payload.get("httpMethod").is_some())
+    payload.get("requestContext").is_some()
+        && (payload.get("routeKey").is_some() || payload.get("httpMethod").is_some())
 }
 
 /// The revoke function serves `POST /requests/{id}/revoke`, expiry timers and the sweep.
-pub async fn handle_revoke(stint: &Stint, http: axum::Router, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle_revoke(
+    stint: &Stint,
+    http: axum::Router,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     if is_http(&payload) {
         let request: lambda_http::request::LambdaRequest = parse(payload)?;
@@ -82,16 +96,25 @@ pub async fn handle_revoke(stint: &Stint, http: axum::Router, event: LambdaEvent
         return Ok(serde_json::to_value(response)?);
     }
     match parse::<RevokeTrigger>(payload)? {
-        RevokeTrigger::Timer(TimerFired { request_id, kind: TimerKind::Expiry }) => match stint.revoke(request_id, RevokeReason::Expired, None).await {
-            Ok(RevokeOutcome::Revoked { lag_seconds }) => Ok(json!({ "request_id": request_id, "revoked": true, "lag_seconds": lag_seconds })),
-            Ok(RevokeOutcome::NoOp(status)) => Ok(json!({ "request_id": request_id, "revoked": false, "status": status })),
+        RevokeTrigger::Timer(TimerFired {
+            request_id,
+            kind: TimerKind::Expiry,
+        }) => match stint.revoke(request_id, RevokeReason::Expired, None).await {
+            Ok(RevokeOutcome::Revoked { lag_seconds }) => {
+                Ok(json!({ "request_id": request_id, "revoked": true, "lag_seconds": lag_seconds }))
+            }
+            Ok(RevokeOutcome::NoOp(status)) => {
+                Ok(json!({ "request_id": request_id, "revoked": false, "status": status }))
+            }
             Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
             Err(e) => {
                 tracing::warn!(request_id = %request_id, error = %e, "expiry revoke not possible");
                 Ok(json!({ "request_id": request_id, "revoked": false, "error": e.to_string() }))
             }
         },
-        RevokeTrigger::Timer(t) => Err(format!("revoke does not handle {:?} timers", t.kind).into()),
+        RevokeTrigger::Timer(t) => {
+            Err(format!("revoke does not handle {:?} timers", t.kind).into())
+        }
         RevokeTrigger::Scheduled(_) => {
             let report = stint.sweep().await.map_err(into_lambda_error)?;
             Ok(serde_json::to_value(report)?)
@@ -101,7 +124,10 @@ pub async fn handle_revoke(stint: &Stint, http: axum::Router, event: LambdaEvent
 
 /// Relays stream records to the bus in order. On failure it reports the first record not
 /// published, so Lambda redelivers from there and nothing stored is lost on its way.
-pub async fn handle_relay(bus: &dyn EventBus, event: LambdaEvent<StreamEvent>) -> Result<DynamoDbEventResponse, Error> {
+pub async fn handle_relay(
+    bus: &dyn EventBus,
+    event: LambdaEvent<StreamEvent>,
+) -> Result<DynamoDbEventResponse, Error> {
     let mut events = Vec::new();
     let mut ids = Vec::new();
     for record in event.payload.records {
@@ -110,7 +136,10 @@ pub async fn handle_relay(bus: &dyn EventBus, event: LambdaEvent<StreamEvent>) -
             continue;
         }
         let id = record.change.sequence_number.clone();
-        events.push(event_from_stream_image(record.change.new_image).map_err(|e| -> Error { Box::new(e) })?);
+        events.push(
+            event_from_stream_image(record.change.new_image)
+                .map_err(|e| -> Error { Box::new(e) })?,
+        );
         ids.push(id);
     }
     let mut response = DynamoDbEventResponse::default();

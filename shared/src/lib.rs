@@ -8,5 +8,5 @@ pub mod app;
 pub mod domain;
 pub mod http;
 pub mod lambda;
-pub mod runtime;
 pub mod ports;
+pub mod runtime;

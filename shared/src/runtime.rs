@@ -22,11 +22,17 @@ pub enum ConfigError {
 }
 
 fn var(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).ok_or(ConfigError::Missing(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
 }
 
 fn var_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// The catalog from `STINT_CATALOG_FILE` (a path), or else from the SSM parameter named by
@@ -43,7 +49,10 @@ pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
             .send()
             .await
             .map_err(|e| ConfigError::Catalog(format!("SSM parameter {name}: {e:?}")))?;
-        out.parameter().and_then(|p| p.value()).map(str::to_owned).ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_owned)
+            .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
     };
     Catalog::from_toml(&text).map_err(|e| ConfigError::Catalog(e.to_string()))
 }
@@ -63,22 +72,37 @@ pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
         expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
     };
     Ok(Stint {
-        store: Arc::new(DynamoEventStore::new(aws_sdk_dynamodb::Client::new(sdk), var("STINT_TABLE")?)),
+        store: Arc::new(DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            var("STINT_TABLE")?,
+        )),
         catalog: Arc::new(catalog),
         clock: Arc::new(SystemClock),
         access: Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
-        timers: Arc::new(EventBridgeScheduler::new(aws_sdk_scheduler::Client::new(sdk), targets)),
+        timers: Arc::new(EventBridgeScheduler::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            targets,
+        )),
         retry: RetryPolicy::default(),
     })
 }
 
 /// The HTTP API over the services, trusting API Gateway's JWT authorizer for identity.
 pub fn api_from_env(stint: Stint) -> Api {
-    let claims = ApiGatewayClaims { user_claim: var_or("STINT_USER_CLAIM", "email"), groups_claim: var_or("STINT_GROUPS_CLAIM", "groups") };
-    Api { stint, auth: Arc::new(claims) }
+    let claims = ApiGatewayClaims {
+        user_claim: var_or("STINT_USER_CLAIM", "email"),
+        groups_claim: var_or("STINT_GROUPS_CLAIM", "groups"),
+    };
+    Api {
+        stint,
+        auth: Arc::new(claims),
+    }
 }
 
 /// The bus the relay publishes to.
 pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
-    Ok(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk), var_or("STINT_BUS", "stint")))
+    Ok(EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        var_or("STINT_BUS", "stint"),
+    ))
 }

@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     let sdk = runtime::sdk_config().await;
     let stint = runtime::stint_from_env(&sdk).await?;
     let stint = &stint;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| lambda::handle_grant(stint, event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
+        lambda::handle_grant(stint, event)
+    }))
+    .await
 }

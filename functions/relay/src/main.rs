@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     let sdk = runtime::sdk_config().await;
     let bus = runtime::bus_from_env(&sdk)?;
     let bus = &bus;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<stint::lambda::StreamEvent>| lambda::handle_relay(bus, event))).await
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<stint::lambda::StreamEvent>| lambda::handle_relay(bus, event),
+    ))
+    .await
 }

@@ -10,5 +10,8 @@ async fn main() -> Result<(), Error> {
     let stint = runtime::stint_from_env(&sdk).await?;
     let router = http::revoke_router(runtime::api_from_env(stint.clone()));
     let stint = &stint;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| lambda::handle_revoke(stint, router.clone(), event))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
+        lambda::handle_revoke(stint, router.clone(), event)
+    }))
+    .await
 }

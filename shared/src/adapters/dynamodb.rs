@@ -354,22 +354,27 @@ fn to_item(ev: &StoredEvent) -> Item {
 }
 
 fn from_item(item: &Item) -> Result<StoredEvent, StoreError> {
-    let it: EventItem = serde_dynamo::from_item(item.clone()).map_err(|e| StoreError::Corrupt(format!("event item: {e}")))?;
+    let it: EventItem = serde_dynamo::from_item(item.clone())
+        .map_err(|e| StoreError::Corrupt(format!("event item: {e}")))?;
     from_event_item(it)
 }
 
 /// Reads the event in a DynamoDB stream record's NEW_IMAGE, as the relay receives it.
 pub fn event_from_stream_image(image: serde_dynamo::Item) -> Result<StoredEvent, StoreError> {
-    let it: EventItem = serde_dynamo::from_item(image).map_err(|e| StoreError::Corrupt(format!("stream image: {e}")))?;
+    let it: EventItem = serde_dynamo::from_item(image)
+        .map_err(|e| StoreError::Corrupt(format!("stream image: {e}")))?;
     from_event_item(it)
 }
 
 fn from_event_item(it: EventItem) -> Result<StoredEvent, StoreError> {
-    let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("{} v{} {what}: {e}", it.stream, it.version));
+    let corrupt = |what: &str, e: String| {
+        StoreError::Corrupt(format!("{} v{} {what}: {e}", it.stream, it.version))
+    };
     let occurred_at = DateTime::parse_from_rfc3339(&it.occurred_at)
         .map_err(|e| corrupt("occurred_at", e.to_string()))?
         .with_timezone(&Utc);
-    let payload = serde_json::from_str(&it.payload).map_err(|e| corrupt("payload", e.to_string()))?;
+    let payload =
+        serde_json::from_str(&it.payload).map_err(|e| corrupt("payload", e.to_string()))?;
     let stream = StreamId::new(it.stream.clone()).map_err(|e| corrupt("stream", e))?;
     Ok(StoredEvent {
         stream,

@@ -17,7 +17,10 @@ pub struct EventBridgeBus {
 
 impl EventBridgeBus {
     pub fn new(client: Client, bus: impl Into<String>) -> Self {
-        EventBridgeBus { client, bus: bus.into() }
+        EventBridgeBus {
+            client,
+            bus: bus.into(),
+        }
     }
 }
 
@@ -37,7 +40,13 @@ impl EventBus for EventBridgeBus {
                         .build()
                 })
                 .collect();
-            let out = self.client.put_events().set_entries(Some(entries)).send().await.map_err(|e| provider_err("PutEvents", e))?;
+            let out = self
+                .client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| provider_err("PutEvents", e))?;
             let results = out.entries();
             for i in 0..chunk.len() {
                 accepted.push(results.get(i).is_some_and(|r| r.error_code().is_none()));

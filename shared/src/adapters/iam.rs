@@ -20,7 +20,12 @@ impl IamAccessProvider {
 
 #[async_trait]
 impl AccessProvider for IamAccessProvider {
-    async fn put_policy(&self, principal: &PrincipalArn, name: &str, document: &serde_json::Value) -> Result<(), ProviderError> {
+    async fn put_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+        document: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
         self.client
             .put_role_policy()
             .role_name(principal.role_name())
@@ -32,8 +37,19 @@ impl AccessProvider for IamAccessProvider {
         Ok(())
     }
 
-    async fn delete_policy(&self, principal: &PrincipalArn, name: &str) -> Result<bool, ProviderError> {
-        match self.client.delete_role_policy().role_name(principal.role_name()).policy_name(name).send().await {
+    async fn delete_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+    ) -> Result<bool, ProviderError> {
+        match self
+            .client
+            .delete_role_policy()
+            .role_name(principal.role_name())
+            .policy_name(name)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             // Already gone is what we wanted.
             Err(e) if e.code() == Some("NoSuchEntity") => Ok(false),

@@ -8,23 +8,37 @@ pub mod scheduler;
 pub mod sqlite;
 
 use crate::ports::ProviderError;
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::error::SdkError;
 
 /// Sorts an AWS SDK failure: throttling and transport trouble are worth retrying; a service
 /// that answered with any other error has refused for good.
-pub(crate) fn provider_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(op: &str, e: SdkError<E, R>) -> ProviderError {
+pub(crate) fn provider_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    op: &str,
+    e: SdkError<E, R>,
+) -> ProviderError {
     let code = e.code().unwrap_or_default().to_owned();
-    let msg = format!("{op}: {code} {}", e.message().unwrap_or_default()).trim_end().to_owned();
+    let msg = format!("{op}: {code} {}", e.message().unwrap_or_default())
+        .trim_end()
+        .to_owned();
     let throttled = matches!(
         code.as_str(),
-        "Throttling" | "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" | "LimitExceededException"
+        "Throttling"
+            | "ThrottlingException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded"
+            | "LimitExceededException"
             | "ServiceQuotaExceededException"
     ) && op != "PutRolePolicy";
     let server_side = matches!(
         code.as_str(),
-        "ServiceFailure" | "ServiceFailureException" | "InternalServerException" | "InternalFailure" | "InternalServerError"
-            | "ServiceUnavailable" | "ServiceUnavailableException"
+        "ServiceFailure"
+            | "ServiceFailureException"
+            | "InternalServerException"
+            | "InternalFailure"
+            | "InternalServerError"
+            | "ServiceUnavailable"
+            | "ServiceUnavailableException"
     );
     match &e {
         _ if throttled => ProviderError::Throttled(msg),

@@ -6,7 +6,9 @@ use crate::domain::RequestId;
 use crate::ports::{ProviderError, Scheduler, TimerFired, TimerKind};
 use async_trait::async_trait;
 use aws_sdk_scheduler::error::ProvideErrorMetadata;
-use aws_sdk_scheduler::types::{ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target};
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, Target,
+};
 use aws_sdk_scheduler::Client;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
@@ -37,18 +39,31 @@ impl EventBridgeScheduler {
 /// `at()` takes whole seconds; round up so a timer never fires before its instant.
 pub fn at_expression(at: DateTime<Utc>) -> String {
     let floor = at.duration_trunc(TimeDelta::seconds(1)).unwrap_or(at);
-    let t = if floor < at { floor + TimeDelta::seconds(1) } else { floor };
+    let t = if floor < at {
+        floor + TimeDelta::seconds(1)
+    } else {
+        floor
+    };
     format!("at({})", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
 #[async_trait]
 impl Scheduler for EventBridgeScheduler {
-    async fn set(&self, request: RequestId, kind: TimerKind, at: DateTime<Utc>) -> Result<(), ProviderError> {
+    async fn set(
+        &self,
+        request: RequestId,
+        kind: TimerKind,
+        at: DateTime<Utc>,
+    ) -> Result<(), ProviderError> {
         let arn = match kind {
             TimerKind::Start => &self.targets.start_arn,
             TimerKind::Expiry => &self.targets.expiry_arn,
         };
-        let input = serde_json::to_string(&TimerFired { request_id: request, kind }).unwrap_or_default();
+        let input = serde_json::to_string(&TimerFired {
+            request_id: request,
+            kind,
+        })
+        .unwrap_or_default();
         let target = Target::builder()
             .arn(arn)
             .role_arn(&self.targets.role_arn)
@@ -95,7 +110,14 @@ impl Scheduler for EventBridgeScheduler {
     }
 
     async fn clear(&self, request: RequestId, kind: TimerKind) -> Result<bool, ProviderError> {
-        match self.client.delete_schedule().name(kind.schedule_name(request)).group_name(&self.targets.group).send().await {
+        match self
+            .client
+            .delete_schedule()
+            .name(kind.schedule_name(request))
+            .group_name(&self.targets.group)
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(false),
             Err(e) => Err(provider_err("DeleteSchedule", e)),
@@ -112,6 +134,9 @@ mod tests {
     fn at_expressions_round_up_to_the_second() {
         let t = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
         assert_eq!(at_expression(t), "at(2026-05-01T10:00:00)");
-        assert_eq!(at_expression(t + TimeDelta::milliseconds(1)), "at(2026-05-01T10:00:01)");
+        assert_eq!(
+            at_expression(t + TimeDelta::milliseconds(1)),
+            "at(2026-05-01T10:00:01)"
+        );
     }
 }

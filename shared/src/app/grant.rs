@@ -9,11 +9,15 @@ use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantOutcome {
-    Granted { expires_at: DateTime<Utc> },
+    Granted {
+        expires_at: DateTime<Utc>,
+    },
     /// Already granted (or past it): a duplicate delivery.
     AlreadyDone(Status),
     /// A scheduled start: a start timer will come back.
-    Scheduled { starts_at: DateTime<Utc> },
+    Scheduled {
+        starts_at: DateTime<Utc>,
+    },
     /// The provider refused or stayed down; `GrantFailed` is recorded.
     Failed(String),
 }
@@ -27,43 +31,99 @@ impl Stint {
         };
         match st.status {
             Status::Approved => {}
-            Status::Active | Status::Revoked | Status::GrantFailed => return Ok(GrantOutcome::AlreadyDone(st.status)),
-            status => return Err(Rejection::WrongState { action: "grant", status }.into()),
+            Status::Active | Status::Revoked | Status::GrantFailed => {
+                return Ok(GrantOutcome::AlreadyDone(st.status))
+            }
+            status => {
+                return Err(Rejection::WrongState {
+                    action: "grant",
+                    status,
+                }
+                .into())
+            }
         }
         let Some((starts_at, expires_at)) = st.grant_window() else {
-            return Err(Rejection::WrongState { action: "grant", status: st.status }.into());
+            return Err(Rejection::WrongState {
+                action: "grant",
+                status: st.status,
+            }
+            .into());
         };
         let now = self.clock.now();
         if now < starts_at {
-            self.with_retry("set start timer", || self.timers.set(id, TimerKind::Start, starts_at))
-                .await
-                .map_err(|(e, _)| AppError::Provider(e))?;
+            self.with_retry("set start timer", || {
+                self.timers.set(id, TimerKind::Start, starts_at)
+            })
+            .await
+            .map_err(|(e, _)| AppError::Provider(e))?;
             return Ok(GrantOutcome::Scheduled { starts_at });
         }
         if expires_at <= now {
-            return self.fail(id, "the approved window ended before the grant could be made".into(), 0).await;
+            return self
+                .fail(
+                    id,
+                    "the approved window ended before the grant could be made".into(),
+                    0,
+                )
+                .await;
         }
         // The catalog may have changed since the request: check the role and principal again.
         let role = match self.catalog.role(&req.role) {
-            Some(r) if r.allows_principal(&req.principal) && !self.catalog.is_protected(req.principal.as_str()) => r,
-            _ => return self.fail(id, format!("role {} no longer allows {}", req.role, req.principal), 0).await,
+            Some(r)
+                if r.allows_principal(&req.principal)
+                    && !self.catalog.is_protected(req.principal.as_str()) =>
+            {
+                r
+            }
+            _ => {
+                return self
+                    .fail(
+                        id,
+                        format!("role {} no longer allows {}", req.role, req.principal),
+                        0,
+                    )
+                    .await
+            }
         };
         let name = grant_policy_name(id);
         let doc = grant_document(role, req.scope.as_ref(), starts_at, expires_at);
-        if let Err((e, attempts)) = self.with_retry("put grant policy", || self.access.put_policy(&req.principal, &name, &doc)).await {
+        if let Err((e, attempts)) = self
+            .with_retry("put grant policy", || {
+                self.access.put_policy(&req.principal, &name, &doc)
+            })
+            .await
+        {
             return self.fail(id, e.to_string(), attempts).await;
         }
         // IAM's time condition and the sweep end the grant even if the timer cannot be set.
-        if let Err((e, _)) = self.with_retry("set expiry timer", || self.timers.set(id, TimerKind::Expiry, expires_at)).await {
+        if let Err((e, _)) = self
+            .with_retry("set expiry timer", || {
+                self.timers.set(id, TimerKind::Expiry, expires_at)
+            })
+            .await
+        {
             tracing::error!(request_id = %id, error = %e, "expiry timer not set; the sweep will revoke");
         }
-        self.execute(id, &Command::RecordGrant { policy_name: name }).await?;
+        self.execute(id, &Command::RecordGrant { policy_name: name })
+            .await?;
         Ok(GrantOutcome::Granted { expires_at })
     }
 
-    async fn fail(&self, id: RequestId, error: String, attempts: u32) -> Result<GrantOutcome, AppError> {
+    async fn fail(
+        &self,
+        id: RequestId,
+        error: String,
+        attempts: u32,
+    ) -> Result<GrantOutcome, AppError> {
         tracing::error!(request_id = %id, %error, attempts, "grant failed");
-        self.execute(id, &Command::RecordGrantFailure { error: error.clone(), attempts }).await?;
+        self.execute(
+            id,
+            &Command::RecordGrantFailure {
+                error: error.clone(),
+                attempts,
+            },
+        )
+        .await?;
         Ok(GrantOutcome::Failed(error))
     }
 }

@@ -3,8 +3,8 @@
 use super::service::{AppError, Loaded, Stint};
 use super::view::RequestView;
 use crate::domain::{
-    AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState, RevokeReason, RoleName, Scope,
-    Source, Status, Submit, TicketRef,
+    AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState,
+    RevokeReason, RoleName, Scope, Source, Status, Submit, TicketRef,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
@@ -46,7 +46,12 @@ impl Stint {
 
     /// Submits under a given id: alert handlers derive it from the incident, so a redelivered
     /// alert finds its request instead of making another.
-    pub async fn submit_with_id(&self, id: RequestId, who: &Identity, new: NewRequest) -> Result<Loaded, AppError> {
+    pub async fn submit_with_id(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        new: NewRequest,
+    ) -> Result<Loaded, AppError> {
         let submit = Submit {
             id,
             requester: who.clone(),
@@ -64,33 +69,87 @@ impl Stint {
         self.load(id).await
     }
 
-    pub async fn approve(&self, id: RequestId, who: &Identity, comment: Option<String>) -> Result<Loaded, AppError> {
-        self.act(id, Command::Approve { approver: who.clone(), comment }).await
+    pub async fn approve(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        comment: Option<String>,
+    ) -> Result<Loaded, AppError> {
+        self.act(
+            id,
+            Command::Approve {
+                approver: who.clone(),
+                comment,
+            },
+        )
+        .await
     }
 
-    pub async fn deny(&self, id: RequestId, who: &Identity, reason: Option<String>) -> Result<Loaded, AppError> {
-        self.act(id, Command::Deny { approver: who.clone(), reason }).await
+    pub async fn deny(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        reason: Option<String>,
+    ) -> Result<Loaded, AppError> {
+        self.act(
+            id,
+            Command::Deny {
+                approver: who.clone(),
+                reason,
+            },
+        )
+        .await
     }
 
     pub async fn cancel(&self, id: RequestId, who: &Identity) -> Result<Loaded, AppError> {
         self.act(id, Command::Cancel { by: who.clone() }).await
     }
 
-    pub async fn extend(&self, id: RequestId, who: &Identity, by: AccessDuration) -> Result<Loaded, AppError> {
-        let out = self.execute(id, &Command::Extend { by: who.clone(), by_duration: by }).await?;
+    pub async fn extend(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        by: AccessDuration,
+    ) -> Result<Loaded, AppError> {
+        let out = self
+            .execute(
+                id,
+                &Command::Extend {
+                    by: who.clone(),
+                    by_duration: by,
+                },
+            )
+            .await?;
         if let Some(expires) = out.state.expires_at().filter(|_| !out.appended.is_empty()) {
-            self.with_retry("move expiry timer", || self.timers.set(id, crate::ports::TimerKind::Expiry, expires)).await?;
+            self.with_retry("move expiry timer", || {
+                self.timers
+                    .set(id, crate::ports::TimerKind::Expiry, expires)
+            })
+            .await?;
         }
         self.load(id).await
     }
 
-    pub async fn review_break_glass(&self, id: RequestId, who: &Identity, note: Option<String>) -> Result<Loaded, AppError> {
-        self.act(id, Command::ReviewBreakGlass { reviewer: who.clone(), note }).await
+    pub async fn review_break_glass(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        note: Option<String>,
+    ) -> Result<Loaded, AppError> {
+        self.act(
+            id,
+            Command::ReviewBreakGlass {
+                reviewer: who.clone(),
+                note,
+            },
+        )
+        .await
     }
 
     /// A manual revoke by a person: the requester, an approver of the role or an admin.
     pub async fn revoke_by(&self, id: RequestId, who: &Identity) -> Result<Loaded, AppError> {
-        self.revoke(id, RevokeReason::Manual, Some(who.clone())).await?;
+        self.revoke(id, RevokeReason::Manual, Some(who.clone()))
+            .await?;
         self.load(id).await
     }
 
@@ -108,11 +167,18 @@ impl Stint {
     }
 
     /// Lists requests with activity in the last `days`, newest first, read through the log index.
-    pub async fn list(&self, who: &Identity, filter: &ListFilter) -> Result<Vec<RequestView>, AppError> {
+    pub async fn list(
+        &self,
+        who: &Identity,
+        filter: &ListFilter,
+    ) -> Result<Vec<RequestView>, AppError> {
         let now = self.clock.now();
         let days = filter.days.clamp(1, MAX_LIST_DAYS);
         let mut seen: BTreeMap<RequestId, ()> = BTreeMap::new();
-        let mut log = self.store.read_log(now - TimeDelta::days(i64::from(days)), now + TimeDelta::seconds(1));
+        let mut log = self.store.read_log(
+            now - TimeDelta::days(i64::from(days)),
+            now + TimeDelta::seconds(1),
+        );
         while let Some(ev) = log.try_next().await? {
             if let Some(id) = ev.stream.request_id() {
                 seen.insert(id, ());
@@ -122,7 +188,10 @@ impl Stint {
         // Whole streams, so a request begun before the window still folds correctly.
         for id in seen.into_keys().rev() {
             let events = self.store.read_stream(&id.stream()).await?;
-            let decoded = events.iter().map(|e| Event::from_record(&e.record)).collect::<Result<Vec<_>, _>>()?;
+            let decoded = events
+                .iter()
+                .map(|e| Event::from_record(&e.record))
+                .collect::<Result<Vec<_>, _>>()?;
             let state = RequestState::fold(&decoded);
             if self.matches(who, filter, &state) {
                 out.push(RequestView::summary(id, state));
@@ -132,16 +201,26 @@ impl Stint {
     }
 
     fn matches(&self, who: &Identity, f: &ListFilter, st: &RequestState) -> bool {
-        let Some(req) = st.request.as_ref() else { return false };
-        if f.status.is_some_and(|s| s != st.status) || f.role.as_ref().is_some_and(|r| *r != req.role) {
+        let Some(req) = st.request.as_ref() else {
+            return false;
+        };
+        if f.status.is_some_and(|s| s != st.status)
+            || f.role.as_ref().is_some_and(|r| *r != req.role)
+        {
             return false;
         }
         if f.mine && req.requester != who.user {
             return false;
         }
         if f.awaiting_me {
-            let approver = self.catalog.role(&req.role).is_some_and(|r| r.is_approver(who));
-            return st.status == Status::Pending && approver && req.requester != who.user && !st.approvals.contains(&who.user);
+            let approver = self
+                .catalog
+                .role(&req.role)
+                .is_some_and(|r| r.is_approver(who));
+            return st.status == Status::Pending
+                && approver
+                && req.requester != who.user
+                && !st.approvals.contains(&who.user);
         }
         true
     }

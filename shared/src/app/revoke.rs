@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
-    Revoked { lag_seconds: i64 },
+    Revoked {
+        lag_seconds: i64,
+    },
     /// Nothing to do: already revoked, or a timer from before an extension.
     NoOp(Status),
 }
@@ -26,7 +28,12 @@ pub struct SweepReport {
 }
 
 impl Stint {
-    pub async fn revoke(&self, id: RequestId, reason: RevokeReason, by: Option<Identity>) -> Result<RevokeOutcome, AppError> {
+    pub async fn revoke(
+        &self,
+        id: RequestId,
+        reason: RevokeReason,
+        by: Option<Identity>,
+    ) -> Result<RevokeOutcome, AppError> {
         let loaded = self.load(id).await?;
         let st = &loaded.state;
         let now = self.clock.now();
@@ -38,10 +45,20 @@ impl Stint {
         };
         if events.is_empty() {
             // The original expiry timer of an early revoke: the cutoff deny has done its work.
-            let early = st.revocation.as_ref().is_some_and(|r| r.at < grant.expires_at);
-            if st.status == Status::Revoked && reason == RevokeReason::Expired && early && now >= grant.expires_at {
+            let early = st
+                .revocation
+                .as_ref()
+                .is_some_and(|r| r.at < grant.expires_at);
+            if st.status == Status::Revoked
+                && reason == RevokeReason::Expired
+                && early
+                && now >= grant.expires_at
+            {
                 let cutoff = cutoff_policy_name(id);
-                self.with_retry("delete cutoff", || self.access.delete_policy(&req.principal, &cutoff)).await?;
+                self.with_retry("delete cutoff", || {
+                    self.access.delete_policy(&req.principal, &cutoff)
+                })
+                .await?;
             }
             return Ok(RevokeOutcome::NoOp(st.status));
         }
@@ -50,34 +67,70 @@ impl Stint {
             if let Some(role) = self.catalog.role(&req.role) {
                 let doc = cutoff_document(role, req.scope.as_ref(), now, grant.expires_at);
                 let cutoff = cutoff_policy_name(id);
-                if let Err((e, attempts)) =
-                    self.with_retry("put cutoff", || self.access.put_policy(&req.principal, &cutoff, &doc)).await
+                if let Err((e, attempts)) = self
+                    .with_retry("put cutoff", || {
+                        self.access.put_policy(&req.principal, &cutoff, &doc)
+                    })
+                    .await
                 {
-                    self.execute(id, &Command::RecordRevokeFailure { error: e.to_string(), attempts }).await?;
+                    self.execute(
+                        id,
+                        &Command::RecordRevokeFailure {
+                            error: e.to_string(),
+                            attempts,
+                        },
+                    )
+                    .await?;
                     return Err(e.into());
                 }
             }
         }
-        if let Err((e, attempts)) = self.with_retry("delete grant policy", || self.access.delete_policy(&req.principal, &grant.policy_name)).await {
-            self.execute(id, &Command::RecordRevokeFailure { error: e.to_string(), attempts }).await?;
+        if let Err((e, attempts)) = self
+            .with_retry("delete grant policy", || {
+                self.access
+                    .delete_policy(&req.principal, &grant.policy_name)
+            })
+            .await
+        {
+            self.execute(
+                id,
+                &Command::RecordRevokeFailure {
+                    error: e.to_string(),
+                    attempts,
+                },
+            )
+            .await?;
             return Err(e.into());
         }
         if !early {
             // An early revoke keeps the timer: at expiry it removes the cutoff.
-            if let Err((e, _)) = self.with_retry("clear expiry timer", || self.timers.clear(id, TimerKind::Expiry)).await {
+            if let Err((e, _)) = self
+                .with_retry("clear expiry timer", || {
+                    self.timers.clear(id, TimerKind::Expiry)
+                })
+                .await
+            {
                 tracing::warn!(request_id = %id, error = %e, "expiry timer not cleared; it deletes itself after firing");
             }
         }
         let out = self.execute(id, &command).await?;
         Ok(match out.state.revocation {
-            Some(r) if !out.appended.is_empty() => RevokeOutcome::Revoked { lag_seconds: r.lag_seconds },
+            Some(r) if !out.appended.is_empty() => RevokeOutcome::Revoked {
+                lag_seconds: r.lag_seconds,
+            },
             _ => RevokeOutcome::NoOp(out.state.status),
         })
     }
 
     /// How far back the sweep looks: long enough to see any grant that could still be active.
     pub fn sweep_lookback(&self) -> TimeDelta {
-        let longest = self.catalog.roles.values().map(|r| r.max_total().to_chrono()).max().unwrap_or_default();
+        let longest = self
+            .catalog
+            .roles
+            .values()
+            .map(|r| r.max_total().to_chrono())
+            .max()
+            .unwrap_or_default();
         let s = &self.catalog.settings;
         longest + s.max_start_ahead.to_chrono() + s.pending_timeout.to_chrono() + TimeDelta::days(1)
     }
@@ -87,29 +140,54 @@ impl Stint {
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
         let now = self.clock.now();
         let mut last: HashMap<RequestId, String> = HashMap::new();
-        let mut log = self.store.read_log(now - self.sweep_lookback(), now + TimeDelta::seconds(1));
+        let mut log = self
+            .store
+            .read_log(now - self.sweep_lookback(), now + TimeDelta::seconds(1));
         while let Some(ev) = log.try_next().await? {
             if let Some(id) = ev.stream.request_id() {
                 last.insert(id, ev.record.event_type);
             }
         }
-        let mut report = SweepReport { streams_seen: last.len(), ..SweepReport::default() };
-        let terminal = ["AccessRevoked", "AccessDenied", "RequestCancelled", "RequestLapsed", "GrantFailed", "BreakGlassReviewed"];
+        let mut report = SweepReport {
+            streams_seen: last.len(),
+            ..SweepReport::default()
+        };
+        let terminal = [
+            "AccessRevoked",
+            "AccessDenied",
+            "RequestCancelled",
+            "RequestLapsed",
+            "GrantFailed",
+            "BreakGlassReviewed",
+        ];
         for (id, last_type) in last {
             if terminal.contains(&last_type.as_str()) {
                 continue;
             }
             let st = self.load(id).await?.state;
             let result = match st.status {
-                Status::Active if st.expires_at().is_some_and(|e| e <= now) => {
-                    self.revoke(id, RevokeReason::Sweep, None).await.map(|o| matches!(o, RevokeOutcome::Revoked { .. }) as usize).map(|n| report.revoked += n)
+                Status::Active if st.expires_at().is_some_and(|e| e <= now) => self
+                    .revoke(id, RevokeReason::Sweep, None)
+                    .await
+                    .map(|o| matches!(o, RevokeOutcome::Revoked { .. }) as usize)
+                    .map(|n| report.revoked += n),
+                Status::Pending
+                    if is_due(
+                        st.requested_at,
+                        self.catalog.settings.pending_timeout.to_chrono(),
+                        now,
+                    ) =>
+                {
+                    self.execute(id, &Command::Lapse)
+                        .await
+                        .map(|o| report.lapsed += (!o.appended.is_empty()) as usize)
                 }
-                Status::Pending if is_due(st.requested_at, self.catalog.settings.pending_timeout.to_chrono(), now) => {
-                    self.execute(id, &Command::Lapse).await.map(|o| report.lapsed += (!o.appended.is_empty()) as usize)
+                Status::Approved if st.grant_window().is_some_and(|(s, _)| s <= now) => {
+                    self.grant(id).await.map(|o| {
+                        report.granted +=
+                            matches!(o, super::grant::GrantOutcome::Granted { .. }) as usize;
+                    })
                 }
-                Status::Approved if st.grant_window().is_some_and(|(s, _)| s <= now) => self.grant(id).await.map(|o| {
-                    report.granted += matches!(o, super::grant::GrantOutcome::Granted { .. }) as usize;
-                }),
                 _ => Ok(()),
             };
             if let Err(e) = result {

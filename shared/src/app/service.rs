@@ -2,7 +2,9 @@
 //! optimistic concurrency (reload and decide again when another writer got there first).
 
 use crate::domain::event::DecodeError;
-use crate::domain::{decide, Catalog, Command, Event, Rejection, RequestId, RequestState, StoredEvent};
+use crate::domain::{
+    decide, Catalog, Command, Event, Rejection, RequestId, RequestState, StoredEvent,
+};
 use crate::ports::{AccessProvider, Clock, EventStore, ProviderError, Scheduler, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,16 +18,23 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// For tests: retries without waiting.
-    pub const IMMEDIATE: RetryPolicy = RetryPolicy { attempts: 3, first_backoff: Duration::ZERO };
+    pub const IMMEDIATE: RetryPolicy = RetryPolicy {
+        attempts: 3,
+        first_backoff: Duration::ZERO,
+    };
 
     pub fn backoff(&self, attempt: u32) -> Duration {
-        self.first_backoff.saturating_mul(2u32.saturating_pow(attempt))
+        self.first_backoff
+            .saturating_mul(2u32.saturating_pow(attempt))
     }
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 4, first_backoff: Duration::from_millis(200) }
+        RetryPolicy {
+            attempts: 4,
+            first_backoff: Duration::from_millis(200),
+        }
     }
 }
 
@@ -82,8 +91,15 @@ pub struct Stint {
 impl Stint {
     pub async fn load(&self, id: RequestId) -> Result<Loaded, AppError> {
         let events = self.store.read_stream(&id.stream()).await?;
-        let decoded = events.iter().map(|e| Event::from_record(&e.record)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Loaded { id, state: RequestState::fold(&decoded), events })
+        let decoded = events
+            .iter()
+            .map(|e| Event::from_record(&e.record))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Loaded {
+            id,
+            state: RequestState::fold(&decoded),
+            events,
+        })
     }
 
     /// Decides `command` against the current state and appends the result. When another writer
@@ -94,10 +110,20 @@ impl Stint {
             let now = self.clock.now();
             let events = decide(&loaded.state, command, &self.catalog, now)?;
             if events.is_empty() {
-                return Ok(Outcome { state: loaded.state, appended: vec![] });
+                return Ok(Outcome {
+                    state: loaded.state,
+                    appended: vec![],
+                });
             }
-            let records = events.iter().map(|e| e.to_record(ulid::Ulid::generate().to_string())).collect();
-            match self.store.append(&id.stream(), loaded.state.version, records).await {
+            let records = events
+                .iter()
+                .map(|e| e.to_record(ulid::Ulid::generate().to_string()))
+                .collect();
+            match self
+                .store
+                .append(&id.stream(), loaded.state.version, records)
+                .await
+            {
                 Ok(appended) => {
                     let state = events.iter().fold(loaded.state, crate::domain::apply);
                     tracing::info!(request_id = %id, events = ?events.iter().map(|e| e.body.type_name()).collect::<Vec<_>>(), "appended");
@@ -111,7 +137,11 @@ impl Stint {
     }
 
     /// Runs a provider call with the retry policy; gives the last error when the budget runs out.
-    pub async fn with_retry<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, (ProviderError, u32)>
+    pub async fn with_retry<T, F, Fut>(
+        &self,
+        what: &str,
+        mut call: F,
+    ) -> Result<T, (ProviderError, u32)>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ProviderError>>,

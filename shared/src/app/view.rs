@@ -37,9 +37,17 @@ pub struct RequestView {
 
 impl RequestView {
     pub fn with_timeline(l: &Loaded) -> Self {
-        RequestView { id: l.id, state: l.state.clone(), timeline: Some(l.events.iter().map(TimelineEntry::from).collect()) }
+        RequestView {
+            id: l.id,
+            state: l.state.clone(),
+            timeline: Some(l.events.iter().map(TimelineEntry::from).collect()),
+        }
     }
     pub fn summary(id: RequestId, state: RequestState) -> Self {
-        RequestView { id, state, timeline: None }
+        RequestView {
+            id,
+            state,
+            timeline: None,
+        }
     }
 }

@@ -22,7 +22,12 @@ fn iam_time(t: DateTime<Utc>) -> String {
 }
 
 /// The grant's policy: every statement holds only while `starts_at <= now < expires_at`.
-pub fn grant_document(role: &Role, scope: Option<&Scope>, starts_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Value {
+pub fn grant_document(
+    role: &Role,
+    scope: Option<&Scope>,
+    starts_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Value {
     let statements: Vec<Value> = role
         .statements_for(scope)
         .into_iter()
@@ -47,7 +52,12 @@ pub fn grant_document(role: &Role, scope: Option<&Scope>, starts_at: DateTime<Ut
 /// Deleting the grant policy stops new calls once IAM propagates; this deny also names the
 /// sessions themselves, and it lapses at the grant's own expiry, when the grant policy's time
 /// condition would have ended everything anyway.
-pub fn cutoff_document(role: &Role, scope: Option<&Scope>, revoked_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> Value {
+pub fn cutoff_document(
+    role: &Role,
+    scope: Option<&Scope>,
+    revoked_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Value {
     let statements: Vec<Value> = role
         .statements_for(scope)
         .into_iter()
@@ -86,11 +96,23 @@ mod tests {
         let doc = grant_document(role, Some(&Scope::parse("orders").unwrap()), s, e);
         let st = &doc["Statement"][0];
         assert_eq!(st["Effect"], "Allow");
-        assert_eq!(st["Condition"]["DateLessThan"]["aws:CurrentTime"], "2026-05-01T11:00:00Z");
-        assert_eq!(st["Condition"]["DateGreaterThan"]["aws:CurrentTime"], "2026-05-01T10:00:00Z");
-        assert_eq!(st["Resource"][0], "arn:aws:dynamodb:eu-west-1:123456789012:table/orders");
+        assert_eq!(
+            st["Condition"]["DateLessThan"]["aws:CurrentTime"],
+            "2026-05-01T11:00:00Z"
+        );
+        assert_eq!(
+            st["Condition"]["DateGreaterThan"]["aws:CurrentTime"],
+            "2026-05-01T10:00:00Z"
+        );
+        assert_eq!(
+            st["Resource"][0],
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
+        );
         let cut = cutoff_document(role, Some(&Scope::parse("orders").unwrap()), s, e);
         assert_eq!(cut["Statement"][0]["Effect"], "Deny");
-        assert_eq!(cut["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], "2026-05-01T10:00:01Z");
+        assert_eq!(
+            cut["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+            "2026-05-01T10:00:01Z"
+        );
     }
 }

@@ -65,7 +65,9 @@ pub enum Command {
     /// Close a request that stayed pending too long.
     Lapse,
     /// Record that the policy for the request's `grant_window` is attached.
-    RecordGrant { policy_name: String },
+    RecordGrant {
+        policy_name: String,
+    },
     RecordGrantFailure {
         error: String,
         attempts: u32,
@@ -323,7 +325,11 @@ pub fn decide(
                 }
                 Ok(vec![ev(
                     Actor::System("grant".into()),
-                    EventBody::AccessGranted { policy_name: policy_name.clone(), starts_at, expires_at },
+                    EventBody::AccessGranted {
+                        policy_name: policy_name.clone(),
+                        starts_at,
+                        expires_at,
+                    },
                 )])
             }
             Status::Active | Status::Revoked => Ok(vec![]), // duplicate delivery: granted once

@@ -115,7 +115,9 @@ fn given(cmds: Vec<Command>) -> RequestState {
     })
 }
 fn granted() -> Command {
-    Command::RecordGrant { policy_name: "stint-x".into() }
+    Command::RecordGrant {
+        policy_name: "stint-x".into(),
+    }
 }
 /// ...when this command arrives at `now`, then these event types (or this rejection).
 fn when(
@@ -461,12 +463,19 @@ fn a_pending_request_lapses_after_the_bound_and_not_before() {
 #[test]
 fn a_grant_happens_only_from_approved_and_only_once() {
     let pending = given(vec![submit_cmd(submit())]);
-    assert!(matches!(when(&pending, granted(), t0()), Err(Rejection::WrongState { .. })));
+    assert!(matches!(
+        when(&pending, granted(), t0()),
+        Err(Rejection::WrongState { .. })
+    ));
     let approved = given(vec![submit_cmd(submit()), approve(bob())]);
     assert_eq!(when(&approved, granted(), t0()), Ok(vec!["AccessGranted"]));
     let active = given_from(approved, granted());
     assert_eq!(active.expires_at(), Some(t0() + Duration::hours(1)));
-    assert_eq!(when(&active, granted(), t0()), Ok(vec![]), "a duplicate grant is a no-op");
+    assert_eq!(
+        when(&active, granted(), t0()),
+        Ok(vec![]),
+        "a duplicate grant is a no-op"
+    );
 }
 
 #[test]
@@ -474,8 +483,10 @@ fn the_grant_window_is_fixed_at_approval_so_duplicates_agree() {
     let approved = given(vec![submit_cmd(submit()), approve(bob())]);
     let late = t0() + Duration::minutes(5);
     let evs = decide(&approved, &granted(), &catalog(), late).unwrap();
-    assert!(matches!(evs[0].body, EventBody::AccessGranted { starts_at, expires_at, .. }
-        if starts_at == t0() && expires_at == t0() + Duration::hours(1)));
+    assert!(
+        matches!(evs[0].body, EventBody::AccessGranted { starts_at, expires_at, .. }
+        if starts_at == t0() && expires_at == t0() + Duration::hours(1))
+    );
 }
 
 #[test]
@@ -483,9 +494,18 @@ fn a_scheduled_grant_waits_for_its_start_and_keeps_its_window() {
     let mut s = submit();
     s.starts_at = Some(t0() + Duration::hours(2));
     let approved = given(vec![submit_cmd(s), approve(bob())]);
-    assert_eq!(when(&approved, granted(), t0() + Duration::hours(1)), Err(Rejection::NotYetDue("grant")));
-    assert_eq!(approved.grant_window(), Some((t0() + Duration::hours(2), t0() + Duration::hours(3))));
-    assert_eq!(when(&approved, granted(), t0() + Duration::hours(2)), Ok(vec!["AccessGranted"]));
+    assert_eq!(
+        when(&approved, granted(), t0() + Duration::hours(1)),
+        Err(Rejection::NotYetDue("grant"))
+    );
+    assert_eq!(
+        approved.grant_window(),
+        Some((t0() + Duration::hours(2), t0() + Duration::hours(3)))
+    );
+    assert_eq!(
+        when(&approved, granted(), t0() + Duration::hours(2)),
+        Ok(vec!["AccessGranted"])
+    );
 }
 
 #[test]

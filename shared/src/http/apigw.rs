@@ -14,7 +14,10 @@ pub struct ApiGatewayClaims {
 
 impl Default for ApiGatewayClaims {
     fn default() -> Self {
-        ApiGatewayClaims { user_claim: "email".into(), groups_claim: "groups".into() }
+        ApiGatewayClaims {
+            user_claim: "email".into(),
+            groups_claim: "groups".into(),
+        }
     }
 }
 
@@ -35,7 +38,8 @@ pub fn parse_groups(raw: &str) -> Vec<String> {
 
 impl Authenticator for ApiGatewayClaims {
     fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() else {
+        let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
+        else {
             return Err(AuthError("no API Gateway request context".into()));
         };
         let claims = ctx
@@ -47,9 +51,14 @@ impl Authenticator for ApiGatewayClaims {
         let user = claims
             .get(&self.user_claim)
             .or_else(|| claims.get("sub"))
-            .ok_or_else(|| AuthError(format!("the token has no {} or sub claim", self.user_claim)))?;
+            .ok_or_else(|| {
+                AuthError(format!("the token has no {} or sub claim", self.user_claim))
+            })?;
         let user = UserId::parse(user).map_err(|e| AuthError(e.to_string()))?;
-        let groups = claims.get(&self.groups_claim).map(|g| parse_groups(g)).unwrap_or_default();
+        let groups = claims
+            .get(&self.groups_claim)
+            .map(|g| parse_groups(g))
+            .unwrap_or_default();
         let groups = groups.iter().filter_map(|g| GroupName::parse(g).ok());
         Ok(Identity::new(user, groups))
     }

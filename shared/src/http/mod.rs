@@ -7,7 +7,10 @@ pub mod error;
 use crate::app::requests::{ListFilter, NewRequest};
 use crate::app::view::RequestView;
 use crate::app::Stint;
-use crate::domain::{AccessDuration, Identity, Justification, PrincipalArn, RequestId, RoleName, Scope, Source, Status, TicketRef};
+use crate::domain::{
+    AccessDuration, Identity, Justification, PrincipalArn, RequestId, RoleName, Scope, Source,
+    Status, TicketRef,
+};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -46,15 +49,23 @@ pub struct Caller(pub Identity);
 impl axum::extract::FromRequestParts<Api> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
-        api.auth.identify(parts).map(Caller).map_err(|e| ApiError::Unauthenticated(e.0))
+        api.auth
+            .identify(parts)
+            .map(Caller)
+            .map_err(|e| ApiError::Unauthenticated(e.0))
     }
 }
 
 /// Parses a JSON body; the error names the field at fault (`duration`, `scope`...).
-fn parse_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+fn parse_body<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let bytes = body.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge(BODY_LIMIT),
-        other => ApiError::BadInput { field: None, message: other.body_text() },
+        other => ApiError::BadInput {
+            field: None,
+            message: other.body_text(),
+        },
     })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
@@ -64,7 +75,10 @@ fn parse_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejection>
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = (path != ".").then_some(path);
-        ApiError::BadInput { field, message: inner.to_string() }
+        ApiError::BadInput {
+            field,
+            message: inner.to_string(),
+        }
     })
 }
 
@@ -87,24 +101,41 @@ struct CreateBody {
     break_glass: bool,
 }
 
-async fn create(State(api): State<Api>, Caller(who): Caller, body: Result<Bytes, BytesRejection>) -> Result<impl IntoResponse, ApiError> {
+async fn create(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
     let b: CreateBody = parse_body(body)?;
     let new = NewRequest {
-        role: b.role.ok_or_else(|| ApiError::bad("role", "role is required"))?,
+        role: b
+            .role
+            .ok_or_else(|| ApiError::bad("role", "role is required"))?,
         scope: b.scope,
-        principal: b.principal.ok_or_else(|| ApiError::bad("principal", "principal is required"))?,
+        principal: b
+            .principal
+            .ok_or_else(|| ApiError::bad("principal", "principal is required"))?,
         duration: b.duration,
-        justification: b.justification.ok_or_else(|| ApiError::bad("justification", "justification is required"))?,
+        justification: b
+            .justification
+            .ok_or_else(|| ApiError::bad("justification", "justification is required"))?,
         ticket: b.ticket,
         starts_at: b.start,
         break_glass: b.break_glass,
         source: Source::Person,
     };
     let loaded = api.stint.submit(&who, new).await?;
-    Ok((StatusCode::CREATED, Json(RequestView::with_timeline(&loaded))))
+    Ok((
+        StatusCode::CREATED,
+        Json(RequestView::with_timeline(&loaded)),
+    ))
 }
 
-async fn show(State(api): State<Api>, Caller(_): Caller, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
+async fn show(
+    State(api): State<Api>,
+    Caller(_): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, ApiError> {
     let loaded = api.stint.get(request_id(&id)?).await?;
     Ok(Json(RequestView::with_timeline(&loaded)))
 }
@@ -119,17 +150,27 @@ struct ListQuery {
     days: Option<u32>,
 }
 
-async fn list(State(api): State<Api>, Caller(who): Caller, RawQuery(q): RawQuery) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let q: ListQuery = match q.as_deref() {
         None | Some("") => ListQuery::default(),
         Some(raw) => serde_path_to_error::deserialize(query_to_json(raw)?).map_err(|e| {
             let field = e.path().to_string();
-            ApiError::BadInput { field: Some(field), message: e.into_inner().to_string() }
+            ApiError::BadInput {
+                field: Some(field),
+                message: e.into_inner().to_string(),
+            }
         })?,
     };
     let days = q.days.unwrap_or(14);
     if days == 0 || days > crate::app::requests::MAX_LIST_DAYS {
-        return Err(ApiError::bad("days", format!("days must be 1 to {}", crate::app::requests::MAX_LIST_DAYS)));
+        return Err(ApiError::bad(
+            "days",
+            format!("days must be 1 to {}", crate::app::requests::MAX_LIST_DAYS),
+        ));
     }
     let filter = ListFilter {
         status: q.status,
@@ -152,7 +193,9 @@ fn query_to_json(raw: &str) -> Result<serde_json::Value, ApiError> {
         let value = match v.as_str() {
             "true" => serde_json::Value::Bool(true),
             "false" => serde_json::Value::Bool(false),
-            n if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n.len() < 10 => serde_json::json!(n.parse::<u64>().unwrap_or(0)),
+            n if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n.len() < 10 => {
+                serde_json::json!(n.parse::<u64>().unwrap_or(0))
+            }
             s => serde_json::Value::String(s.to_owned()),
         };
         if map.insert(k.clone(), value).is_some() {
@@ -167,7 +210,10 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
     percent_encoding::percent_decode_str(&plus)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| ApiError::BadInput { field: None, message: "query string is not UTF-8".into() })
+        .map_err(|_| ApiError::BadInput {
+            field: None,
+            message: "query string is not UTF-8".into(),
+        })
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,37 +228,73 @@ struct NoteBody {
 fn note(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     match v {
         None => Ok(None),
-        Some(t) => Justification::parse(&t).map(|j| Some(j.as_str().to_owned())).map_err(|e| ApiError::bad(field, e.to_string().replace("justification", field))),
+        Some(t) => Justification::parse(&t)
+            .map(|j| Some(j.as_str().to_owned()))
+            .map_err(|e| ApiError::bad(field, e.to_string().replace("justification", field))),
     }
 }
 
-async fn approve(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn approve(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let b: NoteBody = parse_body(body)?;
-    let l = api.stint.approve(request_id(&id)?, &who, note("comment", b.comment)?).await?;
+    let l = api
+        .stint
+        .approve(request_id(&id)?, &who, note("comment", b.comment)?)
+        .await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
 
-async fn deny(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn deny(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let b: NoteBody = parse_body(body)?;
-    let l = api.stint.deny(request_id(&id)?, &who, note("reason", b.reason)?).await?;
+    let l = api
+        .stint
+        .deny(request_id(&id)?, &who, note("reason", b.reason)?)
+        .await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
 
-async fn cancel(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn cancel(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let _: NoteBody = parse_body(body)?;
     let l = api.stint.cancel(request_id(&id)?, &who).await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
 
-async fn revoke(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn revoke(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let _: NoteBody = parse_body(body)?;
     let l = api.stint.revoke_by(request_id(&id)?, &who).await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
 
-async fn review(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn review(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let b: NoteBody = parse_body(body)?;
-    let l = api.stint.review_break_glass(request_id(&id)?, &who, note("note", b.note)?).await?;
+    let l = api
+        .stint
+        .review_break_glass(request_id(&id)?, &who, note("note", b.note)?)
+        .await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
 
@@ -222,9 +304,16 @@ struct ExtendBody {
     duration: Option<AccessDuration>,
 }
 
-async fn extend(State(api): State<Api>, Caller(who): Caller, Path(id): Path<String>, body: Result<Bytes, BytesRejection>) -> Result<Json<RequestView>, ApiError> {
+async fn extend(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<RequestView>, ApiError> {
     let b: ExtendBody = parse_body(body)?;
-    let by = b.duration.ok_or_else(|| ApiError::bad("duration", "duration is required"))?;
+    let by = b
+        .duration
+        .ok_or_else(|| ApiError::bad("duration", "duration is required"))?;
     let l = api.stint.extend(request_id(&id)?, &who, by).await?;
     Ok(Json(RequestView::with_timeline(&l)))
 }
@@ -243,7 +332,9 @@ fn finish(router: Router<Api>, api: Api) -> Router {
 
 /// Routes the `request` function serves: ask for access, and read requests.
 pub fn request_routes() -> Router<Api> {
-    Router::new().route("/requests", post(create).get(list)).route("/requests/{id}", get(show))
+    Router::new()
+        .route("/requests", post(create).get(list))
+        .route("/requests/{id}", get(show))
 }
 
 /// Routes the `approve` function serves: every decision on an existing request.
@@ -273,5 +364,10 @@ pub fn revoke_router(api: Api) -> Router {
 
 /// The whole API, for a process that serves every route (local mode, tests).
 pub fn router(api: Api) -> Router {
-    finish(request_routes().merge(decision_routes()).merge(revoke_routes()), api)
+    finish(
+        request_routes()
+            .merge(decision_routes())
+            .merge(revoke_routes()),
+        api,
+    )
 }

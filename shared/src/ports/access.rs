@@ -24,8 +24,17 @@ impl ProviderError {
 #[async_trait]
 pub trait AccessProvider: Send + Sync {
     /// Puts or replaces the inline policy `name` on `principal`. Doing it twice is harmless.
-    async fn put_policy(&self, principal: &PrincipalArn, name: &str, document: &serde_json::Value) -> Result<(), ProviderError>;
+    async fn put_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+        document: &serde_json::Value,
+    ) -> Result<(), ProviderError>;
 
     /// Deletes the inline policy; `Ok(false)` when it was already gone.
-    async fn delete_policy(&self, principal: &PrincipalArn, name: &str) -> Result<bool, ProviderError>;
+    async fn delete_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+    ) -> Result<bool, ProviderError>;
 }

@@ -36,7 +36,12 @@ pub struct TimerFired {
 #[async_trait]
 pub trait Scheduler: Send + Sync {
     /// Sets the timer to fire at `at` (replacing an earlier time). Idempotent.
-    async fn set(&self, request: RequestId, kind: TimerKind, at: DateTime<Utc>) -> Result<(), ProviderError>;
+    async fn set(
+        &self,
+        request: RequestId,
+        kind: TimerKind,
+        at: DateTime<Utc>,
+    ) -> Result<(), ProviderError>;
 
     /// Removes the timer; `Ok(false)` when there was none.
     async fn clear(&self, request: RequestId, kind: TimerKind) -> Result<bool, ProviderError>;

@@ -1,0 +1,387 @@
+//! The request lifecycle through the real adapters against the emulator: DynamoDB for events,
+//! IAM for policies, EventBridge Scheduler for timers. Time moves by an injected clock.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::TryStreamExt;
+use std::sync::Arc;
+use stint::app::grant::GrantOutcome;
+use stint::app::requests::NewRequest;
+use stint::app::revoke::RevokeOutcome;
+use stint::app::AppError;
+use stint::domain::log::verify_stream;
+use stint::domain::policy::{cutoff_policy_name, grant_policy_name};
+use stint::domain::{
+    GroupName, Identity, Justification, Rejection, RequestId, RevokeReason, RoleName, Scope,
+    Source, Status, UserId,
+};
+use stint::ports::{EventStore, TimerKind};
+use stint_tests::aws::Fixture;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
+}
+fn who(user: &str, groups: &[&str]) -> Identity {
+    Identity::new(
+        UserId::parse(user).unwrap(),
+        groups.iter().map(|g| GroupName::parse(g).unwrap()),
+    )
+}
+fn alice() -> Identity {
+    who("alice@example.com", &["sre"])
+}
+fn bob() -> Identity {
+    who("bob@example.com", &["db-owners"])
+}
+fn ask(f: &Fixture) -> NewRequest {
+    NewRequest {
+        role: RoleName::parse("db-read").unwrap(),
+        scope: Some(Scope::parse("orders").unwrap()),
+        principal: f.principal.clone(),
+        duration: None,
+        justification: Justification::parse("investigate stuck orders").unwrap(),
+        ticket: None,
+        starts_at: None,
+        break_glass: false,
+        source: Source::Person,
+    }
+}
+async fn types(f: &Fixture, id: RequestId) -> Vec<String> {
+    f.store
+        .read_stream(&id.stream())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.event_type)
+        .collect()
+}
+fn count(types: &[String], t: &str) -> usize {
+    types.iter().filter(|x| *x == t).count()
+}
+
+/// Submitted by alice and approved by bob at t0.
+async fn approved(f: &Fixture) -> RequestId {
+    let id = f.stint.submit(&alice(), ask(f)).await.expect("submit").id;
+    f.stint.approve(id, &bob(), None).await.expect("approve");
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_approve_grant_expire_through_iam_and_scheduler() {
+    let f = Fixture::new(t0()).await;
+    let id = approved(&f).await;
+    assert!(
+        matches!(f.stint.grant(id).await.unwrap(), GrantOutcome::Granted { expires_at } if expires_at == t0() + Duration::hours(1))
+    );
+
+    // The policy is in IAM with its time conditions and the scope filled in.
+    let doc = f
+        .policy(&grant_policy_name(id))
+        .await
+        .expect("policy attached");
+    let st = &doc["Statement"][0];
+    assert_eq!(st["Effect"], "Allow");
+    assert_eq!(
+        st["Condition"]["DateLessThan"]["aws:CurrentTime"],
+        "2026-11-29T10:00:00Z"
+    );
+    assert_eq!(
+        st["Condition"]["DateGreaterThan"]["aws:CurrentTime"],
+        "2026-11-29T09:00:00Z"
+    );
+    assert_eq!(
+        st["Resource"][0],
+        "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
+    );
+
+    // The expiry schedule exists, at the expiry, aimed at revoke with this request.
+    let (expr, input) = f
+        .schedule(&TimerKind::Expiry.schedule_name(id))
+        .await
+        .expect("expiry schedule");
+    assert_eq!(expr, "at(2026-11-29T10:00:00)");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&input).unwrap(),
+        serde_json::json!({ "request_id": id, "kind": "expiry" })
+    );
+
+    // The timer fires at expiry: policy and schedule are gone, the lag is recorded.
+    f.clock
+        .set(t0() + Duration::hours(1) + Duration::seconds(2));
+    assert_eq!(
+        f.stint
+            .revoke(id, RevokeReason::Expired, None)
+            .await
+            .unwrap(),
+        RevokeOutcome::Revoked { lag_seconds: 2 }
+    );
+    assert!(
+        f.policy(&grant_policy_name(id)).await.is_none(),
+        "policy deleted"
+    );
+    assert!(
+        f.schedule(&TimerKind::Expiry.schedule_name(id))
+            .await
+            .is_none(),
+        "schedule deleted"
+    );
+    assert_eq!(
+        types(&f, id).await,
+        [
+            "AccessRequested",
+            "ApprovalRecorded",
+            "AccessApproved",
+            "AccessGranted",
+            "AccessRevoked"
+        ]
+    );
+    assert_eq!(
+        verify_stream(&f.store.read_stream(&id.stream()).await.unwrap()),
+        Ok(())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_trigger_delivered_twice_has_one_effect() {
+    let f = Arc::new(Fixture::new(t0()).await);
+    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    // Approve twice by the same person: one approval.
+    f.stint.approve(id, &bob(), None).await.unwrap();
+    f.stint.approve(id, &bob(), None).await.unwrap();
+    // AccessApproved delivered twice, at once: one policy, one grant.
+    let (a, b) = tokio::join!(f.stint.grant(id), f.stint.grant(id));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    assert!(
+        outcomes.iter().all(|o| matches!(
+            o,
+            GrantOutcome::Granted { .. } | GrantOutcome::AlreadyDone(Status::Active)
+        )),
+        "{outcomes:?}"
+    );
+    assert_eq!(f.policy_names().await, [grant_policy_name(id)]);
+    // A third, late delivery after the fact.
+    assert_eq!(
+        f.stint.grant(id).await.unwrap(),
+        GrantOutcome::AlreadyDone(Status::Active)
+    );
+    // The expiry timer delivered twice, at once: one revoke.
+    f.clock.set(t0() + Duration::hours(2));
+    let (a, b) = tokio::join!(
+        f.stint.revoke(id, RevokeReason::Expired, None),
+        f.stint.revoke(id, RevokeReason::Expired, None)
+    );
+    let revoked = [a.unwrap(), b.unwrap()]
+        .iter()
+        .filter(|o| matches!(o, RevokeOutcome::Revoked { .. }))
+        .count();
+    assert_eq!(revoked, 1);
+    assert_eq!(
+        f.stint
+            .revoke(id, RevokeReason::Expired, None)
+            .await
+            .unwrap(),
+        RevokeOutcome::NoOp(Status::Revoked)
+    );
+    let t = types(&f, id).await;
+    for (ty, n) in [
+        ("ApprovalRecorded", 1),
+        ("AccessApproved", 1),
+        ("AccessGranted", 1),
+        ("AccessRevoked", 1),
+    ] {
+        assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
+    }
+    assert!(f.policy_names().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_approvals_give_exactly_one_approved() {
+    let f = Arc::new(Fixture::new(t0()).await);
+    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move {
+                f.stint
+                    .approve(
+                        id,
+                        &who(&format!("approver{i}@example.com"), &["db-owners"]),
+                        None,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let results: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let wrong_state = results
+        .iter()
+        .filter(|r| matches!(r, Err(AppError::Rejected(Rejection::WrongState { .. }))))
+        .count();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        wrong_state, 15,
+        "the others see the request already approved"
+    );
+    let t = types(&f, id).await;
+    assert_eq!(
+        (count(&t, "ApprovalRecorded"), count(&t, "AccessApproved")),
+        (1, 1),
+        "{t:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_early_manual_revoke_cuts_off_sessions_until_the_expiry() {
+    let f = Fixture::new(t0()).await;
+    let id = approved(&f).await;
+    f.stint.grant(id).await.unwrap();
+    f.clock.set(t0() + Duration::minutes(10));
+    f.stint
+        .revoke_by(id, &alice())
+        .await
+        .expect("requester revokes");
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
+    let cutoff = f
+        .policy(&cutoff_policy_name(id))
+        .await
+        .expect("cutoff deny in place");
+    assert_eq!(cutoff["Statement"][0]["Effect"], "Deny");
+    assert_eq!(
+        cutoff["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
+        "2026-11-29T09:10:01Z"
+    );
+    assert!(
+        f.schedule(&TimerKind::Expiry.schedule_name(id))
+            .await
+            .is_some(),
+        "the expiry timer stays to lift the cutoff"
+    );
+    // At the original expiry the timer lifts the cutoff; the grant's own condition has ended.
+    f.clock.set(t0() + Duration::hours(1));
+    assert_eq!(
+        f.stint
+            .revoke(id, RevokeReason::Expired, None)
+            .await
+            .unwrap(),
+        RevokeOutcome::NoOp(Status::Revoked)
+    );
+    assert!(f.policy_names().await.is_empty());
+    assert_eq!(count(&types(&f, id).await, "AccessRevoked"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoke_by_an_unrelated_user_is_refused_and_changes_nothing() {
+    let f = Fixture::new(t0()).await;
+    let id = approved(&f).await;
+    f.stint.grant(id).await.unwrap();
+    let before = types(&f, id).await;
+    let r = f
+        .stint
+        .revoke_by(id, &who("mallory@example.com", &["sales"]))
+        .await;
+    assert!(
+        matches!(r, Err(AppError::Rejected(Rejection::NotPermittedToRevoke))),
+        "{r:?}"
+    );
+    assert_eq!(types(&f, id).await, before);
+    assert!(
+        f.policy(&grant_policy_name(id)).await.is_some(),
+        "the grant is untouched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_revokes_a_grant_whose_timer_was_lost_and_lapses_stale_requests() {
+    let f = Fixture::new(t0()).await;
+    let id = approved(&f).await;
+    f.stint.grant(id).await.unwrap();
+    let stale = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    f.stint.timers.clear(id, TimerKind::Expiry).await.unwrap();
+    f.clock.set(t0() + Duration::hours(30));
+    let report = f.stint.sweep().await.unwrap();
+    assert_eq!(
+        (report.revoked, report.lapsed, report.failed),
+        (1, 1, 0),
+        "{report:?}"
+    );
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
+    assert_eq!(
+        f.stint
+            .load(id)
+            .await
+            .unwrap()
+            .state
+            .revocation
+            .unwrap()
+            .reason,
+        RevokeReason::Sweep
+    );
+    assert_eq!(
+        f.stint.load(stale).await.unwrap().state.status,
+        Status::Lapsed
+    );
+    // A second sweep finds nothing left to do.
+    let again = f.stint.sweep().await.unwrap();
+    assert_eq!((again.revoked, again.lapsed), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduled_start_arms_a_start_timer_and_grants_its_window() {
+    let f = Fixture::new(t0()).await;
+    let mut new = ask(&f);
+    new.starts_at = Some(t0() + Duration::hours(3));
+    let id = f.stint.submit(&alice(), new).await.unwrap().id;
+    f.stint.approve(id, &bob(), None).await.unwrap();
+    assert!(matches!(
+        f.stint.grant(id).await.unwrap(),
+        GrantOutcome::Scheduled { .. }
+    ));
+    assert_eq!(
+        f.schedule(&TimerKind::Start.schedule_name(id))
+            .await
+            .unwrap()
+            .0,
+        "at(2026-11-29T12:00:00)"
+    );
+    assert!(
+        f.policy(&grant_policy_name(id)).await.is_none(),
+        "nothing attached before the start"
+    );
+    f.clock.set(t0() + Duration::hours(3));
+    assert!(
+        matches!(f.stint.grant(id).await.unwrap(), GrantOutcome::Granted { expires_at } if expires_at == t0() + Duration::hours(4))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_to_a_missing_role_records_grant_failed() {
+    let f = Fixture::new(t0()).await;
+    let mut new = ask(&f);
+    new.principal =
+        stint::domain::PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/does-not-exist")
+            .unwrap();
+    let id = f.stint.submit(&alice(), new).await.unwrap().id;
+    f.stint.approve(id, &bob(), None).await.unwrap();
+    assert!(matches!(
+        f.stint.grant(id).await.unwrap(),
+        GrantOutcome::Failed(_)
+    ));
+    assert_eq!(
+        f.stint.load(id).await.unwrap().state.status,
+        Status::GrantFailed
+    );
+    let log: Vec<_> = f
+        .store
+        .read_log(t0() - Duration::days(1), t0() + Duration::days(1))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(log.last().unwrap().record.event_type, "GrantFailed");
+}
