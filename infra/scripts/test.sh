@@ -10,4 +10,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   runner=(cargo test --workspace --no-fail-fast)
 fi
+# The function tests start the Lambda binaries as processes: build them first.
+cargo build --workspace --bins
 exec "$root/infra/scripts/with-moto.sh" "${runner[@]}" "$@"

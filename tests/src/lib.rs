@@ -157,6 +157,26 @@ pub mod aws {
             }
         }
 
+        /// Makes sure a role `/stint/<name>` exists (the samples in `events/` name `oncall`).
+        pub async fn ensure_role(&self, name: &str) {
+            let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+            match self
+                .iam
+                .create_role()
+                .role_name(name)
+                .path("/stint/")
+                .assume_role_policy_document(trust)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e)
+                    if aws_sdk_iam::error::ProvideErrorMetadata::code(&e)
+                        == Some("EntityAlreadyExists") => {}
+                Err(e) => panic!("CreateRole: {e:?}"),
+            }
+        }
+
         /// The inline policy as IAM holds it, percent-decoded; None when there is none.
         pub async fn policy(&self, name: &str) -> Option<serde_json::Value> {
             match self

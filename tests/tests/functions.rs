@@ -1,0 +1,354 @@
+//! Each function binary, started as a process against a minimal Lambda Runtime API served
+//! here, answers its sample event from `events/`, with the emulator behind it.
+
+use chrono::{Duration, Utc};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use stint::app::requests::NewRequest;
+use stint::domain::policy::grant_policy_name;
+use stint::domain::{
+    GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
+};
+use stint_tests::aws::{Fixture, CATALOG_PATH, GRANT_FN, REVOKE_FN, SCHEDULER_ROLE};
+use stint_tests::runtime_api::RuntimeApi;
+use stint_tests::{emulator_endpoint, sample, SAMPLE_ID};
+
+/// The function binaries sit beside this test's own directory in the target folder; the test
+/// command builds them first (`cargo build --workspace --bins`).
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile folder");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the suite through infra/scripts/test.sh, which builds the binaries",
+        path.display()
+    );
+    path
+}
+
+/// Runs `function` on one event and returns how it answered.
+async fn invoke(
+    f: &Fixture,
+    function: &str,
+    event: Value,
+    extra_env: &[(&str, &str)],
+) -> (String, Value) {
+    let mut api = RuntimeApi::start(event).await;
+    let mut cmd = tokio::process::Command::new(binary(function));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_ENDPOINT_URL", emulator_endpoint())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("STINT_TABLE", f.store.table())
+        .env("STINT_CATALOG_FILE", CATALOG_PATH)
+        .env("STINT_SCHEDULE_GROUP", &f.group)
+        .env("STINT_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+        .env("STINT_GRANT_FUNCTION_ARN", GRANT_FN)
+        .env("STINT_REVOKE_FUNCTION_ARN", REVOKE_FN)
+        .kill_on_drop(true);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start the function");
+    let answer = api.answer(60).await;
+    let _ = child.kill().await;
+    answer.unwrap_or_else(|| panic!("{function} gave no answer within 60 s"))
+}
+
+fn alice() -> Identity {
+    Identity::new(
+        UserId::parse("alice@example.com").unwrap(),
+        [GroupName::parse("sre").unwrap()],
+    )
+}
+fn bob() -> Identity {
+    Identity::new(
+        UserId::parse("bob@example.com").unwrap(),
+        [GroupName::parse("db-owners").unwrap()],
+    )
+}
+fn sample_id() -> RequestId {
+    RequestId::parse(SAMPLE_ID).unwrap()
+}
+
+/// The sample request, submitted by alice at the fixture's clock; approved and granted on ask.
+async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duration>) {
+    // Each test's own role: the samples share one request id, so tests must not share a role.
+    let new = NewRequest {
+        role: RoleName::parse("db-read").unwrap(),
+        scope: Some(Scope::parse("orders").unwrap()),
+        principal: f.principal.clone(),
+        duration: Some(stint::domain::AccessDuration::parse("4h").unwrap()),
+        justification: Justification::parse("Investigate stuck orders for INC-4211").unwrap(),
+        ticket: None,
+        starts_at: starts_in.map(|d| f.clock_now() + d),
+        break_glass: false,
+        source: Source::Person,
+    };
+    f.stint
+        .submit_with_id(sample_id(), &alice(), new)
+        .await
+        .expect("seed");
+    if approve {
+        f.stint
+            .approve(sample_id(), &bob(), None)
+            .await
+            .expect("approve");
+    }
+    if grant {
+        f.stint.grant(sample_id()).await.expect("grant");
+    }
+}
+
+trait Now {
+    fn clock_now(&self) -> chrono::DateTime<Utc>;
+}
+impl Now for Fixture {
+    fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use stint::ports::Clock;
+        self.clock.now()
+    }
+}
+
+async fn status_of(f: &Fixture) -> Status {
+    f.stint.load(sample_id()).await.unwrap().state.status
+}
+
+fn assert_http(answer: &(String, Value), status: u16) -> Value {
+    assert_eq!(answer.0, "response", "{answer:?}");
+    assert_eq!(answer.1["statusCode"], status, "{answer:?}");
+    serde_json::from_str(answer.1["body"].as_str().expect("body")).expect("JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_function_answers_its_samples() {
+    let f = Fixture::new(Utc::now()).await;
+    let body = assert_http(
+        &invoke(
+            &f,
+            "stint-request",
+            sample("apigw-create-request.json"),
+            &[],
+        )
+        .await,
+        201,
+    );
+    assert_eq!(body["status"], "pending");
+    seed(&f, false, false, None).await;
+    let body = assert_http(
+        &invoke(&f, "stint-request", sample("apigw-get-request.json"), &[]).await,
+        200,
+    );
+    assert_eq!(body["id"], SAMPLE_ID);
+    let body = assert_http(
+        &invoke(&f, "stint-request", sample("apigw-list-requests.json"), &[]).await,
+        200,
+    );
+    assert_eq!(
+        body["requests"].as_array().unwrap().len(),
+        2,
+        "bob awaits both: {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_function_answers_its_samples() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, false, false, None).await;
+    let body = assert_http(
+        &invoke(&f, "stint-approve", sample("apigw-approve.json"), &[]).await,
+        200,
+    );
+    assert_eq!(body["status"], "approved");
+    assert_eq!(status_of(&f).await, Status::Approved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_function_answers_deny_and_cancel() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, false, false, None).await;
+    let body = assert_http(
+        &invoke(&f, "stint-approve", sample("apigw-deny.json"), &[]).await,
+        200,
+    );
+    assert_eq!(body["status"], "denied");
+    let body = assert_http(
+        &invoke(&f, "stint-approve", sample("apigw-cancel.json"), &[]).await,
+        409,
+    );
+    assert_eq!(body["error"], "wrong_state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grant_function_grants_on_access_approved() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, true, false, None).await;
+    let (kind, out) = invoke(
+        &f,
+        "stint-grant",
+        sample("eventbridge-access-approved.json"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (kind.as_str(), &out["granted"]),
+        ("response", &json!(true)),
+        "{out}"
+    );
+    assert!(f.policy(&grant_policy_name(sample_id())).await.is_some());
+    assert_eq!(status_of(&f).await, Status::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grant_function_grants_on_a_start_timer() {
+    // Requested two hours ago to start an hour ago, for four hours.
+    let f = Fixture::new(Utc::now() - Duration::hours(2)).await;
+    seed(&f, true, false, Some(Duration::hours(1))).await;
+    let (kind, out) = invoke(&f, "stint-grant", sample("scheduler-start.json"), &[]).await;
+    assert_eq!(
+        (kind.as_str(), &out["granted"]),
+        ("response", &json!(true)),
+        "{out}"
+    );
+    assert_eq!(status_of(&f).await, Status::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_function_revokes_on_the_expiry_timer() {
+    // Granted five hours ago for four: expired an hour ago.
+    let f = Fixture::new(Utc::now() - Duration::hours(5)).await;
+    seed(&f, true, true, None).await;
+    let (kind, out) = invoke(&f, "stint-revoke", sample("scheduler-expiry.json"), &[]).await;
+    assert_eq!(
+        (kind.as_str(), &out["revoked"]),
+        ("response", &json!(true)),
+        "{out}"
+    );
+    assert!(out["lag_seconds"].as_i64().unwrap() >= 3_600);
+    assert!(f.policy(&grant_policy_name(sample_id())).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_function_answers_the_http_revoke() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, true, true, None).await;
+    let body = assert_http(
+        &invoke(&f, "stint-revoke", sample("apigw-revoke.json"), &[]).await,
+        200,
+    );
+    assert_eq!(body["status"], "revoked");
+    assert!(f.policy(&grant_policy_name(sample_id())).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_function_sweeps_on_schedule() {
+    let f = Fixture::new(Utc::now() - Duration::hours(5)).await;
+    seed(&f, true, true, None).await;
+    let (kind, out) = invoke(&f, "stint-revoke", sample("eventbridge-sweep.json"), &[]).await;
+    assert_eq!(kind, "response", "{out}");
+    assert_eq!(
+        (out["streams_seen"].as_u64(), out["revoked"].as_u64()),
+        (Some(1), Some(1)),
+        "{out}"
+    );
+    assert_eq!(status_of(&f).await, Status::Revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relay_function_puts_stream_records_on_the_bus() {
+    let f = Fixture::new(Utc::now()).await;
+    let sdk = stint_tests::emulator_config().await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let bus = stint_tests::unique_name("stint");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name(stint_tests::unique_name("bus-tap"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .unwrap();
+    events
+        .put_rule()
+        .name("tap")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["stint"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("sqs")
+        .arn(arn)
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .rule("tap")
+        .event_bus_name(&bus)
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+
+    let (kind, out) = invoke(
+        &f,
+        "stint-relay",
+        sample("dynamodb-stream-insert.json"),
+        &[("STINT_BUS", &bus)],
+    )
+    .await;
+    assert_eq!(
+        (kind.as_str(), &out["batchItemFailures"]),
+        ("response", &json!([])),
+        "{out}"
+    );
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let msgs = got.messages();
+    assert_eq!(msgs.len(), 1);
+    let ev: Value = serde_json::from_str(msgs[0].body().unwrap()).unwrap();
+    assert_eq!(ev["detail-type"], "AccessRequested");
+    assert_eq!(ev["source"], "stint");
+    assert_eq!(ev["detail"]["request_id"], SAMPLE_ID);
+    assert_eq!(
+        ev["detail"]["payload"]["role"], "db-read",
+        "the payload travels as JSON, not a string"
+    );
+}

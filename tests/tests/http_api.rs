@@ -1,0 +1,471 @@
+//! The HTTP API as API Gateway drives it: sample events from `events/` go through
+//! `lambda_http`'s request conversion into the one router, with identity from the JWT
+//! authorizer's claims. Every refusal is JSON with the right status and appends nothing.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use futures::TryStreamExt;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use stint::http::apigw::ApiGatewayClaims;
+use stint::http::{router, Api};
+use stint::ports::EventStore;
+use stint_tests::aws::Fixture;
+use stint_tests::sample;
+use tower::ServiceExt;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
+}
+
+struct Harness {
+    f: Fixture,
+    app: axum::Router,
+}
+
+impl Harness {
+    async fn new() -> Harness {
+        let f = Fixture::new(t0()).await;
+        let app = router(Api {
+            stint: f.stint.clone(),
+            auth: Arc::new(ApiGatewayClaims::default()),
+        });
+        Harness { f, app }
+    }
+
+    async fn call(&self, event: &Value) -> (u16, Value) {
+        let req =
+            lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let resp = self.app.clone().oneshot(req).await.expect("router answers");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| json!({ "raw": String::from_utf8_lossy(&bytes) })),
+        )
+    }
+
+    async fn event_count(&self) -> usize {
+        let log: Vec<_> = self
+            .f
+            .store
+            .read_log(t0() - Duration::days(1), t0() + Duration::days(1))
+            .try_collect()
+            .await
+            .unwrap();
+        log.len()
+    }
+}
+
+/// A sample event as another caller, on another request, with another body.
+fn as_user(mut ev: Value, user: &str, groups: &str) -> Value {
+    let claims = &mut ev["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["email"] = json!(user);
+    claims["sub"] = json!(format!("{user}-sub"));
+    claims["groups"] = json!(groups);
+    ev
+}
+fn on(mut ev: Value, id: &str) -> Value {
+    let path = ev["rawPath"]
+        .as_str()
+        .unwrap()
+        .replace(stint_tests::SAMPLE_ID, id);
+    ev["rawPath"] = json!(path);
+    ev["requestContext"]["http"]["path"] = json!(path);
+    ev["pathParameters"]["id"] = json!(id);
+    ev
+}
+fn with_body(mut ev: Value, body: &str) -> Value {
+    ev["body"] = json!(body);
+    ev
+}
+
+async fn create(h: &Harness) -> String {
+    let (status, body) = h.call(&sample("apigw-create-request.json")).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sample_request_is_created_with_its_timeline() {
+    let h = Harness::new().await;
+    let (status, body) = h.call(&sample("apigw-create-request.json")).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["request"]["requester"], "alice@example.com");
+    assert_eq!(body["request"]["requester_groups"], json!(["sre"]));
+    assert_eq!(body["timeline"][0]["type"], "AccessRequested");
+    let id = body["id"].as_str().unwrap();
+    let (status, got) = h.call(&on(sample("apigw-get-request.json"), id)).await;
+    assert_eq!((status, got["id"].as_str()), (200, Some(id)));
+    let (status, list) = h.call(&sample("apigw-list-requests.json")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        list["requests"].as_array().unwrap().len(),
+        1,
+        "bob is awaited on it: {list}"
+    );
+    let (_, mine) = h
+        .call(&with_query(
+            as_user(
+                sample("apigw-list-requests.json"),
+                "carol@example.com",
+                "[db-owners]",
+            ),
+            "mine=true",
+        ))
+        .await;
+    assert!(mine["requests"].as_array().unwrap().is_empty());
+}
+
+fn with_query(mut ev: Value, q: &str) -> Value {
+    ev["rawQueryString"] = json!(q);
+    ev["queryStringParameters"] = json!(q
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect::<serde_json::Map<_, _>>());
+    ev
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_create_requests_are_refused_with_json_and_append_nothing() {
+    let h = Harness::new().await;
+    let base = sample("apigw-create-request.json");
+    let body = |patch: Value| {
+        let mut b: Value = serde_json::from_str(base["body"].as_str().unwrap()).unwrap();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        with_body(base.clone(), &b.to_string())
+    };
+    let mut no_identity = base.clone();
+    no_identity["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let cases: Vec<(&str, Value, u16, &str, Option<&str>)> = vec![
+        (
+            "malformed JSON",
+            with_body(base.clone(), "{\"role\": "),
+            400,
+            "invalid_input",
+            None,
+        ),
+        (
+            "unknown field",
+            body(json!({ "requester": "bob@example.com" })),
+            400,
+            "invalid_input",
+            None,
+        ),
+        (
+            "wrong type",
+            body(json!({ "duration": 60 })),
+            400,
+            "invalid_input",
+            Some("duration"),
+        ),
+        (
+            "bad duration",
+            body(json!({ "duration": "90x" })),
+            400,
+            "invalid_input",
+            Some("duration"),
+        ),
+        (
+            "zero duration",
+            body(json!({ "duration": "0s" })),
+            400,
+            "invalid_input",
+            Some("duration"),
+        ),
+        (
+            "absurd duration",
+            body(json!({ "duration": "1e30" })),
+            400,
+            "invalid_input",
+            Some("duration"),
+        ),
+        (
+            "missing role",
+            body(json!({ "role": null })),
+            400,
+            "invalid_input",
+            Some("role"),
+        ),
+        (
+            "empty justification",
+            body(json!({ "justification": "  " })),
+            400,
+            "invalid_input",
+            Some("justification"),
+        ),
+        (
+            "long justification",
+            body(json!({ "justification": "x".repeat(1_001) })),
+            400,
+            "invalid_input",
+            Some("justification"),
+        ),
+        (
+            "control characters",
+            body(json!({ "justification": "a\u{1b}[31mb" })),
+            400,
+            "invalid_input",
+            Some("justification"),
+        ),
+        (
+            "long ticket",
+            body(json!({ "ticket": "t".repeat(201) })),
+            400,
+            "invalid_input",
+            Some("ticket"),
+        ),
+        (
+            "unknown role",
+            body(json!({ "role": "root" })),
+            400,
+            "unknown_role",
+            Some("role"),
+        ),
+        (
+            "scope not allowed",
+            body(json!({ "scope": "billing" })),
+            400,
+            "scope_not_allowed",
+            Some("scope"),
+        ),
+        (
+            "principal outside path",
+            body(json!({ "principal": "arn:aws:iam::123456789012:role/admin" })),
+            400,
+            "principal_not_allowed",
+            Some("principal"),
+        ),
+        (
+            "principal traversal",
+            body(json!({ "principal": "arn:aws:iam::123456789012:role/stint/../admin" })),
+            400,
+            "invalid_input",
+            Some("principal"),
+        ),
+        (
+            "other account",
+            body(json!({ "principal": "arn:aws:iam::999999999999:role/stint/oncall" })),
+            400,
+            "principal_not_allowed",
+            Some("principal"),
+        ),
+        (
+            "start in the past",
+            body(json!({ "start": "2020-01-01T00:00:00Z" })),
+            400,
+            "start_in_past",
+            Some("start"),
+        ),
+        (
+            "start too far",
+            body(json!({ "start": "2027-06-01T00:00:00Z" })),
+            400,
+            "start_too_far",
+            Some("start"),
+        ),
+        (
+            "over max duration",
+            body(json!({ "duration": "5h" })),
+            422,
+            "over_max_duration",
+            Some("duration"),
+        ),
+        ("no identity", no_identity, 401, "unauthenticated", None),
+        (
+            "not allowed to request",
+            as_user(base.clone(), "mallory@example.com", "[sales]"),
+            403,
+            "not_allowed_to_request",
+            Some("role"),
+        ),
+        (
+            "break-glass not allowed",
+            body(json!({ "break_glass": true })),
+            403,
+            "break_glass_not_allowed",
+            Some("break_glass"),
+        ),
+        (
+            "1 MB body",
+            with_body(
+                base.clone(),
+                &format!("{{\"justification\":\"{}\"}}", "x".repeat(1 << 20)),
+            ),
+            413,
+            "body_too_large",
+            None,
+        ),
+    ];
+    for (name, event, status, code, field) in cases {
+        let (got, body) = h.call(&event).await;
+        assert_eq!(got, status, "{name}: {body}");
+        assert_eq!(body["error"], code, "{name}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{name}: {body}"
+        );
+        if let Some(field) = field {
+            assert_eq!(body["field"], field, "{name}: {body}");
+        }
+        assert_eq!(h.event_count().await, 0, "{name} appended nothing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn decisions_answer_403_404_409_and_append_only_what_succeeds() {
+    let h = Harness::new().await;
+    let id = create(&h).await;
+    let approve = on(sample("apigw-approve.json"), &id);
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "self-approval",
+            as_user(approve.clone(), "alice@example.com", "[sre db-owners]"),
+            403,
+            "self_approval",
+        ),
+        (
+            "self-approval, other case",
+            as_user(approve.clone(), " ALICE@Example.com", "[db-owners]"),
+            403,
+            "self_approval",
+        ),
+        (
+            "not an approver",
+            as_user(approve.clone(), "mallory@example.com", "[sales]"),
+            403,
+            "not_an_approver",
+        ),
+        (
+            "unknown id",
+            on(
+                sample("apigw-approve.json"),
+                &stint::domain::RequestId::new().to_string(),
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "malformed id",
+            on(sample("apigw-approve.json"), "not-a-ulid"),
+            400,
+            "invalid_input",
+        ),
+        (
+            "cancel by someone else",
+            as_user(
+                on(sample("apigw-cancel.json"), &id),
+                "bob@example.com",
+                "[db-owners]",
+            ),
+            403,
+            "not_the_requester",
+        ),
+        (
+            "revoke while pending",
+            on(sample("apigw-revoke.json"), &id),
+            409,
+            "wrong_state",
+        ),
+    ];
+    for (name, event, status, code) in cases {
+        let (got, body) = h.call(&event).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(code)),
+            "{name}: {body}"
+        );
+        assert_eq!(h.event_count().await, 1, "{name} appended nothing");
+    }
+    let (status, body) = h.call(&on(sample("apigw-cancel.json"), &id)).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("cancelled")),
+        "{body}"
+    );
+    let (status, body) = h.call(&approve).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("wrong_state")),
+        "approving a cancelled request: {body}"
+    );
+    let (status, _) = h
+        .call(&on(
+            sample("apigw-get-request.json"),
+            &stint::domain::RequestId::new().to_string(),
+        ))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(h.event_count().await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_then_revoke_over_http() {
+    let h = Harness::new().await;
+    h.f.ensure_role("oncall").await;
+    let id = create(&h).await;
+    let (status, body) = h.call(&on(sample("apigw-approve.json"), &id)).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("approved")),
+        "{body}"
+    );
+    h.f.stint.grant(id.parse().unwrap()).await.unwrap();
+    let (status, body) = h.call(&on(sample("apigw-revoke.json"), &id)).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("revoked")),
+        "{body}"
+    );
+    assert_eq!(body["revocation"]["reason"], "manual");
+    let (status, body) = h.call(&on(sample("apigw-deny.json"), &id)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("wrong_state")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unknown_routes_and_methods_are_json_too() {
+    let h = Harness::new().await;
+    let mut ev = sample("apigw-list-requests.json");
+    ev["rawPath"] = json!("/nope");
+    ev["requestContext"]["http"]["path"] = json!("/nope");
+    let (status, body) = h.call(&ev).await;
+    assert_eq!((status, body["error"].as_str()), (404, Some("no_route")));
+    let mut ev = sample("apigw-list-requests.json");
+    ev["requestContext"]["http"]["method"] = json!("DELETE");
+    let (status, body) = h.call(&ev).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    let (status, body) = h
+        .call(&with_query(sample("apigw-list-requests.json"), "days=abc"))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("days")),
+        "{body}"
+    );
+    let (status, body) = h
+        .call(&with_query(
+            sample("apigw-list-requests.json"),
+            "colour=red",
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
