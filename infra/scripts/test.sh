@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs and starts the AWS emulator, runs every test against it,
-# then stops it. This is the README's test command, and CI runs exactly this.
+# The whole test suite: installs and starts the AWS emulator, lints the SAM template, builds
+# the function binaries, runs every test against the emulator, then stops it. This is the
+# README's test command, and CI runs exactly this.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -10,6 +11,13 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   runner=(cargo test --workspace --no-fail-fast)
 fi
+
 # The function tests start the Lambda binaries as processes: build them first.
 cargo build --workspace --bins
-exec "$root/infra/scripts/with-moto.sh" "${runner[@]}" "$@"
+
+# cfn-lint comes with moto[server], in the same virtualenv.
+exec "$root/infra/scripts/with-moto.sh" bash -c '
+  echo "== cfn-lint template.yaml" >&2
+  "$STINT_VENV/bin/cfn-lint" template.yaml
+  exec "$@"
+' test-suite "${runner[@]}" "$@"

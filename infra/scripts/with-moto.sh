@@ -49,4 +49,5 @@ done
 echo "with-moto: moto $MOTO_VERSION listening on $endpoint" >&2
 
 export STINT_TEST_AWS_ENDPOINT="$endpoint"
+export STINT_VENV="$venv"
 "$@"

@@ -26,7 +26,7 @@ pub enum GrantTrigger {
     /// A scheduled start.
     Timer(TimerFired),
     /// `AccessApproved` from the bus.
-    Approved(EventBridgeEvent<BusMessage>),
+    Approved(Box<EventBridgeEvent<BusMessage>>),
 }
 
 /// What the revoke function is invoked with, besides HTTP.
@@ -35,7 +35,7 @@ pub enum GrantTrigger {
 pub enum RevokeTrigger {
     Timer(TimerFired),
     /// The periodic sweep (an EventBridge schedule), or any other bus event.
-    Scheduled(EventBridgeEvent<Value>),
+    Scheduled(Box<EventBridgeEvent<Value>>),
 }
 
 fn into_lambda_error(e: AppError) -> Error {
