@@ -29,7 +29,8 @@ if [ "$installed" != "$MOTO_VERSION" ] || [ ! -x "$venv/bin/moto_server" ]; then
 fi
 
 port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logdir/server.log" 2>&1 &
+# Our launcher runs moto's own WSGI app with requests serialised (see moto_server.py for why).
+MOTO_PORT="$port" "$venv/bin/python" "$root/infra/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logdir/server.log" 2>&1 &
 moto_pid=$!
 cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
