@@ -8,5 +8,6 @@ pub mod app;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod local;
 pub mod ports;
 pub mod runtime;

@@ -77,6 +77,11 @@ fn lifecycle(i: u64) -> Vec<Event> {
             Actor::System("grant".into()),
             EventBody::AccessGranted {
                 policy_name: format!("stint-{i}"),
+                policy: serde_json::json!({ "Version": "2012-10-17", "Statement": [{
+                    "Sid": "Stint0", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                    "Resource": ["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"],
+                    "Condition": { "DateGreaterThan": { "aws:CurrentTime": "2026-01-01T00:00:00Z" },
+                                   "DateLessThan": { "aws:CurrentTime": "2026-01-01T01:00:00Z" } } }] }),
                 starts_at: t,
                 expires_at: exp,
             },

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod iam;
+pub mod local;
 pub mod scheduler;
 pub mod sqlite;
 

@@ -104,8 +104,14 @@ impl Stint {
         {
             tracing::error!(request_id = %id, error = %e, "expiry timer not set; the sweep will revoke");
         }
-        self.execute(id, &Command::RecordGrant { policy_name: name })
-            .await?;
+        self.execute(
+            id,
+            &Command::RecordGrant {
+                policy_name: name,
+                policy: doc,
+            },
+        )
+        .await?;
         Ok(GrantOutcome::Granted { expires_at })
     }
 

@@ -4,6 +4,7 @@
 pub mod grant;
 pub mod relay;
 pub mod requests;
+pub mod resume;
 pub mod revoke;
 pub mod service;
 pub mod verify;

@@ -132,8 +132,11 @@ pub enum EventBody {
     RequestLapsed {
         pending_since: DateTime<Utc>,
     },
+    /// `policy` is the exact document attached, so the log shows what was granted even after
+    /// the catalog changes.
     AccessGranted {
         policy_name: String,
+        policy: serde_json::Value,
         starts_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     },

@@ -67,6 +67,7 @@ pub enum Command {
     /// Record that the policy for the request's `grant_window` is attached.
     RecordGrant {
         policy_name: String,
+        policy: serde_json::Value,
     },
     RecordGrantFailure {
         error: String,
@@ -315,7 +316,10 @@ pub fn decide(
             _ => Ok(vec![]), // a lapse timer firing after a decision has nothing to do
         },
 
-        Command::RecordGrant { policy_name } => match state.status {
+        Command::RecordGrant {
+            policy_name,
+            policy,
+        } => match state.status {
             Status::Approved => {
                 let Some((starts_at, expires_at)) = state.grant_window() else {
                     return wrong("grant");
@@ -327,6 +331,7 @@ pub fn decide(
                     Actor::System("grant".into()),
                     EventBody::AccessGranted {
                         policy_name: policy_name.clone(),
+                        policy: policy.clone(),
                         starts_at,
                         expires_at,
                     },
@@ -622,6 +627,7 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             policy_name,
             starts_at,
             expires_at,
+            ..
         } => {
             s.status = Status::Active;
             s.grant = Some(Grant {

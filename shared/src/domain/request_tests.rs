@@ -117,6 +117,7 @@ fn given(cmds: Vec<Command>) -> RequestState {
 fn granted() -> Command {
     Command::RecordGrant {
         policy_name: "stint-x".into(),
+        policy: serde_json::json!({}),
     }
 }
 /// ...when this command arrives at `now`, then these event types (or this rejection).

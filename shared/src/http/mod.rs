@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod error;
+pub mod jwt;
 
 use crate::app::requests::{ListFilter, NewRequest};
 use crate::app::view::RequestView;
@@ -16,7 +17,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use error::ApiError;
@@ -322,7 +323,70 @@ async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(uri.path().chars().take(200).collect())
 }
 
-fn finish(router: Router<Api>, api: Api) -> Router {
+async fn openapi() -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+/// The API's OpenAPI 3.1 description, served at `GET /openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../../../infra/openapi.yaml");
+
+/// Which function serves a route in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Requests,
+    Decisions,
+    Revoke,
+}
+
+/// Every route: method, path, the function that serves it, the handler. The routers and the
+/// OpenAPI check are both built from this one table.
+fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
+    vec![
+        ("POST", "/requests", Part::Requests, post(create)),
+        ("GET", "/requests", Part::Requests, get(list)),
+        ("GET", "/requests/{id}", Part::Requests, get(show)),
+        ("GET", "/openapi.yaml", Part::Requests, get(openapi)),
+        (
+            "POST",
+            "/requests/{id}/approve",
+            Part::Decisions,
+            post(approve),
+        ),
+        ("POST", "/requests/{id}/deny", Part::Decisions, post(deny)),
+        (
+            "POST",
+            "/requests/{id}/cancel",
+            Part::Decisions,
+            post(cancel),
+        ),
+        (
+            "POST",
+            "/requests/{id}/extend",
+            Part::Decisions,
+            post(extend),
+        ),
+        (
+            "POST",
+            "/requests/{id}/review",
+            Part::Decisions,
+            post(review),
+        ),
+        ("POST", "/requests/{id}/revoke", Part::Revoke, post(revoke)),
+    ]
+}
+
+/// (method, path) of every route, for checking against the OpenAPI description.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
+}
+
+fn routes(parts: &[Part], api: Api) -> Router {
+    let router = table()
+        .into_iter()
+        .filter(|(_, _, part, _)| parts.contains(part))
+        .fold(Router::new(), |r, (_, path, _, handler)| {
+            r.route(path, handler)
+        });
     router
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -330,44 +394,22 @@ fn finish(router: Router<Api>, api: Api) -> Router {
         .with_state(api)
 }
 
-/// Routes the `request` function serves: ask for access, and read requests.
-pub fn request_routes() -> Router<Api> {
-    Router::new()
-        .route("/requests", post(create).get(list))
-        .route("/requests/{id}", get(show))
-}
-
-/// Routes the `approve` function serves: every decision on an existing request.
-pub fn decision_routes() -> Router<Api> {
-    Router::new()
-        .route("/requests/{id}/approve", post(approve))
-        .route("/requests/{id}/deny", post(deny))
-        .route("/requests/{id}/cancel", post(cancel))
-        .route("/requests/{id}/extend", post(extend))
-        .route("/requests/{id}/review", post(review))
-}
-
-/// Routes the `revoke` function serves over HTTP.
-pub fn revoke_routes() -> Router<Api> {
-    Router::new().route("/requests/{id}/revoke", post(revoke))
-}
-
+/// The `request` function's routes: ask for access, read requests, the API description.
 pub fn requests_router(api: Api) -> Router {
-    finish(request_routes(), api)
+    routes(&[Part::Requests], api)
 }
+
+/// The `approve` function's routes: every decision on an existing request.
 pub fn decisions_router(api: Api) -> Router {
-    finish(decision_routes(), api)
+    routes(&[Part::Decisions], api)
 }
+
+/// The `revoke` function's HTTP route.
 pub fn revoke_router(api: Api) -> Router {
-    finish(revoke_routes(), api)
+    routes(&[Part::Revoke], api)
 }
 
 /// The whole API, for a process that serves every route (local mode, tests).
 pub fn router(api: Api) -> Router {
-    finish(
-        request_routes()
-            .merge(decision_routes())
-            .merge(revoke_routes()),
-        api,
-    )
+    routes(&[Part::Requests, Part::Decisions, Part::Revoke], api)
 }

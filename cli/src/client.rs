@@ -1,0 +1,260 @@
+//! The HTTP client side of `stint`: each command is one or two calls to the API.
+
+use crate::output;
+use crate::{Cli, Command, Failure};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+use stint::domain::{AccessDuration, GroupName, UserId};
+use stint::http::jwt::LocalJwt;
+
+pub struct Client {
+    api: String,
+    token: Option<String>,
+    json: bool,
+    agent: ureq::Agent,
+}
+
+/// `stint token`: a local token, signed with the key `stint serve` uses.
+pub fn token(user: &str, groups: &[String], ttl: &str, data: &Path) -> Result<(), Failure> {
+    let user = UserId::parse(user).map_err(|e| Failure::usage(e.to_string()))?;
+    let groups = groups
+        .iter()
+        .map(|g| GroupName::parse(g))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let ttl = AccessDuration::parse(ttl).map_err(|e| Failure::usage(format!("--ttl: {e}")))?;
+    let jwt = LocalJwt::load_or_create(data)
+        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
+    let token = jwt
+        .issue(&user, &groups, ttl.to_chrono(), chrono::Utc::now())
+        .map_err(|e| Failure::trouble(e.0))?;
+    println!("{token}");
+    Ok(())
+}
+
+impl Client {
+    pub fn new(cli: &Cli) -> Result<Client, Failure> {
+        let token = match (&cli.token, &cli.token_file) {
+            (Some(t), _) => Some(t.trim().to_owned()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Ok(Client {
+            api: cli.api.trim_end_matches('/').to_owned(),
+            token,
+            json: cli.json,
+            agent,
+        })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.api);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let response = match (method, body) {
+            ("GET", _) => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            (_, body) => {
+                let mut r = self.agent.post(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send_json(body.unwrap_or_else(|| json!({})))
+            }
+        };
+        let mut response =
+            response.map_err(|e| Failure::trouble(format!("cannot reach {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let value: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["message"].as_str().unwrap_or("no message");
+        let field = value["field"]
+            .as_str()
+            .map(|f| format!(", field {f}"))
+            .unwrap_or_default();
+        let text = format!(
+            "{message} ({} {status}{field})",
+            value["error"].as_str().unwrap_or("error")
+        );
+        Err(if status >= 500 {
+            Failure::trouble(text)
+        } else {
+            Failure {
+                code: 1,
+                message: text,
+            }
+        })
+    }
+
+    fn print(&self, value: &Value, table: impl FnOnce(&Value) -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
+        } else {
+            print!("{}", table(value));
+        }
+    }
+
+    pub fn run(&self, command: &Command) -> Result<(), Failure> {
+        match command {
+            Command::Request {
+                role,
+                scope,
+                duration,
+                reason,
+                ticket,
+                principal,
+                start,
+                break_glass,
+            } => {
+                let mut body = json!({ "role": role, "principal": principal, "justification": reason, "break_glass": break_glass });
+                for (k, v) in [
+                    ("scope", scope),
+                    ("duration", duration),
+                    ("ticket", ticket),
+                    ("start", start),
+                ] {
+                    if let Some(v) = v {
+                        body[k] = json!(v);
+                    }
+                }
+                let v = self.call("POST", "/requests", Some(body))?;
+                self.print(&v, output::request);
+            }
+            Command::Approve { id, comment } => {
+                let v = self.call(
+                    "POST",
+                    &format!("/requests/{id}/approve"),
+                    Some(json!({ "comment": comment }).without_nulls()),
+                )?;
+                self.print(&v, output::request);
+            }
+            Command::Deny { id, reason } => {
+                let v = self.call(
+                    "POST",
+                    &format!("/requests/{id}/deny"),
+                    Some(json!({ "reason": reason }).without_nulls()),
+                )?;
+                self.print(&v, output::request);
+            }
+            Command::Cancel { id } => {
+                let v = self.call("POST", &format!("/requests/{id}/cancel"), None)?;
+                self.print(&v, output::request);
+            }
+            Command::Revoke { id } => {
+                let v = self.call("POST", &format!("/requests/{id}/revoke"), None)?;
+                self.print(&v, output::request);
+            }
+            Command::Ls {
+                pending,
+                mine,
+                active,
+                awaiting,
+                days,
+            } => {
+                let mut q = vec![format!("days={days}")];
+                if *pending {
+                    q.push("status=pending".into());
+                }
+                if *active {
+                    q.push("status=active".into());
+                }
+                if *mine {
+                    q.push("mine=true".into());
+                }
+                if *awaiting {
+                    q.push("awaiting=true".into());
+                }
+                let v = self.call("GET", &format!("/requests?{}", q.join("&")), None)?;
+                self.print(&v, output::list);
+            }
+            Command::Show { id } => {
+                let v = self.call("GET", &format!("/requests/{id}"), None)?;
+                self.print(&v, output::show);
+            }
+            Command::Watch { id, timeout } => self.watch(id, timeout)?,
+            Command::Serve(_) | Command::Token { .. } | Command::Verify { .. } => {
+                unreachable_command()?
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls once a second and prints each status change, until granted or ended.
+    fn watch(&self, id: &str, timeout: &str) -> Result<(), Failure> {
+        let limit = AccessDuration::parse(timeout)
+            .map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+        let deadline = Instant::now() + Duration::from_secs(limit.secs());
+        let mut last = String::new();
+        loop {
+            let v = self.call("GET", &format!("/requests/{id}"), None)?;
+            let status = v["status"].as_str().unwrap_or("?").to_owned();
+            if status != last {
+                if self.json {
+                    println!(
+                        "{}",
+                        json!({ "id": id, "status": status, "expires_at": v["grant"]["expires_at"] })
+                    );
+                } else {
+                    println!(
+                        "{} {status}{}",
+                        chrono::Utc::now().format("%H:%M:%S"),
+                        output::expiry_note(&v)
+                    );
+                }
+                last = status.clone();
+            }
+            match status.as_str() {
+                "active" | "revoked" => return Ok(()),
+                "denied" | "cancelled" | "lapsed" | "grant_failed" => {
+                    return Err(Failure {
+                        code: 5,
+                        message: format!("request {id} ended {status}"),
+                    })
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(Failure {
+                        code: 5,
+                        message: format!("still {status} after {limit}"),
+                    })
+                }
+                _ => std::thread::sleep(Duration::from_secs(1)),
+            }
+        }
+    }
+}
+
+fn unreachable_command() -> Result<(), Failure> {
+    Err(Failure::usage("this command does not call the API"))
+}
+
+trait WithoutNulls {
+    fn without_nulls(self) -> Value;
+}
+impl WithoutNulls for Value {
+    fn without_nulls(mut self) -> Value {
+        if let Some(m) = self.as_object_mut() {
+            m.retain(|_, v| !v.is_null());
+        }
+        self
+    }
+}

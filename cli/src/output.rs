@@ -1,0 +1,165 @@
+//! Readable output: tables and timelines. `--json` skips all of this.
+
+use serde_json::Value;
+use std::fmt::Write;
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Aligned columns, padded to the widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        line(header.iter().map(|h| h.to_string()).collect()).trim_end()
+    );
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r.clone()).trim_end());
+    }
+    out
+}
+
+pub fn expiry_note(v: &Value) -> String {
+    match v["grant"]["expires_at"].as_str() {
+        Some(e) if v["status"] == "active" => format!(" until {e}"),
+        _ => String::new(),
+    }
+}
+
+pub fn request(v: &Value) -> String {
+    let r = &v["request"];
+    format!(
+        "{}  {}  {} {} on {} for {}{}\n",
+        s(&v["id"]),
+        s(&v["status"]),
+        s(&r["role"]),
+        r["scope"]
+            .as_str()
+            .map(|x| format!("[{x}]"))
+            .unwrap_or_default(),
+        s(&r["principal"]),
+        s(&r["duration"]),
+        expiry_note(v)
+    )
+}
+
+pub fn list(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = v["requests"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let q = &r["request"];
+                    vec![
+                        s(&r["id"]),
+                        s(&r["status"]),
+                        s(&q["role"]),
+                        s(&q["scope"]),
+                        s(&q["requester"]),
+                        s(&q["duration"]),
+                        s(&r["grant"]["expires_at"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        return "no requests\n".into();
+    }
+    table(
+        &[
+            "ID",
+            "STATUS",
+            "ROLE",
+            "SCOPE",
+            "REQUESTER",
+            "FOR",
+            "EXPIRES",
+        ],
+        &rows,
+    )
+}
+
+pub fn show(v: &Value) -> String {
+    let r = &v["request"];
+    let mut out = String::new();
+    let _ = writeln!(out, "request    {}", s(&v["id"]));
+    let _ = writeln!(out, "status     {}", s(&v["status"]));
+    let _ = writeln!(
+        out,
+        "role       {} {}",
+        s(&r["role"]),
+        r["scope"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(out, "principal  {}", s(&r["principal"]));
+    let _ = writeln!(out, "requester  {}", s(&r["requester"]));
+    let _ = writeln!(out, "for        {}", s(&r["duration"]));
+    let _ = writeln!(out, "reason     {}", s(&r["justification"]));
+    if let Some(g) = v["grant"].as_object() {
+        let _ = writeln!(
+            out,
+            "granted    {} .. {}  ({})",
+            s(&g["starts_at"]),
+            s(&g["expires_at"]),
+            s(&g["policy_name"])
+        );
+    }
+    if let Some(x) = v["revocation"].as_object() {
+        let _ = writeln!(
+            out,
+            "revoked    {} ({}, {} s after expiry)",
+            s(&x["at"]),
+            s(&x["reason"]),
+            s(&x["lag_seconds"])
+        );
+    }
+    let _ = writeln!(out, "\ntimeline");
+    let rows: Vec<Vec<String>> = v["timeline"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    vec![
+                        s(&e["version"]),
+                        s(&e["occurred_at"]),
+                        s(&e["type"]),
+                        s(&e["actor"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.push_str(&table(&["#", "AT", "EVENT", "BY"], &rows));
+    if let Some(policy) = v["timeline"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["type"] == "AccessGranted"))
+        .map(|e| &e["payload"]["policy"])
+    {
+        let _ = writeln!(
+            out,
+            "\npolicy attached\n{}",
+            serde_json::to_string_pretty(policy).unwrap_or_default()
+        );
+    }
+    out
+}

@@ -1,0 +1,247 @@
+//! `stint serve`: the same HTTP API and services as the Lambdas, in one process, over the
+//! embedded store in `--data`. Also `stint verify`, which reads that store directly.
+
+use crate::Failure;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use stint::adapters::clock::{ManualClock, SystemClock};
+use stint::adapters::iam::IamAccessProvider;
+use stint::adapters::sqlite::SqliteEventStore;
+use stint::app::verify::verify_period;
+use stint::domain::{AccessDuration, Catalog};
+use stint::http::jwt::LocalJwt;
+use stint::http::{router, Api};
+use stint::local::{LocalBroker, Provider};
+use stint::ports::Clock;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Folder for the event store and the token key.
+    #[arg(long, default_value = ".stint")]
+    data: PathBuf,
+    /// The catalog of roles.
+    #[arg(long, default_value = "infra/catalog.example.toml")]
+    catalog: PathBuf,
+    /// Address to listen on; port 0 picks a free one (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    bind: String,
+    /// `record` writes the policies it would put into the store and the log; `aws` applies them
+    /// with IAM through the SDK (honouring AWS_ENDPOINT_URL). Default: aws when AWS
+    /// configuration is present, else record.
+    #[arg(long, value_parser = ["record", "aws"])]
+    provider: Option<String>,
+    /// Run on a manual clock starting at this instant (RFC 3339), moved by `POST /_clock`.
+    /// For tests and demos: time passes without waiting.
+    #[arg(long)]
+    manual_clock: Option<String>,
+    /// How often the broker checks timers and the bus, in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    tick_ms: u64,
+}
+
+fn aws_configured() -> bool {
+    [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ]
+    .iter()
+    .any(|v| std::env::var(v).is_ok_and(|x| !x.is_empty()))
+}
+
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    rt.block_on(serve(args))
+}
+
+#[derive(Clone)]
+struct ClockControl(Arc<ManualClock>);
+
+async fn move_clock(
+    State(c): State<ClockControl>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, (axum::http::StatusCode, Json<Value>)> {
+    let bad = |m: String| {
+        (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_input", "message": m })),
+        )
+    };
+    if let Some(a) = body["advance"].as_str() {
+        let d = AccessDuration::parse(a).map_err(|e| bad(e.to_string()))?;
+        c.0.advance(d.to_chrono());
+    } else if let Some(t) = body["set"].as_str() {
+        let t = DateTime::parse_from_rfc3339(t).map_err(|e| bad(e.to_string()))?;
+        c.0.set(t.with_timezone(&Utc));
+    } else {
+        return Err(bad(
+            "give {\"advance\": \"1h\"} or {\"set\": \"<RFC 3339>\"}".into(),
+        ));
+    }
+    Ok(Json(json!({ "now": c.0.now() })))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(&args.catalog)
+        .map_err(|e| Failure::usage(format!("--catalog {}: {e}", args.catalog.display())))?;
+    let catalog = Catalog::from_toml(&text)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.catalog.display())))?;
+    let manual = match &args.manual_clock {
+        Some(t) => {
+            let t = DateTime::parse_from_rfc3339(t)
+                .map_err(|e| Failure::usage(format!("--manual-clock: {e}")))?;
+            Some(Arc::new(ManualClock::new(t.with_timezone(&Utc))))
+        }
+        None => None,
+    };
+    let clock: Arc<dyn Clock> = match &manual {
+        Some(m) => m.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let use_aws = match args.provider.as_deref() {
+        Some("aws") => true,
+        Some(_) => false,
+        None => aws_configured(),
+    };
+    let provider = if use_aws {
+        let sdk = stint::runtime::sdk_config().await;
+        Provider::Aws(Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(
+            &sdk,
+        ))))
+    } else {
+        Provider::Record
+    };
+    let mut broker = LocalBroker::open(&args.data, catalog, clock, provider)
+        .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+    broker
+        .resume()
+        .await
+        .map_err(|e| Failure::trouble(format!("resuming from the store: {e}")))?;
+    let jwt = LocalJwt::load_or_create(&args.data)
+        .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+    let mut app = router(Api {
+        stint: broker.stint.clone(),
+        auth: Arc::new(jwt),
+    });
+    if let Some(m) = &manual {
+        app = app.merge(
+            Router::new()
+                .route("/_clock", post(move_clock))
+                .with_state(ClockControl(m.clone())),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| Failure::trouble(format!("--bind {}: {e}", args.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    println!(
+        "stint: listening on http://{addr} (provider {}, data {})",
+        if use_aws { "aws" } else { "record" },
+        args.data.display()
+    );
+    tracing::info!(%addr, aws = use_aws, "serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut broker_stop = stop_rx.clone();
+    let tick = std::time::Duration::from_millis(args.tick_ms.max(10));
+    let broker_task = tokio::spawn(broker.run(tick, async move {
+        let _ = broker_stop.wait_for(|s| *s).await;
+    }));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    let _ = stop_tx.send(true);
+    let _ = broker_task.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `stint verify`: every stream with events in the period, verified from its first event.
+pub fn verify(
+    data: &Path,
+    from: Option<&str>,
+    to: Option<&str>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let parse = |s: &str, flag: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| Failure::usage(format!("{flag}: {e}")))
+    };
+    let to = to
+        .map(|t| parse(t, "--to"))
+        .transpose()?
+        .unwrap_or_else(|| Utc::now() + chrono::TimeDelta::days(1));
+    let from = from
+        .map(|t| parse(t, "--from"))
+        .transpose()?
+        .unwrap_or(to - chrono::TimeDelta::days(400));
+    let path = data.join("events.db");
+    if !path.exists() {
+        return Err(Failure::usage(format!("no store at {}", path.display())));
+    }
+    let store = SqliteEventStore::open(&path).map_err(|e| Failure::trouble(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    let v = rt
+        .block_on(verify_period(&store, from, to))
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!(
+            "{} streams, {} events, period digest {}",
+            v.streams_checked, v.events_in_period, v.period_digest
+        );
+        for b in &v.breaks {
+            println!("BROKEN {b}");
+        }
+        if v.verified() {
+            println!("verified");
+        }
+    }
+    if v.verified() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: 4,
+            message: format!("{} broken chain(s); first: {}", v.breaks.len(), v.breaks[0]),
+        })
+    }
+}
