@@ -58,6 +58,39 @@ impl Client {
         })
     }
 
+    /// A GET whose body is printed as it comes (CSV, HTML).
+    fn get_text(&self, path: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.api);
+        let mut r = self.agent.get(&url);
+        if let Some(t) = &self.token {
+            r = r.header("Authorization", format!("Bearer {t}"));
+        }
+        let mut response = r
+            .call()
+            .map_err(|e| Failure::trouble(format!("cannot reach {url}: {e}")))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(512 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| Failure::trouble(e.to_string()))?;
+        if (200..300).contains(&status) {
+            return Ok(text);
+        }
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let message = format!(
+            "{} ({} {status})",
+            v["message"].as_str().unwrap_or("no message"),
+            v["error"].as_str().unwrap_or("error")
+        );
+        Err(if status >= 500 {
+            Failure::trouble(message)
+        } else {
+            Failure { code: 1, message }
+        })
+    }
+
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
         let url = format!("{}{path}", self.api);
         let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
@@ -192,6 +225,17 @@ impl Client {
                 self.print(&v, output::show);
             }
             Command::Watch { id, timeout } => self.watch(id, timeout)?,
+            Command::Report { from, to, format } => {
+                let mut q = vec![format!("format={format}")];
+                for (k, v) in [("from", from), ("to", to)] {
+                    if let Some(v) = v {
+                        let v = chrono::DateTime::parse_from_rfc3339(v)
+                            .map_err(|e| Failure::usage(format!("--{k}: {e}")))?;
+                        q.push(format!("{k}={}", v.to_rfc3339().replace('+', "%2B")));
+                    }
+                }
+                print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
+            }
             Command::Serve(_) | Command::Token { .. } | Command::Verify { .. } => {
                 unreachable_command()?
             }

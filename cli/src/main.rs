@@ -113,6 +113,17 @@ enum Command {
         #[arg(long, default_value = "15m")]
         timeout: String,
     },
+    /// The compliance report for a period (auditor or admin groups).
+    Report {
+        /// Start (RFC 3339); default: seven whole days ago.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (RFC 3339); default: the start of today (UTC).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
+        format: String,
+    },
     /// Verify the hash chains of the local store.
     Verify {
         #[arg(long, default_value = ".stint")]

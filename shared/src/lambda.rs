@@ -158,3 +158,31 @@ pub async fn handle_relay(
     tracing::info!(records = events.len(), accepted, "relayed");
     Ok(response)
 }
+
+/// The scheduled report: the last `days` whole days, mailed to the auditors and archived.
+/// An invocation may name its own period: `{"from": "...", "to": "..."}`.
+pub async fn handle_report(
+    store: &dyn crate::ports::EventStore,
+    mailer: &dyn crate::ports::Mailer,
+    archive: &dyn crate::ports::Archive,
+    config: &crate::runtime::ReportConfig,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let now = crate::adapters::clock::micros(chrono::Utc::now());
+    let given = |k: &str| {
+        event
+            .payload
+            .get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let (from, to) = match (given("from"), given("to")) {
+        (Some(f), Some(t)) => (f, t),
+        _ => crate::domain::report::last_days(now, config.days),
+    };
+    let done =
+        crate::app::report::deliver(store, mailer, archive, &config.recipients, from, to, now)
+            .await?;
+    Ok(serde_json::to_value(done)?)
+}

@@ -106,3 +106,29 @@ pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
         var_or("STINT_BUS", "stint"),
     ))
 }
+
+/// Who gets the scheduled report, and where its copy goes.
+pub struct ReportConfig {
+    pub recipients: crate::app::report::Recipients,
+    pub bucket: String,
+    /// How many whole days a scheduled run covers (7 by default: weekly).
+    pub days: u32,
+}
+
+pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
+    let auditors: Vec<String> = var("STINT_REPORT_RECIPIENTS")?
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Ok(ReportConfig {
+        recipients: crate::app::report::Recipients {
+            sender: var("STINT_REPORT_SENDER")?,
+            auditors,
+        },
+        bucket: var("STINT_REPORT_BUCKET")?,
+        days: var_or("STINT_REPORT_DAYS", "7")
+            .parse()
+            .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
+    })
+}

@@ -5,7 +5,9 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod iam;
 pub mod local;
+pub mod s3;
 pub mod scheduler;
+pub mod ses;
 pub mod sqlite;
 
 use crate::ports::ProviderError;

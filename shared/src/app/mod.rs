@@ -3,6 +3,7 @@
 
 pub mod grant;
 pub mod relay;
+pub mod report;
 pub mod requests;
 pub mod resume;
 pub mod revoke;

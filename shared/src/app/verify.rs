@@ -1,8 +1,8 @@
 //! Chain verification over a period: every stream touched in the period is verified whole,
-//! and a digest of the period's event hashes is computed for auditors to compare copies.
+//! and a digest of the period's events is computed for auditors to compare copies.
 
 use crate::domain::log::{verify_stream, ChainBreak, PeriodDigest};
-use crate::domain::{Hash, StreamId};
+use crate::domain::{Hash, StoredEvent, StreamId};
 use crate::ports::{EventStore, StoreError};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -25,11 +25,13 @@ impl Verification {
     }
 }
 
-/// Verifies every stream with an event in `from..to`. Memory grows with streams, not events.
-pub async fn verify_period(
+/// Reads the period through the time index, then each touched stream whole: verifies its
+/// chain and hands its events to `visit`. Memory grows with streams, not events.
+pub async fn scan_period(
     store: &dyn EventStore,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    mut visit: impl FnMut(&StreamId, &[StoredEvent]),
 ) -> Result<Verification, StoreError> {
     let mut streams = BTreeSet::<StreamId>::new();
     let mut digest = PeriodDigest::default();
@@ -44,9 +46,11 @@ pub async fn verify_period(
     }
     let mut breaks = Vec::new();
     for stream in &streams {
-        if let Err(b) = verify_stream(&store.read_stream(stream).await?) {
+        let events = store.read_stream(stream).await?;
+        if let Err(b) = verify_stream(&events) {
             breaks.push(b);
         }
+        visit(stream, &events);
     }
     Ok(Verification {
         streams_checked: streams.len(),
@@ -56,10 +60,11 @@ pub async fn verify_period(
     })
 }
 
-/// Verifies one stream whole.
-pub async fn verify_one(
+/// Verifies every stream with an event in `from..to`.
+pub async fn verify_period(
     store: &dyn EventStore,
-    stream: &StreamId,
-) -> Result<Result<(), ChainBreak>, StoreError> {
-    Ok(verify_stream(&store.read_stream(stream).await?))
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Verification, StoreError> {
+    scan_period(store, from, to, |_, _| {}).await
 }

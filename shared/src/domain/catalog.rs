@@ -305,6 +305,9 @@ pub struct Settings {
     /// Groups that may revoke any grant.
     #[serde(default)]
     pub admin_groups: Vec<GroupName>,
+    /// Groups that may read compliance reports (admins may too).
+    #[serde(default)]
+    pub auditor_groups: Vec<GroupName>,
     /// Stint's own resources, which no role may act on or be attached to.
     #[serde(default = "protected")]
     pub protected_resources: Vec<Pattern>,
@@ -341,6 +344,7 @@ impl Default for Settings {
             break_glass_review_within: d24h(),
             principal_path: stint_path(),
             admin_groups: vec![],
+            auditor_groups: vec![],
             protected_resources: protected(),
         }
     }
@@ -376,6 +380,10 @@ impl Catalog {
 
     pub fn is_admin(&self, who: &Identity) -> bool {
         who.in_any(&self.settings.admin_groups)
+    }
+
+    pub fn is_auditor(&self, who: &Identity) -> bool {
+        who.in_any(&self.settings.auditor_groups) || self.is_admin(who)
     }
 
     pub fn is_protected(&self, arn: &str) -> bool {

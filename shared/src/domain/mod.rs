@@ -6,6 +6,7 @@ pub mod event;
 pub mod ids;
 pub mod log;
 pub mod policy;
+pub mod report;
 pub mod request;
 pub mod text;
 

@@ -16,6 +16,7 @@ pub enum ApiError {
         message: String,
     },
     Unauthenticated(String),
+    Forbidden(String),
     TooLarge(usize),
     NotFound(String),
     MethodNotAllowed,
@@ -95,6 +96,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated(m) => {
                 (StatusCode::UNAUTHORIZED, "unauthenticated", None, m.clone())
             }
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", None, m.clone()),
             ApiError::TooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

@@ -156,16 +156,7 @@ async fn list(
     Caller(who): Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let q: ListQuery = match q.as_deref() {
-        None | Some("") => ListQuery::default(),
-        Some(raw) => serde_path_to_error::deserialize(query_to_json(raw)?).map_err(|e| {
-            let field = e.path().to_string();
-            ApiError::BadInput {
-                field: Some(field),
-                message: e.into_inner().to_string(),
-            }
-        })?,
-    };
+    let q: ListQuery = parse_query(q.as_deref())?;
     let days = q.days.unwrap_or(14);
     if days == 0 || days > crate::app::requests::MAX_LIST_DAYS {
         return Err(ApiError::bad(
@@ -323,6 +314,71 @@ async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(uri.path().chars().take(200).collect())
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    format: Option<String>,
+}
+
+/// `GET /reports`: the compliance report for a period, for auditors and admins.
+async fn report(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    if !api.stint.catalog.is_auditor(&who) {
+        return Err(ApiError::Forbidden(
+            "reports are for the auditor and admin groups".into(),
+        ));
+    }
+    let q: ReportQuery = parse_query(q.as_deref())?;
+    let now = api.stint.clock.now();
+    let (default_from, default_to) = crate::domain::report::last_days(now, 7);
+    let (from, to) = (q.from.unwrap_or(default_from), q.to.unwrap_or(default_to));
+    if from >= to || to - from > chrono::TimeDelta::days(366) {
+        return Err(ApiError::bad(
+            "from",
+            "the period must run forwards and be at most 366 days",
+        ));
+    }
+    let r = crate::app::report::compile(api.stint.store.as_ref(), from, to, now)
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    let (ctype, body) = match q.format.as_deref().unwrap_or("json") {
+        "json" => (
+            "application/json",
+            serde_json::to_string(&r).unwrap_or_default(),
+        ),
+        "csv" => (
+            "text/csv; charset=utf-8",
+            crate::app::report::to_csv(&r).map_err(|e| ApiError::bad("format", e.to_string()))?,
+        ),
+        "html" => ("text/html; charset=utf-8", crate::app::report::to_html(&r)),
+        other => {
+            return Err(ApiError::bad(
+                "format",
+                format!("{other:?} is not csv, json or html"),
+            ))
+        }
+    };
+    Ok(([(http::header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+fn parse_query<T: DeserializeOwned + Default>(q: Option<&str>) -> Result<T, ApiError> {
+    match q {
+        None | Some("") => Ok(T::default()),
+        Some(raw) => serde_path_to_error::deserialize(query_to_json(raw)?).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::BadInput {
+                field: Some(field),
+                message: e.into_inner().to_string(),
+            }
+        }),
+    }
+}
+
 async fn openapi() -> impl IntoResponse {
     ([(http::header::CONTENT_TYPE, "application/yaml")], OPENAPI)
 }
@@ -346,6 +402,7 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
         ("GET", "/requests", Part::Requests, get(list)),
         ("GET", "/requests/{id}", Part::Requests, get(show)),
         ("GET", "/openapi.yaml", Part::Requests, get(openapi)),
+        ("GET", "/reports", Part::Requests, get(report)),
         (
             "POST",
             "/requests/{id}/approve",

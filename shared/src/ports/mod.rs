@@ -3,11 +3,13 @@
 mod access;
 mod bus;
 mod clock;
+mod delivery;
 mod event_store;
 mod scheduler;
 
 pub use access::{AccessProvider, ProviderError};
 pub use bus::{BusMessage, EventBus};
 pub use clock::Clock;
+pub use delivery::{Archive, Mailer};
 pub use event_store::{check_append, EventStore, LogStream, StoreError, MAX_APPEND};
 pub use scheduler::{Scheduler, TimerFired, TimerKind};

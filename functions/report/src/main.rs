@@ -1,0 +1,24 @@
+//! The `report` Lambda: on its schedule, reads the event log for the period, verifies the hash
+//! chains, and emails the compliance report to the auditors (SES) with a copy archived in S3.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint::adapters::dynamodb::DynamoEventStore;
+use stint::adapters::s3::S3Archive;
+use stint::adapters::ses::SesMailer;
+use stint::{lambda, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = runtime::sdk_config().await;
+    let config = runtime::report_config_from_env()?;
+    let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;
+    let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk));
+    let archive = S3Archive::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
+    let (store, mailer, archive, config) = (&store, &mailer, &archive, &config);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
+        lambda::handle_report(store, mailer, archive, config, event)
+    }))
+    .await
+}

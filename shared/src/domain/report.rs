@@ -1,0 +1,365 @@
+//! The compliance report's model: one row per request, a summary, the findings an auditor must
+//! see, and access hours per role per day. Pure: built from folded request states.
+
+use super::event::Source;
+use super::log::{ChainBreak, Hash};
+use super::request::{RequestState, Status};
+use super::RequestId;
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Revoke lag above this is a finding.
+pub const MAX_REVOKE_LAG_SECS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRow {
+    pub id: String,
+    pub status: Status,
+    pub requester: String,
+    pub principal: String,
+    pub role: String,
+    pub scope: Option<String>,
+    /// person, alert, pipeline or break_glass.
+    pub source: &'static str,
+    pub justification: String,
+    /// Ticket, pull request, or incident.
+    pub reference: Option<String>,
+    /// The approvers, or `rule:<name>`.
+    pub approved_by: Option<String>,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub granted_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoke_reason: Option<String>,
+    pub requested_secs: u64,
+    /// From the grant's start to its revoke (or to now, while active).
+    pub actual_secs: Option<i64>,
+    pub revoke_lag_secs: Option<i64>,
+}
+
+impl ReportRow {
+    pub fn from_state(id: RequestId, s: &RequestState, now: DateTime<Utc>) -> Option<ReportRow> {
+        let r = s.request.as_ref()?;
+        let (source, reference) = match &r.source {
+            _ if r.break_glass => ("break_glass", r.ticket.as_ref().map(|t| t.to_string())),
+            Source::Person => ("person", r.ticket.as_ref().map(|t| t.to_string())),
+            Source::Alert { incident, .. } => (
+                "alert",
+                Some(
+                    r.ticket
+                        .as_ref()
+                        .map_or_else(|| incident.clone(), |t| t.to_string()),
+                ),
+            ),
+            Source::Pipeline {
+                repository,
+                git_ref,
+                ..
+            } => (
+                "pipeline",
+                Some(
+                    r.ticket
+                        .as_ref()
+                        .map_or_else(|| format!("{repository}@{git_ref}"), |t| t.to_string()),
+                ),
+            ),
+        };
+        let approved_by = match (&s.approved_by_rule, s.approvals.is_empty()) {
+            (Some(rule), _) if rule != "break-glass" => Some(format!("rule:{rule}")),
+            (_, false) => Some(
+                s.approvals
+                    .iter()
+                    .map(|u| u.to_string())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            _ => None,
+        };
+        let end = s
+            .revocation
+            .as_ref()
+            .map(|x| x.at)
+            .or(s.grant.as_ref().map(|_| now));
+        Some(ReportRow {
+            id: id.to_string(),
+            status: s.status,
+            requester: r.requester.to_string(),
+            principal: r.principal.to_string(),
+            role: r.role.to_string(),
+            scope: r.scope.as_ref().map(|x| x.to_string()),
+            source,
+            justification: r.justification.to_string(),
+            reference,
+            approved_by,
+            requested_at: s.requested_at,
+            approved_at: s.approved_at,
+            granted_at: s.grant.as_ref().map(|g| g.granted_at),
+            expires_at: s.grant.as_ref().map(|g| g.expires_at),
+            revoked_at: s.revocation.as_ref().map(|x| x.at),
+            revoke_reason: s.revocation.as_ref().map(|x| x.reason.to_string()),
+            requested_secs: r.duration.secs(),
+            actual_secs: s
+                .grant
+                .as_ref()
+                .zip(end)
+                .map(|(g, e)| (e - g.starts_at).num_seconds().max(0)),
+            revoke_lag_secs: s.revocation.as_ref().map(|x| x.lag_seconds),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Finding {
+    BreakGlassNotReviewed {
+        id: String,
+        review_by: DateTime<Utc>,
+    },
+    AutomaticApproval {
+        id: String,
+        rule: String,
+    },
+    RevokeLag {
+        id: String,
+        lag_seconds: i64,
+    },
+    ActivePastExpiry {
+        id: String,
+        expires_at: DateTime<Utc>,
+    },
+    GrantFailed {
+        id: String,
+    },
+    RevokeFailed {
+        id: String,
+        failures: u32,
+    },
+    ChainBroken {
+        stream: String,
+        version: u64,
+        event_id: String,
+        problem: String,
+    },
+}
+
+/// The findings one request gives at `now`.
+pub fn findings_for(id: RequestId, s: &RequestState, now: DateTime<Utc>) -> Vec<Finding> {
+    let id = id.to_string();
+    let mut out = Vec::new();
+    if let Some(review_by) = s
+        .break_glass_review_by
+        .filter(|by| s.break_glass_reviewed_by.is_none() && now > *by)
+    {
+        out.push(Finding::BreakGlassNotReviewed {
+            id: id.clone(),
+            review_by,
+        });
+    }
+    if let Some(rule) = s.approved_by_rule.as_ref().filter(|r| *r != "break-glass") {
+        out.push(Finding::AutomaticApproval {
+            id: id.clone(),
+            rule: rule.clone(),
+        });
+    }
+    if let Some(lag) = s
+        .revocation
+        .as_ref()
+        .map(|r| r.lag_seconds)
+        .filter(|l| *l > MAX_REVOKE_LAG_SECS)
+    {
+        out.push(Finding::RevokeLag {
+            id: id.clone(),
+            lag_seconds: lag,
+        });
+    }
+    if let Some(g) = s
+        .grant
+        .as_ref()
+        .filter(|g| s.status == Status::Active && now > g.expires_at)
+    {
+        out.push(Finding::ActivePastExpiry {
+            id: id.clone(),
+            expires_at: g.expires_at,
+        });
+    }
+    if s.status == Status::GrantFailed {
+        out.push(Finding::GrantFailed { id: id.clone() });
+    }
+    if s.revoke_failures > 0 {
+        out.push(Finding::RevokeFailed {
+            id,
+            failures: s.revoke_failures,
+        });
+    }
+    out
+}
+
+impl From<&ChainBreak> for Finding {
+    fn from(b: &ChainBreak) -> Self {
+        Finding::ChainBroken {
+            stream: b.stream.clone(),
+            version: b.version,
+            event_id: b.event_id.clone(),
+            problem: b.problem.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub requests: u64,
+    pub by_role: BTreeMap<String, u64>,
+    pub by_source: BTreeMap<String, u64>,
+    pub by_outcome: BTreeMap<String, u64>,
+    /// Granted hours per role inside the period.
+    pub access_hours_by_role: BTreeMap<String, f64>,
+    pub median_secs_to_approve: Option<i64>,
+    /// The five who asked most, most first.
+    pub top_requesters: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub generated_at: DateTime<Utc>,
+    pub verified: bool,
+    pub period_digest: Hash,
+    pub streams_checked: usize,
+    pub events_in_period: u64,
+    pub rows: Vec<ReportRow>,
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+    /// Hours of access per day (`YYYY-MM-DD`) per role, for the chart.
+    pub hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+/// Accumulates the report one request at a time, so memory follows requests, not events.
+pub struct ReportBuilder {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    rows: Vec<ReportRow>,
+    findings: Vec<Finding>,
+    approve_secs: Vec<i64>,
+    requesters: BTreeMap<String, u64>,
+    summary: Summary,
+    hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+impl ReportBuilder {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        ReportBuilder {
+            from,
+            to,
+            now,
+            rows: Vec::new(),
+            findings: Vec::new(),
+            approve_secs: Vec::new(),
+            requesters: BTreeMap::new(),
+            summary: Summary::default(),
+            hours_by_day: BTreeMap::new(),
+        }
+    }
+
+    pub fn add(&mut self, id: RequestId, s: &RequestState) {
+        let Some(row) = ReportRow::from_state(id, s, self.now) else {
+            return;
+        };
+        let sum = &mut self.summary;
+        sum.requests += 1;
+        *sum.by_role.entry(row.role.clone()).or_default() += 1;
+        *sum.by_source.entry(row.source.to_owned()).or_default() += 1;
+        *sum.by_outcome.entry(row.status.to_string()).or_default() += 1;
+        *self.requesters.entry(row.requester.clone()).or_default() += 1;
+        if let (Some(req), Some(app)) = (row.requested_at, row.approved_at) {
+            self.approve_secs.push((app - req).num_seconds());
+        }
+        if let Some(g) = s.grant.as_ref() {
+            // IAM's time condition ends access at the expiry even when the revoke comes later.
+            let end = s
+                .revocation
+                .as_ref()
+                .map_or(self.now, |r| r.at)
+                .min(g.expires_at);
+            self.add_hours(&row.role, g.starts_at.max(self.from), end.min(self.to));
+        }
+        self.findings.extend(findings_for(id, s, self.now));
+        self.rows.push(row);
+    }
+
+    /// Splits `start..end` over the UTC days it covers.
+    fn add_hours(&mut self, role: &str, start: DateTime<Utc>, end: DateTime<Utc>) {
+        let mut t = start;
+        while t < end {
+            let day: NaiveDate = t.date_naive();
+            let next = day
+                .checked_add_days(Days::new(1))
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc())
+                .unwrap_or(end);
+            let stop = next.min(end);
+            let hours = (stop - t).num_seconds() as f64 / 3_600.0;
+            *self
+                .hours_by_day
+                .entry(day.format("%Y-%m-%d").to_string())
+                .or_default()
+                .entry(role.to_owned())
+                .or_default() += hours;
+            *self
+                .summary
+                .access_hours_by_role
+                .entry(role.to_owned())
+                .or_default() += hours;
+            t = stop;
+        }
+    }
+
+    pub fn finish(
+        mut self,
+        verified_breaks: &[ChainBreak],
+        period_digest: Hash,
+        streams_checked: usize,
+        events_in_period: u64,
+    ) -> Report {
+        self.approve_secs.sort_unstable();
+        self.summary.median_secs_to_approve = self
+            .approve_secs
+            .get(self.approve_secs.len() / 2)
+            .copied()
+            .filter(|_| !self.approve_secs.is_empty());
+        let mut top: Vec<(String, u64)> = self.requesters.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(5);
+        self.summary.top_requesters = top;
+        self.rows
+            .sort_by(|a, b| a.requested_at.cmp(&b.requested_at).then(a.id.cmp(&b.id)));
+        let mut findings: Vec<Finding> = verified_breaks.iter().map(Finding::from).collect();
+        findings.extend(self.findings);
+        Report {
+            from: self.from,
+            to: self.to,
+            generated_at: self.now,
+            verified: verified_breaks.is_empty(),
+            period_digest,
+            streams_checked,
+            events_in_period,
+            rows: self.rows,
+            summary: self.summary,
+            findings,
+            hours_by_day: self.hours_by_day,
+        }
+    }
+}
+
+/// The default period for a scheduled run: the `days` whole UTC days before `now`.
+pub fn last_days(now: DateTime<Utc>, days: u32) -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
+    (end - TimeDelta::days(i64::from(days)), end)
+}
