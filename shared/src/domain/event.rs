@@ -240,14 +240,80 @@ impl Event {
                 r.schema_version
             )));
         }
-        let tagged = serde_json::json!({ "type": r.event_type, "payload": r.payload });
-        let body: EventBody = serde_json::from_value(tagged).map_err(|e| fail(e.to_string()))?;
+        let body = EventBody::deserialize(Tagged {
+            ty: &r.event_type,
+            payload: &r.payload,
+        })
+        .map_err(|e| fail(e.to_string()))?;
         let actor: Actor = r.actor.parse().map_err(fail)?;
         Ok(Event {
             occurred_at: r.occurred_at,
             actor,
             body,
         })
+    }
+}
+
+/// Presents a record's `type` and `payload` as the `{"type", "payload"}` map the adjacently
+/// tagged `EventBody` reads, borrowing the payload instead of copying it into a new value:
+/// decoding is the hot path of every fold and report.
+struct Tagged<'a> {
+    ty: &'a str,
+    payload: &'a serde_json::Value,
+}
+
+impl<'de> serde::Deserializer<'de> for Tagged<'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(TaggedMap {
+            next: 0,
+            tagged: self,
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+struct TaggedMap<'a> {
+    next: u8,
+    tagged: Tagged<'a>,
+}
+
+impl<'de> serde::de::MapAccess<'de> for TaggedMap<'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let key = match self.next {
+            0 => "type",
+            1 => "payload",
+            _ => return Ok(None),
+        };
+        seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.next += 1;
+        if self.next == 1 {
+            seed.deserialize(serde::de::value::BorrowedStrDeserializer::new(
+                self.tagged.ty,
+            ))
+        } else {
+            seed.deserialize(self.tagged.payload)
+        }
     }
 }
 
