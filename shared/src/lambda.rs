@@ -3,7 +3,7 @@
 //! returned so the trigger redelivers; business outcomes are logged and answered.
 
 use crate::adapters::dynamodb::event_from_stream_image;
-use crate::app::grant::{is_transient, GrantOutcome};
+use crate::app::grant::GrantOutcome;
 use crate::app::relay::relay;
 use crate::app::revoke::RevokeOutcome;
 use crate::app::{AppError, Stint};
@@ -69,7 +69,7 @@ pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Va
         Ok(outcome) => Ok(
             json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) }),
         ),
-        Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
+        Err(e) if e.is_transient() => Err(into_lambda_error(e)),
         Err(e) => {
             tracing::warn!(request_id = %id, error = %e, "grant not possible");
             Ok(json!({ "request_id": id, "outcome": e.to_string(), "granted": false }))
@@ -106,7 +106,7 @@ pub async fn handle_revoke(
             Ok(RevokeOutcome::NoOp(status)) => {
                 Ok(json!({ "request_id": request_id, "revoked": false, "status": status }))
             }
-            Err(e) if is_transient(&e) => Err(into_lambda_error(e)),
+            Err(e) if e.is_transient() => Err(into_lambda_error(e)),
             Err(e) => {
                 tracing::warn!(request_id = %request_id, error = %e, "expiry revoke not possible");
                 Ok(json!({ "request_id": request_id, "revoked": false, "error": e.to_string() }))

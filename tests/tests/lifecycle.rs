@@ -385,3 +385,31 @@ async fn a_grant_to_a_missing_role_records_grant_failed() {
         .unwrap();
     assert_eq!(log.last().unwrap().record.event_type, "GrantFailed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
+    let f = Fixture::new(t0()).await;
+    let mut new = NewRequest {
+        role: RoleName::parse("db-write").unwrap(),
+        ..ask(&f)
+    };
+    new.break_glass = true;
+    let id = f.stint.submit(&alice(), new).await.unwrap().id;
+    let granted = f.stint.grant(id).await.unwrap();
+    assert!(
+        matches!(granted, GrantOutcome::Granted { .. }),
+        "{granted:?}"
+    );
+    f.stint.review_break_glass(id, &bob(), None).await.unwrap();
+    f.stint.timers.clear(id, TimerKind::Expiry).await.unwrap();
+    f.clock.set(t0() + Duration::hours(2));
+    let report = f.stint.sweep().await.unwrap();
+    assert_eq!(
+        report.revoked, 1,
+        "a review is not the end of a grant: {report:?}"
+    );
+    assert_eq!(
+        f.stint.load(id).await.unwrap().state.status,
+        Status::Revoked
+    );
+}

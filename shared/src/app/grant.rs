@@ -134,16 +134,6 @@ impl Stint {
     }
 }
 
-/// Whether a provider error is worth handing back to the trigger for redelivery.
-pub fn is_transient(e: &AppError) -> bool {
-    match e {
-        AppError::Provider(p) => p.is_retryable(),
-        AppError::Store(s) => s.is_retryable(),
-        AppError::Contended(..) => true,
-        _ => false,
-    }
-}
-
 impl From<(ProviderError, u32)> for AppError {
     fn from((e, _): (ProviderError, u32)) -> Self {
         AppError::Provider(e)

@@ -139,13 +139,17 @@ impl Stint {
     /// but never granted (a lost bus event). Only streams whose last event leaves work are loaded.
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
         let now = self.clock.now();
-        let mut last: HashMap<RequestId, String> = HashMap::new();
+        // The latest event of each stream, by version: events of one instant may sort either way.
+        let mut last: HashMap<RequestId, (u64, String)> = HashMap::new();
         let mut log = self
             .store
             .read_log(now - self.sweep_lookback(), now + TimeDelta::seconds(1));
         while let Some(ev) = log.try_next().await? {
             if let Some(id) = ev.stream.request_id() {
-                last.insert(id, ev.record.event_type);
+                let entry = last.entry(id).or_insert((0, String::new()));
+                if ev.version > entry.0 {
+                    *entry = (ev.version, ev.record.event_type);
+                }
             }
         }
         let mut report = SweepReport {
@@ -158,9 +162,8 @@ impl Stint {
             "RequestCancelled",
             "RequestLapsed",
             "GrantFailed",
-            "BreakGlassReviewed",
         ];
-        for (id, last_type) in last {
+        for (id, (_, last_type)) in last {
             if terminal.contains(&last_type.as_str()) {
                 continue;
             }

@@ -53,6 +53,19 @@ pub enum AppError {
     Contended(RequestId, u32),
 }
 
+impl AppError {
+    /// Whether the trigger should redeliver: throttling, outages and contention pass; business
+    /// rejections and refusals do not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AppError::Provider(p) => p.is_retryable(),
+            AppError::Store(s) => s.is_retryable(),
+            AppError::Contended(..) => true,
+            AppError::Rejected(_) | AppError::Decode(_) => false,
+        }
+    }
+}
+
 /// A request as loaded: its state and its stored events.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -115,9 +128,17 @@ impl Stint {
                     appended: vec![],
                 });
             }
+            // Monotonic ids keep one append's events in version order within an instant.
+            let mut ids = ulid::Generator::new();
             let records = events
                 .iter()
-                .map(|e| e.to_record(ulid::Ulid::generate().to_string()))
+                .map(|e| {
+                    e.to_record(
+                        ids.generate()
+                            .map(|u| u.to_string())
+                            .unwrap_or_else(|_| ulid::Ulid::generate().to_string()),
+                    )
+                })
                 .collect();
             match self
                 .store
