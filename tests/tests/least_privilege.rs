@@ -1,0 +1,151 @@
+//! Least privilege, checked on the SAM template as written: no function may update or delete
+//! events, and IAM write actions reach only `role/stint/*`.
+
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).expect("template.yaml"))
+        .expect("template.yaml is YAML")
+}
+
+/// A scalar, or the text inside an intrinsic function such as `!Sub` or `!GetAtt`.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Tagged(t) => format!("{}:{}", t.tag, text(&t.value)),
+        Value::Sequence(s) => s.iter().map(text).collect::<Vec<_>>().join(","),
+        other => format!("{other:?}"),
+    }
+}
+
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(s) => s.iter().map(text).collect(),
+        other => vec![text(other)],
+    }
+}
+
+/// Every (function, action, resources) in the functions' inline policy statements.
+fn statements() -> Vec<(String, String, Vec<String>)> {
+    let t = template();
+    let mut out = Vec::new();
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = text(name);
+        for policy in res["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for st in policy["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+            {
+                assert_eq!(
+                    st["Effect"].as_str(),
+                    Some("Allow"),
+                    "{name}: only Allow statements here"
+                );
+                for action in list(&st["Action"]) {
+                    out.push((name.clone(), action, list(&st["Resource"])));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_may_update_or_delete_events() {
+    let all = statements();
+    assert!(
+        all.len() > 10,
+        "the template's statements were read: {all:?}"
+    );
+    for (f, action, resources) in &all {
+        let a = action.to_ascii_lowercase();
+        let dynamo = a.starts_with("dynamodb:");
+        assert!(
+            !(dynamo
+                && (a.contains("update")
+                    || a.contains("delete")
+                    || a.contains('*')
+                    || a.contains("batchwrite")
+                    || a.contains("partiql"))),
+            "{f} may {action} on {resources:?}"
+        );
+    }
+    // And the ones that touch the table may only put and read it.
+    let table: Vec<_> = all
+        .iter()
+        .filter(|(_, a, _)| a.starts_with("dynamodb:"))
+        .map(|(_, a, _)| a.as_str())
+        .collect();
+    assert!(
+        table
+            .iter()
+            .all(|a| ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"].contains(a)),
+        "{table:?}"
+    );
+}
+
+#[test]
+fn iam_actions_reach_only_role_stint() {
+    let all = statements();
+    let puts = all
+        .iter()
+        .filter(|(_, a, _)| a == "iam:PutRolePolicy")
+        .count();
+    assert_eq!(
+        puts, 2,
+        "grant and revoke may put role policies, and nothing else: {all:?}"
+    );
+    for (f, action, resources) in all {
+        if !action.to_ascii_lowercase().starts_with("iam:") {
+            continue;
+        }
+        if action == "iam:PassRole" {
+            // The one exception: passing the scheduler's own role when a timer is created.
+            assert_eq!(resources, ["!GetAtt:SchedulerRole.Arn"], "{f}");
+            continue;
+        }
+        assert!(
+            ["iam:PutRolePolicy", "iam:DeleteRolePolicy"].contains(&action.as_str()),
+            "{f} may {action}"
+        );
+        for r in &resources {
+            assert!(
+                r.ends_with(":role/stint/*") && !r.contains("role/*"),
+                "{f}: {action} on {r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_event_table_keeps_its_history() {
+    let t = template();
+    let table = &t["Resources"]["EventsTable"];
+    let p = &table["Properties"];
+    assert_eq!(p["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+    assert!(p["TimeToLiveSpecification"].is_null(), "no TTL, ever");
+    assert_eq!(text(&table["DeletionPolicy"]), "Retain");
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_IMAGE")
+    );
+    let bucket = &t["Resources"]["ReportBucket"]["Properties"];
+    assert_eq!(bucket["ObjectLockEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        bucket["VersioningConfiguration"]["Status"].as_str(),
+        Some("Enabled")
+    );
+}
