@@ -124,10 +124,14 @@ enum Command {
         #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
         format: String,
     },
-    /// Verify the hash chains of the local store.
+    /// Verify the hash chains of the local store (or of a deployment's table).
     Verify {
         #[arg(long, default_value = ".stint")]
         data: PathBuf,
+        /// Verify the DynamoDB event table of a deployment instead (AWS configuration from the
+        /// environment; AWS_ENDPOINT_URL is honoured).
+        #[arg(long)]
+        table: Option<String>,
         /// Start of the period (RFC 3339); default: 400 days ago.
         #[arg(long)]
         from: Option<String>,
@@ -149,9 +153,16 @@ fn main() -> ExitCode {
         } => client::token(user, groups, ttl, data),
         Command::Verify {
             ref data,
+            ref table,
             ref from,
             ref to,
-        } => serve::verify(data, from.as_deref(), to.as_deref(), cli.json),
+        } => serve::verify(
+            data,
+            table.as_deref(),
+            from.as_deref(),
+            to.as_deref(),
+            cli.json,
+        ),
         ref other => client::Client::new(&cli).and_then(|c| c.run(other)),
     };
     match result {

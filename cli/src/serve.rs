@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use stint::adapters::clock::{ManualClock, SystemClock};
+use stint::adapters::dynamodb::DynamoEventStore;
 use stint::adapters::iam::IamAccessProvider;
 use stint::adapters::sqlite::SqliteEventStore;
 use stint::app::verify::verify_period;
@@ -17,7 +18,7 @@ use stint::domain::{AccessDuration, Catalog};
 use stint::http::jwt::LocalJwt;
 use stint::http::{router, Api};
 use stint::local::{LocalBroker, Provider};
-use stint::ports::Clock;
+use stint::ports::{Clock, EventStore};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -193,6 +194,7 @@ async fn shutdown_signal() {
 /// `stint verify`: every stream with events in the period, verified from its first event.
 pub fn verify(
     data: &Path,
+    table: Option<&str>,
     from: Option<&str>,
     to: Option<&str>,
     as_json: bool,
@@ -210,17 +212,28 @@ pub fn verify(
         .map(|t| parse(t, "--from"))
         .transpose()?
         .unwrap_or(to - chrono::TimeDelta::days(400));
-    let path = data.join("events.db");
-    if !path.exists() {
-        return Err(Failure::usage(format!("no store at {}", path.display())));
-    }
-    let store = SqliteEventStore::open(&path).map_err(|e| Failure::trouble(e.to_string()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::trouble(e.to_string()))?;
+    let store: Box<dyn EventStore> = match table {
+        Some(t) => {
+            let sdk = rt.block_on(stint::runtime::sdk_config());
+            Box::new(DynamoEventStore::new(
+                aws_sdk_dynamodb::Client::new(&sdk),
+                t,
+            ))
+        }
+        None => {
+            let path = data.join("events.db");
+            if !path.exists() {
+                return Err(Failure::usage(format!("no store at {}", path.display())));
+            }
+            Box::new(SqliteEventStore::open(&path).map_err(|e| Failure::trouble(e.to_string()))?)
+        }
+    };
     let v = rt
-        .block_on(verify_period(&store, from, to))
+        .block_on(verify_period(store.as_ref(), from, to))
         .map_err(|e| Failure::trouble(e.to_string()))?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -366,3 +366,185 @@ async fn the_openapi_description_and_the_router_list_the_same_routes() {
         "every route in the router is in the spec, and the other way round"
     );
 }
+
+/// Edits the embedded store behind the server's back: `stint verify` exits 4 and names the event.
+#[test]
+fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
+    let (alice, bob) = (
+        token(dir.path(), "alice", "sre"),
+        token(dir.path(), "bob", "db-owners"),
+    );
+    let id = request_and_approve(&server.api, &alice, &bob, PRINCIPAL);
+    wait_for(&server.api, &alice, &id, "active");
+    server.stop();
+    let db = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+    db.execute_batch("DROP TRIGGER events_no_update;").unwrap();
+    db.execute("UPDATE events SET payload = replace(payload, 'stuck orders', 'routine') WHERE stream = ?1 AND version = 1", [format!("request#{id}")]).unwrap();
+    let (code, out) = stint(
+        "http://127.0.0.1:9",
+        None,
+        &["verify", "--data", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains(&format!("request#{id} at version 1")),
+        "names the event: {out}"
+    );
+}
+
+/// The same against a deployment's DynamoDB table on the emulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stint_verify_names_a_tampered_event_in_dynamodb() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let f = stint_tests::aws::Fixture::new(chrono::Utc::now()).await;
+    let alice = stint::domain::Identity::new(
+        stint::domain::UserId::parse("alice").unwrap(),
+        [stint::domain::GroupName::parse("sre").unwrap()],
+    );
+    let new = stint::app::requests::NewRequest {
+        role: "db-read".parse().unwrap(),
+        scope: Some("orders".parse().unwrap()),
+        principal: f.principal.clone(),
+        duration: None,
+        justification: stint::domain::Justification::parse("verify me").unwrap(),
+        ticket: None,
+        starts_at: None,
+        break_glass: false,
+        source: stint::domain::Source::Person,
+    };
+    let id = f.stint.submit(&alice, new).await.unwrap().id;
+    f.stint
+        .approve(
+            id,
+            &stint::domain::Identity::new("bob".parse().unwrap(), ["db-owners".parse().unwrap()]),
+            None,
+        )
+        .await
+        .unwrap();
+    let endpoint = stint_tests::emulator_endpoint();
+    let table = f.store.table().to_owned();
+    let run = move || {
+        let out = Command::new(bin("stint"))
+            .args(["verify", "--table", &table])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let clean = run.clone();
+    let (code, out) = tokio::task::spawn_blocking(clean).await.unwrap();
+    assert!(code == 0 && out.contains("1 streams, 3 events"), "{out}");
+    stint_tests::dynamodb_client()
+        .await
+        .delete_item()
+        .table_name(f.store.table())
+        .key("stream", AttributeValue::S(id.stream().to_string()))
+        .key("version", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = tokio::task::spawn_blocking(run).await.unwrap();
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains(&format!("request#{id} at version 2")),
+        "the first event after the deleted one: {out}"
+    );
+}
+
+/// 16 parallel approvals, revokes and cancels over HTTP against the real server: each
+/// transition happens exactly once, the others are refused or no-ops, and the chains verify.
+#[test]
+fn sixteen_parallel_decisions_over_http_happen_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
+    let alice = token(dir.path(), "alice", "sre");
+    let approvers: Vec<String> = (0..16)
+        .map(|i| token(dir.path(), &format!("approver{i}"), "db-owners"))
+        .collect();
+    let post = |tok: &str, path: &str| -> u16 {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&format!("{}{path}", server.api))
+            .header("Authorization", &format!("Bearer {tok}"))
+            .send_json(json!({}))
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let create = || {
+        let (code, out) = stint(
+            &server.api,
+            Some(&alice),
+            &[
+                "--json",
+                "request",
+                "db-read",
+                "--scope",
+                "orders",
+                "--reason",
+                "parallel",
+                "--principal",
+                PRINCIPAL,
+            ],
+        );
+        assert_eq!(code, 0, "{out}");
+        json_of(&out)["id"].as_str().unwrap().to_owned()
+    };
+    let parallel = |toks: Vec<String>, path: String| -> Vec<u16> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = toks.iter().map(|t| s.spawn(|| post(t, &path))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let events = |id: &str, ty: &str| {
+        let (_, out) = stint(&server.api, Some(&alice), &["--json", "show", id]);
+        json_of(&out)["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == ty)
+            .count()
+    };
+
+    let id = create();
+    let codes = parallel(approvers.clone(), format!("/requests/{id}/approve"));
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+    assert_eq!(
+        (
+            events(&id, "ApprovalRecorded"),
+            events(&id, "AccessApproved")
+        ),
+        (1, 1)
+    );
+    wait_for(&server.api, &alice, &id, "active");
+    let codes = parallel(approvers.clone(), format!("/requests/{id}/revoke"));
+    assert!(
+        codes.iter().all(|c| *c == 200),
+        "an approver may revoke, and a repeat is a no-op: {codes:?}"
+    );
+    assert_eq!(events(&id, "AccessRevoked"), 1);
+
+    let other = create();
+    let codes = parallel(vec![alice.clone(); 16], format!("/requests/{other}/cancel"));
+    assert!(codes.iter().all(|c| *c == 200), "{codes:?}");
+    assert_eq!(events(&other, "RequestCancelled"), 1);
+    server.stop();
+    let (code, out) = stint(
+        "http://127.0.0.1:9",
+        None,
+        &["verify", "--data", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}");
+}
