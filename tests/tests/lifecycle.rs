@@ -413,3 +413,67 @@ async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
         Status::Revoked
     );
 }
+
+/// Every trigger delivered three times through the Lambda handlers, as EventBridge, Scheduler
+/// and API Gateway may: one approval, one policy, one schedule, one grant, one revoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_handler_given_each_event_three_times_has_one_effect() {
+    use stint::lambda::{handle_grant, handle_revoke};
+    let f = Fixture::new(chrono::Utc::now() - Duration::hours(3)).await;
+    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    let app = stint::http::router(stint::http::Api {
+        stint: f.stint.clone(),
+        auth: Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
+    });
+    let ctx = || lambda_runtime::Context::default();
+    let with_id = |mut ev: serde_json::Value| {
+        let s = ev
+            .to_string()
+            .replace(stint_tests::SAMPLE_ID, &id.to_string());
+        ev = serde_json::from_str(&s).unwrap();
+        ev
+    };
+    for _ in 0..3 {
+        use tower::ServiceExt;
+        let req = lambda_http::request::from_str(
+            &with_id(stint_tests::sample("apigw-approve.json")).to_string(),
+        )
+        .unwrap();
+        assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 200);
+    }
+    for _ in 0..3 {
+        let ev = lambda_runtime::LambdaEvent::new(
+            with_id(stint_tests::sample("eventbridge-access-approved.json")),
+            ctx(),
+        );
+        handle_grant(&f.stint, ev).await.unwrap();
+    }
+    assert_eq!(f.policy_names().await, [grant_policy_name(id)]);
+    assert!(f
+        .schedule(&TimerKind::Expiry.schedule_name(id))
+        .await
+        .is_some());
+    // Past the expiry: the timer fires, three times.
+    f.clock.set(chrono::Utc::now() + Duration::minutes(61));
+    for _ in 0..3 {
+        let ev = lambda_runtime::LambdaEvent::new(
+            with_id(stint_tests::sample("scheduler-expiry.json")),
+            ctx(),
+        );
+        handle_revoke(&f.stint, app.clone(), ev).await.unwrap();
+    }
+    let t = types(&f, id).await;
+    for (ty, n) in [
+        ("ApprovalRecorded", 1),
+        ("AccessApproved", 1),
+        ("AccessGranted", 1),
+        ("AccessRevoked", 1),
+    ] {
+        assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
+    }
+    assert!(f.policy_names().await.is_empty());
+    assert!(f
+        .schedule(&TimerKind::Expiry.schedule_name(id))
+        .await
+        .is_none());
+}
