@@ -33,10 +33,6 @@ impl LocalTimers {
         }
         due.into_iter().map(|(_, k)| k).collect()
     }
-
-    pub fn pending(&self) -> usize {
-        self.timers.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ pub mod jwt;
 
 use crate::app::requests::{ListFilter, NewRequest};
 use crate::app::view::RequestView;
-use crate::app::Stint;
+use crate::app::{AppError, Loaded, Stint};
 use crate::domain::{
     AccessDuration, Identity, Justification, PrincipalArn, RequestId, RoleName, Scope, Source,
     Status, TicketRef,
@@ -226,68 +226,82 @@ fn note(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// What every decision route takes: the caller, the request id from the path, and an optional
+/// JSON body, extracted in that order so a missing identity is a 401 before anything else.
+struct Decision<T> {
+    who: Identity,
+    id: RequestId,
+    body: T,
+}
+
+impl<T: DeserializeOwned + Default> axum::extract::FromRequest<Api> for Decision<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, api: &Api) -> Result<Self, ApiError> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Caller(who) = Caller::from_request_parts(&mut parts, api).await?;
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, api)
+            .await
+            .map_err(|e| ApiError::bad("id", e.body_text()))?;
+        let id = request_id(&id)?;
+        let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts, body), api).await;
+        Ok(Decision {
+            who,
+            id,
+            body: parse_body(bytes)?,
+        })
+    }
+}
+
+fn view(loaded: Result<Loaded, AppError>) -> Result<Json<RequestView>, ApiError> {
+    Ok(Json(RequestView::with_timeline(&loaded?)))
+}
+
 async fn approve(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<NoteBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let b: NoteBody = parse_body(body)?;
-    let l = api
-        .stint
-        .approve(request_id(&id)?, &who, note("comment", b.comment)?)
-        .await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(
+        api.stint
+            .approve(d.id, &d.who, note("comment", d.body.comment)?)
+            .await,
+    )
 }
 
 async fn deny(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<NoteBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let b: NoteBody = parse_body(body)?;
-    let l = api
-        .stint
-        .deny(request_id(&id)?, &who, note("reason", b.reason)?)
-        .await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(
+        api.stint
+            .deny(d.id, &d.who, note("reason", d.body.reason)?)
+            .await,
+    )
 }
 
 async fn cancel(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<NoteBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let _: NoteBody = parse_body(body)?;
-    let l = api.stint.cancel(request_id(&id)?, &who).await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(api.stint.cancel(d.id, &d.who).await)
 }
 
 async fn revoke(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<NoteBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let _: NoteBody = parse_body(body)?;
-    let l = api.stint.revoke_by(request_id(&id)?, &who).await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(api.stint.revoke_by(d.id, &d.who).await)
 }
 
 async fn review(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<NoteBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let b: NoteBody = parse_body(body)?;
-    let l = api
-        .stint
-        .review_break_glass(request_id(&id)?, &who, note("note", b.note)?)
-        .await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(
+        api.stint
+            .review_break_glass(d.id, &d.who, note("note", d.body.note)?)
+            .await,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -298,16 +312,13 @@ struct ExtendBody {
 
 async fn extend(
     State(api): State<Api>,
-    Caller(who): Caller,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    d: Decision<ExtendBody>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let b: ExtendBody = parse_body(body)?;
-    let by = b
+    let by = d
+        .body
         .duration
         .ok_or_else(|| ApiError::bad("duration", "duration is required"))?;
-    let l = api.stint.extend(request_id(&id)?, &who, by).await?;
-    Ok(Json(RequestView::with_timeline(&l)))
+    view(api.stint.extend(d.id, &d.who, by).await)
 }
 
 async fn no_route(uri: axum::http::Uri) -> ApiError {
