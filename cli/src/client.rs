@@ -33,6 +33,29 @@ pub fn token(user: &str, groups: &[String], ttl: &str, data: &Path) -> Result<()
     Ok(())
 }
 
+pub fn pipeline_token(
+    repository: &str,
+    git_ref: &str,
+    environment: Option<&str>,
+    ttl: &str,
+    data: &Path,
+) -> Result<(), Failure> {
+    let ttl = AccessDuration::parse(ttl).map_err(|e| Failure::usage(format!("--ttl: {e}")))?;
+    let jwt = LocalJwt::load_or_create(data)
+        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
+    let token = jwt
+        .issue_pipeline(
+            repository,
+            git_ref,
+            environment,
+            ttl.to_chrono(),
+            chrono::Utc::now(),
+        )
+        .map_err(|e| Failure::trouble(e.0))?;
+    println!("{token}");
+    Ok(())
+}
+
 impl Client {
     pub fn new(cli: &Cli) -> Result<Client, Failure> {
         let token = match (&cli.token, &cli.token_file) {
@@ -236,9 +259,10 @@ impl Client {
                 }
                 print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
             }
-            Command::Serve(_) | Command::Token { .. } | Command::Verify { .. } => {
-                unreachable_command()?
-            }
+            Command::Serve(_)
+            | Command::Token { .. }
+            | Command::PipelineToken { .. }
+            | Command::Verify { .. } => unreachable_command()?,
         }
         Ok(())
     }

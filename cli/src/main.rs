@@ -54,6 +54,20 @@ enum Command {
         #[arg(long, default_value = ".stint")]
         data: PathBuf,
     },
+    /// Print a local CI-job token (the second issuer, standing in for GitHub Actions OIDC),
+    /// for the `/pipeline` routes.
+    PipelineToken {
+        #[arg(long)]
+        repository: String,
+        #[arg(long = "ref")]
+        git_ref: String,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        #[arg(long, default_value = ".stint")]
+        data: PathBuf,
+    },
     /// Ask for a role.
     Request {
         role: String,
@@ -151,6 +165,13 @@ fn main() -> ExitCode {
             ref ttl,
             ref data,
         } => client::token(user, groups, ttl, data),
+        Command::PipelineToken {
+            ref repository,
+            ref git_ref,
+            ref environment,
+            ref ttl,
+            ref data,
+        } => client::pipeline_token(repository, git_ref, environment.as_deref(), ttl, data),
         Command::Verify {
             ref data,
             ref table,

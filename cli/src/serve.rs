@@ -136,10 +136,18 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::trouble(format!("resuming from the store: {e}")))?;
     let jwt = LocalJwt::load_or_create(&args.data)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
-    let mut app = router(Api {
-        stint: broker.stint.clone(),
-        auth: Arc::new(jwt),
-    });
+    let jwt = Arc::new(jwt);
+    // Alert webhooks are signed with STINT_ALERT_SECRET; without it `POST /alerts` answers 401.
+    let alert_secrets = std::env::var("STINT_ALERT_SECRET")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| vec![s.into_bytes()])
+        .unwrap_or_default();
+    let mut app = router(
+        Api::new(broker.stint.clone(), jwt.clone())
+            .with_pipeline_auth(jwt)
+            .with_alert_secrets(alert_secrets),
+    );
     if let Some(m) = &manual {
         app = app.merge(
             Router::new()

@@ -82,6 +82,77 @@ fn is_http(payload: &Value) -> bool {
         && (payload.get("routeKey").is_some() || payload.get("httpMethod").is_some())
 }
 
+/// Serves an HTTP event through `router` (API Gateway's payload, answered as API Gateway wants).
+async fn serve_http(
+    http: axum::Router,
+    payload: Value,
+    context: lambda_runtime::Context,
+) -> Result<Value, Error> {
+    let request: lambda_http::request::LambdaRequest = parse(payload)?;
+    let adapter = lambda_http::Adapter::from(http);
+    let response = adapter.oneshot(LambdaEvent::new(request, context)).await?;
+    Ok(serde_json::to_value(response)?)
+}
+
+/// The request function serves its HTTP routes and CloudWatch alarm state changes (an
+/// EventBridge rule): ALARM opens incident access for the on-call engineer, OK closes it.
+pub async fn handle_request(
+    stint: &Stint,
+    http: axum::Router,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let (payload, context) = event.into_parts();
+    if is_http(&payload) {
+        return serve_http(http, payload, context).await;
+    }
+    let kind = payload.get("detail-type").and_then(Value::as_str);
+    if kind != Some("CloudWatch Alarm State Change") {
+        return Err(format!("request does not handle {kind:?} events").into());
+    }
+    let alert = match crate::domain::alert::from_cloudwatch(&payload, &stint.catalog) {
+        Ok(crate::domain::alert::Parsed::Alert(a)) => a,
+        Ok(crate::domain::alert::Parsed::Ignored(reason)) => {
+            tracing::info!(%reason, "alarm ignored");
+            return Ok(json!({ "outcome": "ignored", "reason": reason }));
+        }
+        // Redelivering a malformed event cannot help.
+        Err(e) => {
+            tracing::error!(error = %e, "unreadable alarm event");
+            return Ok(json!({ "outcome": "malformed", "error": e.to_string() }));
+        }
+    };
+    match stint.on_alert(&alert).await {
+        Ok(outcome) => Ok(serde_json::to_value(outcome)?),
+        Err(e) if e.is_transient() => Err(into_lambda_error(e)),
+        Err(e) => {
+            tracing::warn!(incident = %alert.incident, error = %e, "alert not acted on");
+            Ok(json!({ "outcome": "refused", "error": e.to_string() }))
+        }
+    }
+}
+
+/// The notify function: one bus event in, its notices out. Failures return an error so
+/// EventBridge retries; what was already sent is not sent again.
+pub async fn handle_notify(
+    notifier: &crate::app::notify::Notifier,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let e: EventBridgeEvent<BusMessage> = parse(event.payload)?;
+    let Some(id) = e
+        .detail
+        .request_id
+        .as_deref()
+        .and_then(|s| RequestId::parse(s).ok())
+    else {
+        return Ok(json!({ "outcome": "not a request event" }));
+    };
+    let report = notifier
+        .notify(id, &e.detail.event_id)
+        .await
+        .map_err(|e| -> Error { Box::new(e) })?;
+    Ok(serde_json::to_value(report)?)
+}
+
 /// The revoke function serves `POST /requests/{id}/revoke`, expiry timers and the sweep.
 pub async fn handle_revoke(
     stint: &Stint,
@@ -90,10 +161,7 @@ pub async fn handle_revoke(
 ) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     if is_http(&payload) {
-        let request: lambda_http::request::LambdaRequest = parse(payload)?;
-        let adapter = lambda_http::Adapter::from(http);
-        let response = adapter.oneshot(LambdaEvent::new(request, context)).await?;
-        return Ok(serde_json::to_value(response)?);
+        return serve_http(http, payload, context).await;
     }
     match parse::<RevokeTrigger>(payload)? {
         RevokeTrigger::Timer(TimerFired {

@@ -3,7 +3,9 @@
 //! timers that fire on the injected clock.
 
 use crate::adapters::local::{LocalTimers, PublishingStore, RecordingProvider};
+use crate::adapters::slack::{OutboxMailer, SlackWebhook};
 use crate::adapters::sqlite::SqliteEventStore;
+use crate::app::notify::Notifier;
 use crate::app::{RetryPolicy, Stint};
 use crate::domain::{Catalog, RevokeReason, StoredEvent};
 use crate::ports::{AccessProvider, Clock, EventStore, StoreError, TimerKind};
@@ -20,6 +22,8 @@ pub enum Provider {
 
 pub struct LocalBroker {
     pub stint: Stint,
+    /// Tells people about what the bus carries; its records bypass the bus.
+    pub notifier: Notifier,
     pub timers: Arc<LocalTimers>,
     bus: mpsc::UnboundedReceiver<StoredEvent>,
     sweep_every: TimeDelta,
@@ -30,6 +34,7 @@ pub struct LocalBroker {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Step {
     pub granted: usize,
+    pub notified: usize,
     pub timers_fired: usize,
     pub swept: bool,
 }
@@ -45,13 +50,31 @@ impl LocalBroker {
             Arc::new(SqliteEventStore::open(&data_dir.join("events.db"))?);
         let (publishing, bus) = PublishingStore::new(Arc::clone(&sqlite));
         let access: Arc<dyn AccessProvider> = match provider {
-            Provider::Record => Arc::new(RecordingProvider::new(sqlite)),
+            Provider::Record => Arc::new(RecordingProvider::new(Arc::clone(&sqlite))),
             Provider::Aws(p) => p,
         };
         let timers = Arc::new(LocalTimers::default());
+        let catalog = Arc::new(catalog);
+        // Local mode has no SES: mail goes to <data>/outbox/*.eml.
+        let mailer: Option<Arc<dyn crate::ports::Mailer>> =
+            catalog
+                .notify
+                .email_from
+                .as_ref()
+                .map(|_| -> Arc<dyn crate::ports::Mailer> {
+                    Arc::new(OutboxMailer::new(data_dir.join("outbox")))
+                });
+        let notifier = Notifier {
+            store: Arc::clone(&sqlite),
+            catalog: Arc::clone(&catalog),
+            clock: Arc::clone(&clock),
+            chat: Arc::new(SlackWebhook::default()),
+            mailer,
+            retry: RetryPolicy::default(),
+        };
         let stint = Stint {
             store: Arc::new(publishing),
-            catalog: Arc::new(catalog),
+            catalog,
             clock,
             access,
             timers: timers.clone(),
@@ -59,6 +82,7 @@ impl LocalBroker {
         };
         Ok(LocalBroker {
             stint,
+            notifier,
             timers,
             bus,
             sweep_every: TimeDelta::minutes(5),
@@ -81,10 +105,15 @@ impl LocalBroker {
     pub async fn step(&mut self) -> Step {
         let mut step = Step::default();
         while let Ok(ev) = self.bus.try_recv() {
-            if ev.record.event_type != "AccessApproved" {
+            let Some(id) = ev.stream.request_id() else {
                 continue;
+            };
+            // Like the notify function: failures are logged and recorded, never block the rest.
+            match self.notifier.notify(id, &ev.record.event_id).await {
+                Ok(r) => step.notified += r.sent.len(),
+                Err(e) => tracing::error!(request_id = %id, error = %e, "notification failed"),
             }
-            if let Some(id) = ev.stream.request_id() {
+            if ev.record.event_type == "AccessApproved" {
                 match self.stint.grant(id).await {
                     Ok(out) => {
                         tracing::info!(request_id = %id, ?out, "grant after approval");

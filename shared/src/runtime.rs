@@ -19,6 +19,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("catalog: {0}")]
     Catalog(String),
+    #[error("alert secret: {0}")]
+    Secret(String),
 }
 
 fn var(name: &'static str) -> Result<String, ConfigError> {
@@ -93,10 +95,32 @@ pub fn api_from_env(stint: Stint) -> Api {
         user_claim: var_or("STINT_USER_CLAIM", "email"),
         groups_claim: var_or("STINT_GROUPS_CLAIM", "groups"),
     };
-    Api {
-        stint,
-        auth: Arc::new(claims),
+    Api::new(stint, Arc::new(claims.clone())).with_pipeline_auth(Arc::new(claims))
+}
+
+/// The alert webhook secret: `STINT_ALERT_SECRET` itself, or the SSM parameter named by
+/// `STINT_ALERT_SECRET_PARAMETER` (SecureString). A Secrets Manager secret is read through SSM
+/// as `/aws/reference/secretsmanager/<secret id>`. Neither set: no alert webhooks.
+pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError> {
+    if let Ok(secret) = var("STINT_ALERT_SECRET") {
+        return Ok(vec![secret.into_bytes()]);
     }
+    let Ok(name) = var("STINT_ALERT_SECRET_PARAMETER") else {
+        return Ok(vec![]);
+    };
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("SSM parameter {name}: {e:?}")))?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ConfigError::Secret(format!("SSM parameter {name} is empty")))?;
+    Ok(vec![value.trim().as_bytes().to_vec()])
 }
 
 /// The bus the relay publishes to.
@@ -130,5 +154,34 @@ pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
         days: var_or("STINT_REPORT_DAYS", "7")
             .parse()
             .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
+    })
+}
+
+/// The notifier: Slack webhooks from the catalog, email through SES v2 when the catalog names a
+/// sender.
+pub async fn notifier_from_env(
+    sdk: &SdkConfig,
+) -> Result<crate::app::notify::Notifier, ConfigError> {
+    let catalog = load_catalog(sdk).await?;
+    let mailer: Option<Arc<dyn crate::ports::Mailer>> =
+        catalog
+            .notify
+            .email_from
+            .as_ref()
+            .map(|_| -> Arc<dyn crate::ports::Mailer> {
+                Arc::new(crate::adapters::ses::SesMailer::new(
+                    aws_sdk_sesv2::Client::new(sdk),
+                ))
+            });
+    Ok(crate::app::notify::Notifier {
+        store: Arc::new(DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            var("STINT_TABLE")?,
+        )),
+        catalog: Arc::new(catalog),
+        clock: Arc::new(SystemClock),
+        chat: Arc::new(crate::adapters::slack::SlackWebhook::default()),
+        mailer,
+        retry: RetryPolicy::default(),
     })
 }

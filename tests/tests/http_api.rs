@@ -26,10 +26,10 @@ struct Harness {
 impl Harness {
     async fn new() -> Harness {
         let f = Fixture::new(t0()).await;
-        let app = router(Api {
-            stint: f.stint.clone(),
-            auth: Arc::new(ApiGatewayClaims::default()),
-        });
+        let app = router(Api::new(
+            f.stint.clone(),
+            Arc::new(ApiGatewayClaims::default()),
+        ));
         Harness { f, app }
     }
 

@@ -421,10 +421,10 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
     use stint::lambda::{handle_grant, handle_revoke};
     let f = Fixture::new(chrono::Utc::now() - Duration::hours(3)).await;
     let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
-    let app = stint::http::router(stint::http::Api {
-        stint: f.stint.clone(),
-        auth: Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
-    });
+    let app = stint::http::router(stint::http::Api::new(
+        f.stint.clone(),
+        Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
+    ));
     let ctx = || lambda_runtime::Context::default();
     let with_id = |mut ev: serde_json::Value| {
         let s = ev

@@ -558,10 +558,10 @@ async fn reports_over_http_are_for_auditors_only() {
     use tower::ServiceExt;
     let f = Fixture::new(day(20, 0, 0)).await;
     seed(&f).await;
-    let app = stint::http::router(stint::http::Api {
-        stint: f.stint.clone(),
-        auth: Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
-    });
+    let app = stint::http::router(stint::http::Api::new(
+        f.stint.clone(),
+        Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
+    ));
     let call = |groups: &str, q: &str| {
         let mut ev = stint_tests::sample("apigw-list-requests.json");
         ev["rawPath"] = "/reports".into();

@@ -8,6 +8,7 @@ pub mod local;
 pub mod s3;
 pub mod scheduler;
 pub mod ses;
+pub mod slack;
 pub mod sqlite;
 
 use crate::ports::ProviderError;

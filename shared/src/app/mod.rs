@@ -1,7 +1,9 @@
 //! Application services: they load streams through ports, call the domain, and append.
 //! They know the ports, never SDK types.
 
+pub mod alerts;
 pub mod grant;
+pub mod notify;
 pub mod relay;
 pub mod report;
 pub mod requests;

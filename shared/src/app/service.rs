@@ -161,23 +161,37 @@ impl Stint {
     pub async fn with_retry<T, F, Fut>(
         &self,
         what: &str,
-        mut call: F,
+        call: F,
     ) -> Result<T, (ProviderError, u32)>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, ProviderError>>,
     {
-        let mut attempt = 0;
-        loop {
-            match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt + 1 < self.retry.attempts => {
-                    tracing::warn!(call = what, attempt, error = %e, "retrying");
-                    tokio::time::sleep(self.retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err((e, attempt + 1)),
+        retry(&self.retry, what, call).await
+    }
+}
+
+/// Calls until success, a refusal, or the budget runs out, backing off between tries; the error
+/// comes with the number of attempts made.
+pub async fn retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    mut call: F,
+) -> Result<T, (ProviderError, u32)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && attempt + 1 < policy.attempts => {
+                tracing::warn!(call = what, attempt, error = %e, "retrying");
+                tokio::time::sleep(policy.backoff(attempt)).await;
+                attempt += 1;
             }
+            Err(e) => return Err((e, attempt + 1)),
         }
     }
 }

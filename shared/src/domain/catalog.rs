@@ -4,6 +4,7 @@
 use super::duration::AccessDuration;
 use super::event::Source;
 use super::ids::{GroupName, Identity, PrincipalArn, RoleName, Scope};
+use super::oncall::Rotation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -197,6 +198,66 @@ pub struct Role {
     pub self_extend: bool,
     #[serde(default)]
     pub auto_approve: Vec<AutoRule>,
+    /// Where this role's notices go, instead of or besides the global channels.
+    #[serde(default)]
+    pub notify: RoleNotify,
+}
+
+/// Per-role notification channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleNotify {
+    /// Replaces the global Slack webhook for this role's notices.
+    #[serde(default)]
+    pub slack_webhook: Option<String>,
+    /// Addresses told of this role's requests, besides the approver groups' addresses.
+    #[serde(default)]
+    pub approver_emails: Vec<String>,
+}
+
+/// Global notification channels.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// Link to a request in messages; `{id}` is replaced by the request id.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// Sender of notice emails (an SES-verified identity); no sender, no email.
+    #[serde(default)]
+    pub email_from: Option<String>,
+    /// Slack incoming webhook for every role without its own.
+    #[serde(default)]
+    pub slack_webhook: Option<String>,
+    /// Mail addresses of each approver group.
+    #[serde(default)]
+    pub group_emails: BTreeMap<GroupName, Vec<String>>,
+}
+
+/// A service that alerts can open incident access for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// CloudWatch alarm names or ARNs (patterns) that are this service's alerts.
+    #[serde(default)]
+    pub alarms: Vec<Pattern>,
+    /// PagerDuty service ids or names (patterns).
+    #[serde(default)]
+    pub pagerduty_services: Vec<Pattern>,
+    /// What the on-call engineer is given.
+    pub role: RoleName,
+    #[serde(default)]
+    pub scope: Option<Scope>,
+    pub principal: PrincipalArn,
+    /// Defaults to the role's default duration.
+    #[serde(default)]
+    pub duration: Option<AccessDuration>,
+    /// An alarm firing again this soon after its incident was resolved is the same incident.
+    #[serde(default = "d15m")]
+    pub flap_window: AccessDuration,
+    pub rotation: Rotation,
+}
+fn d15m() -> AccessDuration {
+    AccessDuration::from_secs(900).expect("constant is valid")
 }
 
 impl Role {
@@ -210,6 +271,22 @@ impl Role {
             .iter()
             .any(|p| p.matches(who.user.as_str()))
             || who.in_any(&self.requesters.groups)
+    }
+
+    /// Every address told about this role's requests: the approver groups' and the role's own.
+    pub fn approver_emails(&self, notify: &Notify) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .approvers
+            .groups
+            .iter()
+            .filter_map(|g| notify.group_emails.get(g))
+            .flatten()
+            .chain(self.notify.approver_emails.iter())
+            .cloned()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn is_approver(&self, who: &Identity) -> bool {
@@ -357,6 +434,10 @@ pub struct Catalog {
     #[serde(default)]
     pub settings: Settings,
     pub roles: BTreeMap<RoleName, Role>,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub notify: Notify,
 }
 
 impl Catalog {
@@ -376,6 +457,44 @@ impl Catalog {
 
     pub fn role(&self, name: &RoleName) -> Option<&Role> {
         self.roles.get(name)
+    }
+
+    /// The service a CloudWatch alarm belongs to, by name or ARN pattern.
+    pub fn service_for_alarm(&self, name: &str, arn: &str) -> Option<(&str, &Service)> {
+        self.services
+            .iter()
+            .find(|(_, s)| s.alarms.iter().any(|p| p.matches(name) || p.matches(arn)))
+            .map(|(n, s)| (n.as_str(), s))
+    }
+
+    /// The service a PagerDuty service (id or name) belongs to.
+    pub fn service_for_pagerduty(&self, id: &str, name: &str) -> Option<(&str, &Service)> {
+        self.services
+            .iter()
+            .find(|(_, s)| {
+                s.pagerduty_services
+                    .iter()
+                    .any(|p| p.matches(id) || (!name.is_empty() && p.matches(name)))
+            })
+            .map(|(n, s)| (n.as_str(), s))
+    }
+
+    /// How far back a request an alert could still join may have begun.
+    pub fn alert_lookback(&self) -> AccessDuration {
+        let longest = self
+            .roles
+            .values()
+            .map(|r| r.max_total().secs())
+            .max()
+            .unwrap_or(0);
+        let flap = self
+            .services
+            .values()
+            .map(|s| s.flap_window.secs())
+            .max()
+            .unwrap_or(0);
+        AccessDuration::from_secs(self.settings.pending_timeout.secs() + longest + flap)
+            .unwrap_or(self.settings.pending_timeout)
     }
 
     pub fn is_admin(&self, who: &Identity) -> bool {
@@ -409,6 +528,94 @@ impl Catalog {
         }
         for (name, role) in &self.roles {
             self.validate_role(&format!("roles.{name}"), role)?;
+        }
+        for (name, service) in &self.services {
+            self.validate_service(&format!("services.{name}"), name, service)?;
+        }
+        self.validate_notify()
+    }
+
+    fn validate_service(&self, at: &str, name: &str, s: &Service) -> Result<(), CatalogError> {
+        if name.is_empty() || name.len() > 64 || name.chars().any(|c| c.is_control()) {
+            return Err(err(at, "a service name is 1 to 64 printable characters"));
+        }
+        let Some(role) = self.role(&s.role) else {
+            return Err(err(
+                format!("{at}.role"),
+                format!("{} is not in the catalog", s.role),
+            ));
+        };
+        if !role.allows_scope(s.scope.as_ref()) {
+            return Err(err(
+                format!("{at}.scope"),
+                format!("is not a scope role {} allows", s.role),
+            ));
+        }
+        if !role.allows_principal(&s.principal) || self.is_protected(s.principal.as_str()) {
+            return Err(err(
+                format!("{at}.principal"),
+                format!("is not a principal role {} may be attached to", s.role),
+            ));
+        }
+        if s.duration.is_some_and(|d| d > role.max_duration) {
+            return Err(err(
+                format!("{at}.duration"),
+                "is over the role's max_duration",
+            ));
+        }
+        if s.alarms.is_empty() && s.pagerduty_services.is_empty() {
+            // Reachable through the generic webhook only: allowed, but say so in the log.
+            tracing::debug!(
+                service = name,
+                "service has no alarms or PagerDuty services"
+            );
+        }
+        if let Some(problem) = s.rotation.problem() {
+            return Err(err(format!("{at}.rotation"), problem));
+        }
+        Ok(())
+    }
+
+    fn validate_notify(&self) -> Result<(), CatalogError> {
+        let hooks = std::iter::once((
+            "notify.slack_webhook".to_owned(),
+            &self.notify.slack_webhook,
+        ))
+        .chain(self.roles.iter().map(|(n, r)| {
+            (
+                format!("roles.{n}.notify.slack_webhook"),
+                &r.notify.slack_webhook,
+            )
+        }));
+        for (at, hook) in hooks {
+            if let Some(h) = hook {
+                check_webhook(h).map_err(|m| err(at, m))?;
+            }
+        }
+        let addresses = self
+            .notify
+            .group_emails
+            .iter()
+            .flat_map(|(g, v)| {
+                v.iter()
+                    .map(move |a| (format!("notify.group_emails.{g}"), a))
+            })
+            .chain(
+                self.notify
+                    .email_from
+                    .iter()
+                    .map(|a| ("notify.email_from".to_owned(), a)),
+            )
+            .chain(self.roles.iter().flat_map(|(n, r)| {
+                r.notify
+                    .approver_emails
+                    .iter()
+                    .map(move |a| (format!("roles.{n}.notify.approver_emails"), a))
+            }));
+        for (at, a) in addresses {
+            if !looks_like_email(a) {
+                return Err(err(at, format!("{a:?} is not an email address")));
+            }
         }
         Ok(())
     }
@@ -545,6 +752,29 @@ impl Catalog {
     }
 }
 
+/// Webhooks go over HTTPS; plain HTTP only to this machine (a local stand-in).
+fn check_webhook(url: &str) -> Result<(), String> {
+    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+    if url.starts_with("https://") || local.iter().any(|p| url.starts_with(p)) {
+        Ok(())
+    } else {
+        Err(format!("{url:?} must be an https:// URL"))
+    }
+}
+
+/// Plain `local@domain`, nothing that could smuggle a header into a message.
+pub fn looks_like_email(a: &str) -> bool {
+    let Some((local, domain)) = a.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && a.len() <= 254
+        && !a
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"\\".contains(c))
+}
+
 /// Actions are `service:Action`; IAM is never granted beyond read calls, and `*` never.
 fn check_action(a: &str) -> Result<(), String> {
     let Some((svc, act)) = a.split_once(':') else {
@@ -568,10 +798,14 @@ fn check_action(a: &str) -> Result<(), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
+pub mod tests_support {
     pub const EXAMPLE: &str = include_str!("../../../infra/catalog.example.toml");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::EXAMPLE;
+    use super::*;
 
     #[test]
     fn the_shipped_example_loads() {

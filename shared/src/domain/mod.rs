@@ -1,10 +1,13 @@
 //! The domain: plain types and pure functions. No I/O, no async, no SDK types.
 
+pub mod alert;
 pub mod catalog;
 pub mod duration;
 pub mod event;
 pub mod ids;
 pub mod log;
+pub mod notice;
+pub mod oncall;
 pub mod policy;
 pub mod report;
 pub mod request;

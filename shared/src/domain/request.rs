@@ -508,7 +508,15 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
     let role = catalog
         .role(&s.role)
         .ok_or_else(|| Rejection::UnknownRole(s.role.clone()))?;
-    if !role.may_request(&s.requester) {
+    // An alert asks on behalf of the on-call engineer; the catalog's service entry, not the
+    // engineer's groups, is what allows that exact role, scope and principal.
+    let via_service = match &s.source {
+        Source::Alert { service, .. } => catalog.services.get(service).is_some_and(|svc| {
+            svc.role == s.role && svc.scope == s.scope && svc.principal == s.principal
+        }),
+        _ => false,
+    };
+    if !via_service && !role.may_request(&s.requester) {
         return Err(Rejection::NotAllowedToRequest(s.role.clone()));
     }
     if !role.allows_scope(s.scope.as_ref()) {

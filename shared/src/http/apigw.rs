@@ -1,6 +1,6 @@
 //! Identity from API Gateway's JWT authorizer: the claims it verified, never the body.
 
-use super::{AuthError, Authenticator};
+use super::{AuthError, Authenticator, PipelineAuthenticator, PipelineCaller};
 use crate::domain::{GroupName, Identity, UserId};
 use http::request::Parts;
 use lambda_http::request::RequestContext;
@@ -36,18 +36,44 @@ pub fn parse_groups(raw: &str) -> Vec<String> {
         .collect()
 }
 
+type Claims = std::collections::HashMap<String, String>;
+
+fn claims(parts: &Parts) -> Result<&Claims, AuthError> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() else {
+        return Err(AuthError("no API Gateway request context".into()));
+    };
+    ctx.authorizer
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .map(|j| &j.claims)
+        .ok_or_else(|| AuthError("no JWT claims from the authorizer".into()))
+}
+
+/// A CI job's claims as GitHub Actions names them: `sub`, `repository`, `ref`, `environment`.
+impl PipelineAuthenticator for ApiGatewayClaims {
+    fn identify_pipeline(&self, parts: &Parts) -> Result<PipelineCaller, AuthError> {
+        let claims = claims(parts)?;
+        let get = |k: &str| claims.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let sub = get("sub").ok_or_else(|| AuthError("the token has no sub claim".into()))?;
+        Ok(PipelineCaller {
+            identity: Identity::new(
+                UserId::parse(sub).map_err(|e| AuthError(e.to_string()))?,
+                [],
+            ),
+            repository: get("repository")
+                .ok_or_else(|| AuthError("the token has no repository claim".into()))?
+                .to_owned(),
+            git_ref: get("ref")
+                .ok_or_else(|| AuthError("the token has no ref claim".into()))?
+                .to_owned(),
+            environment: get("environment").map(str::to_owned),
+        })
+    }
+}
+
 impl Authenticator for ApiGatewayClaims {
     fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>()
-        else {
-            return Err(AuthError("no API Gateway request context".into()));
-        };
-        let claims = ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|j| &j.claims)
-            .ok_or_else(|| AuthError("no JWT claims from the authorizer".into()))?;
+        let claims = claims(parts)?;
         let user = claims
             .get(&self.user_claim)
             .or_else(|| claims.get("sub"))

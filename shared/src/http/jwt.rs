@@ -1,7 +1,7 @@
 //! Local-mode identity: bearer JWTs with the same claims API Gateway's authorizer passes on
 //! (`sub`, `email`, `groups`), signed HS256 with a key kept in the data folder.
 
-use super::{AuthError, Authenticator};
+use super::{AuthError, Authenticator, PipelineAuthenticator, PipelineCaller};
 use crate::domain::{GroupName, Identity, UserId};
 use http::request::Parts;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -10,6 +10,23 @@ use std::path::Path;
 
 pub const ISSUER: &str = "stint-local";
 pub const AUDIENCE: &str = "stint";
+/// The second issuer: CI jobs, standing in locally for e.g. GitHub Actions' OIDC tokens.
+pub const PIPELINE_ISSUER: &str = "stint-local-ci";
+
+/// A CI job's claims, named as GitHub Actions names them.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PipelineClaims {
+    pub sub: String,
+    pub repository: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    pub iss: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -72,8 +89,39 @@ impl LocalJwt {
     }
 }
 
-impl Authenticator for LocalJwt {
-    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
+impl LocalJwt {
+    /// A CI job's token from the second issuer.
+    pub fn issue_pipeline(
+        &self,
+        repository: &str,
+        git_ref: &str,
+        environment: Option<&str>,
+        ttl: chrono::TimeDelta,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, AuthError> {
+        let sub = match environment {
+            Some(e) => format!("repo:{repository}:environment:{e}"),
+            None => format!("repo:{repository}:ref:{git_ref}"),
+        };
+        let claims = PipelineClaims {
+            sub,
+            repository: repository.into(),
+            git_ref: git_ref.into(),
+            environment: environment.map(str::to_owned),
+            iss: PIPELINE_ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now.timestamp(),
+            exp: (now + ttl).timestamp(),
+        };
+        let key = EncodingKey::from_secret(&self.key).map_err(|e| AuthError(e.to_string()))?;
+        encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|e| AuthError(e.to_string()))
+    }
+
+    fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        parts: &Parts,
+        issuer: &str,
+    ) -> Result<T, AuthError> {
         let header = parts
             .headers
             .get(http::header::AUTHORIZATION)
@@ -84,16 +132,38 @@ impl Authenticator for LocalJwt {
             .and_then(|h| h.strip_prefix("Bearer "))
             .ok_or_else(|| AuthError("Authorization must be `Bearer <token>`".into()))?;
         let mut v = Validation::new(Algorithm::HS256);
-        v.set_issuer(&[ISSUER]);
+        v.set_issuer(&[issuer]);
         v.set_audience(&[AUDIENCE]);
         v.leeway = 5;
         let key = DecodingKey::from_secret(&self.key).map_err(|e| AuthError(e.to_string()))?;
-        let data = decode::<Claims>(token.trim(), &key, &v)
-            .map_err(|e| AuthError(format!("invalid token: {e}")))?;
-        let user = UserId::parse(&data.claims.email).map_err(|e| AuthError(e.to_string()))?;
+        decode::<T>(token.trim(), &key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| AuthError(format!("invalid token: {e}")))
+    }
+}
+
+impl PipelineAuthenticator for LocalJwt {
+    fn identify_pipeline(&self, parts: &Parts) -> Result<PipelineCaller, AuthError> {
+        let c: PipelineClaims = self.verify(parts, PIPELINE_ISSUER)?;
+        Ok(PipelineCaller {
+            identity: Identity::new(
+                UserId::parse(&c.sub).map_err(|e| AuthError(e.to_string()))?,
+                [],
+            ),
+            repository: c.repository,
+            git_ref: c.git_ref,
+            environment: c.environment,
+        })
+    }
+}
+
+impl Authenticator for LocalJwt {
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
+        let claims: Claims = self.verify(parts, ISSUER)?;
+        let user = UserId::parse(&claims.email).map_err(|e| AuthError(e.to_string()))?;
         Ok(Identity::new(
             user,
-            data.claims
+            claims
                 .groups
                 .iter()
                 .filter_map(|g| GroupName::parse(g).ok()),

@@ -1,9 +1,11 @@
 //! The HTTP API: one axum router over the application services. API Gateway reaches it through
 //! `lambda_http`; a local server can run the same router. The API has one definition.
 
+pub mod alerts;
 pub mod apigw;
 pub mod error;
 pub mod jwt;
+pub mod pipeline;
 
 use crate::app::requests::{ListFilter, NewRequest};
 use crate::app::view::RequestView;
@@ -38,10 +40,49 @@ pub trait Authenticator: Send + Sync {
     fn identify(&self, parts: &Parts) -> Result<Identity, AuthError>;
 }
 
+/// A CI job, from its OIDC token: the subject and the claims automatic approval matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineCaller {
+    pub identity: Identity,
+    pub repository: String,
+    pub git_ref: String,
+    pub environment: Option<String>,
+}
+
+/// Verifies CI jobs' tokens (a second issuer, e.g. GitHub Actions) for the `/pipeline` routes.
+pub trait PipelineAuthenticator: Send + Sync {
+    fn identify_pipeline(&self, parts: &Parts) -> Result<PipelineCaller, AuthError>;
+}
+
 #[derive(Clone)]
 pub struct Api {
     pub stint: Stint,
     pub auth: Arc<dyn Authenticator>,
+    /// None: the `/pipeline` routes answer 401.
+    pub pipeline_auth: Option<Arc<dyn PipelineAuthenticator>>,
+    /// HMAC secrets for `POST /alerts`; none: the route answers 401.
+    pub alert_secrets: Arc<Vec<Vec<u8>>>,
+}
+
+impl Api {
+    pub fn new(stint: Stint, auth: Arc<dyn Authenticator>) -> Api {
+        Api {
+            stint,
+            auth,
+            pipeline_auth: None,
+            alert_secrets: Arc::new(vec![]),
+        }
+    }
+
+    pub fn with_pipeline_auth(mut self, auth: Arc<dyn PipelineAuthenticator>) -> Api {
+        self.pipeline_auth = Some(auth);
+        self
+    }
+
+    pub fn with_alert_secrets(mut self, secrets: Vec<Vec<u8>>) -> Api {
+        self.alert_secrets = Arc::new(secrets);
+        self
+    }
 }
 
 /// The caller's identity, or 401.
@@ -57,17 +98,22 @@ impl axum::extract::FromRequestParts<Api> for Caller {
     }
 }
 
-/// Parses a JSON body; the error names the field at fault (`duration`, `scope`...).
-fn parse_body<T: DeserializeOwned + Default>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let bytes = body.map_err(|e| match e {
+/// The body's bytes, or 413 when it is over the limit.
+fn parse_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge(BODY_LIMIT),
         other => ApiError::BadInput {
             field: None,
             message: other.body_text(),
         },
-    })?;
+    })
+}
+
+/// Parses a JSON body; the error names the field at fault (`duration`, `scope`...).
+fn parse_body<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = parse_bytes(body)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -440,6 +486,25 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
             post(review),
         ),
         ("POST", "/requests/{id}/revoke", Part::Revoke, post(revoke)),
+        ("POST", "/alerts", Part::Requests, post(alerts::receive)),
+        (
+            "POST",
+            "/pipeline/requests",
+            Part::Requests,
+            post(pipeline::create),
+        ),
+        (
+            "GET",
+            "/pipeline/requests/{id}",
+            Part::Requests,
+            get(pipeline::show),
+        ),
+        (
+            "POST",
+            "/pipeline/requests/{id}/revoke",
+            Part::Revoke,
+            post(pipeline::revoke),
+        ),
     ]
 }
 

@@ -2,6 +2,7 @@
 
 mod access;
 mod bus;
+mod chat;
 mod clock;
 mod delivery;
 mod event_store;
@@ -9,6 +10,7 @@ mod scheduler;
 
 pub use access::{AccessProvider, ProviderError};
 pub use bus::{BusMessage, EventBus};
+pub use chat::Chat;
 pub use clock::Clock;
 pub use delivery::{Archive, Mailer};
 pub use event_store::{check_append, EventStore, LogStream, StoreError, MAX_APPEND};

@@ -1,0 +1,17 @@
+//! The `notify` Lambda: subscribed to the bus, it tells approvers and requesters about their
+//! requests on Slack and by email. It never changes a request.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint::{lambda, runtime};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let sdk = runtime::sdk_config().await;
+    let notifier = runtime::notifier_from_env(&sdk).await?;
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
+        lambda::handle_notify(notifier, event)
+    }))
+    .await
+}
