@@ -179,10 +179,15 @@ pub mod aws {
 
         /// The inline policy as IAM holds it, percent-decoded; None when there is none.
         pub async fn policy(&self, name: &str) -> Option<serde_json::Value> {
+            self.policy_on(self.principal.role_name(), name).await
+        }
+
+        /// The inline policy `name` on IAM role `role`, as [`Fixture::policy`] reads it.
+        pub async fn policy_on(&self, role: &str, name: &str) -> Option<serde_json::Value> {
             match self
                 .iam
                 .get_role_policy()
-                .role_name(self.principal.role_name())
+                .role_name(role)
                 .policy_name(name)
                 .send()
                 .await
