@@ -377,3 +377,90 @@ pub fn sample(name: &str) -> serde_json::Value {
 
 /// The request id the samples in `events/` refer to.
 pub const SAMPLE_ID: &str = "01JDQZ8X3V2Q6W4M9K7T5R1N0A";
+
+pub mod slack {
+    //! A local HTTP server standing in for Slack's incoming-webhook endpoint: it keeps every
+    //! payload posted to it, and can answer 500 to the first few posts.
+
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use axum::Router;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared {
+        received: Arc<Mutex<Vec<serde_json::Value>>>,
+        fail_first: Arc<AtomicUsize>,
+        attempts: Arc<AtomicUsize>,
+    }
+
+    pub struct SlackStandIn {
+        pub url: String,
+        shared: Shared,
+    }
+
+    impl SlackStandIn {
+        /// Answers 500 to the first `fail_first` posts (`usize::MAX`: always).
+        pub async fn start(fail_first: usize) -> SlackStandIn {
+            let shared = Shared::default();
+            shared.fail_first.store(fail_first, Ordering::SeqCst);
+            let app = Router::new()
+                .route("/services/T000/B000/secret", post(receive))
+                .with_state(shared.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("address");
+            tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+            SlackStandIn {
+                url: format!("http://{addr}/services/T000/B000/secret"),
+                shared,
+            }
+        }
+
+        /// Payloads accepted (answered 200), in order.
+        pub fn received(&self) -> Vec<serde_json::Value> {
+            self.shared.received.lock().expect("lock").clone()
+        }
+
+        /// Every post, including the ones answered 500.
+        pub fn attempts(&self) -> usize {
+            self.shared.attempts.load(Ordering::SeqCst)
+        }
+    }
+
+    async fn receive(State(s): State<Shared>, body: String) -> (StatusCode, &'static str) {
+        let n = s.attempts.fetch_add(1, Ordering::SeqCst);
+        if n < s.fail_first.load(Ordering::SeqCst) {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "try again");
+        }
+        match serde_json::from_str(&body) {
+            Ok(v) => {
+                s.received.lock().expect("lock").push(v);
+                (StatusCode::OK, "ok")
+            }
+            Err(_) => (StatusCode::BAD_REQUEST, "invalid_payload"),
+        }
+    }
+}
+
+/// Every email moto's SES holds from `sender`, as raw MIME text.
+pub fn ses_messages_from(sender: &str) -> Vec<String> {
+    let data: serde_json::Value = ureq::get(&format!("{}/moto-api/data.json", emulator_endpoint()))
+        .call()
+        .expect("moto data")
+        .body_mut()
+        .read_json()
+        .expect("JSON");
+    data["ses"]["RawMessage"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|m| m["source"] == sender)
+                .filter_map(|m| m["raw_data"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -352,3 +352,112 @@ async fn relay_function_puts_stream_records_on_the_bus() {
         "the payload travels as JSON, not a string"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_function_turns_an_alarm_into_access_and_ok_revokes_it() {
+    // The example catalog's services attach to role/stint/oncall; no other test grants this
+    // incident's request there.
+    let f = Fixture::new(Utc::now()).await;
+    f.ensure_role("oncall").await;
+    let (kind, out) = invoke(&f, "stint-request", sample("cloudwatch-alarm.json"), &[]).await;
+    assert_eq!(kind, "response", "{out}");
+    assert_eq!((out["outcome"].as_str(), out["status"].as_str()), (Some("requested"), Some("approved")), "{out}");
+    let id = out["request_id"].as_str().unwrap().to_owned();
+
+    let mut approved = sample("eventbridge-access-approved.json");
+    approved["detail"]["request_id"] = json!(id);
+    let (kind, granted) = invoke(&f, "stint-grant", approved, &[]).await;
+    assert_eq!((kind.as_str(), granted["granted"].as_bool()), ("response", Some(true)), "{granted}");
+    let policy = grant_policy_name(RequestId::parse(&id).unwrap());
+    assert!(f.policy_on("oncall", &policy).await.is_some());
+
+    let (_, out) = invoke(&f, "stint-request", sample("cloudwatch-ok.json"), &[]).await;
+    assert_eq!(out["revoked"], json!([id]), "{out}");
+    assert!(f.policy_on("oncall", &policy).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn request_function_serves_signed_alerts_and_pipeline_requests() {
+    let f = Fixture::new(Utc::now()).await;
+    f.ensure_role("ci-deploy").await;
+    let answer = invoke(
+        &f,
+        "stint-request",
+        sample("apigw-pipeline-request.json"),
+        &[],
+    )
+    .await;
+    let body = assert_http(&answer, 201);
+    assert_eq!(body["approved_by_rule"], "ci-main");
+
+    // POST /alerts through API Gateway: without STINT_ALERT_SECRET nothing is accepted.
+    let mut alert = sample("apigw-create-request.json");
+    alert["routeKey"] = json!("POST /alerts");
+    alert["rawPath"] = json!("/alerts");
+    alert["requestContext"]["http"]["path"] = json!("/alerts");
+    alert["requestContext"]["routeKey"] = json!("POST /alerts");
+    alert["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let mut generic = sample("alert-generic.json");
+    generic["occurred_at"] = json!(Utc::now().to_rfc3339());
+    generic["service"] = json!("inventory");
+    let raw = generic.to_string();
+    alert["body"] = json!(raw);
+    alert["headers"]["x-stint-signature"] =
+        json!(stint::http::alerts::sign(b"function-secret", raw.as_bytes()));
+    assert_http(&invoke(&f, "stint-request", alert.clone(), &[]).await, 401);
+    f.ensure_role("oncall").await;
+    let body = assert_http(
+        &invoke(
+            &f,
+            "stint-request",
+            alert,
+            &[("STINT_ALERT_SECRET", "function-secret")],
+        )
+        .await,
+        200,
+    );
+    assert_eq!((body["outcome"].as_str(), body["status"].as_str()), (Some("requested"), Some("pending")), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notify_function_answers_its_sample() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, false, false, None).await;
+    let sdk = stint_tests::emulator_config().await;
+    // The example catalog's sender; SES wants it verified (a second test's call may race).
+    let _ = aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("stint@example.com")
+        .send()
+        .await;
+    let mut event = sample("eventbridge-notify.json");
+    let first = f.store_event_id(1).await;
+    event["detail"]["event_id"] = json!(first);
+    let before = stint_tests::ses_messages_from("stint@example.com").len();
+    for _ in 0..3 {
+        let (kind, out) = invoke(&f, "stint-notify", event.clone(), &[]).await;
+        assert_eq!(kind, "response", "{out}");
+    }
+    let mails = stint_tests::ses_messages_from("stint@example.com");
+    let ours: Vec<&String> = mails[before..]
+        .iter()
+        .filter(|m| m.contains(SAMPLE_ID) && m.contains("db-owners@example.com"))
+        .collect();
+    assert_eq!(ours.len(), 1, "three deliveries, one email");
+}
+
+trait StoredIds {
+    async fn store_event_id(&self, version: usize) -> String;
+}
+impl StoredIds for Fixture {
+    async fn store_event_id(&self, version: usize) -> String {
+        use stint::ports::EventStore;
+        self.store.read_stream(&sample_id().stream()).await.unwrap()[version - 1]
+            .record
+            .event_id
+            .clone()
+    }
+}

@@ -1,0 +1,282 @@
+//! Notifications against the emulator: Slack payloads captured by a local stand-in for the
+//! webhook endpoint, emails read back from moto's SES; duplicate delivery, retries, and a
+//! failing channel that never touches the request.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use std::sync::Arc;
+use stint::adapters::ses::SesMailer;
+use stint::adapters::slack::SlackWebhook;
+use stint::app::notify::{notice_stream, NotifyError, Notifier};
+use stint::app::requests::NewRequest;
+use stint::app::RetryPolicy;
+use stint::domain::{
+    Catalog, GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status,
+    UserId,
+};
+use stint::ports::EventStore;
+use stint_tests::aws::Fixture;
+use stint_tests::slack::SlackStandIn;
+use stint_tests::{emulator_config, ses_messages_from, unique_name};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
+}
+
+fn who(user: &str, groups: &[&str]) -> Identity {
+    Identity::new(
+        UserId::parse(user).unwrap(),
+        groups.iter().map(|g| GroupName::parse(g).unwrap()),
+    )
+}
+
+struct Harness {
+    f: Fixture,
+    notifier: Notifier,
+    slack: SlackStandIn,
+    sender: String,
+}
+
+/// The example catalog with the stand-in as its Slack webhook and a fresh SES sender.
+async fn harness(slack_fails_first: usize) -> Harness {
+    let mut f = Fixture::new(t0()).await;
+    let slack = SlackStandIn::start(slack_fails_first).await;
+    let sender = format!("{}@stint.example.com", unique_name("notify"));
+    let sdk = emulator_config().await;
+    let ses = aws_sdk_sesv2::Client::new(&sdk);
+    ses.create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .unwrap();
+    let mut catalog: Catalog = (*f.stint.catalog).clone();
+    catalog.notify.slack_webhook = Some(slack.url.clone());
+    catalog.notify.email_from = Some(sender.clone());
+    let catalog = Arc::new(catalog);
+    f.stint.catalog = catalog.clone();
+    let notifier = Notifier {
+        store: Arc::new(f.store.clone()),
+        catalog,
+        clock: f.clock.clone(),
+        chat: Arc::new(SlackWebhook::default()),
+        mailer: Some(Arc::new(SesMailer::new(ses))),
+        retry: RetryPolicy::IMMEDIATE,
+    };
+    Harness {
+        f,
+        notifier,
+        slack,
+        sender,
+    }
+}
+
+fn db_read(f: &Fixture) -> NewRequest {
+    NewRequest {
+        role: RoleName::parse("db-read").unwrap(),
+        scope: Some(Scope::parse("orders").unwrap()),
+        principal: f.principal.clone(),
+        duration: None,
+        justification: Justification::parse("Investigate stuck orders <INC-7>").unwrap(),
+        ticket: None,
+        starts_at: None,
+        break_glass: false,
+        source: Source::Person,
+    }
+}
+
+/// The event id of the `n`th event (1-based) of a request.
+async fn event_id(h: &Harness, id: RequestId, version: usize) -> String {
+    h.f.store.read_stream(&id.stream()).await.unwrap()[version - 1]
+        .record
+        .event_id
+        .clone()
+}
+
+fn header(raw: &str, name: &str) -> String {
+    let mail = mailparse::parse_mail(raw.as_bytes()).unwrap();
+    mail.headers
+        .iter()
+        .find(|h| h.get_key().eq_ignore_ascii_case(name))
+        .map(|h| h.get_value())
+        .unwrap_or_default()
+}
+
+fn text_body(raw: &str) -> String {
+    let mail = mailparse::parse_mail(raw.as_bytes()).unwrap();
+    mail.subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .map(|p| p.get_body().unwrap())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
+    let h = harness(0).await;
+    let alice = who("alice@example.com", &["sre"]);
+    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
+
+    // AccessRequested, delivered three times: one Slack post, one email to the approvers.
+    let requested = event_id(&h, id, 1).await;
+    let first = h.notifier.notify(id, &requested).await.unwrap();
+    assert_eq!(first.sent, ["approvers:slack", "approvers:email"]);
+    for _ in 0..2 {
+        let again = h.notifier.notify(id, &requested).await.unwrap();
+        assert!(again.sent.is_empty(), "{again:?}");
+        assert_eq!(again.already_sent.len(), 2);
+    }
+    let posts = h.slack.received();
+    assert_eq!(posts.len(), 1);
+    let blocks = posts[0]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("alice@example.com asks for db-read"),
+        "{}",
+        posts[0]
+    );
+    let fields = posts[0].to_string();
+    assert!(fields.contains("Investigate stuck orders &lt;INC-7&gt;"), "{fields}");
+    let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+    assert_eq!(
+        button["elements"][0]["url"],
+        format!("https://stint.example.com/requests/{id}").as_str()
+    );
+
+    let mails = ses_messages_from(&h.sender);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(header(&mails[0], "To"), "db-owners@example.com");
+    assert!(header(&mails[0], "Subject").contains("awaiting your approval"));
+    let body = text_body(&mails[0]);
+    assert!(body.contains("Role: db-read") && body.contains("Scope: orders"), "{body}");
+    assert!(body.contains(&format!("https://stint.example.com/requests/{id}")));
+
+    // Approval, grant and revoke reach the requester.
+    let bob = who("bob@example.com", &["db-owners"]);
+    h.f.stint.approve(id, &bob, None).await.unwrap();
+    h.f.stint.grant(id).await.unwrap();
+    h.f.stint.revoke_by(id, &alice).await.unwrap();
+    let events = h.f.store.read_stream(&id.stream()).await.unwrap();
+    for e in &events {
+        for _ in 0..3 {
+            h.notifier.notify(id, &e.record.event_id).await.unwrap();
+        }
+    }
+    let types: Vec<&str> = events.iter().map(|e| e.record.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        ["AccessRequested", "ApprovalRecorded", "AccessApproved", "AccessGranted", "AccessRevoked"]
+    );
+    let mails = ses_messages_from(&h.sender);
+    let to_alice: Vec<String> = mails
+        .iter()
+        .filter(|m| header(m, "To") == "alice@example.com")
+        .map(|m| header(m, "Subject"))
+        .collect();
+    assert_eq!(
+        to_alice,
+        [
+            "[Stint] Your request for db-read was approved",
+            "[Stint] Access to db-read is granted",
+            "[Stint] Access to db-read is revoked",
+        ]
+    );
+    assert_eq!(h.slack.received().len(), 4, "one post per notice, none repeated");
+    assert_eq!(mails.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn break_glass_tells_every_approver() {
+    let h = harness(0).await;
+    let carol = who("carol@example.com", &["sre"]);
+    let mut new = db_read(&h.f);
+    new.role = RoleName::parse("db-write").unwrap();
+    new.break_glass = true;
+    let id = h.f.stint.submit(&carol, new).await.unwrap().id;
+    let events = h.f.store.read_stream(&id.stream()).await.unwrap();
+    for e in &events {
+        h.notifier.notify(id, &e.record.event_id).await.unwrap();
+    }
+    let mails = ses_messages_from(&h.sender);
+    assert_eq!(mails.len(), 1, "break-glass only; the requester approved herself");
+    let to = header(&mails[0], "To");
+    assert!(
+        to.contains("db-owners@example.com") && to.contains("sre-leads@example.com"),
+        "{to}"
+    );
+    assert!(header(&mails[0], "Subject").contains("BREAK-GLASS"));
+    let posts = h.slack.received();
+    assert_eq!(posts.len(), 1);
+    assert!(posts[0]["text"].as_str().unwrap().contains(":rotating_light: BREAK-GLASS"));
+    assert_eq!(
+        posts[0]["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["style"],
+        "danger"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
+    // Two 500s, then success: retried within the budget (3 attempts), sent once.
+    let h = harness(2).await;
+    let alice = who("alice@example.com", &["sre"]);
+    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
+    let requested = event_id(&h, id, 1).await;
+    let report = h.notifier.notify(id, &requested).await.unwrap();
+    assert_eq!(report.sent, ["approvers:slack", "approvers:email"]);
+    assert_eq!((h.slack.attempts(), h.slack.received().len()), (3, 1));
+
+    // Slack down for good: the email still goes, the failure is recorded and returned (so
+    // EventBridge redelivers), and the request carries on untouched.
+    let h = harness(usize::MAX).await;
+    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
+    let before = h.f.store.read_stream(&id.stream()).await.unwrap();
+    let requested = before[0].record.event_id.clone();
+    match h.notifier.notify(id, &requested).await {
+        Err(NotifyError::Failed(f)) => {
+            assert_eq!(f.len(), 1);
+            assert!(f[0].starts_with("approvers:slack"), "{f:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert_eq!(h.slack.attempts(), 3);
+    assert_eq!(ses_messages_from(&h.sender).len(), 1);
+    let record = h
+        .f
+        .store
+        .read_stream(&notice_stream(&requested).unwrap())
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = record.iter().map(|e| e.record.event_type.as_str()).collect();
+    assert_eq!(kinds, ["NotificationFailed", "NotificationSent"]);
+    assert_eq!(record[0].record.payload["attempts"], 3);
+    assert!(!record[0].record.payload.to_string().contains("secret"), "the webhook URL stays out of the log");
+    // Redelivery retries only what failed: the email is not sent twice.
+    let _ = h.notifier.notify(id, &requested).await;
+    assert_eq!(ses_messages_from(&h.sender).len(), 1);
+    assert_eq!(h.f.store.read_stream(&id.stream()).await.unwrap(), before);
+    let bob = who("bob@example.com", &["db-owners"]);
+    let approved = h.f.stint.approve(id, &bob, None).await.unwrap();
+    assert_eq!(approved.state.status, Status::Approved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_notify_function_answers_its_sample_bus_event() {
+    let h = harness(0).await;
+    let alice = who("alice@example.com", &["sre"]);
+    let id = RequestId::parse(stint_tests::SAMPLE_ID).unwrap();
+    h.f.stint.submit_with_id(id, &alice, db_read(&h.f)).await.unwrap();
+    let mut event: Value = stint_tests::sample("eventbridge-notify.json");
+    event["detail"]["event_id"] = event_id(&h, id, 1).await.into();
+    for _ in 0..3 {
+        stint::lambda::handle_notify(
+            &h.notifier,
+            lambda_runtime::LambdaEvent::new(event.clone(), lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(h.slack.received().len(), 1);
+    assert_eq!(ses_messages_from(&h.sender).len(), 1);
+}
