@@ -183,6 +183,24 @@ pub async fn handle_revoke(
         RevokeTrigger::Timer(t) => {
             Err(format!("revoke does not handle {:?} timers", t.kind).into())
         }
+        RevokeTrigger::Scheduled(e) if e.detail_type == "IncidentResolved" => {
+            let id = e
+                .detail
+                .get("request_id")
+                .and_then(Value::as_str)
+                .and_then(|s| RequestId::parse(s).ok())
+                .ok_or("IncidentResolved without a request id")?;
+            match stint.close_incident_access(id).await {
+                Ok(outcome) => Ok(
+                    json!({ "request_id": id, "revoked": matches!(outcome, RevokeOutcome::Revoked { .. }) }),
+                ),
+                Err(e) if e.is_transient() => Err(into_lambda_error(e)),
+                Err(e) => {
+                    tracing::warn!(request_id = %id, error = %e, "incident revoke not possible");
+                    Ok(json!({ "request_id": id, "revoked": false, "error": e.to_string() }))
+                }
+            }
+        }
         RevokeTrigger::Scheduled(_) => {
             let report = stint.sweep().await.map_err(into_lambda_error)?;
             Ok(serde_json::to_value(report)?)

@@ -113,6 +113,14 @@ impl LocalBroker {
                 Ok(r) => step.notified += r.sent.len(),
                 Err(e) => tracing::error!(request_id = %id, error = %e, "notification failed"),
             }
+            if ev.record.event_type == "IncidentResolved" {
+                match self.stint.close_incident_access(id).await {
+                    Ok(out) => tracing::info!(request_id = %id, ?out, "incident closed"),
+                    Err(e) => {
+                        tracing::error!(request_id = %id, error = %e, "incident revoke failed; retried at expiry")
+                    }
+                }
+            }
             if ev.record.event_type == "AccessApproved" {
                 match self.stint.grant(id).await {
                     Ok(out) => {

@@ -136,20 +136,33 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     f.clock.advance(Duration::minutes(40));
     let out = request_fn(&f, sample("cloudwatch-ok.json")).await;
     assert_eq!(out["outcome"], "resolved", "{out}");
-    assert_eq!(out["revoked"], json!([id.to_string()]));
+    assert_eq!(out["resolved"], json!([id.to_string()]));
+    let st = f.stint.get(id).await.unwrap().state;
+    assert_eq!(
+        st.status,
+        Status::Active,
+        "the request function records; it holds no IAM rights"
+    );
+    assert!(st.incident_resolved_at.is_some());
+    // The bus hands IncidentResolved to the revoke function.
+    assert!(matches!(
+        f.stint.close_incident_access(id).await.unwrap(),
+        stint::app::revoke::RevokeOutcome::Revoked { .. }
+    ));
     let st = f.stint.get(id).await.unwrap().state;
     assert_eq!(st.status, Status::Revoked);
     assert_eq!(
         st.revocation.unwrap().reason,
         RevokeReason::IncidentResolved
     );
-    assert!(f
-        .policy(&grant_policy_name(id))
-        .await
-        .is_none());
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
     // A second OK finds nothing more to do.
     let again = request_fn(&f, sample("cloudwatch-ok.json")).await;
-    assert_eq!(again["revoked"], json!([]));
+    assert_eq!(again["resolved"], json!([]));
+    assert!(matches!(
+        f.stint.close_incident_access(id).await.unwrap(),
+        stint::app::revoke::RevokeOutcome::NoOp(Status::Revoked)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -172,6 +185,8 @@ async fn a_repeated_or_flapping_alarm_gives_one_request() {
     // It flaps: OK, then ALARM again 5 minutes later: the same incident.
     f.clock.advance(Duration::minutes(10));
     request_fn(&f, alarm_at("OK", t0() + Duration::minutes(10))).await;
+    f.stint.close_incident_access(id).await.unwrap();
+    assert_eq!(f.stint.get(id).await.unwrap().state.status, Status::Revoked);
     f.clock.advance(Duration::minutes(5));
     let flap = request_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(15))).await;
     assert_eq!(flap["outcome"], "joined", "{flap}");
@@ -325,10 +340,11 @@ async fn webhook_signatures_valid_invalid_replayed_and_missing() {
     )
     .await;
     assert_eq!(
-        (status, &out["revoked"]),
+        (status, &out["resolved"]),
         (200, &json!([id.to_string()])),
         "{out}"
     );
+    f.stint.close_incident_access(id).await.unwrap();
     assert_eq!(
         f.stint
             .get(id)

@@ -361,18 +361,39 @@ async fn request_function_turns_an_alarm_into_access_and_ok_revokes_it() {
     f.ensure_role("oncall").await;
     let (kind, out) = invoke(&f, "stint-request", sample("cloudwatch-alarm.json"), &[]).await;
     assert_eq!(kind, "response", "{out}");
-    assert_eq!((out["outcome"].as_str(), out["status"].as_str()), (Some("requested"), Some("approved")), "{out}");
+    assert_eq!(
+        (out["outcome"].as_str(), out["status"].as_str()),
+        (Some("requested"), Some("approved")),
+        "{out}"
+    );
     let id = out["request_id"].as_str().unwrap().to_owned();
 
     let mut approved = sample("eventbridge-access-approved.json");
     approved["detail"]["request_id"] = json!(id);
     let (kind, granted) = invoke(&f, "stint-grant", approved, &[]).await;
-    assert_eq!((kind.as_str(), granted["granted"].as_bool()), ("response", Some(true)), "{granted}");
+    assert_eq!(
+        (kind.as_str(), granted["granted"].as_bool()),
+        ("response", Some(true)),
+        "{granted}"
+    );
     let policy = grant_policy_name(RequestId::parse(&id).unwrap());
     assert!(f.policy_on("oncall", &policy).await.is_some());
 
     let (_, out) = invoke(&f, "stint-request", sample("cloudwatch-ok.json"), &[]).await;
-    assert_eq!(out["revoked"], json!([id]), "{out}");
+    assert_eq!(out["resolved"], json!([id]), "{out}");
+    assert!(
+        f.policy_on("oncall", &policy).await.is_some(),
+        "the request function only records"
+    );
+
+    let mut resolved = sample("eventbridge-incident-resolved.json");
+    resolved["detail"]["request_id"] = json!(id);
+    let (kind, out) = invoke(&f, "stint-revoke", resolved, &[]).await;
+    assert_eq!(
+        (kind.as_str(), out["revoked"].as_bool()),
+        ("response", Some(true)),
+        "{out}"
+    );
     assert!(f.policy_on("oncall", &policy).await.is_none());
 }
 
@@ -405,8 +426,10 @@ async fn request_function_serves_signed_alerts_and_pipeline_requests() {
     generic["service"] = json!("inventory");
     let raw = generic.to_string();
     alert["body"] = json!(raw);
-    alert["headers"]["x-stint-signature"] =
-        json!(stint::http::alerts::sign(b"function-secret", raw.as_bytes()));
+    alert["headers"]["x-stint-signature"] = json!(stint::http::alerts::sign(
+        b"function-secret",
+        raw.as_bytes()
+    ));
     assert_http(&invoke(&f, "stint-request", alert.clone(), &[]).await, 401);
     f.ensure_role("oncall").await;
     let body = assert_http(
@@ -419,7 +442,11 @@ async fn request_function_serves_signed_alerts_and_pipeline_requests() {
         .await,
         200,
     );
-    assert_eq!((body["outcome"].as_str(), body["status"].as_str()), (Some("requested"), Some("pending")), "{body}");
+    assert_eq!(
+        (body["outcome"].as_str(), body["status"].as_str()),
+        (Some("requested"), Some("pending")),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

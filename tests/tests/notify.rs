@@ -7,12 +7,11 @@ use serde_json::Value;
 use std::sync::Arc;
 use stint::adapters::ses::SesMailer;
 use stint::adapters::slack::SlackWebhook;
-use stint::app::notify::{notice_stream, NotifyError, Notifier};
+use stint::app::notify::{notice_stream, Notifier, NotifyError};
 use stint::app::requests::NewRequest;
 use stint::app::RetryPolicy;
 use stint::domain::{
-    Catalog, GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status,
-    UserId,
+    Catalog, GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
 };
 use stint::ports::EventStore;
 use stint_tests::aws::Fixture;
@@ -138,7 +137,10 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
         posts[0]
     );
     let fields = posts[0].to_string();
-    assert!(fields.contains("Investigate stuck orders &lt;INC-7&gt;"), "{fields}");
+    assert!(
+        fields.contains("Investigate stuck orders &lt;INC-7&gt;"),
+        "{fields}"
+    );
     let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
     assert_eq!(
         button["elements"][0]["url"],
@@ -150,7 +152,10 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
     assert_eq!(header(&mails[0], "To"), "db-owners@example.com");
     assert!(header(&mails[0], "Subject").contains("awaiting your approval"));
     let body = text_body(&mails[0]);
-    assert!(body.contains("Role: db-read") && body.contains("Scope: orders"), "{body}");
+    assert!(
+        body.contains("Role: db-read") && body.contains("Scope: orders"),
+        "{body}"
+    );
     assert!(body.contains(&format!("https://stint.example.com/requests/{id}")));
 
     // Approval, grant and revoke reach the requester.
@@ -164,10 +169,19 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
             h.notifier.notify(id, &e.record.event_id).await.unwrap();
         }
     }
-    let types: Vec<&str> = events.iter().map(|e| e.record.event_type.as_str()).collect();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.record.event_type.as_str())
+        .collect();
     assert_eq!(
         types,
-        ["AccessRequested", "ApprovalRecorded", "AccessApproved", "AccessGranted", "AccessRevoked"]
+        [
+            "AccessRequested",
+            "ApprovalRecorded",
+            "AccessApproved",
+            "AccessGranted",
+            "AccessRevoked"
+        ]
     );
     let mails = ses_messages_from(&h.sender);
     let to_alice: Vec<String> = mails
@@ -183,7 +197,11 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
             "[Stint] Access to db-read is revoked",
         ]
     );
-    assert_eq!(h.slack.received().len(), 4, "one post per notice, none repeated");
+    assert_eq!(
+        h.slack.received().len(),
+        4,
+        "one post per notice, none repeated"
+    );
     assert_eq!(mails.len(), 4);
 }
 
@@ -200,7 +218,11 @@ async fn break_glass_tells_every_approver() {
         h.notifier.notify(id, &e.record.event_id).await.unwrap();
     }
     let mails = ses_messages_from(&h.sender);
-    assert_eq!(mails.len(), 1, "break-glass only; the requester approved herself");
+    assert_eq!(
+        mails.len(),
+        1,
+        "break-glass only; the requester approved herself"
+    );
     let to = header(&mails[0], "To");
     assert!(
         to.contains("db-owners@example.com") && to.contains("sre-leads@example.com"),
@@ -209,7 +231,10 @@ async fn break_glass_tells_every_approver() {
     assert!(header(&mails[0], "Subject").contains("BREAK-GLASS"));
     let posts = h.slack.received();
     assert_eq!(posts.len(), 1);
-    assert!(posts[0]["text"].as_str().unwrap().contains(":rotating_light: BREAK-GLASS"));
+    assert!(posts[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains(":rotating_light: BREAK-GLASS"));
     assert_eq!(
         posts[0]["blocks"].as_array().unwrap().last().unwrap()["elements"][0]["style"],
         "danger"
@@ -242,16 +267,21 @@ async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
     }
     assert_eq!(h.slack.attempts(), 3);
     assert_eq!(ses_messages_from(&h.sender).len(), 1);
-    let record = h
-        .f
-        .store
-        .read_stream(&notice_stream(&requested).unwrap())
-        .await
-        .unwrap();
-    let kinds: Vec<&str> = record.iter().map(|e| e.record.event_type.as_str()).collect();
+    let record =
+        h.f.store
+            .read_stream(&notice_stream(&requested).unwrap())
+            .await
+            .unwrap();
+    let kinds: Vec<&str> = record
+        .iter()
+        .map(|e| e.record.event_type.as_str())
+        .collect();
     assert_eq!(kinds, ["NotificationFailed", "NotificationSent"]);
     assert_eq!(record[0].record.payload["attempts"], 3);
-    assert!(!record[0].record.payload.to_string().contains("secret"), "the webhook URL stays out of the log");
+    assert!(
+        !record[0].record.payload.to_string().contains("secret"),
+        "the webhook URL stays out of the log"
+    );
     // Redelivery retries only what failed: the email is not sent twice.
     let _ = h.notifier.notify(id, &requested).await;
     assert_eq!(ses_messages_from(&h.sender).len(), 1);
@@ -266,7 +296,10 @@ async fn the_notify_function_answers_its_sample_bus_event() {
     let h = harness(0).await;
     let alice = who("alice@example.com", &["sre"]);
     let id = RequestId::parse(stint_tests::SAMPLE_ID).unwrap();
-    h.f.stint.submit_with_id(id, &alice, db_read(&h.f)).await.unwrap();
+    h.f.stint
+        .submit_with_id(id, &alice, db_read(&h.f))
+        .await
+        .unwrap();
     let mut event: Value = stint_tests::sample("eventbridge-notify.json");
     event["detail"]["event_id"] = event_id(&h, id, 1).await.into();
     for _ in 0..3 {

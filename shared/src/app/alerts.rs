@@ -7,8 +7,8 @@ use super::service::{AppError, Stint};
 use crate::domain::alert::{joins, Alert, AlertState};
 use crate::domain::catalog::AutoRule;
 use crate::domain::{
-    Event, EventBody, Identity, Justification, Rejection, RequestId, RequestState, RevokeReason,
-    Source, Status, TicketRef,
+    Command, Event, EventBody, Identity, Justification, Rejection, RequestId, RequestState,
+    RevokeReason, Source, Status, TicketRef,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
@@ -29,8 +29,9 @@ pub enum AlertOutcome {
         request_id: RequestId,
         status: Status,
     },
-    /// The incident is over; these grants were revoked.
-    Resolved { revoked: Vec<RequestId> },
+    /// The incident is over: recorded on these requests; the revoke function, fed from the
+    /// store, ends the access their rules tie to the incident.
+    Resolved { resolved: Vec<RequestId> },
 }
 
 impl Stint {
@@ -89,18 +90,38 @@ impl Stint {
                 }
             }
             AlertState::Resolved => {
-                let mut revoked = Vec::new();
-                for (id, st) in &candidates {
-                    if st.status == Status::Active && self.revokes_on_resolve(st) {
-                        self.revoke(*id, RevokeReason::IncidentResolved, None)
-                            .await?;
-                        revoked.push(*id);
+                // Recorded here; revoked by the revoke function, which alone may touch IAM.
+                let mut resolved = Vec::new();
+                let command = Command::ResolveIncident {
+                    incident: alert.incident.clone(),
+                };
+                for (id, _) in candidates.iter().filter(|(_, st)| {
+                    matches!(
+                        st.status,
+                        Status::Pending | Status::Approved | Status::Active
+                    )
+                }) {
+                    if !self.execute(*id, &command).await?.appended.is_empty() {
+                        resolved.push(*id);
                     }
                 }
-                tracing::info!(incident = %alert.incident, revoked = revoked.len(), "incident resolved");
-                Ok(AlertOutcome::Resolved { revoked })
+                tracing::info!(incident = %alert.incident, resolved = resolved.len(), "incident resolved");
+                Ok(AlertOutcome::Resolved { resolved })
             }
         }
+    }
+
+    /// After `IncidentResolved`: revokes the grant when the rule that approved it says access
+    /// ends with the incident. Repeats are no-ops.
+    pub async fn close_incident_access(
+        &self,
+        id: RequestId,
+    ) -> Result<super::revoke::RevokeOutcome, AppError> {
+        let st = self.load(id).await?.state;
+        if st.incident_resolved_at.is_none() || !self.revokes_on_resolve(&st) {
+            return Ok(super::revoke::RevokeOutcome::NoOp(st.status));
+        }
+        self.revoke(id, RevokeReason::IncidentResolved, None).await
     }
 
     /// Whether the rule that approved this request ties its access to the incident.

@@ -339,4 +339,118 @@ mod tests {
         extra["user"] = "mallory".into();
         assert!(from_generic(&extra, &c).is_err());
     }
+
+    // --- given/when/then on the request state machine, with the example catalog ---------
+
+    use crate::domain::{
+        decide, Command, Identity, Justification, PrincipalArn, Rejection, RequestState, RoleName,
+        Scope, Submit, UserId,
+    };
+
+    fn alert_submit(role: &str, service: &str, incident: &str) -> Command {
+        Command::Submit(Box::new(Submit {
+            id: RequestId::new(),
+            // The on-call engineer, with no groups: the service entry is what allows it.
+            requester: Identity::new(UserId::parse("bob@example.com").unwrap(), []),
+            role: RoleName::parse(role).unwrap(),
+            scope: Some(Scope::parse("orders").unwrap()),
+            principal: PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/oncall").unwrap(),
+            duration: None,
+            justification: Justification::parse("orders-5xx in ALARM").unwrap(),
+            ticket: None,
+            starts_at: None,
+            source: Source::Alert {
+                service: service.into(),
+                alarm: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx".into(),
+                incident: incident.into(),
+                on_call: true,
+            },
+            break_glass: false,
+        }))
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-29T10:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn given(commands: &[Command]) -> RequestState {
+        let c = catalog();
+        commands.iter().fold(RequestState::default(), |st, cmd| {
+            let events = decide(&st, cmd, &c, now()).unwrap();
+            RequestState::fold_from(st, &events)
+        })
+    }
+
+    #[test]
+    fn an_alert_request_is_allowed_by_its_service_and_approved_by_the_rule() {
+        let st = given(&[alert_submit("db-read", "orders", "i-1")]);
+        assert_eq!(st.status, Status::Approved);
+        assert_eq!(st.approved_by_rule.as_deref(), Some("oncall-db-read"));
+        // Another role than the service names is not allowed to an engineer without groups.
+        assert_eq!(
+            decide(
+                &RequestState::default(),
+                &alert_submit("db-write", "orders", "i-1"),
+                &catalog(),
+                now()
+            ),
+            Err(Rejection::NotAllowedToRequest(
+                RoleName::parse("db-write").unwrap()
+            ))
+        );
+        assert!(matches!(
+            decide(
+                &RequestState::default(),
+                &alert_submit("db-read", "payments", "i-1"),
+                &catalog(),
+                now()
+            ),
+            Err(Rejection::NotAllowedToRequest(_))
+        ));
+    }
+
+    #[test]
+    fn an_incident_resolves_once_and_only_on_alert_requests() {
+        let resolve = Command::ResolveIncident {
+            incident: "i-1".into(),
+        };
+        let st = given(&[alert_submit("db-read", "orders", "i-1"), resolve.clone()]);
+        assert!(st.incident_resolved_at.is_some());
+        assert_eq!(
+            st.status,
+            Status::Approved,
+            "recording it changes no status"
+        );
+        assert_eq!(decide(&st, &resolve, &catalog(), now()), Ok(vec![]));
+    }
+
+    #[test]
+    fn joins_open_requests_and_recently_resolved_ones_of_the_same_alarm() {
+        let Parsed::Alert(a) =
+            from_cloudwatch(&alarm("ALARM", "2026-11-29T10:00:00Z"), &catalog()).unwrap()
+        else {
+            panic!()
+        };
+        let open = given(&[alert_submit("db-read", "orders", "another episode")]);
+        let id = RequestId::new();
+        let window = AccessDuration::parse("15m").unwrap();
+        assert_eq!(joins(&a, &[(id, open.clone())], window, now()), Some(&id));
+        let mut revoked = open;
+        revoked.status = Status::Revoked;
+        revoked.revocation = Some(crate::domain::request::Revocation {
+            at: now(),
+            reason: RevokeReason::IncidentResolved,
+            lag_seconds: 0,
+        });
+        assert_eq!(
+            joins(&a, &[(id, revoked.clone())], window, now()),
+            Some(&id)
+        );
+        let later = now() + chrono::TimeDelta::minutes(16);
+        assert_eq!(joins(&a, &[(id, revoked.clone())], window, later), None);
+        revoked.revocation.as_mut().unwrap().reason = RevokeReason::Expired;
+        assert_eq!(joins(&a, &[(id, revoked)], window, now()), None);
+    }
 }

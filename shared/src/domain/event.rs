@@ -165,6 +165,11 @@ pub enum EventBody {
         reviewer: UserId,
         note: Option<String>,
     },
+    /// The incident an alert request was opened for is over; the revoke function ends access
+    /// that the approving rule ties to it.
+    IncidentResolved {
+        incident: String,
+    },
 }
 
 impl EventBody {
@@ -183,6 +188,7 @@ impl EventBody {
             EventBody::RevokeFailed { .. } => "RevokeFailed",
             EventBody::BreakGlassUsed { .. } => "BreakGlassUsed",
             EventBody::BreakGlassReviewed { .. } => "BreakGlassReviewed",
+            EventBody::IncidentResolved { .. } => "IncidentResolved",
         }
     }
 }

@@ -96,6 +96,10 @@ pub enum Command {
         reviewer: Identity,
         note: Option<String>,
     },
+    /// The incident this alert request was opened for is over.
+    ResolveIncident {
+        incident: String,
+    },
 }
 
 /// A business reason to refuse a command. Infrastructure failures are never expressed here.
@@ -186,11 +190,17 @@ pub struct RequestState {
     pub revoke_failures: u32,
     pub break_glass_review_by: Option<DateTime<Utc>>,
     pub break_glass_reviewed_by: Option<UserId>,
+    pub incident_resolved_at: Option<DateTime<Utc>>,
 }
 
 impl RequestState {
     pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
-        events.into_iter().fold(Self::default(), apply)
+        Self::fold_from(Self::default(), events)
+    }
+
+    /// Folds more events into a state already folded.
+    pub fn fold_from<'a>(self, events: impl IntoIterator<Item = &'a Event>) -> Self {
+        events.into_iter().fold(self, apply)
     }
 
     /// The grant's window, fixed at approval so that duplicate or retried grants compute the
@@ -445,6 +455,27 @@ pub fn decide(
             _ => Ok(vec![]),
         },
 
+        Command::ResolveIncident { incident } => {
+            if !matches!(req.source, Source::Alert { .. }) {
+                return Err(Rejection::Invalid(
+                    "only a request opened by an alert has an incident".into(),
+                ));
+            }
+            let open = matches!(
+                state.status,
+                Status::Pending | Status::Approved | Status::Active
+            );
+            if state.incident_resolved_at.is_some() || !open {
+                return Ok(vec![]); // already recorded, or nothing left to end
+            }
+            Ok(vec![ev(
+                Actor::System("alert".into()),
+                EventBody::IncidentResolved {
+                    incident: incident.clone(),
+                },
+            )])
+        }
+
         Command::ReviewBreakGlass { reviewer, note } => {
             if !req.break_glass {
                 return Err(Rejection::Invalid(
@@ -671,6 +702,7 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
         EventBody::BreakGlassReviewed { reviewer, .. } => {
             s.break_glass_reviewed_by = Some(reviewer.clone())
         }
+        EventBody::IncidentResolved { .. } => s.incident_resolved_at = Some(at),
     }
     s
 }
