@@ -31,13 +31,23 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, clock: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_with(data, clock, CATALOG, extra, env)
+    }
+
+    fn start_with(
+        data: &Path,
+        clock: &str,
+        catalog: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut cmd = Command::new(bin("stint"));
         cmd.args([
             "serve",
             "--bind",
             "127.0.0.1:0",
             "--catalog",
-            CATALOG,
+            catalog,
             "--tick-ms",
             "20",
             "--manual-clock",
@@ -681,5 +691,175 @@ fn bad_input_and_bad_tokens_over_http_are_refused_and_append_nothing() {
     assert_eq!(count(), before, "nothing appended");
     let (got, v) = send(Some(&alice), good(json!({})));
     assert_eq!(got, 201, "and a good one still works: {v}");
+    server.stop();
+}
+
+/// Polls `check` until it holds, for things the broker does on its next ticks.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "still waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.post(url).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(body).expect("HTTP");
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn alerts_pipelines_and_notices_in_local_mode() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let slack = rt.block_on(stint_tests::slack::SlackStandIn::start(0));
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let text = std::fs::read_to_string(CATALOG).unwrap().replace(
+        "# slack_webhook = \"https://hooks.slack.com/services/T000/B000/XXXX\"",
+        &format!("slack_webhook = \"{}\"", slack.url),
+    );
+    assert!(text.contains(&slack.url));
+    std::fs::write(&catalog, text).unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_with(
+        &data,
+        "2026-11-29T10:00:30Z",
+        catalog.to_str().unwrap(),
+        &[],
+        &[("STINT_ALERT_SECRET", "local-secret")],
+    );
+    let api = server.api.clone();
+    let admin = token(&data, "sec", "security");
+
+    // A signed generic alert: a request for the on-call engineer (bob), approved by the rule,
+    // then granted by the broker.
+    let alert = json!({"service": "orders", "incident": "INC-9", "status": "triggered",
+        "occurred_at": "2026-11-29T10:00:10Z", "summary": "orders 5xx"})
+    .to_string();
+    let sig = stint::http::alerts::sign(b"local-secret", alert.as_bytes());
+    let (status, err) = post_json(
+        &format!("{api}/alerts"),
+        &[("x-stint-signature", "v1=00")],
+        &alert,
+    );
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (status, out) = post_json(
+        &format!("{api}/alerts"),
+        &[("x-stint-signature", &sig)],
+        &alert,
+    );
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(
+        (out["requester"].as_str(), out["status"].as_str()),
+        (Some("bob@example.com"), Some("approved"))
+    );
+    let id = out["request_id"].as_str().unwrap().to_owned();
+    wait_for(&api, &admin, &id, "active");
+
+    // Resolved: recorded, and the broker (as the revoke function) ends the access.
+    let resolved = alert
+        .replace("triggered", "resolved")
+        .replace("10:00:10", "10:00:20");
+    let sig = stint::http::alerts::sign(b"local-secret", resolved.as_bytes());
+    let (status, out) = post_json(
+        &format!("{api}/alerts"),
+        &[("x-stint-signature", &sig)],
+        &resolved,
+    );
+    assert_eq!((status, &out["resolved"]), (200, &json!([id])), "{out}");
+    let done = wait_for(&api, &admin, &id, "revoked");
+    assert_eq!(done["revocation"]["reason"], "incident_resolved");
+
+    // Bob heard of the approval, the grant and the revoke on Slack and in the outbox.
+    eventually("three Slack notices", || slack.received().len() >= 3);
+    let titles: Vec<String> = slack
+        .received()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Your request for db-read was approved",
+            "Access to db-read is granted",
+            "Access to db-read is revoked"
+        ]
+    );
+    let outbox = data.join("outbox");
+    eventually("three emails", || {
+        std::fs::read_dir(&outbox)
+            .map(|d| d.count() >= 3)
+            .unwrap_or(false)
+    });
+    for entry in std::fs::read_dir(&outbox).unwrap() {
+        let mail = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(mail.contains("To: bob@example.com"), "{mail}");
+    }
+
+    // A CI job with a token from the second issuer: approved by the ci-main rule, granted,
+    // then revoked by the job itself.
+    let out = Command::new(bin("stint"))
+        .args([
+            "pipeline-token",
+            "--repository",
+            "acme/orders",
+            "--ref",
+            "refs/heads/main",
+            "--environment",
+            "production",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let job = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let bearer = format!("Bearer {job}");
+    let body = json!({"role": "deploy", "scope": "orders-api", "principal": "arn:aws:iam::123456789012:role/stint/ci-deploy",
+        "duration": "15m", "justification": "deploy orders-api", "ticket": "https://github.com/acme/orders/pull/42"}).to_string();
+    let (status, out) = post_json(
+        &format!("{api}/pipeline/requests"),
+        &[("authorization", &bearer)],
+        &body,
+    );
+    assert_eq!(
+        (status, out["approved_by_rule"].as_str()),
+        (201, Some("ci-main")),
+        "{out}"
+    );
+    let pid = out["id"].as_str().unwrap().to_owned();
+    wait_for(&api, &admin, &pid, "active");
+    let (status, out) = post_json(
+        &format!("{api}/pipeline/requests/{pid}/revoke"),
+        &[("authorization", &bearer)],
+        "",
+    );
+    assert_eq!(
+        (status, out["status"].as_str()),
+        (200, Some("revoked")),
+        "{out}"
+    );
+    // A person's token is not a pipeline token, nor the other way round.
+    let (status, _) = post_json(
+        &format!("{api}/pipeline/requests"),
+        &[("authorization", &format!("Bearer {admin}"))],
+        &body,
+    );
+    assert_eq!(status, 401);
+    let (code, _) = stint(&api, Some(&job), &["ls"]);
+    assert_eq!(code, 1);
     server.stop();
 }
