@@ -224,6 +224,9 @@ async fn without_an_alert_rule_the_request_waits_for_a_person_and_other_alarms_a
     assert_eq!(event_count(&f).await, before);
 }
 
+/// Header name and value pairs.
+type Headers = Vec<(&'static str, String)>;
+
 async fn post_alert(f: &Fixture, headers: &[(&str, String)], body: &str) -> (u16, Value) {
     let mut req = http::Request::post("/alerts").header("content-type", "application/json");
     for (k, v) in headers {
@@ -256,7 +259,7 @@ async fn webhook_signatures_valid_invalid_replayed_and_missing() {
 
     // Refusals first: each is a 401 with a JSON error, and nothing is appended.
     let stale = pagerduty("incident.triggered", t0() - Duration::minutes(6));
-    let cases: Vec<(&str, Vec<(&str, String)>, String)> = vec![
+    let cases: Vec<(&str, Headers, String)> = vec![
         ("missing", vec![], body.clone()),
         (
             "wrong secret",
