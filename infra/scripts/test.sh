@@ -16,12 +16,23 @@ fi
 # The function tests start the Lambda binaries as processes: build them first.
 cargo build --workspace --bins
 
+# The tests record their evidence (bad input, duplicate delivery, tampering) here; the suite
+# ends with the one summary line made from it.
+export STINT_PROOF_DIR="$(mktemp -d)"
+trap 'rm -rf "$STINT_PROOF_DIR"' EXIT
+
 # cfn-lint comes with moto[server], in the same virtualenv. The API fuzzing runs before the
-# test runner, so the runner's summary is the last thing printed.
-exec "$root/infra/scripts/with-moto.sh" bash -c 'set -e
+# test runner, and the proof summary after it, as the last line.
+status=0
+"$root/infra/scripts/with-moto.sh" bash -c 'set -e
   echo "== cfn-lint template.yaml" >&2
   "$STINT_VENV/bin/cfn-lint" template.yaml
   echo "== API fuzzing (schemathesis)" >&2
   "$0/infra/scripts/fuzz.sh"
   exec "$@"
-' "$root" "${runner[@]}" "$@"
+' "$root" "${runner[@]}" "$@" || status=$?
+if [ $# -eq 0 ]; then
+  # The whole suite ran: the figures must all be there and right.
+  python3 "$root/infra/scripts/proof_summary.py" || status=1
+fi
+exit "$status"

@@ -464,3 +464,291 @@ pub fn ses_messages_from(sender: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+pub mod proof {
+    //! The suite's evidence, gathered across test processes: each part appends one JSON line to
+    //! `$STINT_PROOF_DIR/proof.jsonl` (when the test command sets it), and
+    //! `infra/scripts/proof_summary.py` prints the one summary line from them.
+
+    use std::io::Write;
+
+    /// Records one finding, e.g. `record("bad_input", json!({"transport": "http", ...}))`.
+    pub fn record(part: &str, figures: serde_json::Value) {
+        let Ok(dir) = std::env::var("STINT_PROOF_DIR") else {
+            return;
+        };
+        let line = serde_json::json!({ "part": part, "figures": figures }).to_string() + "\n";
+        // One write of a short line with O_APPEND: lines from parallel tests do not interleave.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(std::path::Path::new(&dir).join("proof.jsonl"));
+        if let Ok(mut f) = file {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+pub mod bad_input {
+    //! Every bad input the suite sends, in one table. The same cases go to the local server over
+    //! HTTP and to the router through API Gateway events; each must be refused with its 4xx and
+    //! a JSON error (or, for a repeated approval, accepted without effect), appending nothing.
+
+    use chrono::{DateTime, Duration, Utc};
+    use serde_json::{json, Value};
+
+    pub const PRINCIPAL: &str = "arn:aws:iam::123456789012:role/stint/oncall";
+    pub const ALERT_SECRET: &str = "proof-alert-secret";
+
+    /// Who sends a case. Token cases only differ over HTTP: in AWS the authorizer turns each
+    /// of them away before the function runs, so there they arrive with no identity.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum Caller {
+        /// A user (as the identity provider spells it) and comma-separated groups.
+        User(&'static str, &'static str),
+        Nobody,
+        Expired,
+        BadSignature,
+        WrongIssuer,
+        WrongAudience,
+        Garbage,
+        /// A CI job's token on a person's route.
+        PipelineOnPersonRoute,
+        /// A CI job with these repository, ref and environment claims.
+        Job(&'static str, &'static str, &'static str),
+    }
+
+    /// Which request a decision targets (set up before the cases run).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum On {
+        Pending,
+        /// Pending db-write, already approved once by bob (it needs two).
+        PendingWrite,
+        Cancelled,
+        Denied,
+        Revoked,
+        Active,
+        Unknown,
+        Malformed,
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct Case {
+        pub name: &'static str,
+        pub method: &'static str,
+        /// With `{id}` for the request `on` names.
+        pub path: &'static str,
+        pub on: Option<On>,
+        pub caller: Caller,
+        pub headers: Vec<(&'static str, String)>,
+        pub body: String,
+        pub status: u16,
+        /// The error code; None for a request accepted without effect.
+        pub error: Option<&'static str>,
+    }
+
+    pub const ALICE: Caller = Caller::User("alice@example.com", "sre");
+    pub const BOB: Caller = Caller::User("bob@example.com", "db-owners");
+    pub const CAROL: Caller = Caller::User("carol@example.com", "sre");
+
+    /// A good `POST /requests` body with `patch` applied (null removes a field).
+    pub fn body(patch: Value) -> String {
+        let mut b = json!({ "role": "db-read", "scope": "orders", "principal": PRINCIPAL,
+            "duration": "1h", "justification": "bad input proof", "ticket": "INC-1" });
+        for (k, v) in patch.as_object().expect("an object") {
+            if v.is_null() {
+                b.as_object_mut().expect("object").remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        b.to_string()
+    }
+
+    fn create(
+        name: &'static str,
+        caller: Caller,
+        body: String,
+        status: u16,
+        error: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            method: "POST",
+            path: "/requests",
+            on: None,
+            caller,
+            headers: vec![],
+            body,
+            status,
+            error: Some(error),
+        }
+    }
+
+    fn decide(
+        name: &'static str,
+        action: &'static str,
+        on: On,
+        caller: Caller,
+        body: &str,
+        status: u16,
+        error: Option<&'static str>,
+    ) -> Case {
+        let path = match action {
+            "approve" => "/requests/{id}/approve",
+            "deny" => "/requests/{id}/deny",
+            "cancel" => "/requests/{id}/cancel",
+            "revoke" => "/requests/{id}/revoke",
+            "extend" => "/requests/{id}/extend",
+            "review" => "/requests/{id}/review",
+            other => panic!("no action {other}"),
+        };
+        Case {
+            name,
+            method: "POST",
+            path,
+            on: Some(on),
+            caller,
+            headers: vec![],
+            body: body.to_owned(),
+            status,
+            error,
+        }
+    }
+
+    fn alert(
+        name: &'static str,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+        status: u16,
+        error: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            method: "POST",
+            path: "/alerts",
+            on: None,
+            caller: Caller::Nobody,
+            headers,
+            body,
+            status,
+            error: Some(error),
+        }
+    }
+
+    fn generic_alert(at: DateTime<Utc>) -> String {
+        json!({ "service": "orders", "incident": "INC-PROOF", "status": "triggered",
+            "occurred_at": at.to_rfc3339(), "summary": "proof" })
+        .to_string()
+    }
+
+    /// Every case, for a clock reading `now`.
+    pub fn cases(now: DateTime<Utc>) -> Vec<Case> {
+        let bad = "invalid_input";
+        let sign = |b: &str| stint::http::alerts::sign(ALERT_SECRET.as_bytes(), b.as_bytes());
+        let fresh = generic_alert(now - Duration::seconds(10));
+        let stale = generic_alert(now - Duration::minutes(6));
+        let malformed_alert =
+            r#"{"service": "orders", "status": "triggered", "occurred_at": "TIME"}"#
+                .replace("TIME", &now.to_rfc3339());
+        let start = |d: Duration| json!((now + d).to_rfc3339());
+        vec![
+            // --- malformed requests
+            create("malformed JSON", ALICE, "{\"role\": ".into(), 400, bad),
+            create("a JSON array", ALICE, "[]".into(), 400, bad),
+            create("a JSON string", ALICE, "\"db-read\"".into(), 400, bad),
+            create("wrong type: duration as a number", ALICE, body(json!({"duration": 60})), 400, bad),
+            create("wrong type: break_glass as a string", ALICE, body(json!({"break_glass": "yes"})), 400, bad),
+            create("unknown field", ALICE, body(json!({"colour": "red"})), 400, bad),
+            create("a 1 MB body", ALICE, body(json!({"justification": "x".repeat(1 << 20)})), 413, "body_too_large"),
+            create("control characters in the justification", ALICE, body(json!({"justification": "a\u{1b}[31mb"})), 400, bad),
+            create("a NUL byte in the justification", ALICE, body(json!({"justification": "a\u{0}b"})), 400, bad),
+            create("control characters in the scope", ALICE, body(json!({"scope": "orders\u{7}"})), 400, bad),
+            create("missing role", ALICE, body(json!({"role": null})), 400, bad),
+            create("missing principal", ALICE, body(json!({"principal": null})), 400, bad),
+            create("missing justification", ALICE, body(json!({"justification": null})), 400, bad),
+            // --- role, scope and principal
+            create("unknown role", ALICE, body(json!({"role": "root"})), 400, "unknown_role"),
+            create("a role name that is not a name", ALICE, body(json!({"role": "DB READ!"})), 400, bad),
+            create("a scope the role does not allow", ALICE, body(json!({"scope": "billing"})), 400, "scope_not_allowed"),
+            create("a scope on a role without scopes", ALICE, body(json!({"role": "logs-read"})), 400, "scope_not_allowed"),
+            create("principal role/admin", ALICE, body(json!({"principal": "arn:aws:iam::123456789012:role/admin"})), 400, "principal_not_allowed"),
+            create("principal role/stint/../admin", ALICE, body(json!({"principal": "arn:aws:iam::123456789012:role/stint/../admin"})), 400, bad),
+            create("principal: a broker role", ALICE, body(json!({"principal": "arn:aws:iam::123456789012:role/stint/stint-broker"})), 400, "principal_not_allowed"),
+            create("principal in another account", ALICE, body(json!({"principal": "arn:aws:iam::999999999999:role/stint/oncall"})), 400, "principal_not_allowed"),
+            create("principal that is not an ARN", ALICE, body(json!({"principal": "oncall"})), 400, bad),
+            // --- durations and times
+            create("duration 0", ALICE, body(json!({"duration": "0s"})), 400, bad),
+            create("negative duration", ALICE, body(json!({"duration": "-5m"})), 400, bad),
+            create("duration over the maximum", ALICE, body(json!({"duration": "5h"})), 422, "over_max_duration"),
+            create("absurd duration 1e30", ALICE, body(json!({"duration": "1e30"})), 400, bad),
+            create("absurd duration 999999999d", ALICE, body(json!({"duration": "999999999d"})), 400, bad),
+            create("duration with an unknown unit", ALICE, body(json!({"duration": "90x"})), 400, bad),
+            create("start in the past", ALICE, body(json!({"start": start(-Duration::hours(1))})), 400, "start_in_past"),
+            create("start too far ahead", ALICE, body(json!({"start": start(Duration::days(30))})), 400, "start_too_far"),
+            create("start that is not a time", ALICE, body(json!({"start": "tomorrow"})), 400, bad),
+            // --- text fields
+            create("empty justification", ALICE, body(json!({"justification": "   "})), 400, bad),
+            create("justification too long", ALICE, body(json!({"justification": "x".repeat(1_001)})), 400, bad),
+            create("ticket too long", ALICE, body(json!({"ticket": "t".repeat(201)})), 400, bad),
+            // --- identity and tokens
+            create("identity forged in the body", ALICE, body(json!({"requester": "bob@example.com"})), 400, bad),
+            create("no token", Caller::Nobody, body(json!({})), 401, "unauthenticated"),
+            create("expired token", Caller::Expired, body(json!({})), 401, "unauthenticated"),
+            create("badly signed token", Caller::BadSignature, body(json!({})), 401, "unauthenticated"),
+            create("token from the wrong issuer", Caller::WrongIssuer, body(json!({})), 401, "unauthenticated"),
+            create("token for the wrong audience", Caller::WrongAudience, body(json!({})), 401, "unauthenticated"),
+            create("a token that is not a JWT", Caller::Garbage, body(json!({})), 401, "unauthenticated"),
+            create("a CI job's token on a person's route", Caller::PipelineOnPersonRoute, body(json!({})), 401, "unauthenticated"),
+            create("a requester outside the role's groups", Caller::User("mallory@example.com", "sales"), body(json!({})), 403, "not_allowed_to_request"),
+            create("break-glass on a role without it", ALICE, body(json!({"break_glass": true})), 403, "break_glass_not_allowed"),
+            // --- approvals
+            decide("self-approval", "approve", On::Pending, ALICE, "", 403, Some("self_approval")),
+            decide("self-approval, upper case", "approve", On::Pending, Caller::User("ALICE@EXAMPLE.COM", "db-owners"), "", 403, Some("self_approval")),
+            decide("self-approval, padded with spaces", "approve", On::Pending, Caller::User("  alice@example.com ", "db-owners"), "", 403, Some("self_approval")),
+            decide("an approver outside the approver groups", "approve", On::Pending, CAROL, "", 403, Some("not_an_approver")),
+            decide("a second approval by the same approver", "approve", On::PendingWrite, BOB, "", 200, None),
+            decide("an approval note too long", "approve", On::Pending, BOB, &json!({"comment": "c".repeat(1_001)}).to_string(), 400, Some(bad)),
+            decide("an unknown field in a decision", "deny", On::Pending, BOB, r#"{"verdict": "no"}"#, 400, Some(bad)),
+            // --- wrong state or wrong caller
+            decide("approving a cancelled request", "approve", On::Cancelled, BOB, "", 409, Some("wrong_state")),
+            decide("approving a denied request", "approve", On::Denied, BOB, "", 409, Some("wrong_state")),
+            decide("approving a revoked request", "approve", On::Revoked, Caller::User("dave@example.com", "db-owners"), "", 409, Some("wrong_state")),
+            decide("approving an unknown request", "approve", On::Unknown, BOB, "", 404, Some("not_found")),
+            decide("approving a malformed request id", "approve", On::Malformed, BOB, "", 400, Some(bad)),
+            decide("a revoke by an unrelated user", "revoke", On::Active, CAROL, "", 403, Some("not_permitted_to_revoke")),
+            decide("revoking a request still pending", "revoke", On::Pending, ALICE, "", 409, Some("wrong_state")),
+            decide("cancelling someone else's request", "cancel", On::Pending, CAROL, "", 403, Some("not_the_requester")),
+            decide("extending past the maximum total", "extend", On::Active, ALICE, r#"{"duration": "8h"}"#, 422, Some("over_max_total_duration")),
+            decide("reviewing a request that used no break-glass", "review", On::Active, BOB, "", 400, Some("invalid")),
+            // --- pipelines
+            Case {
+                name: "a pipeline request without a ticket",
+                method: "POST",
+                path: "/pipeline/requests",
+                on: None,
+                caller: Caller::Job("acme/orders", "refs/heads/main", "production"),
+                headers: vec![],
+                body: json!({"role": "deploy", "scope": "orders-api", "principal": "arn:aws:iam::123456789012:role/stint/ci-deploy", "justification": "deploy"}).to_string(),
+                status: 400,
+                error: Some(bad),
+            },
+            Case {
+                name: "a person's token on a pipeline route",
+                method: "POST",
+                path: "/pipeline/requests",
+                on: None,
+                caller: ALICE,
+                headers: vec![],
+                body: body(json!({})),
+                status: 401,
+                error: Some("unauthenticated"),
+            },
+            // --- signed alerts
+            alert("an alert without a signature", vec![], fresh.clone(), 401, "unauthenticated"),
+            alert("an alert with a wrong signature", vec![("x-stint-signature", stint::http::alerts::sign(b"guess", fresh.as_bytes()))], fresh.clone(), 401, "unauthenticated"),
+            alert("an alert replayed after 5 minutes", vec![("x-stint-signature", sign(&stale))], stale, 401, "unauthenticated"),
+            alert("a signed alert missing its incident", vec![("x-stint-signature", sign(&malformed_alert))], malformed_alert, 400, bad),
+        ]
+    }
+}

@@ -17,6 +17,8 @@ use stint_tests::{fresh_dynamo_store, record};
 
 #[async_trait]
 trait Subject: Send + Sync + Sized + 'static {
+    /// The store's name in the proof summary.
+    const NAME: &'static str;
     async fn open() -> Self;
     fn store(&self) -> Arc<dyn EventStore>;
     /// A new adapter over the same data, as after a process restart.
@@ -44,6 +46,7 @@ fn key(stream: &StreamId, version: u64) -> std::collections::HashMap<String, Att
 
 #[async_trait]
 impl Subject for Dynamo {
+    const NAME: &'static str = "DynamoDB";
     async fn open() -> Self {
         // Small pages: log reads cross page boundaries with a few hundred events.
         Dynamo(
@@ -144,6 +147,7 @@ impl Sqlite {
 
 #[async_trait]
 impl Subject for Sqlite {
+    const NAME: &'static str = "the embedded store";
     async fn open() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         Sqlite(
@@ -513,6 +517,13 @@ async fn tampering_is_detected_and_named<S: Subject>(tamper: &str) {
     let after = verify_period(store.as_ref(), t0(), t0() + Duration::hours(1))
         .await
         .unwrap();
+    let named = after.breaks.len() == 1
+        && after.breaks[0].stream.as_str() == target.as_str()
+        && after.breaks[0].version == expected_version;
+    stint_tests::proof::record(
+        "tampering",
+        serde_json::json!({ "case": format!("{tamper} in {}", S::NAME), "detected": named }),
+    );
     assert_eq!(
         after.breaks.len(),
         1,

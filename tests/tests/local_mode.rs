@@ -397,6 +397,10 @@ fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
         None,
         &["verify", "--data", dir.path().to_str().unwrap()],
     );
+    stint_tests::proof::record(
+        "tampering",
+        json!({ "case": "stint verify, edit in the embedded store", "detected": code == 4 && out.contains(&format!("request#{id} at version 1")) }),
+    );
     assert_eq!(code, 4, "{out}");
     assert!(
         out.contains(&format!("request#{id} at version 1")),
@@ -463,6 +467,10 @@ async fn stint_verify_names_a_tampered_event_in_dynamodb() {
         .await
         .unwrap();
     let (code, out) = tokio::task::spawn_blocking(run).await.unwrap();
+    stint_tests::proof::record(
+        "tampering",
+        json!({ "case": "stint verify --table, delete in DynamoDB", "detected": code == 4 && out.contains(&format!("request#{id} at version 2")) }),
+    );
     assert_eq!(code, 4, "{out}");
     assert!(
         out.contains(&format!("request#{id} at version 2")),
@@ -557,141 +565,6 @@ fn sixteen_parallel_decisions_over_http_happen_exactly_once() {
         &["verify", "--data", dir.path().to_str().unwrap()],
     );
     assert_eq!(code, 0, "{out}");
-}
-
-/// Bad input and bad tokens against the real server over HTTP: each gets its 4xx with a JSON
-/// error, and the store's event count does not move.
-#[test]
-fn bad_input_and_bad_tokens_over_http_are_refused_and_append_nothing() {
-    use jsonwebtoken::{encode, EncodingKey, Header};
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
-    let alice = token(dir.path(), "alice", "sre");
-    let key = hex::decode(
-        std::fs::read_to_string(dir.path().join("jwt.key"))
-            .unwrap()
-            .trim(),
-    )
-    .unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let forge = |iss: &str, aud: &str, exp: i64, key: &[u8]| {
-        let claims = json!({ "sub": "alice", "email": "alice", "groups": ["sre"], "iss": iss, "aud": aud, "iat": now, "exp": exp });
-        encode(
-            &Header::default(),
-            &claims,
-            &EncodingKey::from_secret(key).unwrap(),
-        )
-        .unwrap()
-    };
-    let expired = forge("stint-local", "stint", now - 3_600, &key);
-    let wrong_issuer = forge("someone-else", "stint", now + 3_600, &key);
-    let wrong_audience = forge("stint-local", "other", now + 3_600, &key);
-    let bad_signature = forge(
-        "stint-local",
-        "stint",
-        now + 3_600,
-        b"not the key, not the key, not it",
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let send = |tok: Option<&str>, body: String| -> (u16, Value) {
-        let mut r = agent
-            .post(&format!("{}/requests", server.api))
-            .header("content-type", "application/json");
-        if let Some(t) = tok {
-            r = r.header("Authorization", &format!("Bearer {t}"));
-        }
-        let mut resp = r.send(body).expect("the server answers");
-        (
-            resp.status().as_u16(),
-            resp.body_mut().read_json().unwrap_or(Value::Null),
-        )
-    };
-    let good = |patch: Value| {
-        let mut b = json!({ "role": "db-read", "scope": "orders", "principal": PRINCIPAL, "justification": "bad input test" });
-        for (k, v) in patch.as_object().unwrap() {
-            b[k] = v.clone();
-        }
-        b.to_string()
-    };
-    let count = || {
-        let (code, out) = stint(
-            "http://127.0.0.1:9",
-            None,
-            &["--json", "verify", "--data", dir.path().to_str().unwrap()],
-        );
-        assert_eq!(code, 0, "{out}");
-        json_of(&out)["events_in_period"].as_u64().unwrap()
-    };
-    let before = count();
-    let cases: Vec<(&str, Option<&str>, String, u16)> = vec![
-        ("no token", None, good(json!({})), 401),
-        ("expired token", Some(&expired), good(json!({})), 401),
-        ("wrong issuer", Some(&wrong_issuer), good(json!({})), 401),
-        (
-            "wrong audience",
-            Some(&wrong_audience),
-            good(json!({})),
-            401,
-        ),
-        ("bad signature", Some(&bad_signature), good(json!({})), 401),
-        ("garbage token", Some("not.a.jwt"), good(json!({})), 401),
-        (
-            "identity in the body",
-            Some(&alice),
-            good(json!({ "requester": "bob" })),
-            400,
-        ),
-        ("malformed JSON", Some(&alice), "{\"role\":".into(), 400),
-        ("array body", Some(&alice), "[]".into(), 400),
-        (
-            "negative duration",
-            Some(&alice),
-            good(json!({ "duration": "-5m" })),
-            400,
-        ),
-        (
-            "huge duration",
-            Some(&alice),
-            good(json!({ "duration": "999999999d" })),
-            400,
-        ),
-        (
-            "over the maximum",
-            Some(&alice),
-            good(json!({ "duration": "9h" })),
-            422,
-        ),
-        (
-            "a broker role",
-            Some(&alice),
-            good(json!({ "principal": "arn:aws:iam::123456789012:role/stint/stint-broker" })),
-            400,
-        ),
-        // Just over the 64 KiB limit, so the whole body sits in loopback's socket buffers
-        // before the server answers 413 and closes; a 1 MB body here races that close (the
-        // client's write fails with EPIPE). The 1 MB case runs in http_api through the router.
-        (
-            "body over the 64 KiB limit",
-            Some(&alice),
-            good(json!({ "justification": "x".repeat(80_000) })),
-            413,
-        ),
-    ];
-    for (name, tok, body, status) in cases {
-        let (got, v) = send(tok, body);
-        assert_eq!(got, status, "{name}: {v}");
-        assert!(
-            v["error"].is_string() && v["message"].is_string(),
-            "{name}: a JSON error: {v}"
-        );
-    }
-    assert_eq!(count(), before, "nothing appended");
-    let (got, v) = send(Some(&alice), good(json!({})));
-    assert_eq!(got, 201, "and a good one still works: {v}");
-    server.stop();
 }
 
 /// Polls `check` until it holds, for things the broker does on its next ticks.

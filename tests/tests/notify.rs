@@ -197,6 +197,11 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
             "[Stint] Access to db-read is revoked",
         ]
     );
+    stint_tests::proof::record(
+        "duplicates",
+        serde_json::json!({ "test": "notify handler", "deliveries": 3 * events.len(),
+            "duplicate_effects": (h.slack.received().len() + mails.len()).saturating_sub(8) }),
+    );
     assert_eq!(
         h.slack.received().len(),
         4,

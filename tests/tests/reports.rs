@@ -423,6 +423,11 @@ async fn tampering_with_a_stored_event_shows_in_the_report() {
             _ => None,
         })
         .collect();
+    stint_tests::proof::record(
+        "tampering",
+        serde_json::json!({ "case": "compliance report, edit in DynamoDB",
+            "detected": !r.verified && broken == [(target.stream().to_string(), 2)] }),
+    );
     assert_eq!(broken, [(target.stream().to_string(), 2)]);
     assert!(to_html(&r).contains("NOT VERIFIED"));
 }

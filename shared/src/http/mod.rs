@@ -30,6 +30,9 @@ use std::sync::Arc;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// Bodies up to this size are read whole before a 413, so the client always gets the answer
+/// (closing on a half-sent body makes its write fail instead); larger ones are cut off at once.
+pub const DRAIN_LIMIT: usize = 2 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -100,13 +103,17 @@ impl axum::extract::FromRequestParts<Api> for Caller {
 
 /// The body's bytes, or 413 when it is over the limit.
 fn parse_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    body.map_err(|e| match e {
+    let bytes = body.map_err(|e| match e {
         BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge(BODY_LIMIT),
         other => ApiError::BadInput {
             field: None,
             message: other.body_text(),
         },
-    })
+    })?;
+    if bytes.len() > BODY_LIMIT {
+        return Err(ApiError::TooLarge(BODY_LIMIT));
+    }
+    Ok(bytes)
 }
 
 /// Parses a JSON body; the error names the field at fault (`duration`, `scope`...).
@@ -523,7 +530,7 @@ fn routes(parts: &[Part], api: Api) -> Router {
     router
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(DRAIN_LIMIT))
         .with_state(api)
 }
 

@@ -1,0 +1,479 @@
+//! The one bad-input table (`stint_tests::bad_input`), sent twice: to a real `stint serve` over
+//! HTTP, and through API Gateway events to the router over DynamoDB on the emulator. Each case
+//! must get its status and a JSON error, and the store's request events must not move.
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::TryStreamExt;
+use http_body_util::BodyExt;
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use stint::app::requests::NewRequest;
+use stint::domain::{
+    GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, UserId,
+};
+use stint::http::apigw::ApiGatewayClaims;
+use stint::http::{router, Api};
+use stint::ports::EventStore;
+use stint_tests::aws::Fixture;
+use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET};
+use tower::ServiceExt;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
+}
+
+/// How the cases went on one transport.
+#[derive(Default, Debug)]
+struct Tally {
+    tried: usize,
+    refused: usize,
+    accepted_without_effect: usize,
+    wrongly_appended: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn check(&mut self, case: &Case, status: u16, body: &Value, appended: usize) {
+        self.tried += 1;
+        let mut wrong = Vec::new();
+        if status != case.status {
+            wrong.push(format!("status {status}, wanted {}", case.status));
+        }
+        match case.error {
+            Some(code) => {
+                if body["error"] != code || body["message"].as_str().is_none_or(str::is_empty) {
+                    wrong.push(format!("error {body}, wanted code {code} with a message"));
+                }
+            }
+            None if status < 300 => {}
+            None => wrong.push(format!("refused: {body}")),
+        }
+        if appended > 0 {
+            self.wrongly_appended += appended;
+            wrong.push(format!("{appended} event(s) appended"));
+        }
+        if wrong.is_empty() {
+            if case.error.is_some() {
+                self.refused += 1;
+            } else {
+                self.accepted_without_effect += 1;
+            }
+        } else {
+            self.failures
+                .push(format!("{}: {}", case.name, wrong.join("; ")));
+        }
+    }
+
+    fn finish(self, transport: &str) {
+        println!(
+            "bad input over {transport}: {} tried, {} refused with a JSON 4xx, {} accepted without effect, {} events appended wrongly",
+            self.tried, self.refused, self.accepted_without_effect, self.wrongly_appended
+        );
+        stint_tests::proof::record(
+            "bad_input",
+            json!({ "transport": transport, "tried": self.tried, "refused": self.refused,
+                    "accepted_without_effect": self.accepted_without_effect,
+                    "wrongly_appended": self.wrongly_appended, "failed": self.failures.len() }),
+        );
+        assert!(self.tried >= 50, "at least 50 distinct cases");
+        assert!(self.failures.is_empty(), "{:#?}", self.failures);
+    }
+}
+
+fn path_for(case: &Case, ids: &HashMap<On, String>) -> String {
+    match case.on {
+        None => case.path.to_owned(),
+        Some(on) => case.path.replace("{id}", &ids[&on]),
+    }
+}
+
+// --- through API Gateway events --------------------------------------------------------------
+
+fn claims(caller: &Caller) -> Option<Value> {
+    match caller {
+        Caller::User(user, groups) => Some(json!({
+            "iss": "https://idp.example.com/", "aud": "stint", "sub": format!("{}-sub", user.trim()),
+            "email": user, "groups": format!("[{}]", groups.replace(',', " ")),
+        })),
+        Caller::Job(repository, git_ref, env) => Some(json!({
+            "iss": "https://token.actions.githubusercontent.com", "aud": "stint",
+            "sub": format!("repo:{repository}:environment:{env}"), "repository": repository,
+            "ref": git_ref, "environment": env,
+        })),
+        // API Gateway's authorizer refuses these before the function runs.
+        _ => None,
+    }
+}
+
+fn apigw_event(case: &Case, path: &str) -> Value {
+    let mut headers = json!({ "content-type": "application/json", "host": "abc123.execute-api.eu-west-1.amazonaws.com" });
+    for (k, v) in &case.headers {
+        headers[*k] = json!(v);
+    }
+    let mut ctx = json!({
+        "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+        "domainPrefix": "abc123", "requestId": "proof", "routeKey": format!("{} {}", case.method, case.path),
+        "stage": "$default", "time": "29/Nov/2026:09:00:00 +0000", "timeEpoch": 1795942800000u64,
+        "http": { "method": case.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "proof" },
+    });
+    if let Some(c) = claims(&case.caller) {
+        ctx["authorizer"] = json!({ "jwt": { "claims": c, "scopes": null } });
+    }
+    json!({
+        "version": "2.0", "routeKey": format!("{} {}", case.method, case.path), "rawPath": path,
+        "rawQueryString": "", "headers": headers, "requestContext": ctx,
+        "isBase64Encoded": false, "body": case.body,
+    })
+}
+
+fn who(user: &str, groups: &[&str]) -> Identity {
+    Identity::new(
+        UserId::parse(user).unwrap(),
+        groups.iter().map(|g| GroupName::parse(g).unwrap()),
+    )
+}
+
+async fn seed(f: &Fixture, role: &str) -> RequestId {
+    let new = NewRequest {
+        role: RoleName::parse(role).unwrap(),
+        scope: Some(Scope::parse("orders").unwrap()),
+        principal: f.principal.clone(),
+        duration: Some(stint::domain::AccessDuration::parse("1h").unwrap()),
+        justification: Justification::parse("setup").unwrap(),
+        ticket: None,
+        starts_at: None,
+        break_glass: false,
+        source: Source::Person,
+    };
+    f.stint
+        .submit(&who("alice@example.com", &["sre"]), new)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn request_events(f: &Fixture) -> usize {
+    let log: Vec<_> = f
+        .store
+        .read_log(
+            t0() - chrono::Duration::days(1),
+            t0() + chrono::Duration::days(1),
+        )
+        .try_collect()
+        .await
+        .unwrap();
+    log.iter()
+        .filter(|e| e.stream.request_id().is_some())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_bad_input_through_api_gateway_events_is_refused_and_appends_nothing() {
+    let f = Fixture::new(t0()).await;
+    let (alice, bob, dave) = (
+        who("alice@example.com", &["sre"]),
+        who("bob@example.com", &["db-owners"]),
+        who("dave@example.com", &["db-owners"]),
+    );
+    let mut ids = HashMap::new();
+    ids.insert(On::Pending, seed(&f, "db-read").await);
+    let write = seed(&f, "db-write").await;
+    f.stint.approve(write, &bob, None).await.unwrap();
+    ids.insert(On::PendingWrite, write);
+    let cancelled = seed(&f, "db-read").await;
+    f.stint.cancel(cancelled, &alice).await.unwrap();
+    ids.insert(On::Cancelled, cancelled);
+    let denied = seed(&f, "db-read").await;
+    f.stint.deny(denied, &bob, None).await.unwrap();
+    ids.insert(On::Denied, denied);
+    let active = seed(&f, "db-read").await;
+    f.stint.approve(active, &dave, None).await.unwrap();
+    f.stint.grant(active).await.unwrap();
+    ids.insert(On::Active, active);
+    let revoked = seed(&f, "db-read").await;
+    f.stint.approve(revoked, &bob, None).await.unwrap();
+    f.stint.grant(revoked).await.unwrap();
+    f.stint.revoke_by(revoked, &alice).await.unwrap();
+    ids.insert(On::Revoked, revoked);
+    let mut ids: HashMap<On, String> = ids.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+    ids.insert(On::Unknown, RequestId::new().to_string());
+    ids.insert(On::Malformed, "not-a-ulid".into());
+
+    let claims = Arc::new(ApiGatewayClaims::default());
+    let app = router(
+        Api::new(f.stint.clone(), claims.clone())
+            .with_pipeline_auth(claims)
+            .with_alert_secrets(vec![ALERT_SECRET.as_bytes().to_vec()]),
+    );
+    let mut tally = Tally::default();
+    for case in cases(t0()) {
+        let before = request_events(&f).await;
+        let event = apigw_event(&case, &path_for(&case, &ids));
+        let req = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
+        let resp = app.clone().oneshot(req).await.expect("the router answers");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let appended = request_events(&f).await - before;
+        tally.check(&case, status, &body, appended);
+    }
+    tally.finish("API Gateway events");
+}
+
+// --- over HTTP against a real server -------------------------------------------------------
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    exe.parent()
+        .and_then(|d| d.parent())
+        .expect("target folder")
+        .join(name)
+}
+
+struct Server {
+    child: Child,
+    api: String,
+    key: Vec<u8>,
+    data: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/catalog.example.toml");
+        let mut child = Command::new(bin("stint"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--catalog",
+                catalog,
+                "--tick-ms",
+                "20",
+            ])
+            .args(["--manual-clock", "2026-11-29T09:00:00Z", "--data"])
+            .arg(data)
+            .env("STINT_ALERT_SECRET", ALERT_SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start stint serve (built by infra/scripts/test.sh)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let api = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("address")
+            .to_owned();
+        let key = hex::decode(
+            std::fs::read_to_string(data.join("jwt.key"))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap();
+        Server {
+            child,
+            api,
+            key,
+            data: data.to_owned(),
+        }
+    }
+
+    fn sign(&self, claims: Value, key: &[u8]) -> String {
+        encode(
+            &Header::default(),
+            &claims,
+            &EncodingKey::from_secret(key).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The Authorization header for a caller: real tokens signed with the server's key, and
+    /// each kind of bad one.
+    fn token(&self, caller: &Caller) -> Option<String> {
+        let now = Utc::now().timestamp();
+        let person = |user: &str, groups: &str, iss: &str, aud: &str, exp: i64| {
+            json!({ "sub": user, "email": user, "groups": groups.split(',').collect::<Vec<_>>(),
+                    "iss": iss, "aud": aud, "iat": now, "exp": exp })
+        };
+        let alice = |iss, aud, exp| person("alice@example.com", "sre", iss, aud, exp);
+        let job = |repository: &str, git_ref: &str, env: &str| {
+            json!({ "sub": format!("repo:{repository}:environment:{env}"), "repository": repository,
+                    "ref": git_ref, "environment": env, "iss": "stint-local-ci", "aud": "stint",
+                    "iat": now, "exp": now + 3_600 })
+        };
+        Some(match caller {
+            Caller::Nobody => return None,
+            Caller::User(u, g) => {
+                self.sign(person(u, g, "stint-local", "stint", now + 3_600), &self.key)
+            }
+            Caller::Expired => self.sign(alice("stint-local", "stint", now - 3_600), &self.key),
+            Caller::BadSignature => self.sign(
+                alice("stint-local", "stint", now + 3_600),
+                b"not the key at all, not the key",
+            ),
+            Caller::WrongIssuer => {
+                self.sign(alice("someone-else", "stint", now + 3_600), &self.key)
+            }
+            Caller::WrongAudience => {
+                self.sign(alice("stint-local", "other", now + 3_600), &self.key)
+            }
+            Caller::Garbage => "not.a.jwt".to_owned(),
+            Caller::PipelineOnPersonRoute => self.sign(
+                job("acme/orders", "refs/heads/main", "production"),
+                &self.key,
+            ),
+            Caller::Job(r, g, e) => self.sign(job(r, g, e), &self.key),
+        })
+    }
+
+    fn call(
+        &self,
+        caller: &Caller,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &str,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.api);
+        let mut resp = if method == "GET" {
+            let mut r = agent.get(&url);
+            if let Some(t) = self.token(caller) {
+                r = r.header("authorization", &format!("Bearer {t}"));
+            }
+            r.call()
+        } else {
+            let mut r = agent.post(&url).header("content-type", "application/json");
+            if let Some(t) = self.token(caller) {
+                r = r.header("authorization", &format!("Bearer {t}"));
+            }
+            for (k, v) in headers {
+                r = r.header(*k, v);
+            }
+            r.send(body)
+        }
+        .expect("the server answers");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Events in request streams, read from the embedded store beside the running server.
+    fn request_events(&self) -> usize {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data.join("events.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let n: i64 = db
+            .query_row(
+                "SELECT count(*) FROM events WHERE stream LIKE 'request#%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        usize::try_from(n).unwrap()
+    }
+
+    fn create(&self, role: &str) -> String {
+        let body = stint_tests::bad_input::body(json!({ "role": role }));
+        let (status, v) = self.call(
+            &stint_tests::bad_input::ALICE,
+            "POST",
+            "/requests",
+            &[],
+            &body,
+        );
+        assert_eq!(status, 201, "{v}");
+        v["id"].as_str().unwrap().to_owned()
+    }
+
+    fn act(&self, caller: &Caller, id: &str, action: &str) {
+        let (status, v) = self.call(caller, "POST", &format!("/requests/{id}/{action}"), &[], "");
+        assert_eq!(status, 200, "{action}: {v}");
+    }
+
+    fn wait_active(&self, id: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, v) = self.call(
+                &stint_tests::bad_input::BOB,
+                "GET",
+                &format!("/requests/{id}"),
+                &[],
+                "",
+            );
+            if v["status"] == "active" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{id} not granted: {v}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn every_bad_input_over_http_is_refused_and_appends_nothing() {
+    use stint_tests::bad_input::{ALICE, BOB};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let dave = Caller::User("dave@example.com", "db-owners");
+    let mut ids = HashMap::new();
+    ids.insert(On::Pending, server.create("db-read"));
+    let write = server.create("db-write");
+    server.act(&BOB, &write, "approve");
+    ids.insert(On::PendingWrite, write);
+    let cancelled = server.create("db-read");
+    server.act(&ALICE, &cancelled, "cancel");
+    ids.insert(On::Cancelled, cancelled);
+    let denied = server.create("db-read");
+    server.act(&BOB, &denied, "deny");
+    ids.insert(On::Denied, denied);
+    let active = server.create("db-read");
+    server.act(&dave, &active, "approve");
+    server.wait_active(&active);
+    ids.insert(On::Active, active);
+    let revoked = server.create("db-read");
+    server.act(&BOB, &revoked, "approve");
+    server.wait_active(&revoked);
+    server.act(&ALICE, &revoked, "revoke");
+    ids.insert(On::Revoked, revoked);
+    ids.insert(On::Unknown, RequestId::new().to_string());
+    ids.insert(On::Malformed, "not-a-ulid".into());
+
+    let now = Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap();
+    let mut tally = Tally::default();
+    for case in cases(now) {
+        let before = server.request_events();
+        let (status, body) = server.call(
+            &case.caller,
+            case.method,
+            &path_for(&case, &ids),
+            &case.headers,
+            &case.body,
+        );
+        let appended = server.request_events() - before;
+        tally.check(&case, status, &body, appended);
+    }
+    // And a good request still works afterwards.
+    server.create("db-read");
+    tally.finish("HTTP (stint serve)");
+}
