@@ -570,3 +570,22 @@ async fn pipeline_claims_that_match_are_approved_and_others_wait() {
     assert_eq!(status, 401, "a token without the repository claim");
     assert_eq!(event_count(&f).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_incident_resolved_before_the_grant_never_grants() {
+    let f = fixture().await;
+    let id = id_of(&request_fn(&f, sample("cloudwatch-alarm.json")).await);
+    // OK arrives before the bus has handed AccessApproved to the grant function.
+    let out = request_fn(&f, sample("cloudwatch-ok.json")).await;
+    assert_eq!(out["resolved"], json!([id.to_string()]));
+    let granted = f.stint.grant(id).await.unwrap();
+    assert!(
+        matches!(granted, stint::app::grant::GrantOutcome::Failed(ref why) if why.contains("resolved")),
+        "{granted:?}"
+    );
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
+    assert_eq!(
+        f.stint.get(id).await.unwrap().state.status,
+        Status::GrantFailed
+    );
+}

@@ -125,7 +125,7 @@ impl Stint {
     }
 
     /// Whether the rule that approved this request ties its access to the incident.
-    fn revokes_on_resolve(&self, st: &RequestState) -> bool {
+    pub(crate) fn revokes_on_resolve(&self, st: &RequestState) -> bool {
         let (Some(req), Some(rule)) = (st.request.as_ref(), st.approved_by_rule.as_deref()) else {
             return false;
         };

@@ -49,6 +49,16 @@ impl Stint {
             }
             .into());
         };
+        if st.incident_resolved_at.is_some() && self.revokes_on_resolve(st) {
+            // The grant was overtaken: access tied to an incident never starts after it ended.
+            return self
+                .fail(
+                    id,
+                    "the incident was resolved before access was granted".into(),
+                    0,
+                )
+                .await;
+        }
         let now = self.clock.now();
         if now < starts_at {
             self.with_retry("set start timer", || {
