@@ -194,7 +194,7 @@ async fn every_trigger_delivered_twice_has_one_effect() {
         .sum();
     stint_tests::proof::record(
         "duplicates",
-        serde_json::json!({ "test": "approve, grant and revoke handlers", "deliveries": 9, "duplicate_effects": extra }),
+        serde_json::json!({ "test": "approve, grant and revoke services, concurrent duplicates", "deliveries": 8, "duplicate_effects": extra }),
     );
     for (ty, n) in expected {
         assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
@@ -494,4 +494,40 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
         .schedule(&TimerKind::Expiry.schedule_name(id))
         .await
         .is_none());
+}
+
+/// 16 parallel revokes of one grant, and 16 parallel cancels of one request, against DynamoDB:
+/// each transition happens exactly once, the rest are no-ops, and the policy is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_revokes_and_cancels_each_happen_once() {
+    let f = Arc::new(Fixture::new(t0()).await);
+    let id = approved(&f).await;
+    f.stint.grant(id).await.unwrap();
+    f.clock.set(t0() + Duration::minutes(5));
+    let revokes: Vec<_> = (0..16)
+        .map(|_| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move { f.stint.revoke_by(id, &alice()).await })
+        })
+        .collect();
+    for r in futures::future::join_all(revokes).await {
+        let st = r.unwrap().expect("a repeated revoke is a no-op, not an error").state;
+        assert_eq!(st.status, Status::Revoked);
+    }
+    let t = types(&f, id).await;
+    assert_eq!(count(&t, "AccessRevoked"), 1, "{t:?}");
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
+
+    let pending = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    let cancels: Vec<_> = (0..16)
+        .map(|_| {
+            let f = Arc::clone(&f);
+            tokio::spawn(async move { f.stint.cancel(pending, &alice()).await })
+        })
+        .collect();
+    for r in futures::future::join_all(cancels).await {
+        assert_eq!(r.unwrap().unwrap().state.status, Status::Cancelled);
+    }
+    let t = types(&f, pending).await;
+    assert_eq!((count(&t, "RequestCancelled"), t.len()), (1, 2), "{t:?}");
 }

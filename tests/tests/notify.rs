@@ -318,3 +318,31 @@ async fn the_notify_function_answers_its_sample_bus_event() {
     assert_eq!(h.slack.received().len(), 1);
     assert_eq!(ses_messages_from(&h.sender).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_with_its_own_webhook_and_addresses_uses_them() {
+    let mut h = harness(0).await;
+    let own = SlackStandIn::start(0).await;
+    let mut catalog: Catalog = (*h.notifier.catalog).clone();
+    let role = catalog
+        .roles
+        .get_mut(&RoleName::parse("db-read").unwrap())
+        .unwrap();
+    role.notify.slack_webhook = Some(own.url.clone());
+    role.notify.approver_emails = vec!["dba-oncall@example.com".into()];
+    h.notifier.catalog = Arc::new(catalog);
+    let alice = who("alice@example.com", &["sre"]);
+    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
+    h.notifier
+        .notify(id, &event_id(&h, id, 1).await)
+        .await
+        .unwrap();
+    assert_eq!((own.received().len(), h.slack.received().len()), (1, 0));
+    let mails = ses_messages_from(&h.sender);
+    assert_eq!(mails.len(), 1);
+    let to = header(&mails[0], "To");
+    assert!(
+        to.contains("db-owners@example.com") && to.contains("dba-oncall@example.com"),
+        "{to}"
+    );
+}
