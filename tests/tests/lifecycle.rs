@@ -511,7 +511,10 @@ async fn sixteen_concurrent_revokes_and_cancels_each_happen_once() {
         })
         .collect();
     for r in futures::future::join_all(revokes).await {
-        let st = r.unwrap().expect("a repeated revoke is a no-op, not an error").state;
+        let st = r
+            .unwrap()
+            .expect("a repeated revoke is a no-op, not an error")
+            .state;
         assert_eq!(st.status, Status::Revoked);
     }
     let t = types(&f, id).await;

@@ -725,6 +725,44 @@ fn alerts_pipelines_and_notices_in_local_mode() {
         (200, Some("revoked")),
         "{out}"
     );
+    // The example workflow's client script, against the same server: request, wait, revoke.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/examples/stint-pipeline.sh"
+    );
+    let run = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(script)
+            .args(args)
+            .env("STINT_API", &api)
+            .env("STINT_TOKEN", &job)
+            .env("STINT_POLL_SECONDS", "0.05")
+            .output()
+            .expect("run the example client");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, sid, err) = run(&[
+        "request",
+        "deploy",
+        "orders-api",
+        "arn:aws:iam::123456789012:role/stint/ci-deploy",
+        "15m",
+        "deploy from the example client",
+        "https://github.com/acme/orders/pull/43",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["wait", &sid, "20"]);
+    assert_eq!(code, 0, "granted: {err}");
+    let (code, status, err) = run(&["revoke", &sid]);
+    assert_eq!((code, status.as_str()), (0, "revoked"), "{err}");
+    let (code, _, err) = run(&["wait", &sid, "20"]);
+    assert_eq!(code, 1, "a revoked request is not waited for: {err}");
+    assert!(err.contains("is revoked"), "{err}");
+
     // A person's token is not a pipeline token, nor the other way round.
     let (status, _) = post_json(
         &format!("{api}/pipeline/requests"),
