@@ -589,3 +589,52 @@ async fn an_incident_resolved_before_the_grant_never_grants() {
         Status::GrantFailed
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_episodes_of_one_alarm_racing_open_one_request() {
+    let f = fixture().await;
+    // Different state timestamps give different incident ids and request ids: only the claim
+    // on the alarm's stream keeps them to one request.
+    let events: Vec<Value> = (0..8)
+        .map(|i| alarm_at("ALARM", t0() - Duration::seconds(i)))
+        .collect();
+    let outs = futures::future::join_all(events.into_iter().map(|e| request_fn(&f, e))).await;
+    let ids: std::collections::BTreeSet<RequestId> = outs.iter().map(id_of).collect();
+    assert_eq!(ids.len(), 1, "{outs:?}");
+    assert_eq!(
+        outs.iter().filter(|o| o["outcome"] == "requested").count(),
+        1,
+        "{outs:?}"
+    );
+    assert_eq!(requests_in_log(&f).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
+    use stint::domain::alert::{from_cloudwatch, Parsed};
+    let f = fixture().await;
+    let Parsed::Alert(alert) =
+        from_cloudwatch(&sample("cloudwatch-alarm.json"), &f.stint.catalog).unwrap()
+    else {
+        panic!("ignored")
+    };
+    // The claim was appended, then the process died before the request was submitted.
+    let claim = stint::domain::EventRecord {
+        event_id: ulid::Ulid::generate().to_string(),
+        event_type: "AlertRequestOpened".into(),
+        schema_version: 1,
+        occurred_at: t0(),
+        actor: "system:alert".into(),
+        payload: json!({ "request_id": alert.request_id() }),
+    };
+    f.store
+        .append(&alert.stream(), 0, vec![claim])
+        .await
+        .unwrap();
+    let out = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    assert_eq!(out["outcome"], "requested", "{out}");
+    assert_eq!(id_of(&out), alert.request_id());
+    let again = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    assert_eq!(again["outcome"], "joined");
+    assert_eq!(requests_in_log(&f).await.len(), 1);
+}

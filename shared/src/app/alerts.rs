@@ -7,11 +7,11 @@ use super::service::{AppError, Stint};
 use crate::domain::alert::{joins, Alert, AlertState};
 use crate::domain::catalog::AutoRule;
 use crate::domain::{
-    Command, Event, EventBody, Identity, Justification, Rejection, RequestId, RequestState,
-    RevokeReason, Source, Status, TicketRef,
+    Command, EventRecord, Identity, Justification, Rejection, RequestId, RequestState,
+    RevokeReason, Source, Status, StreamId, TicketRef,
 };
+use crate::ports::StoreError;
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::TryStreamExt;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -36,79 +36,118 @@ pub enum AlertOutcome {
 
 impl Stint {
     pub async fn on_alert(&self, alert: &Alert) -> Result<AlertOutcome, AppError> {
+        match alert.state {
+            AlertState::Triggered => self.open_incident(alert).await,
+            AlertState::Resolved => self.resolve_incident(alert).await,
+        }
+    }
+
+    async fn open_incident(&self, alert: &Alert) -> Result<AlertOutcome, AppError> {
         let service = self.catalog.services.get(&alert.service).ok_or_else(|| {
             Rejection::Invalid(format!("service {} is not in the catalog", alert.service))
         })?;
         let now = self.clock.now();
-        let candidates = self.incident_requests(alert, now).await?;
-        match alert.state {
-            AlertState::Triggered => {
-                if let Some(id) = joins(alert, &candidates, service.flap_window, now) {
-                    let status = self.load(*id).await?.state.status;
-                    tracing::info!(request_id = %id, incident = %alert.incident, "alert joins its incident's request");
-                    return Ok(AlertOutcome::Joined {
-                        request_id: *id,
-                        status,
-                    });
-                }
-                let user = service.rotation.on_call(now).ok_or_else(|| {
-                    Rejection::Invalid(format!("nobody is on call for {}", alert.service))
-                })?;
-                let who = Identity::new(user.clone(), []);
-                let summary: String = alert.summary.chars().take(Justification::MAX).collect();
-                let new = NewRequest {
-                    role: service.role.clone(),
-                    scope: service.scope.clone(),
-                    principal: service.principal.clone(),
-                    duration: service.duration,
-                    justification: Justification::parse(&summary)
-                        .or_else(|_| Justification::parse("alert without a summary"))
-                        .map_err(|e| Rejection::Invalid(e.to_string()))?,
-                    ticket: alert.link.as_deref().and_then(|l| TicketRef::parse(l).ok()),
-                    starts_at: None,
-                    break_glass: false,
-                    source: Source::Alert {
-                        service: alert.service.clone(),
-                        alarm: alert.alarm.clone(),
-                        incident: alert.incident.clone(),
-                        on_call: true,
-                    },
-                };
-                let id = alert.request_id();
-                match self.submit_with_id(id, &who, new).await {
-                    Ok(loaded) => Ok(AlertOutcome::Requested {
-                        request_id: id,
-                        requester: user.to_string(),
-                        status: loaded.state.status,
-                    }),
-                    // A concurrent delivery of the same alert made it first.
-                    Err(AppError::Rejected(Rejection::AlreadyExists)) => Ok(AlertOutcome::Joined {
-                        request_id: id,
-                        status: self.load(id).await?.state.status,
-                    }),
-                    Err(e) => Err(e),
-                }
+        let stream = alert.stream();
+        let mut id = alert.request_id();
+        // Claim the incident on its alert stream first: of two deliveries racing to open a
+        // request, one appends its claim and the other reloads and joins.
+        let mut claimed = false;
+        for _ in 0..CLAIM_ATTEMPTS {
+            let listed = self.incident_requests(&stream).await?;
+            if let Some(joined) = joins(alert, &listed.requests, service.flap_window, now) {
+                let status = self.load(*joined).await?.state.status;
+                tracing::info!(request_id = %joined, incident = %alert.incident, "alert joins its incident's request");
+                return Ok(AlertOutcome::Joined {
+                    request_id: *joined,
+                    status,
+                });
             }
-            AlertState::Resolved => {
-                // Recorded here; revoked by the revoke function, which alone may touch IAM.
-                let mut resolved = Vec::new();
-                let command = Command::ResolveIncident {
-                    incident: alert.incident.clone(),
-                };
-                for (id, _) in candidates.iter().filter(|(_, st)| {
-                    matches!(
-                        st.status,
-                        Status::Pending | Status::Approved | Status::Active
-                    )
-                }) {
-                    if !self.execute(*id, &command).await?.appended.is_empty() {
-                        resolved.push(*id);
-                    }
+            // Claimed but not (yet) submitted: another delivery is submitting it, or crashed
+            // before it could. Submit that same request; whichever is first makes it.
+            if let Some(pending) = listed
+                .claimed_unsubmitted
+                .filter(|(_, at)| now - *at < TAKEOVER_WINDOW)
+            {
+                id = pending.0;
+                claimed = true;
+                break;
+            }
+            match self
+                .store
+                .append(&stream, listed.version, vec![self.pointer(id, alert)])
+                .await
+            {
+                Ok(_) => {
+                    claimed = true;
+                    break;
                 }
-                tracing::info!(incident = %alert.incident, resolved = resolved.len(), "incident resolved");
-                Ok(AlertOutcome::Resolved { resolved })
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
+        if !claimed {
+            return Err(AppError::Contended(id, CLAIM_ATTEMPTS));
+        }
+        let user = service.rotation.on_call(now).ok_or_else(|| {
+            Rejection::Invalid(format!("nobody is on call for {}", alert.service))
+        })?;
+        let who = Identity::new(user.clone(), []);
+        let summary: String = alert.summary.chars().take(Justification::MAX).collect();
+        let new = NewRequest {
+            role: service.role.clone(),
+            scope: service.scope.clone(),
+            principal: service.principal.clone(),
+            duration: service.duration,
+            justification: Justification::parse(&summary)
+                .or_else(|_| Justification::parse("alert without a summary"))
+                .map_err(|e| Rejection::Invalid(e.to_string()))?,
+            ticket: alert.link.as_deref().and_then(|l| TicketRef::parse(l).ok()),
+            starts_at: None,
+            break_glass: false,
+            source: Source::Alert {
+                service: alert.service.clone(),
+                alarm: alert.alarm.clone(),
+                incident: alert.incident.clone(),
+                on_call: true,
+            },
+        };
+        match self.submit_with_id(id, &who, new).await {
+            Ok(loaded) => Ok(AlertOutcome::Requested {
+                request_id: id,
+                requester: user.to_string(),
+                status: loaded.state.status,
+            }),
+            // Another delivery submitted the claimed request first.
+            Err(AppError::Rejected(Rejection::AlreadyExists)) => Ok(AlertOutcome::Joined {
+                request_id: id,
+                status: self.load(id).await?.state.status,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Recorded here; the revoke function, which alone may touch IAM, ends the access.
+    async fn resolve_incident(&self, alert: &Alert) -> Result<AlertOutcome, AppError> {
+        let candidates = self.incident_requests(&alert.stream()).await?.requests;
+        let command = Command::ResolveIncident {
+            incident: alert.incident.clone(),
+        };
+        let mut resolved = Vec::new();
+        for (id, st) in &candidates {
+            let open = matches!(
+                st.status,
+                Status::Pending | Status::Approved | Status::Active
+            );
+            let concerned = st
+                .request
+                .as_ref()
+                .is_some_and(|r| alert.concerns(&r.source));
+            if open && concerned && !self.execute(*id, &command).await?.appended.is_empty() {
+                resolved.push(*id);
+            }
+        }
+        tracing::info!(incident = %alert.incident, resolved = resolved.len(), "incident resolved");
+        Ok(AlertOutcome::Resolved { resolved })
     }
 
     /// After `IncidentResolved`: revokes the grant when the rule that approved it says access
@@ -136,42 +175,65 @@ impl Stint {
         })
     }
 
-    /// Requests opened by alerts that concern this alert, from the recent log; the alert's own
-    /// deterministic id is always looked at, so a redelivery never depends on index lag.
-    async fn incident_requests(
-        &self,
-        alert: &Alert,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<(RequestId, RequestState)>, AppError> {
-        let lookback = TimeDelta::seconds(
-            i64::try_from(self.catalog.alert_lookback().secs()).unwrap_or(i64::MAX / 2),
-        );
-        let mut ids = BTreeSet::from([alert.request_id()]);
-        let mut log = self
-            .store
-            .read_log(now - lookback, now + TimeDelta::seconds(1));
-        while let Some(ev) = log.try_next().await? {
-            if ev.record.event_type != "AccessRequested" {
-                continue;
-            }
-            let (Some(id), Ok(event)) = (ev.stream.request_id(), Event::from_record(&ev.record))
+    /// The requests an alert stream lists, newest first, with the stream's version, and the
+    /// newest claim whose request does not exist yet (with when it was made).
+    async fn incident_requests(&self, stream: &StreamId) -> Result<Listed, AppError> {
+        let events = self.store.read_stream(stream).await?;
+        let mut listed = Listed {
+            version: events.len() as u64,
+            requests: Vec::new(),
+            claimed_unsubmitted: None,
+        };
+        let mut seen = BTreeSet::new();
+        for ev in events.iter().rev() {
+            let Some(id) = ev
+                .record
+                .payload
+                .get("request_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| RequestId::parse(s).ok())
             else {
                 continue;
             };
-            if let EventBody::AccessRequested(r) = &event.body {
-                if alert.concerns(&r.source) {
-                    ids.insert(id);
-                }
+            if !seen.insert(id) {
+                continue;
             }
-        }
-        let mut out = Vec::new();
-        // Newest first, so the latest episode of an alarm is the one joined.
-        for id in ids.into_iter().rev() {
             let loaded = self.load(id).await?;
             if loaded.exists() {
-                out.push((id, loaded.state));
+                listed.requests.push((id, loaded.state));
+            } else if listed.claimed_unsubmitted.is_none() && listed.requests.is_empty() {
+                listed.claimed_unsubmitted = Some((id, ev.record.occurred_at));
             }
         }
-        Ok(out)
+        Ok(listed)
     }
+
+    /// The claim on an alert stream: this request answers for the alert's incident.
+    fn pointer(&self, id: RequestId, alert: &Alert) -> EventRecord {
+        EventRecord {
+            event_id: ulid::Ulid::generate().to_string(),
+            event_type: "AlertRequestOpened".into(),
+            schema_version: crate::domain::event::SCHEMA_VERSION,
+            occurred_at: self.clock.now(),
+            actor: "system:alert".into(),
+            payload: serde_json::json!({
+                "request_id": id,
+                "service": alert.service,
+                "alarm": alert.alarm,
+                "incident": alert.incident,
+            }),
+        }
+    }
+}
+
+const CLAIM_ATTEMPTS: u32 = 8;
+/// A claim older than this whose request never appeared is abandoned (deliveries of an alert
+/// are retried for at most an hour); a new claim is made instead.
+const TAKEOVER_WINDOW: TimeDelta = TimeDelta::hours(1);
+
+/// What an alert stream lists.
+struct Listed {
+    version: u64,
+    requests: Vec<(RequestId, RequestState)>,
+    claimed_unsubmitted: Option<(RequestId, DateTime<Utc>)>,
 }

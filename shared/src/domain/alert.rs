@@ -6,6 +6,7 @@ use super::catalog::Catalog;
 use super::duration::AccessDuration;
 use super::event::{RevokeReason, Source};
 use super::ids::RequestId;
+use super::log::StreamId;
 use super::request::{RequestState, Status};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -69,6 +70,20 @@ impl Alert {
         let random = u128::from_be_bytes(bits) >> 48;
         let ms = u64::try_from(self.at.timestamp_millis()).unwrap_or(0);
         RequestId::from_ulid(ulid::Ulid::from_parts(ms, random))
+    }
+
+    /// The stream that lists the requests this alert's incidents opened: one per CloudWatch
+    /// alarm (its episodes are its incidents), one per incident otherwise. Appending to it with
+    /// optimistic concurrency is what lets only one delivery open a request.
+    pub fn stream(&self) -> StreamId {
+        let key = if is_cloudwatch(&self.alarm) {
+            &self.alarm
+        } else {
+            &self.incident
+        };
+        let digest = Sha256::digest(key.as_bytes());
+        StreamId::new(format!("alert#{}", hex::encode(&digest[..16])))
+            .expect("a hex digest is a valid stream name")
     }
 
     /// Whether a request opened by an alert answers for this alert: the same incident, or for

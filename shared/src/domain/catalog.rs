@@ -479,24 +479,6 @@ impl Catalog {
             .map(|(n, s)| (n.as_str(), s))
     }
 
-    /// How far back a request an alert could still join may have begun.
-    pub fn alert_lookback(&self) -> AccessDuration {
-        let longest = self
-            .roles
-            .values()
-            .map(|r| r.max_total().secs())
-            .max()
-            .unwrap_or(0);
-        let flap = self
-            .services
-            .values()
-            .map(|s| s.flap_window.secs())
-            .max()
-            .unwrap_or(0);
-        AccessDuration::from_secs(self.settings.pending_timeout.secs() + longest + flap)
-            .unwrap_or(self.settings.pending_timeout)
-    }
-
     pub fn is_admin(&self, who: &Identity) -> bool {
         who.in_any(&self.settings.admin_groups)
     }
