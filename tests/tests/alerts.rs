@@ -638,3 +638,21 @@ async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
     assert_eq!(again["outcome"], "joined");
     assert_eq!(requests_in_log(&f).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweep_ends_incident_access_whose_resolution_event_was_lost() {
+    let f = fixture().await;
+    let id = id_of(&request_fn(&f, sample("cloudwatch-alarm.json")).await);
+    f.stint.grant(id).await.unwrap();
+    f.clock.advance(Duration::minutes(10));
+    request_fn(&f, sample("cloudwatch-ok.json")).await;
+    // IncidentResolved never reaches the revoke function; the next sweep finds it.
+    let report = f.stint.sweep().await.unwrap();
+    assert_eq!(report.revoked, 1, "{report:?}");
+    let st = f.stint.get(id).await.unwrap().state;
+    assert_eq!(
+        st.revocation.unwrap().reason,
+        RevokeReason::IncidentResolved
+    );
+    assert!(f.policy(&grant_policy_name(id)).await.is_none());
+}

@@ -135,8 +135,8 @@ impl Stint {
         longest + s.max_start_ahead.to_chrono() + s.pending_timeout.to_chrono() + TimeDelta::days(1)
     }
 
-    /// Revokes what is past expiry, lapses what waited too long, and grants what was approved
-    /// but never granted (a lost bus event). Only streams whose last event leaves work are loaded.
+    /// Revokes what is past expiry or whose incident has ended, lapses what waited too long,
+    /// and grants what was approved but never granted (a lost bus event). Only streams whose last event leaves work are loaded.
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
         let now = self.clock.now();
         // The latest event of each stream, by version: events of one instant may sort either way.
@@ -174,6 +174,15 @@ impl Stint {
                     .await
                     .map(|o| matches!(o, RevokeOutcome::Revoked { .. }) as usize)
                     .map(|n| report.revoked += n),
+                // The incident ended but its bus event never reached the revoke function.
+                Status::Active
+                    if st.incident_resolved_at.is_some() && self.revokes_on_resolve(&st) =>
+                {
+                    self.close_incident_access(id)
+                        .await
+                        .map(|o| matches!(o, RevokeOutcome::Revoked { .. }) as usize)
+                        .map(|n| report.revoked += n)
+                }
                 Status::Pending
                     if is_due(
                         st.requested_at,
