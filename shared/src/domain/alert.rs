@@ -82,8 +82,9 @@ impl Alert {
             &self.incident
         };
         let digest = Sha256::digest(key.as_bytes());
-        StreamId::new(format!("alert#{}", hex::encode(&digest[..16])))
-            .expect("a hex digest is a valid stream name")
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&digest[..16]);
+        StreamId::for_alert(&head)
     }
 
     /// Whether a request opened by an alert answers for this alert: the same incident, or for

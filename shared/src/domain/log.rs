@@ -15,6 +15,10 @@ impl StreamId {
     pub fn for_request(id: RequestId) -> Self {
         StreamId(format!("request#{id}"))
     }
+    /// The stream listing the requests an alert opened, named by a digest of its key.
+    pub fn for_alert(digest: &[u8; 16]) -> Self {
+        StreamId(format!("alert#{}", hex::encode(digest)))
+    }
     /// Any non-empty printable name; the store treats streams as opaque.
     pub fn new(raw: impl Into<String>) -> Result<Self, String> {
         let raw = raw.into();
