@@ -24,6 +24,8 @@ pub struct LocalBroker {
     pub stint: Stint,
     /// Tells people about what the bus carries; its records bypass the bus.
     pub notifier: Notifier,
+    notices: mpsc::UnboundedSender<(crate::domain::RequestId, String)>,
+    notice_queue: Option<mpsc::UnboundedReceiver<(crate::domain::RequestId, String)>>,
     pub timers: Arc<LocalTimers>,
     bus: mpsc::UnboundedReceiver<StoredEvent>,
     sweep_every: TimeDelta,
@@ -34,7 +36,7 @@ pub struct LocalBroker {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Step {
     pub granted: usize,
-    pub notified: usize,
+    pub notices_queued: usize,
     pub timers_fired: usize,
     pub swept: bool,
 }
@@ -80,9 +82,12 @@ impl LocalBroker {
             timers: timers.clone(),
             retry: RetryPolicy::default(),
         };
+        let (notices, notice_queue) = mpsc::unbounded_channel();
         Ok(LocalBroker {
             stint,
             notifier,
+            notices,
+            notice_queue: Some(notice_queue),
             timers,
             bus,
             sweep_every: TimeDelta::minutes(5),
@@ -108,10 +113,10 @@ impl LocalBroker {
             let Some(id) = ev.stream.request_id() else {
                 continue;
             };
-            // Like the notify function: failures are logged and recorded, never block the rest.
-            match self.notifier.notify(id, &ev.record.event_id).await {
-                Ok(r) => step.notified += r.sent.len(),
-                Err(e) => tracing::error!(request_id = %id, error = %e, "notification failed"),
+            // Like the notify function, on its own task: a slow or failing channel never
+            // holds up grants and revokes.
+            if self.notices.send((id, ev.record.event_id.clone())).is_ok() {
+                step.notices_queued += 1;
             }
             if ev.record.event_type == "IncidentResolved" {
                 match self.stint.close_incident_access(id).await {
@@ -169,6 +174,22 @@ impl LocalBroker {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
+        if let Some(mut queue) = self.notice_queue.take() {
+            let notifier = self.notifier.clone();
+            tokio::spawn(async move {
+                while let Some((id, event_id)) = queue.recv().await {
+                    match notifier.notify(id, &event_id).await {
+                        Ok(r) if !r.sent.is_empty() => {
+                            tracing::info!(request_id = %id, sent = ?r.sent, "notified")
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(request_id = %id, error = %e, "notification failed")
+                        }
+                    }
+                }
+            });
+        }
         let mut interval = tokio::time::interval(tick);
         loop {
             tokio::select! {
