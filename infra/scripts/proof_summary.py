@@ -44,7 +44,7 @@ if wrongly or dup_effects:
     problems.append("events appended wrongly or duplicate effects")
 if refused + no_effect != tried:
     problems.append("some bad-input cases were not handled as expected")
-if len(dups) < 5 or len(tamper) < 9 or detected != len(tamper):
+if len(dups) < 6 or len(tamper) < 9 or detected != len(tamper):
     problems.append("duplicate-delivery or tampering figures are missing or short")
 for p in problems:
     print(f"proof: {p}", file=sys.stderr)

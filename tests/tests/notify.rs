@@ -281,10 +281,18 @@ async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
         .iter()
         .map(|e| e.record.event_type.as_str())
         .collect();
-    assert_eq!(kinds, ["NotificationFailed", "NotificationSent"]);
-    assert_eq!(record[0].record.payload["attempts"], 3);
+    assert_eq!(
+        kinds,
+        [
+            "NotificationClaimed",
+            "NotificationFailed",
+            "NotificationClaimed",
+            "NotificationSent"
+        ]
+    );
+    assert_eq!(record[1].record.payload["attempts"], 3);
     assert!(
-        !record[0].record.payload.to_string().contains("secret"),
+        !record[1].record.payload.to_string().contains("secret"),
         "the webhook URL stays out of the log"
     );
     // Redelivery retries only what failed: the email is not sent twice.
@@ -345,4 +353,23 @@ async fn a_role_with_its_own_webhook_and_addresses_uses_them() {
         to.contains("db-owners@example.com") && to.contains("dba-oncall@example.com"),
         "{to}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_deliveries_at_once_send_once() {
+    let h = harness(0).await;
+    let alice = who("alice@example.com", &["sre"]);
+    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
+    let requested = event_id(&h, id, 1).await;
+    let reports =
+        futures::future::join_all((0..3).map(|_| h.notifier.notify(id, &requested))).await;
+    let sent: usize = reports.iter().map(|r| r.as_ref().unwrap().sent.len()).sum();
+    let (posts, mails) = (h.slack.received().len(), ses_messages_from(&h.sender).len());
+    stint_tests::proof::record(
+        "duplicates",
+        serde_json::json!({ "test": "notify handler, three deliveries at once", "deliveries": 3,
+            "duplicate_effects": (posts + mails).saturating_sub(2) }),
+    );
+    assert_eq!(sent, 2, "one Slack post and one email in all: {reports:?}");
+    assert_eq!((posts, mails), (1, 1));
 }

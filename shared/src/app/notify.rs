@@ -1,6 +1,7 @@
 //! Notifications: a stored event becomes notices (domain), each sent on Slack and by email with
-//! retries, and what was sent is recorded on stream `notice#<event id>`, so a redelivered event
-//! sends nothing twice. A failure is logged and recorded; it never touches the request itself.
+//! retries. Each send is claimed first and its outcome recorded on stream `notice#<event id>`,
+//! so a redelivered event, even one delivered twice at once, sends nothing twice. A failure is
+//! logged and recorded; it never touches the request itself.
 
 use super::service::{retry, AppError, RetryPolicy};
 use crate::domain::catalog::looks_like_email;
@@ -9,7 +10,6 @@ use crate::domain::{Catalog, Event, EventRecord, RequestId, RequestState, Stream
 use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, StoreError};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -60,6 +60,10 @@ impl Delivery {
     }
 }
 
+/// How long a claimed notification belongs to the delivery that claimed it; after that (the
+/// sender died mid-send) a redelivery sends it. Longer than the notify function's timeout.
+const CLAIM_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
 pub fn notice_stream(event_id: &str) -> Result<StreamId, StoreError> {
     StreamId::new(format!("notice#{event_id}")).map_err(StoreError::InvalidAppend)
 }
@@ -83,8 +87,7 @@ impl Notifier {
         for notice in &notices {
             for delivery in self.deliveries(notice, &state) {
                 let key = format!("{}:{}", notice.audience.key(), delivery.channel());
-                let done = self.sent_keys(&stream).await?;
-                if done.contains(&key) {
+                if !self.claim(&stream, &key, id).await? {
                     report.already_sent.push(key);
                     continue;
                 }
@@ -159,15 +162,53 @@ impl Notifier {
         }
     }
 
-    async fn sent_keys(&self, stream: &StreamId) -> Result<BTreeSet<String>, StoreError> {
-        Ok(self
-            .store
-            .read_stream(stream)
-            .await?
-            .iter()
-            .filter(|e| e.record.event_type == "NotificationSent")
-            .filter_map(|e| e.record.payload.get("key")?.as_str().map(str::to_owned))
-            .collect())
+    /// Claims `key` for sending, with optimistic concurrency on the notice stream: false when it
+    /// was sent already, or another delivery claimed it less than `CLAIM_TTL` ago and is
+    /// sending it now. A failed send, or a claim whose sender vanished, can be claimed again.
+    async fn claim(&self, stream: &StreamId, key: &str, id: RequestId) -> Result<bool, StoreError> {
+        for _ in 0..8 {
+            let records = self.store.read_stream(stream).await?;
+            let last = records
+                .iter()
+                .rev()
+                .find(|e| e.record.payload.get("key").and_then(|k| k.as_str()) == Some(key));
+            let now = self.clock.now();
+            let taken = last.is_some_and(|e| match e.record.event_type.as_str() {
+                "NotificationSent" => true,
+                "NotificationClaimed" => now - e.record.occurred_at < CLAIM_TTL,
+                _ => false,
+            });
+            if taken {
+                return Ok(false);
+            }
+            let record = self.notice_record(
+                "NotificationClaimed",
+                json!({ "key": key, "request_id": id }),
+            );
+            match self
+                .store
+                .append(stream, records.len() as u64, vec![record])
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::InvalidAppend(format!(
+            "{stream} stayed contended"
+        )))
+    }
+
+    fn notice_record(&self, event_type: &str, payload: serde_json::Value) -> EventRecord {
+        EventRecord {
+            event_id: ulid::Ulid::generate().to_string(),
+            event_type: event_type.into(),
+            schema_version: crate::domain::event::SCHEMA_VERSION,
+            occurred_at: self.clock.now(),
+            actor: "system:notify".into(),
+            payload,
+        }
     }
 
     async fn record(
@@ -179,14 +220,7 @@ impl Notifier {
         // Another delivery of the same event may be recording too: append after it.
         for _ in 0..8 {
             let version = self.store.read_stream(stream).await?.len() as u64;
-            let record = EventRecord {
-                event_id: ulid::Ulid::generate().to_string(),
-                event_type: event_type.into(),
-                schema_version: crate::domain::event::SCHEMA_VERSION,
-                occurred_at: self.clock.now(),
-                actor: "system:notify".into(),
-                payload: payload.clone(),
-            };
+            let record = self.notice_record(event_type, payload.clone());
             match self.store.append(stream, version, vec![record]).await {
                 Ok(_) => return Ok(()),
                 Err(StoreError::Conflict { .. }) => continue,
