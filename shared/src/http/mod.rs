@@ -143,7 +143,7 @@ fn request_id(raw: &str) -> Result<RequestId, ApiError> {
 /// `POST /requests`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub(super) struct CreateBody {
     role: Option<RoleName>,
     scope: Option<Scope>,
     principal: Option<PrincipalArn>,
@@ -155,29 +155,33 @@ struct CreateBody {
     break_glass: bool,
 }
 
+impl CreateBody {
+    /// The request the body asks for, or 400 naming the first required field left out.
+    fn into_request(self, source: Source) -> Result<NewRequest, ApiError> {
+        let required = |field: &str| ApiError::bad(field, format!("{field} is required"));
+        Ok(NewRequest {
+            role: self.role.ok_or_else(|| required("role"))?,
+            scope: self.scope,
+            principal: self.principal.ok_or_else(|| required("principal"))?,
+            duration: self.duration,
+            justification: self
+                .justification
+                .ok_or_else(|| required("justification"))?,
+            ticket: self.ticket,
+            starts_at: self.start,
+            break_glass: self.break_glass,
+            source,
+        })
+    }
+}
+
 async fn create(
     State(api): State<Api>,
     Caller(who): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let b: CreateBody = parse_body(body)?;
-    let new = NewRequest {
-        role: b
-            .role
-            .ok_or_else(|| ApiError::bad("role", "role is required"))?,
-        scope: b.scope,
-        principal: b
-            .principal
-            .ok_or_else(|| ApiError::bad("principal", "principal is required"))?,
-        duration: b.duration,
-        justification: b
-            .justification
-            .ok_or_else(|| ApiError::bad("justification", "justification is required"))?,
-        ticket: b.ticket,
-        starts_at: b.start,
-        break_glass: b.break_glass,
-        source: Source::Person,
-    };
+    let new = b.into_request(Source::Person)?;
     let loaded = api.stint.submit(&who, new).await?;
     Ok((
         StatusCode::CREATED,

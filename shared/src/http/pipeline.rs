@@ -4,7 +4,6 @@
 
 use super::error::ApiError;
 use super::{parse_body, request_id, Api};
-use crate::app::requests::NewRequest;
 use crate::app::view::RequestView;
 use crate::domain::{
     AccessDuration, Justification, PrincipalArn, Rejection, RoleName, Scope, Source, Status,
@@ -51,32 +50,27 @@ pub(super) async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let b: PipelineBody = parse_body(body)?;
-    let new = NewRequest {
-        role: b
-            .role
-            .ok_or_else(|| ApiError::bad("role", "role is required"))?,
+    let ticket = b.ticket.ok_or_else(|| {
+        ApiError::bad(
+            "ticket",
+            "a pipeline request names its pull request or ticket",
+        )
+    })?;
+    let new = super::CreateBody {
+        role: b.role,
         scope: b.scope,
-        principal: b
-            .principal
-            .ok_or_else(|| ApiError::bad("principal", "principal is required"))?,
+        principal: b.principal,
         duration: b.duration,
-        justification: b
-            .justification
-            .ok_or_else(|| ApiError::bad("justification", "justification is required"))?,
-        ticket: Some(b.ticket.ok_or_else(|| {
-            ApiError::bad(
-                "ticket",
-                "a pipeline request names its pull request or ticket",
-            )
-        })?),
-        starts_at: None,
+        justification: b.justification,
+        ticket: Some(ticket),
+        start: None,
         break_glass: false,
-        source: Source::Pipeline {
-            repository: job.repository,
-            git_ref: job.git_ref,
-            environment: job.environment,
-        },
-    };
+    }
+    .into_request(Source::Pipeline {
+        repository: job.repository,
+        git_ref: job.git_ref,
+        environment: job.environment,
+    })?;
     let loaded = api.stint.submit(&job.identity, new).await?;
     Ok((
         StatusCode::CREATED,
