@@ -38,6 +38,20 @@ status=0
 cd "$data"
 "$venv/bin/schemathesis" run "$root/infra/openapi.yaml" --url "$api" \
   -H "Authorization: Bearer $token" \
-  --max-examples 40 --seed 1 --checks all --exclude-checks positive_data_acceptance || status=$?
+  --max-examples 40 --seed 1 --checks all --exclude-checks positive_data_acceptance \
+  | tee "$data/fuzz.out" || status=$?
 echo "fuzz: schemathesis exit $status" >&2
+# For the test command's summary line: "N generated, N passed[, N failed]".
+if [ -n "${STINT_PROOF_DIR:-}" ]; then
+  python3 - "$data/fuzz.out" "$status" >>"$STINT_PROOF_DIR/proof.jsonl" <<'PY'
+import json, re, sys
+text = open(sys.argv[1], errors="replace").read()
+line = next((l for l in text.splitlines() if re.search(r"\d+ generated", l)), "")
+def n(word):
+    m = re.search(r"(\d+) " + word, line)
+    return int(m.group(1)) if m else 0
+print(json.dumps({"part": "fuzz", "figures": {"generated": n("generated"), "passed": n("passed"),
+      "failed": n("failed"), "exit": int(sys.argv[2])}}))
+PY
+fi
 exit "$status"

@@ -7,7 +7,7 @@ import os
 import sys
 
 path = os.path.join(os.environ["STINT_PROOF_DIR"], "proof.jsonl")
-parts = {"bad_input": [], "duplicates": [], "tampering": []}
+parts = {"bad_input": [], "duplicates": [], "tampering": [], "fuzz": []}
 try:
     with open(path) as f:
         for line in f:
@@ -31,8 +31,13 @@ tamper = parts["tampering"]
 detected = sum(1 for r in tamper if r["detected"])
 pct = 100.0 * detected / len(tamper) if tamper else 0.0
 
+fuzz = parts["fuzz"]
+fuzzed = sum(r["generated"] for r in fuzz)
+fuzz_passed = sum(r["passed"] for r in fuzz)
+fuzz_failed = sum(r["failed"] for r in fuzz) + sum(1 for r in fuzz if r["exit"] != 0)
+
 print(
-    f"STINT PROOF: bad input {tried} cases tried ({transports}), {refused} correctly refused, "
+    f"STINT PROOF: API fuzzing {fuzzed} cases, {fuzz_passed} passed, {fuzz_failed} failed; bad input {tried} cases tried ({transports}), {refused} correctly refused, "
     f"{no_effect} accepted without effect, {wrongly} events appended wrongly; "
     f"duplicate delivery {deliveries} deliveries in {len(dups)} tests, {dup_effects} duplicate effects; "
     f"tampering detected {detected}/{len(tamper)} ({pct:.0f}%)"
@@ -44,6 +49,8 @@ if wrongly or dup_effects:
     problems.append("events appended wrongly or duplicate effects")
 if refused + no_effect != tried:
     problems.append("some bad-input cases were not handled as expected")
+if not fuzz or fuzz_failed or fuzzed == 0:
+    problems.append("API fuzzing did not run, or failed")
 if len(dups) < 6 or len(tamper) < 9 or detected != len(tamper):
     problems.append("duplicate-delivery or tampering figures are missing or short")
 for p in problems:
