@@ -1,10 +1,10 @@
 //! The one bad-input table (`stint_tests::bad_input`), sent twice: to a real `stint serve` over
-//! HTTP, and through API Gateway events to the router over DynamoDB on the emulator. Each case
+//! HTTP, and as API Gateway events to the Lambda entry point that serves each route in AWS
+//! (request, approve, revoke), over DynamoDB on the emulator. Each case
 //! must get its status and a JSON error, and the store's request events must not move.
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::TryStreamExt;
-use http_body_util::BodyExt;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use stint::domain::{
     GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, UserId,
 };
 use stint::http::apigw::ApiGatewayClaims;
-use stint::http::{router, Api};
+use stint::http::Api;
 use stint::ports::EventStore;
 use stint_tests::aws::Fixture;
 use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET};
@@ -130,6 +130,47 @@ fn apigw_event(case: &Case, path: &str) -> Value {
     })
 }
 
+/// Hands an API Gateway event to the function that serves the route in AWS, through the same
+/// entry points the binaries use, and reads the API Gateway response it returns.
+async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Value) {
+    let ctx = lambda_runtime::Context::default();
+    let answer: Value = if route.ends_with("/revoke") {
+        let router = stint::http::revoke_router(api.clone());
+        stint::lambda::handle_revoke(
+            &f.stint,
+            router,
+            lambda_runtime::LambdaEvent::new(event, ctx),
+        )
+        .await
+        .expect("the revoke function answers")
+    } else if route.starts_with("/requests/{id}/") {
+        // The approve function is `lambda_http::run(decisions_router)`.
+        let request: lambda_http::request::LambdaRequest =
+            serde_json::from_value(event).expect("an API Gateway event");
+        let adapter = lambda_http::Adapter::from(stint::http::decisions_router(api.clone()));
+        let response = adapter
+            .oneshot(lambda_runtime::LambdaEvent::new(request, ctx))
+            .await
+            .expect("the approve function answers");
+        serde_json::to_value(response).expect("a response")
+    } else {
+        let router = stint::http::requests_router(api.clone());
+        stint::lambda::handle_request(
+            &f.stint,
+            router,
+            lambda_runtime::LambdaEvent::new(event, ctx),
+        )
+        .await
+        .expect("the request function answers")
+    };
+    let status = u16::try_from(answer["statusCode"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let body = answer["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
 fn who(user: &str, groups: &[&str]) -> Identity {
     Identity::new(
         UserId::parse(user).unwrap(),
@@ -204,20 +245,14 @@ async fn every_bad_input_through_api_gateway_events_is_refused_and_appends_nothi
     ids.insert(On::Malformed, "not-a-ulid".into());
 
     let claims = Arc::new(ApiGatewayClaims::default());
-    let app = router(
-        Api::new(f.stint.clone(), claims.clone())
-            .with_pipeline_auth(claims)
-            .with_alert_secrets(vec![ALERT_SECRET.as_bytes().to_vec()]),
-    );
+    let api = Api::new(f.stint.clone(), claims.clone())
+        .with_pipeline_auth(claims)
+        .with_alert_secrets(vec![ALERT_SECRET.as_bytes().to_vec()]);
     let mut tally = Tally::default();
     for case in cases(t0()) {
         let before = request_events(&f).await;
         let event = apigw_event(&case, &path_for(&case, &ids));
-        let req = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway event");
-        let resp = app.clone().oneshot(req).await.expect("the router answers");
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let (status, body) = invoke(&f, &api, case.path, event).await;
         let appended = request_events(&f).await - before;
         tally.check(&case, status, &body, appended);
     }
