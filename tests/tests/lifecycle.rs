@@ -59,6 +59,29 @@ fn count(types: &[String], t: &str) -> usize {
 }
 
 /// Submitted by alice and approved by bob at t0.
+/// Asserts one approval, grant and revoke after duplicated deliveries, and records the figures
+/// for the suite's proof line.
+async fn one_of_each_transition(f: &Fixture, id: RequestId, test: &str, deliveries: usize) {
+    let t = types(f, id).await;
+    let expected = [
+        ("ApprovalRecorded", 1),
+        ("AccessApproved", 1),
+        ("AccessGranted", 1),
+        ("AccessRevoked", 1),
+    ];
+    let extra: usize = expected
+        .iter()
+        .map(|(ty, n)| count(&t, ty).saturating_sub(*n))
+        .sum();
+    stint_tests::proof::record(
+        "duplicates",
+        serde_json::json!({ "test": test, "deliveries": deliveries, "duplicate_effects": extra }),
+    );
+    for (ty, n) in expected {
+        assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
+    }
+}
+
 async fn approved(f: &Fixture) -> RequestId {
     let id = f.stint.submit(&alice(), ask(f)).await.expect("submit").id;
     f.stint.approve(id, &bob(), None).await.expect("approve");
@@ -181,24 +204,13 @@ async fn every_trigger_delivered_twice_has_one_effect() {
             .unwrap(),
         RevokeOutcome::NoOp(Status::Revoked)
     );
-    let t = types(&f, id).await;
-    let expected = [
-        ("ApprovalRecorded", 1),
-        ("AccessApproved", 1),
-        ("AccessGranted", 1),
-        ("AccessRevoked", 1),
-    ];
-    let extra: usize = expected
-        .iter()
-        .map(|(ty, n)| count(&t, ty).saturating_sub(*n))
-        .sum();
-    stint_tests::proof::record(
-        "duplicates",
-        serde_json::json!({ "test": "approve, grant and revoke services, concurrent duplicates", "deliveries": 8, "duplicate_effects": extra }),
-    );
-    for (ty, n) in expected {
-        assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
-    }
+    one_of_each_transition(
+        &f,
+        id,
+        "approve, grant and revoke services, concurrent duplicates",
+        8,
+    )
+    .await;
     assert!(f.policy_names().await.is_empty());
 }
 
@@ -471,24 +483,7 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
         );
         handle_revoke(&f.stint, app.clone(), ev).await.unwrap();
     }
-    let t = types(&f, id).await;
-    let expected = [
-        ("ApprovalRecorded", 1),
-        ("AccessApproved", 1),
-        ("AccessGranted", 1),
-        ("AccessRevoked", 1),
-    ];
-    let extra: usize = expected
-        .iter()
-        .map(|(ty, n)| count(&t, ty).saturating_sub(*n))
-        .sum();
-    stint_tests::proof::record(
-        "duplicates",
-        serde_json::json!({ "test": "approve, grant and revoke handlers", "deliveries": 9, "duplicate_effects": extra }),
-    );
-    for (ty, n) in expected {
-        assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
-    }
+    one_of_each_transition(&f, id, "approve, grant and revoke handlers", 9).await;
     assert!(f.policy_names().await.is_empty());
     assert!(f
         .schedule(&TimerKind::Expiry.schedule_name(id))
