@@ -5,8 +5,8 @@ use crate::{Cli, Command, Failure};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use stint::domain::{AccessDuration, GroupName, UserId};
-use stint::http::jwt::LocalJwt;
+use stint_domain::{AccessDuration, GroupName, UserId};
+use stint_http::jwt::LocalJwt;
 
 pub struct Client {
     api: String,

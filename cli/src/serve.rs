@@ -9,16 +9,16 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use stint::adapters::clock::{ManualClock, SystemClock};
-use stint::adapters::dynamodb::DynamoEventStore;
-use stint::adapters::iam::IamAccessProvider;
-use stint::adapters::sqlite::SqliteEventStore;
-use stint::app::verify::verify_period;
-use stint::domain::{AccessDuration, Catalog};
-use stint::http::jwt::LocalJwt;
-use stint::http::{router, Api};
-use stint::local::{LocalBroker, Provider};
-use stint::ports::{Clock, EventStore};
+use stint_app::clock::{ManualClock, SystemClock};
+use stint_app::ports::{Clock, EventStore};
+use stint_app::verify::verify_period;
+use stint_aws::dynamodb::DynamoEventStore;
+use stint_aws::iam::IamAccessProvider;
+use stint_domain::{AccessDuration, Catalog};
+use stint_http::jwt::LocalJwt;
+use stint_http::{router, Api};
+use stint_local::broker::{LocalBroker, Provider};
+use stint_local::sqlite::SqliteEventStore;
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -121,7 +121,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         None => aws_configured(),
     };
     let provider = if use_aws {
-        let sdk = stint::runtime::sdk_config().await;
+        let sdk = stint_aws::runtime::sdk_config().await;
         Provider::Aws(Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(
             &sdk,
         ))))
@@ -226,7 +226,7 @@ pub fn verify(
         .map_err(|e| Failure::trouble(e.to_string()))?;
     let store: Box<dyn EventStore> = match table {
         Some(t) => {
-            let sdk = rt.block_on(stint::runtime::sdk_config());
+            let sdk = rt.block_on(stint_aws::runtime::sdk_config());
             Box::new(DynamoEventStore::new(
                 aws_sdk_dynamodb::Client::new(&sdk),
                 t,

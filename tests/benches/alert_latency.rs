@@ -10,9 +10,9 @@
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-use stint::app::alerts::AlertOutcome;
-use stint::app::grant::GrantOutcome;
-use stint::domain::alert::{from_cloudwatch, Parsed};
+use stint_app::alerts::AlertOutcome;
+use stint_app::grant::GrantOutcome;
+use stint_domain::alert::{from_cloudwatch, Parsed};
 use stint_tests::aws::Fixture;
 
 fn median(mut v: Vec<f64>) -> f64 {

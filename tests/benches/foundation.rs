@@ -7,12 +7,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::HashMap;
 use std::time::Instant;
-use stint::adapters::sqlite::SqliteEventStore;
-use stint::domain::{
+use stint_app::ports::EventStore;
+use stint_domain::{
     apply, AccessDuration, AccessRequested, Actor, Event, EventBody, Justification, PrincipalArn,
     RequestId, RequestState, RevokeReason, RoleName, Scope, Source, UserId,
 };
-use stint::ports::EventStore;
+use stint_local::sqlite::SqliteEventStore;
 use stint_tests::{fresh_dynamo_store, record};
 
 /// Peak resident memory since the last reset, in MiB (Linux VmHWM).
@@ -104,7 +104,7 @@ fn bench_fold() {
     let log: Vec<(u64, Event)> = (0..requests)
         .flat_map(|i| lifecycle(i).into_iter().map(move |e| (i, e)))
         .collect();
-    let records: Vec<(u64, stint::domain::EventRecord)> = log
+    let records: Vec<(u64, stint_domain::EventRecord)> = log
         .iter()
         .map(|(i, e)| (*i, e.to_record(i.to_string())))
         .collect();
@@ -224,7 +224,7 @@ async fn bench_dynamodb() {
     let start = Instant::now();
     for i in 0..N {
         let r = record(i, t);
-        let at = stint::domain::log::time_key(&r.occurred_at);
+        let at = stint_domain::log::time_key(&r.occurred_at);
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let item = HashMap::from([
             ("stream".to_owned(), s(&format!("raw#{i}"))),
@@ -239,7 +239,7 @@ async fn bench_dynamodb() {
             ("hash".to_owned(), s(&"0".repeat(64))),
             (
                 "day".to_owned(),
-                s(&stint::domain::log::day_key(&r.occurred_at)),
+                s(&stint_domain::log::day_key(&r.occurred_at)),
             ),
             (
                 "log_sk".to_owned(),

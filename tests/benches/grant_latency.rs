@@ -5,9 +5,9 @@
 //! Run: `infra/scripts/with-moto.sh cargo bench -p stint-tests --bench grant_latency`
 
 use std::time::Instant;
-use stint::app::grant::GrantOutcome;
-use stint::app::requests::NewRequest;
-use stint::domain::{GroupName, Identity, Justification, RoleName, Scope, Source, UserId};
+use stint_app::grant::GrantOutcome;
+use stint_app::requests::NewRequest;
+use stint_domain::{GroupName, Identity, Justification, RoleName, Scope, Source, UserId};
 use stint_tests::aws::Fixture;
 
 fn main() {

@@ -6,9 +6,9 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;
-use stint::app::report::{to_csv, to_html};
-use stint::domain::report::ReportBuilder;
-use stint::domain::{
+use stint_app::report::{to_csv, to_html};
+use stint_domain::report::ReportBuilder;
+use stint_domain::{
     apply, AccessDuration, AccessRequested, Actor, Event, EventBody, EventRecord, Hash,
     Justification, PrincipalArn, RequestId, RequestState, RevokeReason, RoleName, Scope, Source,
     UserId,

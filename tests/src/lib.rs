@@ -4,8 +4,8 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
 use chrono::{DateTime, Utc};
-use stint::adapters::dynamodb::DynamoEventStore;
-use stint::domain::EventRecord;
+use stint_aws::dynamodb::DynamoEventStore;
+use stint_domain::EventRecord;
 
 /// The environment variable the test harness sets to the running emulator's URL.
 pub const ENDPOINT_VAR: &str = "STINT_TEST_AWS_ENDPOINT";
@@ -76,11 +76,11 @@ pub mod aws {
 
     use super::*;
     use std::sync::Arc;
-    use stint::adapters::clock::ManualClock;
-    use stint::adapters::iam::IamAccessProvider;
-    use stint::adapters::scheduler::{EventBridgeScheduler, SchedulerTargets};
-    use stint::app::{RetryPolicy, Stint};
-    use stint::domain::{Catalog, PrincipalArn};
+    use stint_app::clock::ManualClock;
+    use stint_app::{RetryPolicy, Stint};
+    use stint_aws::iam::IamAccessProvider;
+    use stint_aws::scheduler::{EventBridgeScheduler, SchedulerTargets};
+    use stint_domain::{Catalog, PrincipalArn};
 
     pub const CATALOG_PATH: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/catalog.example.toml");
@@ -645,7 +645,7 @@ pub mod bad_input {
     /// Every case, for a clock reading `now`.
     pub fn cases(now: DateTime<Utc>) -> Vec<Case> {
         let bad = "invalid_input";
-        let sign = |b: &str| stint::http::alerts::sign(ALERT_SECRET.as_bytes(), b.as_bytes());
+        let sign = |b: &str| stint_http::alerts::sign(ALERT_SECRET.as_bytes(), b.as_bytes());
         let fresh = generic_alert(now - Duration::seconds(10));
         let stale = generic_alert(now - Duration::minutes(6));
         let malformed_alert =
@@ -746,7 +746,7 @@ pub mod bad_input {
             },
             // --- signed alerts
             alert("an alert without a signature", vec![], fresh.clone(), 401, "unauthenticated"),
-            alert("an alert with a wrong signature", vec![("x-stint-signature", stint::http::alerts::sign(b"guess", fresh.as_bytes()))], fresh.clone(), 401, "unauthenticated"),
+            alert("an alert with a wrong signature", vec![("x-stint-signature", stint_http::alerts::sign(b"guess", fresh.as_bytes()))], fresh.clone(), 401, "unauthenticated"),
             alert("an alert replayed after 5 minutes", vec![("x-stint-signature", sign(&stale))], stale, 401, "unauthenticated"),
             alert("a signed alert missing its incident", vec![("x-stint-signature", sign(&malformed_alert))], malformed_alert, 400, bad),
         ]

@@ -7,12 +7,12 @@ use futures::TryStreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use stint::domain::policy::grant_policy_name;
-use stint::domain::{RequestId, RevokeReason, Status};
-use stint::http::alerts::{sign, GENERIC_HEADER, PAGERDUTY_HEADER};
-use stint::http::apigw::ApiGatewayClaims;
-use stint::http::{router, Api};
-use stint::ports::EventStore;
+use stint_app::ports::EventStore;
+use stint_domain::policy::grant_policy_name;
+use stint_domain::{RequestId, RevokeReason, Status};
+use stint_http::alerts::{sign, GENERIC_HEADER, PAGERDUTY_HEADER};
+use stint_http::apigw::ApiGatewayClaims;
+use stint_http::{router, Api};
 use stint_tests::aws::Fixture;
 use stint_tests::sample;
 use tower::ServiceExt;
@@ -47,9 +47,9 @@ async fn fixture() -> Fixture {
 
 /// The request function's handler, given one event as Lambda would.
 async fn request_fn(f: &Fixture, event: Value) -> Value {
-    stint::lambda::handle_request(
+    stint_aws::lambda::handle_request(
         &f.stint,
-        app(f),
+        stint_http::apigw::edge(app(f)),
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
     )
     .await
@@ -108,7 +108,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     let req = st.request.as_ref().unwrap();
     assert_eq!(st.approved_by_rule.as_deref(), Some("oncall-db-read"));
     match &req.source {
-        stint::domain::Source::Alert {
+        stint_domain::Source::Alert {
             service,
             alarm,
             incident,
@@ -147,7 +147,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     // The bus hands IncidentResolved to the revoke function.
     assert!(matches!(
         f.stint.close_incident_access(id).await.unwrap(),
-        stint::app::revoke::RevokeOutcome::Revoked { .. }
+        stint_app::revoke::RevokeOutcome::Revoked { .. }
     ));
     let st = f.stint.get(id).await.unwrap().state;
     assert_eq!(st.status, Status::Revoked);
@@ -161,7 +161,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     assert_eq!(again["resolved"], json!([]));
     assert!(matches!(
         f.stint.close_incident_access(id).await.unwrap(),
-        stint::app::revoke::RevokeOutcome::NoOp(Status::Revoked)
+        stint_app::revoke::RevokeOutcome::NoOp(Status::Revoked)
     ));
 }
 
@@ -580,7 +580,7 @@ async fn an_incident_resolved_before_the_grant_never_grants() {
     assert_eq!(out["resolved"], json!([id.to_string()]));
     let granted = f.stint.grant(id).await.unwrap();
     assert!(
-        matches!(granted, stint::app::grant::GrantOutcome::Failed(ref why) if why.contains("resolved")),
+        matches!(granted, stint_app::grant::GrantOutcome::Failed(ref why) if why.contains("resolved")),
         "{granted:?}"
     );
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
@@ -611,7 +611,7 @@ async fn two_episodes_of_one_alarm_racing_open_one_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
-    use stint::domain::alert::{from_cloudwatch, Parsed};
+    use stint_domain::alert::{from_cloudwatch, Parsed};
     let f = fixture().await;
     let Parsed::Alert(alert) =
         from_cloudwatch(&sample("cloudwatch-alarm.json"), &f.stint.catalog).unwrap()
@@ -619,7 +619,7 @@ async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
         panic!("ignored")
     };
     // The claim was appended, then the process died before the request was submitted.
-    let claim = stint::domain::EventRecord {
+    let claim = stint_domain::EventRecord {
         event_id: ulid::Ulid::generate().to_string(),
         event_type: "AlertRequestOpened".into(),
         schema_version: 1,

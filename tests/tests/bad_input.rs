@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use stint::app::requests::NewRequest;
-use stint::domain::{
+use stint_app::ports::EventStore;
+use stint_app::requests::NewRequest;
+use stint_domain::{
     GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, UserId,
 };
-use stint::http::apigw::ApiGatewayClaims;
-use stint::http::Api;
-use stint::ports::EventStore;
+use stint_http::apigw::ApiGatewayClaims;
+use stint_http::Api;
 use stint_tests::aws::Fixture;
 use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET};
 use tower::ServiceExt;
@@ -135,10 +135,10 @@ fn apigw_event(case: &Case, path: &str) -> Value {
 async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Value) {
     let ctx = lambda_runtime::Context::default();
     let answer: Value = if route.ends_with("/revoke") {
-        let router = stint::http::revoke_router(api.clone());
-        stint::lambda::handle_revoke(
+        let router = stint_http::revoke_router(api.clone());
+        stint_aws::lambda::handle_revoke(
             &f.stint,
-            router,
+            stint_http::apigw::edge(router),
             lambda_runtime::LambdaEvent::new(event, ctx),
         )
         .await
@@ -147,17 +147,17 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
         // The approve function is `lambda_http::run(decisions_router)`.
         let request: lambda_http::request::LambdaRequest =
             serde_json::from_value(event).expect("an API Gateway event");
-        let adapter = lambda_http::Adapter::from(stint::http::decisions_router(api.clone()));
+        let adapter = lambda_http::Adapter::from(stint_http::decisions_router(api.clone()));
         let response = adapter
             .oneshot(lambda_runtime::LambdaEvent::new(request, ctx))
             .await
             .expect("the approve function answers");
         serde_json::to_value(response).expect("a response")
     } else {
-        let router = stint::http::requests_router(api.clone());
-        stint::lambda::handle_request(
+        let router = stint_http::requests_router(api.clone());
+        stint_aws::lambda::handle_request(
             &f.stint,
-            router,
+            stint_http::apigw::edge(router),
             lambda_runtime::LambdaEvent::new(event, ctx),
         )
         .await
@@ -183,7 +183,7 @@ async fn seed(f: &Fixture, role: &str) -> RequestId {
         role: RoleName::parse(role).unwrap(),
         scope: Some(Scope::parse("orders").unwrap()),
         principal: f.principal.clone(),
-        duration: Some(stint::domain::AccessDuration::parse("1h").unwrap()),
+        duration: Some(stint_domain::AccessDuration::parse("1h").unwrap()),
         justification: Justification::parse("setup").unwrap(),
         ticket: None,
         starts_at: None,

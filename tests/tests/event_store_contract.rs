@@ -7,12 +7,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::TryStreamExt;
 use std::sync::Arc;
-use stint::adapters::dynamodb::DynamoEventStore;
-use stint::adapters::sqlite::SqliteEventStore;
-use stint::app::verify::verify_period;
-use stint::domain::log::{chain, verify_stream};
-use stint::domain::{Hash, StreamId};
-use stint::ports::{EventStore, StoreError};
+use stint_app::ports::{EventStore, StoreError};
+use stint_app::verify::verify_period;
+use stint_aws::dynamodb::DynamoEventStore;
+use stint_domain::log::{chain, verify_stream};
+use stint_domain::{Hash, StreamId};
+use stint_local::sqlite::SqliteEventStore;
 use stint_tests::{fresh_dynamo_store, record};
 
 #[async_trait]
@@ -218,7 +218,7 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 14, 23, 59, 0).unwrap()
 }
 fn new_stream() -> StreamId {
-    stint::domain::RequestId::new().stream()
+    stint_domain::RequestId::new().stream()
 }
 fn count_conflicts<T>(results: &[Result<T, StoreError>]) -> usize {
     results

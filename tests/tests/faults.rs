@@ -6,15 +6,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use stint::app::grant::GrantOutcome;
-use stint::app::requests::NewRequest;
-use stint::app::Stint;
-use stint::domain::policy::{grant_document, grant_policy_name};
-use stint::domain::{
+use stint_app::grant::GrantOutcome;
+use stint_app::ports::{AccessProvider, ProviderError, Scheduler, TimerKind};
+use stint_app::requests::NewRequest;
+use stint_app::Stint;
+use stint_domain::policy::{grant_document, grant_policy_name};
+use stint_domain::{
     GroupName, Identity, Justification, PrincipalArn, RequestId, RevokeReason, RoleName, Scope,
     Source, Status, UserId,
 };
-use stint::ports::{AccessProvider, ProviderError, Scheduler, TimerKind};
 use stint_tests::aws::Fixture;
 
 fn t0() -> DateTime<Utc> {
@@ -140,7 +140,7 @@ async fn approved(f: &Fixture) -> RequestId {
 }
 
 async fn count(f: &Fixture, id: RequestId, ty: &str) -> usize {
-    use stint::ports::EventStore;
+    use stint_app::ports::EventStore;
     f.store
         .read_stream(&id.stream())
         .await

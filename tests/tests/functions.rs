@@ -4,9 +4,9 @@
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use stint::app::requests::NewRequest;
-use stint::domain::policy::grant_policy_name;
-use stint::domain::{
+use stint_app::requests::NewRequest;
+use stint_domain::policy::grant_policy_name;
+use stint_domain::{
     GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
 };
 use stint_tests::aws::{Fixture, CATALOG_PATH, GRANT_FN, REVOKE_FN, SCHEDULER_ROLE};
@@ -94,7 +94,7 @@ async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duratio
         role: RoleName::parse("db-read").unwrap(),
         scope: Some(Scope::parse("orders").unwrap()),
         principal: f.principal.clone(),
-        duration: Some(stint::domain::AccessDuration::parse("4h").unwrap()),
+        duration: Some(stint_domain::AccessDuration::parse("4h").unwrap()),
         justification: Justification::parse("Investigate stuck orders for INC-4211").unwrap(),
         ticket: None,
         starts_at: starts_in.map(|d| f.clock_now() + d),
@@ -121,7 +121,7 @@ trait Now {
 }
 impl Now for Fixture {
     fn clock_now(&self) -> chrono::DateTime<Utc> {
-        use stint::ports::Clock;
+        use stint_app::ports::Clock;
         self.clock.now()
     }
 }
@@ -426,10 +426,8 @@ async fn request_function_serves_signed_alerts_and_pipeline_requests() {
     generic["service"] = json!("inventory");
     let raw = generic.to_string();
     alert["body"] = json!(raw);
-    alert["headers"]["x-stint-signature"] = json!(stint::http::alerts::sign(
-        b"function-secret",
-        raw.as_bytes()
-    ));
+    alert["headers"]["x-stint-signature"] =
+        json!(stint_http::alerts::sign(b"function-secret", raw.as_bytes()));
     assert_http(&invoke(&f, "stint-request", alert.clone(), &[]).await, 401);
     f.ensure_role("oncall").await;
     let body = assert_http(
@@ -485,7 +483,7 @@ trait StoredIds {
 }
 impl StoredIds for Fixture {
     async fn store_event_id(&self, version: usize) -> String {
-        use stint::ports::EventStore;
+        use stint_app::ports::EventStore;
         self.store.read_stream(&sample_id().stream()).await.unwrap()[version - 1]
             .record
             .event_id

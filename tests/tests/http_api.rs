@@ -7,9 +7,9 @@ use futures::TryStreamExt;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use stint::http::apigw::ApiGatewayClaims;
-use stint::http::{router, Api};
-use stint::ports::EventStore;
+use stint_app::ports::EventStore;
+use stint_http::apigw::ApiGatewayClaims;
+use stint_http::{router, Api};
 use stint_tests::aws::Fixture;
 use stint_tests::sample;
 use tower::ServiceExt;
@@ -153,7 +153,7 @@ async fn decisions_answer_403_404_409_and_append_only_what_succeeds() {
             "unknown id",
             on(
                 sample("apigw-approve.json"),
-                &stint::domain::RequestId::new().to_string(),
+                &stint_domain::RequestId::new().to_string(),
             ),
             404,
             "not_found",
@@ -205,7 +205,7 @@ async fn decisions_answer_403_404_409_and_append_only_what_succeeds() {
     let (status, _) = h
         .call(&on(
             sample("apigw-get-request.json"),
-            &stint::domain::RequestId::new().to_string(),
+            &stint_domain::RequestId::new().to_string(),
         ))
         .await;
     assert_eq!(status, 404);

@@ -4,17 +4,17 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use futures::TryStreamExt;
 use std::sync::Arc;
-use stint::app::grant::GrantOutcome;
-use stint::app::requests::NewRequest;
-use stint::app::revoke::RevokeOutcome;
-use stint::app::AppError;
-use stint::domain::log::verify_stream;
-use stint::domain::policy::{cutoff_policy_name, grant_policy_name};
-use stint::domain::{
+use stint_app::grant::GrantOutcome;
+use stint_app::ports::{EventStore, TimerKind};
+use stint_app::requests::NewRequest;
+use stint_app::revoke::RevokeOutcome;
+use stint_app::AppError;
+use stint_domain::log::verify_stream;
+use stint_domain::policy::{cutoff_policy_name, grant_policy_name};
+use stint_domain::{
     GroupName, Identity, Justification, Rejection, RequestId, RevokeReason, RoleName, Scope,
     Source, Status, UserId,
 };
-use stint::ports::{EventStore, TimerKind};
 use stint_tests::aws::Fixture;
 
 fn t0() -> DateTime<Utc> {
@@ -386,7 +386,7 @@ async fn a_grant_to_a_missing_role_records_grant_failed() {
     let f = Fixture::new(t0()).await;
     let mut new = ask(&f);
     new.principal =
-        stint::domain::PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/does-not-exist")
+        stint_domain::PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/does-not-exist")
             .unwrap();
     let id = f.stint.submit(&alice(), new).await.unwrap().id;
     f.stint.approve(id, &bob(), None).await.unwrap();
@@ -439,12 +439,12 @@ async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
 /// and API Gateway may: one approval, one policy, one schedule, one grant, one revoke.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_handler_given_each_event_three_times_has_one_effect() {
-    use stint::lambda::{handle_grant, handle_revoke};
+    use stint_aws::lambda::{handle_grant, handle_revoke};
     let f = Fixture::new(chrono::Utc::now() - Duration::hours(3)).await;
     let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
-    let app = stint::http::router(stint::http::Api::new(
+    let app = stint_http::router(stint_http::Api::new(
         f.stint.clone(),
-        Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
+        Arc::new(stint_http::apigw::ApiGatewayClaims::default()),
     ));
     let ctx = || lambda_runtime::Context::default();
     let with_id = |mut ev: serde_json::Value| {
@@ -481,7 +481,9 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
             with_id(stint_tests::sample("scheduler-expiry.json")),
             ctx(),
         );
-        handle_revoke(&f.stint, app.clone(), ev).await.unwrap();
+        handle_revoke(&f.stint, stint_http::apigw::edge(app.clone()), ev)
+            .await
+            .unwrap();
     }
     one_of_each_transition(&f, id, "approve, grant and revoke handlers", 9).await;
     assert!(f.policy_names().await.is_empty());

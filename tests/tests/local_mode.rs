@@ -357,7 +357,7 @@ async fn the_aws_provider_puts_and_deletes_the_policy_in_iam() {
 #[tokio::test]
 async fn the_openapi_description_and_the_router_list_the_same_routes() {
     let spec: Value =
-        serde_norway::from_str(stint::http::OPENAPI).expect("the OpenAPI file is YAML");
+        serde_norway::from_str(stint_http::OPENAPI).expect("the OpenAPI file is YAML");
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let mut in_spec: Vec<(String, String)> = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
@@ -365,7 +365,7 @@ async fn the_openapi_description_and_the_router_list_the_same_routes() {
             in_spec.push((method.to_uppercase(), path.clone()));
         }
     }
-    let mut in_router: Vec<(String, String)> = stint::http::route_list()
+    let mut in_router: Vec<(String, String)> = stint_http::route_list()
         .into_iter()
         .map(|(m, p)| (m.to_owned(), p.to_owned()))
         .collect();
@@ -413,26 +413,26 @@ fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
 async fn stint_verify_names_a_tampered_event_in_dynamodb() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let f = stint_tests::aws::Fixture::new(chrono::Utc::now()).await;
-    let alice = stint::domain::Identity::new(
-        stint::domain::UserId::parse("alice").unwrap(),
-        [stint::domain::GroupName::parse("sre").unwrap()],
+    let alice = stint_domain::Identity::new(
+        stint_domain::UserId::parse("alice").unwrap(),
+        [stint_domain::GroupName::parse("sre").unwrap()],
     );
-    let new = stint::app::requests::NewRequest {
+    let new = stint_app::requests::NewRequest {
         role: "db-read".parse().unwrap(),
         scope: Some("orders".parse().unwrap()),
         principal: f.principal.clone(),
         duration: None,
-        justification: stint::domain::Justification::parse("verify me").unwrap(),
+        justification: stint_domain::Justification::parse("verify me").unwrap(),
         ticket: None,
         starts_at: None,
         break_glass: false,
-        source: stint::domain::Source::Person,
+        source: stint_domain::Source::Person,
     };
     let id = f.stint.submit(&alice, new).await.unwrap().id;
     f.stint
         .approve(
             id,
-            &stint::domain::Identity::new("bob".parse().unwrap(), ["db-owners".parse().unwrap()]),
+            &stint_domain::Identity::new("bob".parse().unwrap(), ["db-owners".parse().unwrap()]),
             None,
         )
         .await
@@ -619,7 +619,7 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     let alert = json!({"service": "orders", "incident": "INC-9", "status": "triggered",
         "occurred_at": "2026-11-29T10:00:10Z", "summary": "orders 5xx"})
     .to_string();
-    let sig = stint::http::alerts::sign(b"local-secret", alert.as_bytes());
+    let sig = stint_http::alerts::sign(b"local-secret", alert.as_bytes());
     let (status, err) = post_json(
         &format!("{api}/alerts"),
         &[("x-stint-signature", "v1=00")],
@@ -646,7 +646,7 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     let resolved = alert
         .replace("triggered", "resolved")
         .replace("10:00:10", "10:00:20");
-    let sig = stint::http::alerts::sign(b"local-secret", resolved.as_bytes());
+    let sig = stint_http::alerts::sign(b"local-secret", resolved.as_bytes());
     let (status, out) = post_json(
         &format!("{api}/alerts"),
         &[("x-stint-signature", &sig)],

@@ -5,15 +5,15 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use std::sync::Arc;
-use stint::adapters::ses::SesMailer;
-use stint::adapters::slack::SlackWebhook;
-use stint::app::notify::{notice_stream, Notifier, NotifyError};
-use stint::app::requests::NewRequest;
-use stint::app::RetryPolicy;
-use stint::domain::{
+use stint_app::notify::{notice_stream, Notifier, NotifyError};
+use stint_app::ports::EventStore;
+use stint_app::requests::NewRequest;
+use stint_app::RetryPolicy;
+use stint_aws::ses::SesMailer;
+use stint_domain::{
     Catalog, GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
 };
-use stint::ports::EventStore;
+use stint_slack::SlackWebhook;
 use stint_tests::aws::Fixture;
 use stint_tests::slack::SlackStandIn;
 use stint_tests::{emulator_config, ses_messages_from, unique_name};
@@ -316,7 +316,7 @@ async fn the_notify_function_answers_its_sample_bus_event() {
     let mut event: Value = stint_tests::sample("eventbridge-notify.json");
     event["detail"]["event_id"] = event_id(&h, id, 1).await.into();
     for _ in 0..3 {
-        stint::lambda::handle_notify(
+        stint_aws::lambda::handle_notify(
             &h.notifier,
             lambda_runtime::LambdaEvent::new(event.clone(), lambda_runtime::Context::default()),
         )

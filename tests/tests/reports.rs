@@ -8,17 +8,17 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use stint::adapters::s3::S3Archive;
-use stint::adapters::ses::SesMailer;
-use stint::app::report::{compile, deliver, finding_kind, to_csv, to_html, Recipients};
-use stint::app::requests::NewRequest;
-use stint::app::Stint;
-use stint::domain::report::{Finding, Report};
-use stint::domain::{
+use stint_app::ports::{AccessProvider, ProviderError, TimerKind};
+use stint_app::report::{compile, deliver, finding_kind, to_csv, to_html, Recipients};
+use stint_app::requests::NewRequest;
+use stint_app::Stint;
+use stint_aws::s3::S3Archive;
+use stint_aws::ses::SesMailer;
+use stint_domain::report::{Finding, Report};
+use stint_domain::{
     AccessDuration, GroupName, Identity, Justification, PrincipalArn, RequestId, RevokeReason,
     RoleName, Scope, Source, TicketRef, UserId,
 };
-use stint::ports::{AccessProvider, ProviderError, TimerKind};
 use stint_tests::aws::Fixture;
 
 fn day(d: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -180,7 +180,7 @@ async fn seed(f: &Fixture) -> Seeded {
         .unwrap()
         .id;
     f.clock.set(day(23, 0, 30));
-    s.execute(h, &stint::domain::Command::Lapse).await.unwrap();
+    s.execute(h, &stint_domain::Command::Lapse).await.unwrap();
     ids.push(("lapsed", h));
     f.clock.set(day(22, 8, 0));
     let missing = PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/gone").unwrap();
@@ -244,7 +244,7 @@ fn finding_set(r: &Report) -> BTreeSet<(String, String)> {
         .map(|f| {
             (
                 finding_kind(f).to_owned(),
-                stint::app::report::finding_id(f).unwrap_or("-").to_owned(),
+                stint_app::report::finding_id(f).unwrap_or("-").to_owned(),
             )
         })
         .collect()
@@ -563,9 +563,9 @@ async fn reports_over_http_are_for_auditors_only() {
     use tower::ServiceExt;
     let f = Fixture::new(day(20, 0, 0)).await;
     seed(&f).await;
-    let app = stint::http::router(stint::http::Api::new(
+    let app = stint_http::router(stint_http::Api::new(
         f.stint.clone(),
-        Arc::new(stint::http::apigw::ApiGatewayClaims::default()),
+        Arc::new(stint_http::apigw::ApiGatewayClaims::default()),
     ));
     let call = |groups: &str, q: &str| {
         let mut ev = stint_tests::sample("apigw-list-requests.json");

@@ -2,12 +2,12 @@
 //! Gateway's JWT authorizer. Granting follows from the `AccessApproved` event on the bus.
 
 use lambda_http::Error;
-use stint::{http, runtime};
+use stint_aws::runtime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
-    let api = runtime::api_from_env(runtime::stint_from_env(&sdk).await?);
-    lambda_http::run(http::decisions_router(api)).await
+    let api = stint_http::apigw::api_from_env(runtime::stint_from_env(&sdk).await?);
+    lambda_http::run(stint_http::decisions_router(api)).await
 }

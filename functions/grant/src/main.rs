@@ -2,7 +2,7 @@
 //! time-bounded policy, arms the expiry timer and records `AccessGranted`.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::{lambda, runtime};
+use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -2,13 +2,15 @@
 //! requests on Slack and by email. It never changes a request.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::{lambda, runtime};
+use std::sync::Arc;
+use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
-    let notifier = runtime::notifier_from_env(&sdk).await?;
+    let chat = Arc::new(stint_slack::SlackWebhook::default());
+    let notifier = runtime::notifier_from_env(&sdk, chat).await?;
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
         lambda::handle_notify(notifier, event)

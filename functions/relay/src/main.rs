@@ -2,7 +2,7 @@
 //! the `stint` bus, in order, reporting the first failure so nothing stored is lost.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::{lambda, runtime};
+use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let bus = runtime::bus_from_env(&sdk)?;
     let bus = &bus;
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<stint::lambda::StreamEvent>| lambda::handle_relay(bus, event),
+        move |event: LambdaEvent<lambda::StreamEvent>| lambda::handle_relay(bus, event),
     ))
     .await
 }

@@ -2,10 +2,10 @@
 //! chains, and emails the compliance report to the auditors (SES) with a copy archived in S3.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::adapters::dynamodb::DynamoEventStore;
-use stint::adapters::s3::S3Archive;
-use stint::adapters::ses::SesMailer;
-use stint::{lambda, runtime};
+use stint_aws::dynamodb::DynamoEventStore;
+use stint_aws::s3::S3Archive;
+use stint_aws::ses::SesMailer;
+use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -2,19 +2,20 @@
 //! `POST /alerts` behind API Gateway, and CloudWatch alarm state changes from EventBridge.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::{http, lambda, runtime};
+use stint_aws::{lambda, runtime};
+use stint_http::apigw;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
     let stint = runtime::stint_from_env(&sdk).await?;
-    let api = runtime::api_from_env(stint.clone())
-        .with_alert_secrets(runtime::alert_secrets(&sdk).await?);
-    let router = http::requests_router(api);
+    let api =
+        apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);
+    let router = stint_http::requests_router(api);
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_request(stint, router.clone(), event)
+        lambda::handle_request(stint, apigw::edge(router.clone()), event)
     }))
     .await
 }

@@ -1,17 +1,18 @@
 //! The `revoke` Lambda: expiry timers, the periodic sweep, and `POST /requests/{id}/revoke`.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use stint::{http, lambda, runtime};
+use stint_aws::{lambda, runtime};
+use stint_http::apigw;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
     let stint = runtime::stint_from_env(&sdk).await?;
-    let router = http::revoke_router(runtime::api_from_env(stint.clone()));
+    let router = stint_http::revoke_router(apigw::api_from_env(stint.clone()));
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_revoke(stint, router.clone(), event)
+        lambda::handle_revoke(stint, apigw::edge(router.clone()), event)
     }))
     .await
 }

@@ -1,0 +1,18 @@
+//! Application services: they load streams through ports, call the domain, and append.
+//! They know the ports, never SDK types.
+
+pub mod alerts;
+pub mod clock;
+pub mod grant;
+pub mod notify;
+pub mod ports;
+pub mod relay;
+pub mod report;
+pub mod requests;
+pub mod resume;
+pub mod revoke;
+pub mod service;
+pub mod verify;
+pub mod view;
+
+pub use service::{AppError, Loaded, Outcome, RetryPolicy, Stint};

@@ -1,0 +1,40 @@
+//! The access-provider port: put and delete the inline policies that carry grants.
+
+use async_trait::async_trait;
+use stint_domain::PrincipalArn;
+
+/// Failures of the systems that hold access (IAM, the scheduler, the bus).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    #[error("throttled: {0}")]
+    Throttled(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// The provider said no for good (no such principal, malformed policy, access denied).
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+impl ProviderError {
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ProviderError::Refused(_))
+    }
+}
+
+#[async_trait]
+pub trait AccessProvider: Send + Sync {
+    /// Puts or replaces the inline policy `name` on `principal`. Doing it twice is harmless.
+    async fn put_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+        document: &serde_json::Value,
+    ) -> Result<(), ProviderError>;
+
+    /// Deletes the inline policy; `Ok(false)` when it was already gone.
+    async fn delete_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+    ) -> Result<bool, ProviderError>;
+}

@@ -1,0 +1,175 @@
+//! Wiring for the Lambda binaries: configuration from the environment, SDK clients, adapters,
+//! and the services over them. Each `functions/*/main.rs` calls into this and stays small.
+
+use crate::dynamodb::DynamoEventStore;
+use crate::eventbridge::EventBridgeBus;
+use crate::iam::IamAccessProvider;
+use crate::scheduler::{EventBridgeScheduler, SchedulerTargets};
+use aws_config::{BehaviorVersion, SdkConfig};
+use std::sync::Arc;
+use stint_app::clock::SystemClock;
+use stint_app::{RetryPolicy, Stint};
+use stint_domain::Catalog;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("catalog: {0}")]
+    Catalog(String),
+    #[error("alert secret: {0}")]
+    Secret(String),
+}
+
+pub fn var(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
+pub fn var_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The catalog from `STINT_CATALOG_FILE` (a path), or else from the SSM parameter named by
+/// `STINT_CATALOG_PARAMETER`, so a deployment changes roles without a rebuild.
+pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
+    let text = if let Ok(path) = var("STINT_CATALOG_FILE") {
+        std::fs::read_to_string(&path).map_err(|e| ConfigError::Catalog(format!("{path}: {e}")))?
+    } else {
+        let name = var("STINT_CATALOG_PARAMETER")?;
+        let out = aws_sdk_ssm::Client::new(sdk)
+            .get_parameter()
+            .name(&name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Catalog(format!("SSM parameter {name}: {e:?}")))?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_owned)
+            .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
+    };
+    Catalog::from_toml(&text).map_err(|e| ConfigError::Catalog(e.to_string()))
+}
+
+/// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// The services, over DynamoDB, IAM and EventBridge Scheduler.
+pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
+    let catalog = load_catalog(sdk).await?;
+    let targets = SchedulerTargets {
+        group: var_or("STINT_SCHEDULE_GROUP", "stint"),
+        role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
+        start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
+        expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
+    };
+    Ok(Stint {
+        store: Arc::new(DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            var("STINT_TABLE")?,
+        )),
+        catalog: Arc::new(catalog),
+        clock: Arc::new(SystemClock),
+        access: Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
+        timers: Arc::new(EventBridgeScheduler::new(
+            aws_sdk_scheduler::Client::new(sdk),
+            targets,
+        )),
+        retry: RetryPolicy::default(),
+    })
+}
+
+/// The alert webhook secret: `STINT_ALERT_SECRET` itself, or the SSM parameter named by
+/// `STINT_ALERT_SECRET_PARAMETER` (SecureString). A Secrets Manager secret is read through SSM
+/// as `/aws/reference/secretsmanager/<secret id>`. Neither set: no alert webhooks.
+pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError> {
+    if let Ok(secret) = var("STINT_ALERT_SECRET") {
+        return Ok(vec![secret.into_bytes()]);
+    }
+    let Ok(name) = var("STINT_ALERT_SECRET_PARAMETER") else {
+        return Ok(vec![]);
+    };
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("SSM parameter {name}: {e:?}")))?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ConfigError::Secret(format!("SSM parameter {name} is empty")))?;
+    Ok(vec![value.trim().as_bytes().to_vec()])
+}
+
+/// The bus the relay publishes to.
+pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
+    Ok(EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        var_or("STINT_BUS", "stint"),
+    ))
+}
+
+/// Who gets the scheduled report, and where its copy goes.
+pub struct ReportConfig {
+    pub recipients: stint_app::report::Recipients,
+    pub bucket: String,
+    /// How many whole days a scheduled run covers (7 by default: weekly).
+    pub days: u32,
+}
+
+pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
+    let auditors: Vec<String> = var("STINT_REPORT_RECIPIENTS")?
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    Ok(ReportConfig {
+        recipients: stint_app::report::Recipients {
+            sender: var("STINT_REPORT_SENDER")?,
+            auditors,
+        },
+        bucket: var("STINT_REPORT_BUCKET")?,
+        days: var_or("STINT_REPORT_DAYS", "7")
+            .parse()
+            .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
+    })
+}
+
+/// The notifier: Slack webhooks from the catalog, email through SES v2 when the catalog names a
+/// sender.
+pub async fn notifier_from_env(
+    sdk: &SdkConfig,
+    chat: Arc<dyn stint_app::ports::Chat>,
+) -> Result<stint_app::notify::Notifier, ConfigError> {
+    let catalog = load_catalog(sdk).await?;
+    let mailer: Option<Arc<dyn stint_app::ports::Mailer>> =
+        catalog
+            .notify
+            .email_from
+            .as_ref()
+            .map(|_| -> Arc<dyn stint_app::ports::Mailer> {
+                Arc::new(crate::ses::SesMailer::new(aws_sdk_sesv2::Client::new(sdk)))
+            });
+    Ok(stint_app::notify::Notifier {
+        store: Arc::new(DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            var("STINT_TABLE")?,
+        )),
+        catalog: Arc::new(catalog),
+        clock: Arc::new(SystemClock),
+        chat,
+        mailer,
+        retry: RetryPolicy::default(),
+    })
+}

@@ -1,0 +1,314 @@
+//! Who hears about what: the notices an event calls for, and their Slack and email text. Pure.
+
+use super::catalog::Catalog;
+use super::event::{Event, EventBody, Source};
+use super::ids::RequestId;
+use super::request::{RequestState, Status};
+use chrono::SecondsFormat;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Everyone in the role's approver groups.
+    Approvers,
+    Requester,
+}
+
+impl Audience {
+    pub fn key(self) -> &'static str {
+        match self {
+            Audience::Approvers => "approvers",
+            Audience::Requester => "requester",
+        }
+    }
+}
+
+/// One message to one audience about one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub request_id: RequestId,
+    pub audience: Audience,
+    pub title: String,
+    /// Label and value pairs, in order.
+    pub fields: Vec<(String, String)>,
+    pub link: Option<String>,
+    /// Break-glass: sent with more emphasis.
+    pub urgent: bool,
+}
+
+fn at(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The notices `event` calls for, given the request as it stands now. A request still pending
+/// asks its approvers; decisions, grants and revokes go to the requester; break-glass goes to
+/// every approver.
+pub fn notices_for(
+    id: RequestId,
+    event: &Event,
+    state: &RequestState,
+    catalog: &Catalog,
+) -> Vec<Notice> {
+    let Some(req) = state.request.as_ref() else {
+        return vec![];
+    };
+    let mut fields = vec![
+        ("Requester".to_owned(), req.requester.to_string()),
+        ("Role".to_owned(), req.role.to_string()),
+    ];
+    if let Some(s) = &req.scope {
+        fields.push(("Scope".into(), s.to_string()));
+    }
+    fields.push(("Principal".into(), req.principal.to_string()));
+    fields.push(("Duration".into(), req.duration.to_string()));
+    fields.push((
+        "Justification".into(),
+        req.justification.as_str().to_owned(),
+    ));
+    if let Some(t) = &req.ticket {
+        fields.push(("Ticket".into(), t.as_str().to_owned()));
+    }
+    match &req.source {
+        Source::Person => {}
+        Source::Alert {
+            service, incident, ..
+        } => {
+            fields.push(("Service".into(), service.clone()));
+            fields.push(("Incident".into(), incident.clone()));
+        }
+        Source::Pipeline {
+            repository,
+            git_ref,
+            ..
+        } => fields.push(("Pipeline".into(), format!("{repository} @ {git_ref}"))),
+    }
+    let link = catalog
+        .notify
+        .link
+        .as_ref()
+        .map(|l| l.replace("{id}", &id.to_string()));
+    let notice = |audience, title: String, extra: Vec<(&str, String)>, urgent| {
+        let mut f = fields.clone();
+        f.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        Notice {
+            request_id: id,
+            audience,
+            title,
+            fields: f,
+            link: link.clone(),
+            urgent,
+        }
+    };
+    let role = &req.role;
+    match &event.body {
+        EventBody::AccessRequested(_) if state.status == Status::Pending => vec![notice(
+            Audience::Approvers,
+            format!("{} asks for {role}: awaiting your approval", req.requester),
+            vec![],
+            false,
+        )],
+        EventBody::AccessApproved { rule, approvers } if rule.as_deref() != Some("break-glass") => {
+            let by = match rule {
+                Some(r) => format!("rule {r}"),
+                None => approvers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            vec![notice(
+                Audience::Requester,
+                format!("Your request for {role} was approved"),
+                vec![("Approved by", by)],
+                false,
+            )]
+        }
+        EventBody::AccessDenied { approver, reason } => vec![notice(
+            Audience::Requester,
+            format!("Your request for {role} was denied"),
+            vec![
+                ("Denied by", approver.to_string()),
+                (
+                    "Reason",
+                    reason.clone().unwrap_or_else(|| "none given".into()),
+                ),
+            ],
+            false,
+        )],
+        EventBody::RequestLapsed { .. } => vec![notice(
+            Audience::Requester,
+            format!("Your request for {role} lapsed: nobody decided in time"),
+            vec![],
+            false,
+        )],
+        EventBody::AccessGranted { expires_at, .. } => vec![notice(
+            Audience::Requester,
+            format!("Access to {role} is granted"),
+            vec![("Expires", at(expires_at))],
+            false,
+        )],
+        EventBody::GrantFailed { error, .. } => vec![notice(
+            Audience::Requester,
+            format!("Access to {role} could not be granted"),
+            vec![("Error", error.clone())],
+            false,
+        )],
+        EventBody::AccessExtended { expires_at, .. } => vec![notice(
+            Audience::Requester,
+            format!("Access to {role} is extended"),
+            vec![("Expires", at(expires_at))],
+            false,
+        )],
+        EventBody::AccessRevoked { reason, .. } => vec![notice(
+            Audience::Requester,
+            format!("Access to {role} is revoked"),
+            vec![("Reason", reason.to_string())],
+            false,
+        )],
+        EventBody::BreakGlassUsed { review_by } => vec![notice(
+            Audience::Approvers,
+            format!(
+                "BREAK-GLASS: {} took {role} without approval",
+                req.requester
+            ),
+            vec![("Review by", at(review_by))],
+            true,
+        )],
+        _ => vec![],
+    }
+}
+
+/// Slack's mrkdwn treats these three as markup.
+fn slack_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A Block Kit message: header, the fields, and a button to the request when there is a link.
+pub fn slack_message(n: &Notice) -> Value {
+    let title = if n.urgent {
+        format!(":rotating_light: {}", n.title)
+    } else {
+        n.title.clone()
+    };
+    let fields: Vec<Value> = n
+        .fields
+        .iter()
+        .map(|(k, v)| {
+            let v: String = v.chars().take(1_900).collect();
+            json!({ "type": "mrkdwn", "text": format!("*{}*\n{}", slack_escape(k), slack_escape(&v)) })
+        })
+        .collect();
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": { "type": "plain_text", "text": title.chars().take(150).collect::<String>() }
+    })];
+    // Slack allows at most 10 fields per section.
+    for chunk in fields.chunks(10) {
+        blocks.push(json!({ "type": "section", "fields": chunk }));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{ "type": "mrkdwn", "text": format!("Stint request `{}`", n.request_id) }]
+    }));
+    if let Some(link) = &n.link {
+        blocks.push(json!({
+            "type": "actions",
+            "elements": [{
+                "type": "button",
+                "text": { "type": "plain_text", "text": "Open request" },
+                "url": link,
+                "style": if n.urgent { "danger" } else { "primary" }
+            }]
+        }));
+    }
+    json!({ "text": title, "blocks": blocks })
+}
+
+/// Subject and plain-text body of a notice email.
+pub fn email_text(n: &Notice) -> (String, String) {
+    let subject = if n.urgent {
+        format!("[Stint] BREAK-GLASS: {}", n.title)
+    } else {
+        format!("[Stint] {}", n.title)
+    };
+    let mut body = format!("{}\n\n", n.title);
+    for (k, v) in &n.fields {
+        body.push_str(&format!("{k}: {v}\n"));
+    }
+    body.push_str(&format!("\nRequest: {}\n", n.request_id));
+    if let Some(link) = &n.link {
+        body.push_str(&format!("Open: {link}\n"));
+    }
+    // Header injection is impossible through the subject: lines are folded to one.
+    (subject.replace(['\r', '\n'], " "), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::tests_support::EXAMPLE;
+    use crate::{
+        decide, Command, GroupName, Identity, Justification, PrincipalArn, RoleName, Scope, Submit,
+        UserId,
+    };
+    use chrono::{TimeZone, Utc};
+
+    fn submit(role: &str, break_glass: bool) -> (RequestId, Vec<Event>, Catalog) {
+        let mut c = Catalog::from_toml(EXAMPLE).unwrap();
+        c.notify.link = Some("https://stint.example.com/requests/{id}".into());
+        let id = RequestId::new();
+        let s = Submit {
+            id,
+            requester: Identity::new(
+                UserId::parse("alice@example.com").unwrap(),
+                [GroupName::parse("sre").unwrap()],
+            ),
+            role: RoleName::parse(role).unwrap(),
+            scope: Some(Scope::parse("orders").unwrap()),
+            principal: PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/oncall").unwrap(),
+            duration: None,
+            justification: Justification::parse("orders <b>5xx</b> & more").unwrap(),
+            ticket: None,
+            starts_at: None,
+            source: Source::Person,
+            break_glass,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 0).unwrap();
+        let ev = decide(
+            &RequestState::default(),
+            &Command::Submit(Box::new(s)),
+            &c,
+            now,
+        )
+        .unwrap();
+        (id, ev, c)
+    }
+
+    #[test]
+    fn a_pending_request_asks_its_approvers_once_and_escapes_slack_markup() {
+        let (id, ev, c) = submit("db-read", false);
+        let st = RequestState::fold(&ev);
+        let n = notices_for(id, &ev[0], &st, &c);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].audience, Audience::Approvers);
+        let msg = slack_message(&n[0]).to_string();
+        assert!(msg.contains("&lt;b&gt;5xx&lt;/b&gt; &amp; more"), "{msg}");
+        assert!(msg.contains(&format!("https://stint.example.com/requests/{id}")));
+    }
+
+    #[test]
+    fn break_glass_tells_every_approver_and_not_the_requester_of_their_own_approval() {
+        let (id, ev, c) = submit("db-write", true);
+        let st = RequestState::fold(&ev);
+        let all: Vec<Notice> = ev
+            .iter()
+            .flat_map(|e| notices_for(id, e, &st, &c))
+            .collect();
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert!(all[0].urgent);
+        assert_eq!(all[0].audience, Audience::Approvers);
+        assert!(email_text(&all[0]).0.contains("BREAK-GLASS"));
+    }
+}

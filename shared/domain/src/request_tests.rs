@@ -1,0 +1,942 @@
+//! Given/when/then tests of every rule of the request state machine, and property tests.
+
+use super::*;
+use crate::catalog::Catalog;
+use chrono::{Duration, TimeZone};
+use proptest::prelude::*;
+
+const CATALOG: &str = r#"
+[settings]
+pending_timeout = "1h"
+max_start_ahead = "1d"
+break_glass_review_within = "12h"
+admin_groups = ["security"]
+
+[roles.db]
+principals = ["arn:aws:iam::123456789012:role/stint/*"]
+scopes = ["orders"]
+default_duration = "1h"
+max_duration = "2h"
+max_total_duration = "3h"
+requesters = { groups = ["sre"], users = ["repo:acme/*"] }
+approvers = { groups = ["owners"], required = 1 }
+break_glass = true
+statements = [{ actions = ["dynamodb:GetItem"], resources = ["arn:aws:dynamodb:eu-west-1:123456789012:table/{scope}"] }]
+
+[[roles.db.auto_approve]]
+name = "oncall"
+kind = "alert"
+services = ["orders"]
+max_duration = "1h"
+
+[[roles.db.auto_approve]]
+name = "ci-main"
+kind = "pipeline"
+repositories = ["acme/orders"]
+refs = ["refs/heads/main"]
+environments = ["prod"]
+max_duration = "30m"
+
+[roles.pair]
+principals = ["arn:aws:iam::123456789012:role/stint/*"]
+default_duration = "30m"
+max_duration = "1h"
+requesters = { groups = ["sre"] }
+approvers = { groups = ["owners"], required = 2 }
+self_extend = true
+statements = [{ actions = ["logs:GetLogEvents"], resources = ["*"] }]
+"#;
+
+fn catalog() -> Catalog {
+    Catalog::from_toml(CATALOG).expect("test catalog loads")
+}
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap()
+}
+fn who(user: &str, groups: &[&str]) -> Identity {
+    Identity::new(
+        UserId::parse(user).unwrap(),
+        groups.iter().map(|g| crate::GroupName::parse(g).unwrap()),
+    )
+}
+fn alice() -> Identity {
+    who("alice", &["sre"])
+}
+fn bob() -> Identity {
+    who("bob", &["owners"])
+}
+fn carol() -> Identity {
+    who("carol", &["owners"])
+}
+fn mallory() -> Identity {
+    who("mallory", &["sales"])
+}
+
+fn submit_as(requester: Identity, role: &str) -> Submit {
+    Submit {
+        id: RequestId::from_ulid(ulid::Ulid::from_parts(1, 1)),
+        requester,
+        role: RoleName::parse(role).unwrap(),
+        scope: if role == "db" {
+            Some(Scope::parse("orders").unwrap())
+        } else {
+            None
+        },
+        principal: PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/oncall").unwrap(),
+        duration: None,
+        justification: Justification::parse("investigate INC-1").unwrap(),
+        ticket: None,
+        starts_at: None,
+        source: Source::Person,
+        break_glass: false,
+    }
+}
+fn submit() -> Submit {
+    submit_as(alice(), "db")
+}
+fn submit_cmd(s: Submit) -> Command {
+    Command::Submit(Box::new(s))
+}
+fn approve(by: Identity) -> Command {
+    Command::Approve {
+        approver: by,
+        comment: None,
+    }
+}
+/// Given these commands succeeded at t0 (each must produce events or be a no-op)...
+fn given(cmds: Vec<Command>) -> RequestState {
+    let c = catalog();
+    cmds.into_iter().fold(RequestState::default(), |s, cmd| {
+        let events = decide(&s, &cmd, &c, t0())
+            .unwrap_or_else(|r| panic!("given {cmd:?} was rejected: {r}"));
+        events.iter().fold(s, apply)
+    })
+}
+fn granted() -> Command {
+    Command::RecordGrant {
+        policy_name: "stint-x".into(),
+        policy: serde_json::json!({}),
+    }
+}
+/// ...when this command arrives at `now`, then these event types (or this rejection).
+fn when(
+    state: &RequestState,
+    cmd: Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<&'static str>, Rejection> {
+    decide(state, &cmd, &catalog(), now).map(|evs| evs.iter().map(|e| e.body.type_name()).collect())
+}
+
+// --- submitting ------------------------------------------------------------------------------
+
+#[test]
+fn a_valid_request_is_pending_with_the_default_duration() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert_eq!(s.status, Status::Pending);
+    assert_eq!(s.request.unwrap().duration.secs(), 3_600);
+}
+
+#[test]
+fn the_requester_must_be_allowed_to_request_the_role() {
+    assert_eq!(
+        when(
+            &RequestState::default(),
+            submit_cmd(submit_as(mallory(), "db")),
+            t0()
+        ),
+        Err(Rejection::NotAllowedToRequest(
+            RoleName::parse("db").unwrap()
+        ))
+    );
+}
+
+#[test]
+fn an_unknown_role_is_refused() {
+    let mut s = submit();
+    s.role = RoleName::parse("nope").unwrap();
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Err(Rejection::UnknownRole(_))
+    ));
+}
+
+#[test]
+fn scope_and_principal_must_be_allowed() {
+    let mut s = submit();
+    s.scope = Some(Scope::parse("payments").unwrap());
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Err(Rejection::ScopeNotAllowed { .. })
+    ));
+    let mut s = submit();
+    s.scope = None;
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Err(Rejection::ScopeNotAllowed { .. })
+    ));
+    for arn in [
+        "arn:aws:iam::123456789012:role/admin",
+        "arn:aws:iam::999999999999:role/stint/x",
+        "arn:aws:iam::123456789012:role/stint/stint-broker",
+    ] {
+        let mut s = submit();
+        s.principal = PrincipalArn::parse(arn).unwrap();
+        assert!(
+            matches!(
+                when(&RequestState::default(), submit_cmd(s), t0()),
+                Err(Rejection::PrincipalNotAllowed(_))
+            ),
+            "{arn}"
+        );
+    }
+}
+
+#[test]
+fn duration_over_the_maximum_is_refused() {
+    let mut s = submit();
+    s.duration = Some(AccessDuration::parse("2h1s").unwrap());
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Err(Rejection::OverMaxDuration { .. })
+    ));
+    let mut s = submit();
+    s.duration = Some(AccessDuration::parse("2h").unwrap());
+    assert!(when(&RequestState::default(), submit_cmd(s), t0()).is_ok());
+}
+
+#[test]
+fn a_scheduled_start_must_be_in_the_future_and_within_bound() {
+    let mut s = submit();
+    s.starts_at = Some(t0() - Duration::seconds(1));
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s.clone()), t0()),
+        Err(Rejection::StartInPast)
+    );
+    s.starts_at = Some(t0() + Duration::days(2));
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s.clone()), t0()),
+        Err(Rejection::StartTooFar { .. })
+    ));
+    s.starts_at = Some(t0() + Duration::hours(3));
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Ok(vec!["AccessRequested"])
+    );
+}
+
+#[test]
+fn a_request_id_is_used_once() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert_eq!(
+        when(&s, submit_cmd(submit()), t0()),
+        Err(Rejection::AlreadyExists)
+    );
+}
+
+#[test]
+fn commands_on_an_unknown_request_are_refused() {
+    assert_eq!(
+        when(&RequestState::default(), approve(bob()), t0()),
+        Err(Rejection::UnknownRequest)
+    );
+}
+
+// --- approving -------------------------------------------------------------------------------
+
+#[test]
+fn one_approval_approves_when_one_is_required() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert_eq!(
+        when(&s, approve(bob()), t0()),
+        Ok(vec!["ApprovalRecorded", "AccessApproved"])
+    );
+}
+
+#[test]
+fn n_distinct_approvals_are_needed() {
+    let s = given(vec![submit_cmd(submit_as(alice(), "pair")), approve(bob())]);
+    assert_eq!(s.status, Status::Pending);
+    assert_eq!(
+        when(&s, approve(bob()), t0()),
+        Ok(vec![]),
+        "the same approver counts once"
+    );
+    assert_eq!(
+        when(&s, approve(carol()), t0()),
+        Ok(vec!["ApprovalRecorded", "AccessApproved"])
+    );
+}
+
+#[test]
+fn no_self_approval_even_under_case_or_space_variants() {
+    let s = given(vec![submit_cmd(submit_as(
+        who("alice", &["sre", "owners"]),
+        "db",
+    ))]);
+    for variant in ["alice", "ALICE", " Alice "] {
+        assert_eq!(
+            when(&s, approve(who(variant, &["owners"])), t0()),
+            Err(Rejection::SelfApproval),
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn the_approver_must_be_in_an_approver_group() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert!(matches!(
+        when(&s, approve(mallory()), t0()),
+        Err(Rejection::NotApprover(_))
+    ));
+}
+
+#[test]
+fn one_denial_ends_the_request() {
+    let s = given(vec![submit_cmd(submit_as(alice(), "pair")), approve(bob())]);
+    let s = given_from(
+        s,
+        Command::Deny {
+            approver: carol(),
+            reason: Some("no".into()),
+        },
+    );
+    assert_eq!(s.status, Status::Denied);
+    assert!(matches!(
+        when(&s, approve(carol()), t0()),
+        Err(Rejection::WrongState { .. })
+    ));
+    assert_eq!(
+        when(
+            &s,
+            Command::Deny {
+                approver: carol(),
+                reason: None
+            },
+            t0()
+        ),
+        Ok(vec![])
+    );
+}
+
+fn given_from(s: RequestState, cmd: Command) -> RequestState {
+    let evs = decide(&s, &cmd, &catalog(), t0()).unwrap();
+    evs.iter().fold(s, apply)
+}
+
+#[test]
+fn approving_a_revoked_or_cancelled_request_is_a_state_error() {
+    let cancelled = given(vec![submit_cmd(submit()), Command::Cancel { by: alice() }]);
+    assert!(matches!(
+        when(&cancelled, approve(bob()), t0()),
+        Err(Rejection::WrongState {
+            status: Status::Cancelled,
+            ..
+        })
+    ));
+    let revoked = given(vec![
+        submit_cmd(submit()),
+        approve(bob()),
+        granted(),
+        Command::Revoke {
+            reason: RevokeReason::Manual,
+            by: Some(alice()),
+        },
+    ]);
+    assert!(matches!(
+        when(&revoked, approve(carol()), t0()),
+        Err(Rejection::WrongState {
+            status: Status::Revoked,
+            ..
+        })
+    ));
+}
+
+// --- automatic approval ----------------------------------------------------------------------
+
+#[test]
+fn an_alert_for_the_on_call_engineer_is_approved_by_rule_within_bound() {
+    let mut s = submit();
+    s.source = Source::Alert {
+        service: "orders".into(),
+        alarm: "arn:alarm".into(),
+        incident: "i-1".into(),
+        on_call: true,
+    };
+    let st = given(vec![submit_cmd(s.clone())]);
+    assert_eq!(st.status, Status::Approved);
+    assert_eq!(st.approved_by_rule.as_deref(), Some("oncall"));
+    s.duration = Some(AccessDuration::parse("90m").unwrap());
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s.clone()), t0()),
+        Ok(vec!["AccessRequested"]),
+        "over the rule's bound waits"
+    );
+    s.duration = None;
+    s.source = Source::Alert {
+        service: "orders".into(),
+        alarm: "a".into(),
+        incident: "i".into(),
+        on_call: false,
+    };
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Ok(vec!["AccessRequested"]),
+        "not on call waits"
+    );
+}
+
+#[test]
+fn pipeline_claims_must_all_match_for_automatic_approval() {
+    let mut s = submit_as(who("repo:acme/orders:ref:refs/heads/main", &[]), "db");
+    s.duration = Some(AccessDuration::parse("15m").unwrap());
+    s.source = Source::Pipeline {
+        repository: "acme/orders".into(),
+        git_ref: "refs/heads/main".into(),
+        environment: Some("prod".into()),
+    };
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s.clone()), t0()),
+        Ok(vec!["AccessRequested", "AccessApproved"])
+    );
+    s.source = Source::Pipeline {
+        repository: "acme/orders".into(),
+        git_ref: "refs/heads/feature".into(),
+        environment: Some("prod".into()),
+    };
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s.clone()), t0()),
+        Ok(vec!["AccessRequested"])
+    );
+    s.source = Source::Pipeline {
+        repository: "acme/orders".into(),
+        git_ref: "refs/heads/main".into(),
+        environment: None,
+    };
+    assert_eq!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Ok(vec!["AccessRequested"])
+    );
+}
+
+// --- cancelling and lapsing ------------------------------------------------------------------
+
+#[test]
+fn only_the_requester_cancels_and_only_while_pending() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert_eq!(
+        when(&s, Command::Cancel { by: bob() }, t0()),
+        Err(Rejection::NotRequester)
+    );
+    assert_eq!(
+        when(&s, Command::Cancel { by: alice() }, t0()),
+        Ok(vec!["RequestCancelled"])
+    );
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    assert!(matches!(
+        when(&approved, Command::Cancel { by: alice() }, t0()),
+        Err(Rejection::WrongState { .. })
+    ));
+}
+
+#[test]
+fn a_pending_request_lapses_after_the_bound_and_not_before() {
+    let s = given(vec![submit_cmd(submit())]);
+    assert_eq!(
+        when(&s, Command::Lapse, t0() + Duration::minutes(59)),
+        Err(Rejection::NotYetDue("lapse"))
+    );
+    assert_eq!(
+        when(&s, Command::Lapse, t0() + Duration::hours(1)),
+        Ok(vec!["RequestLapsed"])
+    );
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    assert_eq!(
+        when(&approved, Command::Lapse, t0() + Duration::hours(5)),
+        Ok(vec![])
+    );
+}
+
+// --- granting --------------------------------------------------------------------------------
+
+#[test]
+fn a_grant_happens_only_from_approved_and_only_once() {
+    let pending = given(vec![submit_cmd(submit())]);
+    assert!(matches!(
+        when(&pending, granted(), t0()),
+        Err(Rejection::WrongState { .. })
+    ));
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    assert_eq!(when(&approved, granted(), t0()), Ok(vec!["AccessGranted"]));
+    let active = given_from(approved, granted());
+    assert_eq!(active.expires_at(), Some(t0() + Duration::hours(1)));
+    assert_eq!(
+        when(&active, granted(), t0()),
+        Ok(vec![]),
+        "a duplicate grant is a no-op"
+    );
+}
+
+#[test]
+fn the_grant_window_is_fixed_at_approval_so_duplicates_agree() {
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    let late = t0() + Duration::minutes(5);
+    let evs = decide(&approved, &granted(), &catalog(), late).unwrap();
+    assert!(
+        matches!(evs[0].body, EventBody::AccessGranted { starts_at, expires_at, .. }
+        if starts_at == t0() && expires_at == t0() + Duration::hours(1))
+    );
+}
+
+#[test]
+fn a_scheduled_grant_waits_for_its_start_and_keeps_its_window() {
+    let mut s = submit();
+    s.starts_at = Some(t0() + Duration::hours(2));
+    let approved = given(vec![submit_cmd(s), approve(bob())]);
+    assert_eq!(
+        when(&approved, granted(), t0() + Duration::hours(1)),
+        Err(Rejection::NotYetDue("grant"))
+    );
+    assert_eq!(
+        approved.grant_window(),
+        Some((t0() + Duration::hours(2), t0() + Duration::hours(3)))
+    );
+    assert_eq!(
+        when(&approved, granted(), t0() + Duration::hours(2)),
+        Ok(vec!["AccessGranted"])
+    );
+}
+
+#[test]
+fn a_failed_grant_is_terminal() {
+    let s = given(vec![
+        submit_cmd(submit()),
+        approve(bob()),
+        Command::RecordGrantFailure {
+            error: "throttled".into(),
+            attempts: 5,
+        },
+    ]);
+    assert_eq!(s.status, Status::GrantFailed);
+    assert!(matches!(
+        when(&s, granted(), t0()),
+        Err(Rejection::WrongState { .. })
+    ));
+}
+
+// --- revoking --------------------------------------------------------------------------------
+
+fn active() -> RequestState {
+    given(vec![submit_cmd(submit()), approve(bob()), granted()])
+}
+
+#[test]
+fn revoke_only_from_active_and_a_repeat_is_a_no_op() {
+    let pending = given(vec![submit_cmd(submit())]);
+    assert!(matches!(
+        when(
+            &pending,
+            Command::Revoke {
+                reason: RevokeReason::Manual,
+                by: Some(alice())
+            },
+            t0()
+        ),
+        Err(Rejection::WrongState { .. })
+    ));
+    assert_eq!(
+        when(
+            &pending,
+            Command::Revoke {
+                reason: RevokeReason::Sweep,
+                by: None
+            },
+            t0() + Duration::days(1)
+        ),
+        Ok(vec![])
+    );
+    let later = t0() + Duration::hours(1) + Duration::seconds(3);
+    assert_eq!(
+        when(
+            &active(),
+            Command::Revoke {
+                reason: RevokeReason::Expired,
+                by: None
+            },
+            later
+        ),
+        Ok(vec!["AccessRevoked"])
+    );
+    let revoked = given_from(
+        active(),
+        Command::Revoke {
+            reason: RevokeReason::Manual,
+            by: Some(alice()),
+        },
+    );
+    assert_eq!(
+        when(
+            &revoked,
+            Command::Revoke {
+                reason: RevokeReason::Expired,
+                by: None
+            },
+            later
+        ),
+        Ok(vec![])
+    );
+    assert_eq!(
+        when(
+            &revoked,
+            Command::Revoke {
+                reason: RevokeReason::Manual,
+                by: Some(bob())
+            },
+            later
+        ),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn revoke_records_the_lag_from_expiry() {
+    let later = t0() + Duration::hours(1) + Duration::seconds(42);
+    let evs = decide(
+        &active(),
+        &Command::Revoke {
+            reason: RevokeReason::Sweep,
+            by: None,
+        },
+        &catalog(),
+        later,
+    )
+    .unwrap();
+    assert!(matches!(
+        evs[0].body,
+        EventBody::AccessRevoked {
+            lag_seconds: 42,
+            reason: RevokeReason::Sweep,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_expiry_timer_before_the_expiry_does_nothing() {
+    assert_eq!(
+        when(
+            &active(),
+            Command::Revoke {
+                reason: RevokeReason::Expired,
+                by: None
+            },
+            t0() + Duration::minutes(59)
+        ),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn manual_revoke_by_requester_approver_or_admin_only() {
+    for ok in [alice(), bob(), who("sec", &["security"])] {
+        assert_eq!(
+            when(
+                &active(),
+                Command::Revoke {
+                    reason: RevokeReason::Manual,
+                    by: Some(ok)
+                },
+                t0()
+            ),
+            Ok(vec!["AccessRevoked"])
+        );
+    }
+    assert_eq!(
+        when(
+            &active(),
+            Command::Revoke {
+                reason: RevokeReason::Manual,
+                by: Some(mallory())
+            },
+            t0()
+        ),
+        Err(Rejection::NotPermittedToRevoke)
+    );
+    assert_eq!(
+        when(
+            &active(),
+            Command::Revoke {
+                reason: RevokeReason::Manual,
+                by: None
+            },
+            t0()
+        ),
+        Err(Rejection::NotPermittedToRevoke)
+    );
+}
+
+#[test]
+fn a_failed_revoke_keeps_the_grant_active_for_the_sweep() {
+    let s = given_from(
+        active(),
+        Command::RecordRevokeFailure {
+            error: "5xx".into(),
+            attempts: 3,
+        },
+    );
+    assert_eq!((s.status, s.revoke_failures), (Status::Active, 1));
+}
+
+// --- extending -------------------------------------------------------------------------------
+
+#[test]
+fn an_extension_stays_within_the_maximum_total() {
+    let by_1h = AccessDuration::parse("1h").unwrap();
+    // db: requester may not self-extend; an approver may, up to 3h in total.
+    assert_eq!(
+        when(
+            &active(),
+            Command::Extend {
+                by: alice(),
+                by_duration: by_1h
+            },
+            t0()
+        ),
+        Err(Rejection::ExtensionNeedsApproval)
+    );
+    assert_eq!(
+        when(
+            &active(),
+            Command::Extend {
+                by: bob(),
+                by_duration: by_1h
+            },
+            t0()
+        ),
+        Ok(vec!["AccessExtended"])
+    );
+    let s = given_from(
+        active(),
+        Command::Extend {
+            by: bob(),
+            by_duration: AccessDuration::parse("2h").unwrap(),
+        },
+    );
+    assert_eq!(s.expires_at(), Some(t0() + Duration::hours(3)));
+    assert!(matches!(
+        when(
+            &s,
+            Command::Extend {
+                by: bob(),
+                by_duration: AccessDuration::parse("1s").unwrap()
+            },
+            t0()
+        ),
+        Err(Rejection::OverMaxTotal { .. })
+    ));
+    assert!(matches!(
+        when(
+            &s,
+            Command::Extend {
+                by: mallory(),
+                by_duration: by_1h
+            },
+            t0()
+        ),
+        Err(Rejection::NotApprover(_))
+    ));
+}
+
+#[test]
+fn a_role_may_let_the_requester_extend() {
+    let s = given(vec![
+        submit_cmd(submit_as(alice(), "pair")),
+        approve(bob()),
+        approve(carol()),
+        granted(),
+    ]);
+    assert_eq!(
+        when(
+            &s,
+            Command::Extend {
+                by: alice(),
+                by_duration: AccessDuration::parse("30m").unwrap()
+            },
+            t0()
+        ),
+        Ok(vec!["AccessExtended"])
+    );
+}
+
+#[test]
+fn an_overlapping_request_extends_and_never_cuts_short() {
+    let via = RequestId::new();
+    let shorter = Command::ExtendFrom {
+        via,
+        until: t0() + Duration::minutes(30),
+    };
+    assert_eq!(when(&active(), shorter, t0()), Ok(vec![]));
+    let s = given_from(
+        active(),
+        Command::ExtendFrom {
+            via,
+            until: t0() + Duration::hours(2),
+        },
+    );
+    assert_eq!(s.expires_at(), Some(t0() + Duration::hours(2)));
+    // The old expiry timer now fires early and must not revoke.
+    assert_eq!(
+        when(
+            &s,
+            Command::Revoke {
+                reason: RevokeReason::Expired,
+                by: None
+            },
+            t0() + Duration::hours(1)
+        ),
+        Ok(vec![])
+    );
+}
+
+// --- break-glass -----------------------------------------------------------------------------
+
+#[test]
+fn break_glass_is_self_approved_and_flagged_for_review() {
+    let mut s = submit();
+    s.break_glass = true;
+    let st = given(vec![submit_cmd(s)]);
+    assert_eq!(st.status, Status::Approved);
+    assert_eq!(st.approved_by_rule.as_deref(), Some("break-glass"));
+    assert_eq!(st.break_glass_review_by, Some(t0() + Duration::hours(12)));
+    assert_eq!(
+        when(
+            &st,
+            Command::ReviewBreakGlass {
+                reviewer: alice(),
+                note: None
+            },
+            t0()
+        ),
+        Err(Rejection::SelfApproval)
+    );
+    let reviewed = given_from(
+        st,
+        Command::ReviewBreakGlass {
+            reviewer: bob(),
+            note: Some("ok".into()),
+        },
+    );
+    assert_eq!(reviewed.break_glass_reviewed_by, Some(bob().user));
+}
+
+#[test]
+fn break_glass_needs_a_role_that_allows_it() {
+    let mut s = submit_as(alice(), "pair");
+    s.break_glass = true;
+    assert!(matches!(
+        when(&RequestState::default(), submit_cmd(s), t0()),
+        Err(Rejection::BreakGlassNotAllowed(_))
+    ));
+}
+
+// --- properties ------------------------------------------------------------------------------
+
+fn any_identity() -> impl Strategy<Value = Identity> {
+    prop_oneof![
+        Just(alice()),
+        Just(bob()),
+        Just(carol()),
+        Just(mallory()),
+        Just(who("Alice", &["owners"])),
+        Just(who("sec", &["security"]))
+    ]
+}
+
+fn any_command() -> impl Strategy<Value = (Command, i64)> {
+    let cmd = prop_oneof![
+        prop_oneof![Just("db"), Just("pair")].prop_flat_map(|role| any::<bool>().prop_map(
+            move |bg| {
+                let mut s = submit_as(alice(), role);
+                s.break_glass = bg;
+                submit_cmd(s)
+            }
+        )),
+        any_identity().prop_map(approve),
+        any_identity().prop_map(|a| Command::Deny {
+            approver: a,
+            reason: None
+        }),
+        any_identity().prop_map(|a| Command::Cancel { by: a }),
+        Just(Command::Lapse),
+        Just(granted()),
+        Just(Command::RecordGrantFailure {
+            error: "x".into(),
+            attempts: 1
+        }),
+        any_identity().prop_map(|a| Command::Extend {
+            by: a,
+            by_duration: AccessDuration::parse("20m").unwrap()
+        }),
+        prop_oneof![
+            Just(RevokeReason::Expired),
+            Just(RevokeReason::Sweep),
+            Just(RevokeReason::IncidentResolved)
+        ]
+        .prop_map(|r| Command::Revoke {
+            reason: r,
+            by: None
+        }),
+        any_identity().prop_map(|a| Command::Revoke {
+            reason: RevokeReason::Manual,
+            by: Some(a)
+        }),
+        Just(Command::RecordRevokeFailure {
+            error: "x".into(),
+            attempts: 1
+        }),
+        any_identity().prop_map(|a| Command::ReviewBreakGlass {
+            reviewer: a,
+            note: None
+        }),
+    ];
+    (cmd, 0i64..600)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn random_command_sequences_never_reach_an_invalid_state(cmds in proptest::collection::vec(any_command(), 1..40)) {
+        let c = catalog();
+        let mut now = t0();
+        let mut s = RequestState::default();
+        let mut all = Vec::new();
+        for (cmd, advance_minutes) in cmds {
+            now += Duration::minutes(advance_minutes);
+            if let Ok(evs) = decide(&s, &cmd, &c, now) {
+                for e in evs {
+                    s = apply(s, &e);
+                    all.push(e);
+                }
+            }
+            let requester = s.request.as_ref().map(|r| r.requester.clone());
+            // Never approved by the requester, except the flagged break-glass path.
+            let bg = s.request.as_ref().is_some_and(|r| r.break_glass);
+            prop_assert!(bg || requester.as_ref().is_none_or(|r| !s.approvals.contains(r)));
+            // Never two grants.
+            prop_assert!(all.iter().filter(|e| e.body.type_name() == "AccessGranted").count() <= 1);
+            // Never active after a revoke, and revoked at most once.
+            let revokes = all.iter().filter(|e| e.body.type_name() == "AccessRevoked").count();
+            prop_assert!(revokes <= 1);
+            if revokes == 1 { prop_assert_eq!(s.status, Status::Revoked); }
+            // Active means a grant exists, and the grant never exceeds the role's maximum total.
+            if s.status == Status::Active {
+                let g = s.grant.as_ref().unwrap();
+                let role = c.role(&s.request.as_ref().unwrap().role).unwrap();
+                prop_assert!((g.expires_at - g.starts_at).num_seconds() as u64 <= role.max_total().secs());
+            }
+            // The version counts every event folded.
+            prop_assert_eq!(s.version as usize, all.len());
+        }
+    }
+}

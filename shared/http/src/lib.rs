@@ -1,0 +1,559 @@
+//! The HTTP API: one axum router over the application services. API Gateway reaches it through
+//! `lambda_http`; a local server can run the same router. The API has one definition.
+
+pub mod alerts;
+pub mod apigw;
+pub mod error;
+pub mod jwt;
+pub mod pipeline;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use error::ApiError;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::sync::Arc;
+use stint_app::requests::{ListFilter, NewRequest};
+use stint_app::view::RequestView;
+use stint_app::{AppError, Loaded, Stint};
+use stint_domain::{
+    AccessDuration, Identity, Justification, PrincipalArn, RequestId, RoleName, Scope, Source,
+    Status, TicketRef,
+};
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Bodies up to this size are read whole before a 413, so the client always gets the answer
+/// (closing on a half-sent body makes its write fail instead); larger ones are cut off at once.
+pub const DRAIN_LIMIT: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AuthError(pub String);
+
+/// Who is calling, from something a trusted party verified (authorizer claims, a signed token).
+pub trait Authenticator: Send + Sync {
+    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError>;
+}
+
+/// A CI job, from its OIDC token: the subject and the claims automatic approval matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineCaller {
+    pub identity: Identity,
+    pub repository: String,
+    pub git_ref: String,
+    pub environment: Option<String>,
+}
+
+/// Verifies CI jobs' tokens (a second issuer, e.g. GitHub Actions) for the `/pipeline` routes.
+pub trait PipelineAuthenticator: Send + Sync {
+    fn identify_pipeline(&self, parts: &Parts) -> Result<PipelineCaller, AuthError>;
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub stint: Stint,
+    pub auth: Arc<dyn Authenticator>,
+    /// None: the `/pipeline` routes answer 401.
+    pub pipeline_auth: Option<Arc<dyn PipelineAuthenticator>>,
+    /// HMAC secrets for `POST /alerts`; none: the route answers 401.
+    pub alert_secrets: Arc<Vec<Vec<u8>>>,
+}
+
+impl Api {
+    pub fn new(stint: Stint, auth: Arc<dyn Authenticator>) -> Api {
+        Api {
+            stint,
+            auth,
+            pipeline_auth: None,
+            alert_secrets: Arc::new(vec![]),
+        }
+    }
+
+    pub fn with_pipeline_auth(mut self, auth: Arc<dyn PipelineAuthenticator>) -> Api {
+        self.pipeline_auth = Some(auth);
+        self
+    }
+
+    pub fn with_alert_secrets(mut self, secrets: Vec<Vec<u8>>) -> Api {
+        self.alert_secrets = Arc::new(secrets);
+        self
+    }
+}
+
+/// The caller's identity, or 401.
+pub struct Caller(pub Identity);
+
+impl axum::extract::FromRequestParts<Api> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
+        api.auth
+            .identify(parts)
+            .map(Caller)
+            .map_err(|e| ApiError::Unauthenticated(e.0))
+    }
+}
+
+/// The body's bytes, or 413 when it is over the limit.
+fn parse_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    let bytes = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) => ApiError::TooLarge(BODY_LIMIT),
+        other => ApiError::BadInput {
+            field: None,
+            message: other.body_text(),
+        },
+    })?;
+    if bytes.len() > BODY_LIMIT {
+        return Err(ApiError::TooLarge(BODY_LIMIT));
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body; the error names the field at fault (`duration`, `scope`...).
+fn parse_body<T: DeserializeOwned + Default>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = parse_bytes(body)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = (path != ".").then_some(path);
+        ApiError::BadInput {
+            field,
+            message: inner.to_string(),
+        }
+    })
+}
+
+fn request_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).map_err(|e| ApiError::bad("id", e.to_string()))
+}
+
+/// `POST /requests`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateBody {
+    role: Option<RoleName>,
+    scope: Option<Scope>,
+    principal: Option<PrincipalArn>,
+    duration: Option<AccessDuration>,
+    justification: Option<Justification>,
+    ticket: Option<TicketRef>,
+    start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    break_glass: bool,
+}
+
+impl CreateBody {
+    /// The request the body asks for, or 400 naming the first required field left out.
+    fn into_request(self, source: Source) -> Result<NewRequest, ApiError> {
+        let required = |field: &str| ApiError::bad(field, format!("{field} is required"));
+        Ok(NewRequest {
+            role: self.role.ok_or_else(|| required("role"))?,
+            scope: self.scope,
+            principal: self.principal.ok_or_else(|| required("principal"))?,
+            duration: self.duration,
+            justification: self
+                .justification
+                .ok_or_else(|| required("justification"))?,
+            ticket: self.ticket,
+            starts_at: self.start,
+            break_glass: self.break_glass,
+            source,
+        })
+    }
+}
+
+async fn create(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let b: CreateBody = parse_body(body)?;
+    let new = b.into_request(Source::Person)?;
+    let loaded = api.stint.submit(&who, new).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RequestView::with_timeline(&loaded)),
+    ))
+}
+
+async fn show(
+    State(api): State<Api>,
+    Caller(_): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, ApiError> {
+    let loaded = api.stint.get(request_id(&id)?).await?;
+    Ok(Json(RequestView::with_timeline(&loaded)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<Status>,
+    role: Option<RoleName>,
+    mine: Option<bool>,
+    awaiting: Option<bool>,
+    days: Option<u32>,
+}
+
+async fn list(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let q: ListQuery = parse_query(q.as_deref())?;
+    let days = q.days.unwrap_or(14);
+    if days == 0 || days > stint_app::requests::MAX_LIST_DAYS {
+        return Err(ApiError::bad(
+            "days",
+            format!("days must be 1 to {}", stint_app::requests::MAX_LIST_DAYS),
+        ));
+    }
+    let filter = ListFilter {
+        status: q.status,
+        role: q.role,
+        mine: q.mine.unwrap_or(false),
+        awaiting_me: q.awaiting.unwrap_or(false),
+        days,
+    };
+    let requests = api.stint.list(&who, &filter).await?;
+    Ok(Json(serde_json::json!({ "requests": requests })))
+}
+
+/// Query strings go through serde's value deserializer so the same field errors come back.
+fn query_to_json(raw: &str) -> Result<serde_json::Value, ApiError> {
+    let mut map = serde_json::Map::new();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_decode(k)?;
+        let v = percent_decode(v)?;
+        let value = match v.as_str() {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            n if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n.len() < 10 => {
+                serde_json::json!(n.parse::<u64>().unwrap_or(0))
+            }
+            s => serde_json::Value::String(s.to_owned()),
+        };
+        if map.insert(k.clone(), value).is_some() {
+            return Err(ApiError::bad(k, "given more than once"));
+        }
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| ApiError::BadInput {
+            field: None,
+            message: "query string is not UTF-8".into(),
+        })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    comment: Option<String>,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// Free text on decisions: bounded like a justification.
+fn note(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(t) => Justification::parse(&t)
+            .map(|j| Some(j.as_str().to_owned()))
+            .map_err(|e| ApiError::bad(field, e.to_string().replace("justification", field))),
+    }
+}
+
+/// What every decision route takes: the caller, the request id from the path, and an optional
+/// JSON body, extracted in that order so a missing identity is a 401 before anything else.
+struct Decision<T> {
+    who: Identity,
+    id: RequestId,
+    body: T,
+}
+
+impl<T: DeserializeOwned + Default> axum::extract::FromRequest<Api> for Decision<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: axum::extract::Request, api: &Api) -> Result<Self, ApiError> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Caller(who) = Caller::from_request_parts(&mut parts, api).await?;
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, api)
+            .await
+            .map_err(|e| ApiError::bad("id", e.body_text()))?;
+        let id = request_id(&id)?;
+        let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts, body), api).await;
+        Ok(Decision {
+            who,
+            id,
+            body: parse_body(bytes)?,
+        })
+    }
+}
+
+fn view(loaded: Result<Loaded, AppError>) -> Result<Json<RequestView>, ApiError> {
+    Ok(Json(RequestView::with_timeline(&loaded?)))
+}
+
+async fn approve(
+    State(api): State<Api>,
+    d: Decision<NoteBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    view(
+        api.stint
+            .approve(d.id, &d.who, note("comment", d.body.comment)?)
+            .await,
+    )
+}
+
+async fn deny(
+    State(api): State<Api>,
+    d: Decision<NoteBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    view(
+        api.stint
+            .deny(d.id, &d.who, note("reason", d.body.reason)?)
+            .await,
+    )
+}
+
+async fn cancel(
+    State(api): State<Api>,
+    d: Decision<NoteBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    view(api.stint.cancel(d.id, &d.who).await)
+}
+
+async fn revoke(
+    State(api): State<Api>,
+    d: Decision<NoteBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    view(api.stint.revoke_by(d.id, &d.who).await)
+}
+
+async fn review(
+    State(api): State<Api>,
+    d: Decision<NoteBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    view(
+        api.stint
+            .review_break_glass(d.id, &d.who, note("note", d.body.note)?)
+            .await,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtendBody {
+    duration: Option<AccessDuration>,
+}
+
+async fn extend(
+    State(api): State<Api>,
+    d: Decision<ExtendBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    let by = d
+        .body
+        .duration
+        .ok_or_else(|| ApiError::bad("duration", "duration is required"))?;
+    view(api.stint.extend(d.id, &d.who, by).await)
+}
+
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(uri.path().chars().take(200).collect())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    format: Option<String>,
+}
+
+/// `GET /reports`: the compliance report for a period, for auditors and admins.
+async fn report(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    RawQuery(q): RawQuery,
+) -> Result<axum::response::Response, ApiError> {
+    if !api.stint.catalog.is_auditor(&who) {
+        return Err(ApiError::Forbidden(
+            "reports are for the auditor and admin groups".into(),
+        ));
+    }
+    let q: ReportQuery = parse_query(q.as_deref())?;
+    let now = api.stint.clock.now();
+    let (default_from, default_to) = stint_domain::report::last_days(now, 7);
+    let (from, to) = (q.from.unwrap_or(default_from), q.to.unwrap_or(default_to));
+    if from >= to || to - from > chrono::TimeDelta::days(366) {
+        return Err(ApiError::bad(
+            "from",
+            "the period must run forwards and be at most 366 days",
+        ));
+    }
+    let r = stint_app::report::compile(api.stint.store.as_ref(), from, to, now)
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    let (ctype, body) = match q.format.as_deref().unwrap_or("json") {
+        "json" => (
+            "application/json",
+            serde_json::to_string(&r).unwrap_or_default(),
+        ),
+        "csv" => (
+            "text/csv; charset=utf-8",
+            stint_app::report::to_csv(&r).map_err(|e| ApiError::bad("format", e.to_string()))?,
+        ),
+        "html" => ("text/html; charset=utf-8", stint_app::report::to_html(&r)),
+        other => {
+            return Err(ApiError::bad(
+                "format",
+                format!("{other:?} is not csv, json or html"),
+            ))
+        }
+    };
+    Ok(([(http::header::CONTENT_TYPE, ctype)], body).into_response())
+}
+
+fn parse_query<T: DeserializeOwned + Default>(q: Option<&str>) -> Result<T, ApiError> {
+    match q {
+        None | Some("") => Ok(T::default()),
+        Some(raw) => serde_path_to_error::deserialize(query_to_json(raw)?).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::BadInput {
+                field: Some(field),
+                message: e.into_inner().to_string(),
+            }
+        }),
+    }
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/yaml")], OPENAPI)
+}
+
+/// The API's OpenAPI 3.1 description, served at `GET /openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../../../infra/openapi.yaml");
+
+/// Which function serves a route in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Requests,
+    Decisions,
+    Revoke,
+}
+
+/// Every route: method, path, the function that serves it, the handler. The routers and the
+/// OpenAPI check are both built from this one table.
+fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
+    vec![
+        ("POST", "/requests", Part::Requests, post(create)),
+        ("GET", "/requests", Part::Requests, get(list)),
+        ("GET", "/requests/{id}", Part::Requests, get(show)),
+        ("GET", "/openapi.yaml", Part::Requests, get(openapi)),
+        ("GET", "/reports", Part::Requests, get(report)),
+        (
+            "POST",
+            "/requests/{id}/approve",
+            Part::Decisions,
+            post(approve),
+        ),
+        ("POST", "/requests/{id}/deny", Part::Decisions, post(deny)),
+        (
+            "POST",
+            "/requests/{id}/cancel",
+            Part::Decisions,
+            post(cancel),
+        ),
+        (
+            "POST",
+            "/requests/{id}/extend",
+            Part::Decisions,
+            post(extend),
+        ),
+        (
+            "POST",
+            "/requests/{id}/review",
+            Part::Decisions,
+            post(review),
+        ),
+        ("POST", "/requests/{id}/revoke", Part::Revoke, post(revoke)),
+        ("POST", "/alerts", Part::Requests, post(alerts::receive)),
+        (
+            "POST",
+            "/pipeline/requests",
+            Part::Requests,
+            post(pipeline::create),
+        ),
+        (
+            "GET",
+            "/pipeline/requests/{id}",
+            Part::Requests,
+            get(pipeline::show),
+        ),
+        (
+            "POST",
+            "/pipeline/requests/{id}/revoke",
+            Part::Revoke,
+            post(pipeline::revoke),
+        ),
+    ]
+}
+
+/// (method, path) of every route, for checking against the OpenAPI description.
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
+}
+
+fn routes(parts: &[Part], api: Api) -> Router {
+    let router = table()
+        .into_iter()
+        .filter(|(_, _, part, _)| parts.contains(part))
+        .fold(Router::new(), |r, (_, path, _, handler)| {
+            r.route(path, handler)
+        });
+    router
+        .fallback(no_route)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(DRAIN_LIMIT))
+        .with_state(api)
+}
+
+/// The `request` function's routes: ask for access, read requests, the API description.
+pub fn requests_router(api: Api) -> Router {
+    routes(&[Part::Requests], api)
+}
+
+/// The `approve` function's routes: every decision on an existing request.
+pub fn decisions_router(api: Api) -> Router {
+    routes(&[Part::Decisions], api)
+}
+
+/// The `revoke` function's HTTP route.
+pub fn revoke_router(api: Api) -> Router {
+    routes(&[Part::Revoke], api)
+}
+
+/// The whole API, for a process that serves every route (local mode, tests).
+pub fn router(api: Api) -> Router {
+    routes(&[Part::Requests, Part::Decisions, Part::Revoke], api)
+}

@@ -1,0 +1,201 @@
+//! Local mode: the whole broker in one process. The same services as the Lambdas, over the
+//! embedded store on disk, an in-process bus fed from what the store appended, and in-process
+//! timers that fire on the injected clock.
+
+use crate::memory::{LocalTimers, PublishingStore, RecordingProvider};
+use crate::outbox::OutboxMailer;
+use crate::sqlite::SqliteEventStore;
+use chrono::{DateTime, TimeDelta, Utc};
+use std::path::Path;
+use std::sync::Arc;
+use stint_app::notify::Notifier;
+use stint_app::ports::{AccessProvider, Clock, EventStore, StoreError, TimerKind};
+use stint_app::{RetryPolicy, Stint};
+use stint_domain::{Catalog, RevokeReason, StoredEvent};
+use stint_slack::SlackWebhook;
+use tokio::sync::mpsc;
+
+/// Where grants go: recorded into the store and the log, or applied through real AWS APIs.
+pub enum Provider {
+    Record,
+    Aws(Arc<dyn AccessProvider>),
+}
+
+pub struct LocalBroker {
+    pub stint: Stint,
+    /// Tells people about what the bus carries; its records bypass the bus.
+    pub notifier: Notifier,
+    notices: mpsc::UnboundedSender<(stint_domain::RequestId, String)>,
+    notice_queue: Option<mpsc::UnboundedReceiver<(stint_domain::RequestId, String)>>,
+    pub timers: Arc<LocalTimers>,
+    bus: mpsc::UnboundedReceiver<StoredEvent>,
+    sweep_every: TimeDelta,
+    last_sweep: Option<DateTime<Utc>>,
+}
+
+/// What the broker did in one step.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub granted: usize,
+    pub notices_queued: usize,
+    pub timers_fired: usize,
+    pub swept: bool,
+}
+
+impl LocalBroker {
+    pub fn open(
+        data_dir: &Path,
+        catalog: Catalog,
+        clock: Arc<dyn Clock>,
+        provider: Provider,
+    ) -> Result<LocalBroker, StoreError> {
+        let sqlite: Arc<dyn EventStore> =
+            Arc::new(SqliteEventStore::open(&data_dir.join("events.db"))?);
+        let (publishing, bus) = PublishingStore::new(Arc::clone(&sqlite));
+        let access: Arc<dyn AccessProvider> = match provider {
+            Provider::Record => Arc::new(RecordingProvider::new(Arc::clone(&sqlite))),
+            Provider::Aws(p) => p,
+        };
+        let timers = Arc::new(LocalTimers::default());
+        let catalog = Arc::new(catalog);
+        // Local mode has no SES: mail goes to <data>/outbox/*.eml.
+        let mailer: Option<Arc<dyn stint_app::ports::Mailer>> = catalog
+            .notify
+            .email_from
+            .as_ref()
+            .map(|_| -> Arc<dyn stint_app::ports::Mailer> {
+                Arc::new(OutboxMailer::new(data_dir.join("outbox")))
+            });
+        let notifier = Notifier {
+            store: Arc::clone(&sqlite),
+            catalog: Arc::clone(&catalog),
+            clock: Arc::clone(&clock),
+            chat: Arc::new(SlackWebhook::default()),
+            mailer,
+            retry: RetryPolicy::default(),
+        };
+        let stint = Stint {
+            store: Arc::new(publishing),
+            catalog,
+            clock,
+            access,
+            timers: timers.clone(),
+            retry: RetryPolicy::default(),
+        };
+        let (notices, notice_queue) = mpsc::unbounded_channel();
+        Ok(LocalBroker {
+            stint,
+            notifier,
+            notices,
+            notice_queue: Some(notice_queue),
+            timers,
+            bus,
+            sweep_every: TimeDelta::minutes(5),
+            last_sweep: None,
+        })
+    }
+
+    /// After a (re)start: re-arm pending timers from the store, then sweep, which revokes what
+    /// expired while the process was down and grants approvals whose event was never handled.
+    pub async fn resume(&mut self) -> Result<usize, stint_app::AppError> {
+        let armed = self.stint.rearm_timers().await?;
+        self.stint.sweep().await?;
+        self.last_sweep = Some(self.stint.clock.now());
+        tracing::info!(armed, "resumed from the store");
+        Ok(armed)
+    }
+
+    /// One pass: hand appended events to the grant service (as the EventBridge rule does),
+    /// fire due timers, and sweep when a sweep period of clock time has passed.
+    pub async fn step(&mut self) -> Step {
+        let mut step = Step::default();
+        while let Ok(ev) = self.bus.try_recv() {
+            let Some(id) = ev.stream.request_id() else {
+                continue;
+            };
+            // Like the notify function, on its own task: a slow or failing channel never
+            // holds up grants and revokes.
+            if self.notices.send((id, ev.record.event_id.clone())).is_ok() {
+                step.notices_queued += 1;
+            }
+            if ev.record.event_type == "IncidentResolved" {
+                match self.stint.close_incident_access(id).await {
+                    Ok(out) => tracing::info!(request_id = %id, ?out, "incident closed"),
+                    Err(e) => {
+                        tracing::error!(request_id = %id, error = %e, "incident revoke failed; retried at expiry")
+                    }
+                }
+            }
+            if ev.record.event_type == "AccessApproved" {
+                match self.stint.grant(id).await {
+                    Ok(out) => {
+                        tracing::info!(request_id = %id, ?out, "grant after approval");
+                        step.granted += 1;
+                    }
+                    Err(e) => {
+                        tracing::error!(request_id = %id, error = %e, "grant failed; the sweep retries")
+                    }
+                }
+            }
+        }
+        let now = self.stint.clock.now();
+        for (id, kind) in self.timers.due(now) {
+            step.timers_fired += 1;
+            let result = match kind {
+                TimerKind::Start => self.stint.grant(id).await.map(|o| format!("{o:?}")),
+                TimerKind::Expiry => self
+                    .stint
+                    .revoke(id, RevokeReason::Expired, None)
+                    .await
+                    .map(|o| format!("{o:?}")),
+            };
+            match result {
+                Ok(out) => tracing::info!(request_id = %id, ?kind, %out, "timer fired"),
+                Err(e) => {
+                    tracing::error!(request_id = %id, ?kind, error = %e, "timer failed; the sweep retries")
+                }
+            }
+        }
+        if self.last_sweep.is_none_or(|t| now >= t + self.sweep_every) {
+            if let Err(e) = self.stint.sweep().await {
+                tracing::error!(error = %e, "sweep failed");
+            }
+            self.last_sweep = Some(now);
+            step.swept = true;
+        }
+        step
+    }
+
+    /// Steps every `tick` of real time until `shutdown` resolves. Timers compare against the
+    /// broker's clock, so a manual clock moves them without waiting.
+    pub async fn run(
+        mut self,
+        tick: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        if let Some(mut queue) = self.notice_queue.take() {
+            let notifier = self.notifier.clone();
+            tokio::spawn(async move {
+                while let Some((id, event_id)) = queue.recv().await {
+                    match notifier.notify(id, &event_id).await {
+                        Ok(r) if !r.sent.is_empty() => {
+                            tracing::info!(request_id = %id, sent = ?r.sent, "notified")
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(request_id = %id, error = %e, "notification failed")
+                        }
+                    }
+                }
+            });
+        }
+        let mut interval = tokio::time::interval(tick);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = interval.tick() => { self.step().await; }
+            }
+        }
+    }
+}

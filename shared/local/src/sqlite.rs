@@ -1,0 +1,267 @@
+//! The embedded event store for local mode: SQLite on disk (WAL, synchronous FULL), with
+//! triggers that refuse UPDATE and DELETE so the file stays append-only through Stint.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use stint_app::ports::{check_append, EventStore, LogStream, StoreError};
+use stint_domain::log::{chain, time_key};
+use stint_domain::{EventRecord, Hash, StoredEvent, StreamId};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    stream         TEXT    NOT NULL,
+    version        INTEGER NOT NULL,
+    event_id       TEXT    NOT NULL UNIQUE,
+    type           TEXT    NOT NULL,
+    schema_version INTEGER NOT NULL,
+    occurred_at    TEXT    NOT NULL,
+    actor          TEXT    NOT NULL,
+    payload        TEXT    NOT NULL,
+    prev_hash      TEXT    NOT NULL,
+    hash           TEXT    NOT NULL,
+    PRIMARY KEY (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (occurred_at, event_id);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event store is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event store is append-only'); END;
+"#;
+
+const PAGE: i64 = 1_000;
+
+#[derive(Clone)]
+pub struct SqliteEventStore {
+    conn: Arc<Mutex<Connection>>,
+    page_size: i64,
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(db_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
+        // FULL: a commit that returned is on disk, so nothing acknowledged is lost on power loss.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err)?;
+        conn.execute_batch(SCHEMA).map_err(db_err)?;
+        Ok(SqliteEventStore {
+            conn: Arc::new(Mutex::new(conn)),
+            page_size: PAGE,
+        })
+    }
+
+    /// Smaller pages, so tests can cross page boundaries with few events.
+    pub fn with_page_size(mut self, rows: u16) -> Self {
+        self.page_size = i64::from(rows.max(1));
+        self
+    }
+
+    /// Runs blocking SQLite work off the async runtime's worker threads.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+fn db_err(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Throttled(e.to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent, StoreError>> {
+    let stream: String = row.get(0)?;
+    let version: i64 = row.get(1)?;
+    let occurred_at: String = row.get(5)?;
+    let payload: String = row.get(7)?;
+    let schema_version: i64 = row.get(4)?;
+    let record = (|| {
+        Ok::<_, StoreError>(EventRecord {
+            event_id: row.get(2).map_err(db_err)?,
+            event_type: row.get(3).map_err(db_err)?,
+            schema_version: u16::try_from(schema_version)
+                .map_err(|_| StoreError::Corrupt("schema_version".into()))?,
+            occurred_at: DateTime::parse_from_rfc3339(&occurred_at)
+                .map_err(|e| StoreError::Corrupt(format!("occurred_at: {e}")))?
+                .with_timezone(&Utc),
+            actor: row.get(6).map_err(db_err)?,
+            payload: serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("payload: {e}")))?,
+        })
+    })();
+    Ok(record.and_then(|record| {
+        Ok(StoredEvent {
+            stream: StreamId::new(stream).map_err(StoreError::Corrupt)?,
+            version: u64::try_from(version).map_err(|_| StoreError::Corrupt("version".into()))?,
+            record,
+            prev_hash: Hash(row.get(8).map_err(db_err)?),
+            hash: Hash(row.get(9).map_err(db_err)?),
+        })
+    }))
+}
+
+const COLUMNS: &str =
+    "stream, version, event_id, type, schema_version, occurred_at, actor, payload, prev_hash, hash";
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected_version: u64,
+        events: Vec<EventRecord>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        check_append(&events)?;
+        let stream = stream.clone();
+        self.with_conn(move |conn| {
+            // IMMEDIATE takes the write lock up front, so the head read and the inserts are one step.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_err)?;
+            let head: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT version, hash FROM events WHERE stream = ?1 ORDER BY version DESC LIMIT 1",
+                    params![stream.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db_err)?;
+            let conflict = |actual| StoreError::Conflict { stream: stream.to_string(), expected: expected_version, actual };
+            let prev = match head {
+                None if expected_version == 0 => Hash::genesis(),
+                Some((v, hash)) if v as u64 == expected_version => Hash(hash),
+                other => return Err(conflict(other.map(|(v, _)| v as u64))),
+            };
+            let stored = chain(&stream, expected_version, prev, events);
+            {
+                let mut insert = tx
+                    .prepare_cached(&format!("INSERT INTO events ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
+                    .map_err(db_err)?;
+                for ev in &stored {
+                    let r = &ev.record;
+                    insert
+                        .execute(params![
+                            ev.stream.as_str(),
+                            ev.version as i64,
+                            r.event_id,
+                            r.event_type,
+                            r.schema_version,
+                            time_key(&r.occurred_at),
+                            r.actor,
+                            r.payload.to_string(),
+                            ev.prev_hash.as_str(),
+                            ev.hash.as_str(),
+                        ])
+                        .map_err(|e| match e.sqlite_error_code() {
+                            // A key taken by another process is a lost race; the transaction rolls back on drop.
+                            Some(rusqlite::ErrorCode::ConstraintViolation) => conflict(None),
+                            _ => db_err(e),
+                        })?;
+                }
+            }
+            tx.commit().map_err(db_err)?;
+            Ok(stored)
+        })
+        .await
+    }
+
+    async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredEvent>, StoreError> {
+        let stream = stream.clone();
+        self.with_conn(move |conn| {
+            let mut q = conn
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream = ?1 ORDER BY version"
+                ))
+                .map_err(db_err)?;
+            let rows = q
+                .query_map(params![stream.as_str()], row_to_event)
+                .map_err(db_err)?;
+            rows.map(|r| r.map_err(db_err).and_then(|x| x)).collect()
+        })
+        .await
+    }
+
+    fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_> {
+        struct Cursor {
+            after: Option<(String, String)>,
+            buffer: VecDeque<StoredEvent>,
+            done: bool,
+        }
+        let (lo, hi) = (time_key(&from), time_key(&to));
+        let page_size = self.page_size;
+        let cursor = Cursor {
+            after: None,
+            buffer: VecDeque::new(),
+            done: false,
+        };
+        Box::pin(futures::stream::unfold(cursor, move |mut c| {
+            let (lo, hi) = (lo.clone(), hi.clone());
+            async move {
+                loop {
+                    if let Some(ev) = c.buffer.pop_front() {
+                        return Some((Ok(ev), c));
+                    }
+                    if c.done {
+                        return None;
+                    }
+                    let (after, lo, hi) = (c.after.clone(), lo.clone(), hi.clone());
+                    // Keyset pagination: each page starts after the last (occurred_at, event_id) seen.
+                    let page = self
+                        .with_conn(move |conn| {
+                            let (a_at, a_id) = after.unwrap_or((String::new(), String::new()));
+                            let mut q = conn
+                                .prepare_cached(&format!(
+                                    "SELECT {COLUMNS} FROM events
+                                     WHERE occurred_at >= ?1 AND occurred_at < ?2 AND (occurred_at, event_id) > (?3, ?4)
+                                     ORDER BY occurred_at, event_id LIMIT ?5"
+                                ))
+                                .map_err(db_err)?;
+                            let rows = q.query_map(params![lo, hi, a_at, a_id, page_size], row_to_event).map_err(db_err)?;
+                            rows.map(|r| r.map_err(db_err).and_then(|x| x)).collect::<Result<Vec<_>, _>>()
+                        })
+                        .await;
+                    match page {
+                        Ok(events) => {
+                            c.done = (events.len() as i64) < page_size;
+                            if let Some(last) = events.last() {
+                                c.after = Some((
+                                    time_key(&last.record.occurred_at),
+                                    last.record.event_id.clone(),
+                                ));
+                            }
+                            c.buffer.extend(events);
+                        }
+                        Err(e) => {
+                            c.done = true;
+                            return Some((Err(e), c));
+                        }
+                    }
+                }
+            }
+        }))
+    }
+}
