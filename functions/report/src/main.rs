@@ -2,6 +2,7 @@
 //! chains, and emails the compliance report to the auditors (SES) with a copy archived in S3.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint_app::clock::SystemClock;
 use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::s3::S3Archive;
 use stint_aws::ses::SesMailer;
@@ -18,7 +19,7 @@ async fn main() -> Result<(), Error> {
     let archive = S3Archive::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
     let (store, mailer, archive, config) = (&store, &mailer, &archive, &config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_report(store, mailer, archive, config, event)
+        lambda::handle_report(store, mailer, archive, config, &SystemClock, event)
     }))
     .await
 }

@@ -4,15 +4,14 @@
 
 use super::requests::NewRequest;
 use super::service::{AppError, Stint};
-use crate::ports::StoreError;
-use chrono::{DateTime, TimeDelta, Utc};
+use crate::execute::{execute, load, ExecuteError};
 use serde::Serialize;
-use std::collections::BTreeSet;
 use stint_domain::alert::{joins, Alert, AlertState};
-use stint_domain::catalog::AutoRule;
+use stint_domain::claims::{AlertClaims, ClaimIncident, ClaimRejection};
+use stint_domain::effects::closes_with_incident;
 use stint_domain::{
-    Command, EventRecord, Identity, Justification, Rejection, RequestId, RequestState,
-    RevokeReason, Source, Status, StreamId, TicketRef,
+    Command, Identity, Justification, Rejection, RequestId, RequestState, RevokeReason, Source,
+    Status, StreamId, TicketRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,46 +47,40 @@ impl Stint {
         })?;
         let now = self.clock.now();
         let stream = alert.stream();
-        let mut id = alert.request_id();
-        // Claim the incident on its alert stream first: of two deliveries racing to open a
-        // request, one appends its claim and the other reloads and joins.
-        let mut claimed = false;
-        for _ in 0..CLAIM_ATTEMPTS {
-            let listed = self.incident_requests(&stream).await?;
-            if let Some(joined) = joins(alert, &listed.requests, service.flap_window, now) {
-                let status = self.load(*joined).await?.state.status;
-                tracing::info!(request_id = %joined, incident = %alert.incident, "alert joins its incident's request");
-                return Ok(AlertOutcome::Joined {
-                    request_id: *joined,
-                    status,
-                });
-            }
-            // Claimed but not (yet) submitted: another delivery is submitting it, or crashed
-            // before it could. Submit that same request; whichever is first makes it.
-            if let Some(pending) = listed
-                .claimed_unsubmitted
-                .filter(|(_, at)| now - *at < TAKEOVER_WINDOW)
-            {
-                id = pending.0;
-                claimed = true;
-                break;
-            }
-            match self
-                .store
-                .append(&stream, listed.version, vec![self.pointer(id, alert)])
-                .await
-            {
-                Ok(_) => {
-                    claimed = true;
-                    break;
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let listed = self.incident_requests(&stream).await?;
+        if let Some(joined) = joins(alert, &listed.requests, service.flap_window, now) {
+            let status = self.load(*joined).await?.state.status;
+            tracing::info!(request_id = %joined, incident = %alert.incident, "alert joins its incident's request");
+            return Ok(AlertOutcome::Joined {
+                request_id: *joined,
+                status,
+            });
         }
-        if !claimed {
-            return Err(AppError::Contended(id, CLAIM_ATTEMPTS));
-        }
+        // Claim the incident on its alert stream first: of deliveries racing to open a request,
+        // one appends its claim; the others are told which request to submit instead.
+        let claim = ClaimIncident {
+            request_id: alert.request_id(),
+            service: alert.service.clone(),
+            alarm: alert.alarm.clone(),
+            incident: alert.incident.clone(),
+            settled: listed.requests.iter().map(|(id, _)| *id).collect(),
+        };
+        let claimed = execute::<AlertClaims>(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &self.retry.conflicts,
+            &stream,
+            &claim,
+            |now| now,
+        )
+        .await;
+        let id = match claimed {
+            Ok(_) => claim.request_id,
+            // Claimed but not (yet) submitted by another delivery, or one that crashed before it
+            // could: submit that same request; whichever is first makes it.
+            Err(ExecuteError::Rejected(ClaimRejection::AlreadyClaimed(other))) => other,
+            Err(e) => return Err(e.into()),
+        };
         let user = service.rotation.on_call(now).map_err(|e| {
             Rejection::Invalid(format!("nobody is on call for {}: {e}", alert.service))
         })?;
@@ -157,83 +150,31 @@ impl Stint {
         id: RequestId,
     ) -> Result<super::revoke::RevokeOutcome, AppError> {
         let st = self.load(id).await?.state;
-        if st.incident_resolved_at.is_none() || !self.revokes_on_resolve(&st) {
+        if !closes_with_incident(&st, &self.catalog) {
             return Ok(super::revoke::RevokeOutcome::NoOp(st.status));
         }
         self.revoke(id, RevokeReason::IncidentResolved, None).await
     }
 
-    /// Whether the rule that approved this request ties its access to the incident.
-    pub(crate) fn revokes_on_resolve(&self, st: &RequestState) -> bool {
-        let (Some(req), Some(rule)) = (st.request.as_ref(), st.approved_by_rule.as_deref()) else {
-            return false;
-        };
-        self.catalog.role(&req.role).is_some_and(|role| {
-            role.auto_approve.iter().any(|r| {
-                matches!(r, AutoRule::Alert { name, revoke_on_resolve: true, .. } if name == rule)
-            })
-        })
-    }
-
-    /// The requests an alert stream lists, newest first, with the stream's version, and the
-    /// newest claim whose request does not exist yet (with when it was made).
+    /// The submitted requests an alert stream lists, newest first.
     async fn incident_requests(&self, stream: &StreamId) -> Result<Listed, AppError> {
-        let events = self.store.read_stream(stream).await?;
+        let claims = load::<AlertClaims>(self.store.as_ref(), stream)
+            .await?
+            .state;
         let mut listed = Listed {
-            version: events.len() as u64,
             requests: Vec::new(),
-            claimed_unsubmitted: None,
         };
-        let mut seen = BTreeSet::new();
-        for ev in events.iter().rev() {
-            let Some(id) = ev
-                .record
-                .payload
-                .get("request_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| RequestId::parse(s).ok())
-            else {
-                continue;
-            };
-            if !seen.insert(id) {
-                continue;
-            }
-            let loaded = self.load(id).await?;
+        for claim in claims.newest_first() {
+            let loaded = self.load(claim.request_id).await?;
             if loaded.exists() {
-                listed.requests.push((id, loaded.state));
-            } else if listed.claimed_unsubmitted.is_none() && listed.requests.is_empty() {
-                listed.claimed_unsubmitted = Some((id, ev.record.occurred_at));
+                listed.requests.push((claim.request_id, loaded.state));
             }
         }
         Ok(listed)
     }
-
-    /// The claim on an alert stream: this request answers for the alert's incident.
-    fn pointer(&self, id: RequestId, alert: &Alert) -> EventRecord {
-        EventRecord {
-            event_id: ulid::Ulid::generate().to_string(),
-            event_type: "AlertRequestOpened".into(),
-            schema_version: stint_domain::event::SCHEMA_VERSION,
-            occurred_at: self.clock.now(),
-            actor: "system:alert".into(),
-            payload: serde_json::json!({
-                "request_id": id,
-                "service": alert.service,
-                "alarm": alert.alarm,
-                "incident": alert.incident,
-            }),
-        }
-    }
 }
-
-const CLAIM_ATTEMPTS: u32 = 8;
-/// A claim older than this whose request never appeared is abandoned (deliveries of an alert
-/// are retried for at most an hour); a new claim is made instead.
-const TAKEOVER_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 /// What an alert stream lists.
 struct Listed {
-    version: u64,
     requests: Vec<(RequestId, RequestState)>,
-    claimed_unsubmitted: Option<(RequestId, DateTime<Utc>)>,
 }

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod clock;
+pub mod execute;
 pub mod grant;
 pub mod notify;
 pub mod ports;
@@ -15,4 +16,4 @@ pub mod service;
 pub mod verify;
 pub mod view;
 
-pub use service::{AppError, Loaded, Outcome, RetryPolicy, Stint};
+pub use service::{AppError, Loaded, Outcome, Ran, RetryPolicy, Stint};

@@ -4,13 +4,14 @@
 //! logged and recorded; it never touches the request itself.
 
 use super::service::{retry, AppError, RetryPolicy};
+use crate::execute::{execute, ExecuteError};
 use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, StoreError};
 use serde::Serialize;
-use serde_json::json;
 use std::sync::Arc;
 use stint_domain::catalog::looks_like_email;
+use stint_domain::ledger::{NoticeCommand, NoticeLedger, NoticeRejection};
 use stint_domain::notice::{email_text, notices_for, slack_message, Audience, Notice};
-use stint_domain::{Catalog, Event, EventRecord, RequestId, RequestState, StreamId};
+use stint_domain::{Catalog, Event, RequestId, RequestState, StreamId};
 
 #[derive(Clone)]
 pub struct Notifier {
@@ -39,6 +40,12 @@ pub enum NotifyError {
     Failed(Vec<String>),
 }
 
+impl From<NoticeRejection> for AppError {
+    fn from(r: NoticeRejection) -> Self {
+        AppError::Rejected(stint_domain::Rejection::Invalid(r.to_string()))
+    }
+}
+
 impl From<StoreError> for NotifyError {
     fn from(e: StoreError) -> Self {
         NotifyError::App(e.into())
@@ -59,10 +66,6 @@ impl Delivery {
         }
     }
 }
-
-/// How long a claimed notification belongs to the delivery that claimed it; after that (the
-/// sender died mid-send) a redelivery sends it. Longer than the notify function's timeout.
-const CLAIM_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 pub fn notice_stream(event_id: &str) -> Result<StreamId, StoreError> {
     StreamId::new(format!("notice#{event_id}")).map_err(StoreError::InvalidAppend)
@@ -98,14 +101,26 @@ impl Notifier {
                             Delivery::Email { to, .. } => to.clone(),
                         };
                         tracing::info!(request_id = %id, event_id, key, ?to, "notified");
-                        self.record(&stream, "NotificationSent", json!({ "key": key, "request_id": id, "to": to, "title": notice.title }))
-                            .await?;
+                        let sent = NoticeCommand::RecordSent {
+                            key: key.clone(),
+                            request_id: id,
+                            to,
+                            title: notice.title.clone(),
+                        };
+                        self.ledger(&stream, &sent).await.map_err(AppError::from)?;
                         report.sent.push(key);
                     }
                     Err((e, attempts)) => {
                         tracing::error!(request_id = %id, event_id, key, attempts, error = %e, "notification failed");
-                        self.record(&stream, "NotificationFailed", json!({ "key": key, "request_id": id, "error": e.to_string(), "attempts": attempts }))
-                            .await?;
+                        let failed = NoticeCommand::RecordFailed {
+                            key: key.clone(),
+                            request_id: id,
+                            error: e.to_string(),
+                            attempts,
+                        };
+                        self.ledger(&stream, &failed)
+                            .await
+                            .map_err(AppError::from)?;
                         report.failed.push(format!("{key}: {e}"));
                     }
                 }
@@ -162,74 +177,35 @@ impl Notifier {
         }
     }
 
-    /// Claims `key` for sending, with optimistic concurrency on the notice stream: false when it
-    /// was sent already, or another delivery claimed it less than `CLAIM_TTL` ago and is
-    /// sending it now. A failed send, or a claim whose sender vanished, can be claimed again.
-    async fn claim(&self, stream: &StreamId, key: &str, id: RequestId) -> Result<bool, StoreError> {
-        for _ in 0..8 {
-            let records = self.store.read_stream(stream).await?;
-            let last = records
-                .iter()
-                .rev()
-                .find(|e| e.record.payload.get("key").and_then(|k| k.as_str()) == Some(key));
-            let now = self.clock.now();
-            let taken = last.is_some_and(|e| match e.record.event_type.as_str() {
-                "NotificationSent" => true,
-                "NotificationClaimed" => now - e.record.occurred_at < CLAIM_TTL,
-                _ => false,
-            });
-            if taken {
-                return Ok(false);
-            }
-            let record = self.notice_record(
-                "NotificationClaimed",
-                json!({ "key": key, "request_id": id }),
-            );
-            match self
-                .store
-                .append(stream, records.len() as u64, vec![record])
-                .await
-            {
-                Ok(_) => return Ok(true),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::InvalidAppend(format!(
-            "{stream} stayed contended"
-        )))
-    }
-
-    fn notice_record(&self, event_type: &str, payload: serde_json::Value) -> EventRecord {
-        EventRecord {
-            event_id: ulid::Ulid::generate().to_string(),
-            event_type: event_type.into(),
-            schema_version: stint_domain::event::SCHEMA_VERSION,
-            occurred_at: self.clock.now(),
-            actor: "system:notify".into(),
-            payload,
+    /// Claims `key` for sending on the notice ledger: false when it was sent already, or
+    /// another delivery claimed it less than `CLAIM_TTL` ago and is sending it now.
+    async fn claim(&self, stream: &StreamId, key: &str, id: RequestId) -> Result<bool, AppError> {
+        let command = NoticeCommand::Claim {
+            key: key.to_owned(),
+            request_id: id,
+        };
+        match self.ledger(stream, &command).await {
+            Ok(()) => Ok(true),
+            Err(ExecuteError::Rejected(_)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
-    async fn record(
+    async fn ledger(
         &self,
         stream: &StreamId,
-        event_type: &str,
-        payload: serde_json::Value,
-    ) -> Result<(), StoreError> {
-        // Another delivery of the same event may be recording too: append after it.
-        for _ in 0..8 {
-            let version = self.store.read_stream(stream).await?.len() as u64;
-            let record = self.notice_record(event_type, payload.clone());
-            match self.store.append(stream, version, vec![record]).await {
-                Ok(_) => return Ok(()),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::InvalidAppend(format!(
-            "{stream} stayed contended"
-        )))
+        command: &NoticeCommand,
+    ) -> Result<(), ExecuteError<NoticeRejection>> {
+        execute::<NoticeLedger>(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &self.retry.conflicts,
+            stream,
+            command,
+            |now| now,
+        )
+        .await
+        .map(|_| ())
     }
 }
 

@@ -5,6 +5,7 @@ use super::view::RequestView;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::BTreeMap;
+use stint_domain::effects::plan_extend;
 use stint_domain::{
     AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState,
     RevokeReason, RoleName, Scope, Source, Status, Submit, TicketRef,
@@ -111,22 +112,14 @@ impl Stint {
         who: &Identity,
         by: AccessDuration,
     ) -> Result<Loaded, AppError> {
-        let out = self
-            .execute(
-                id,
-                &Command::Extend {
-                    by: who.clone(),
-                    by_duration: by,
-                },
-            )
-            .await?;
-        if let Some(expires) = out.state.expires_at().filter(|_| !out.appended.is_empty()) {
-            self.with_retry("move expiry timer", || {
-                self.timers
-                    .set(id, crate::ports::TimerKind::Expiry, expires)
-            })
-            .await?;
-        }
+        let command = Command::Extend {
+            by: who.clone(),
+            by_duration: by,
+        };
+        let st = self.load(id).await?.state;
+        // IAM gets the new window (and the timer its new time) before Stint records it.
+        let plan = plan_extend(id, &st, &command, &self.catalog, self.clock.now())?;
+        self.run(id, plan).await?;
         self.load(id).await
     }
 

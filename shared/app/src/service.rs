@@ -1,19 +1,26 @@
-//! The core every service shares: its ports, loading a request, and running a command with
-//! optimistic concurrency (reload and decide again when another writer got there first).
+//! The core every service shares: its ports, loading a request, running a command through the
+//! one `execute`, and interpreting the effects of a plan through the ports.
 
+use crate::execute::{execute, ConflictPolicy, ExecuteError};
 use crate::ports::{AccessProvider, Clock, EventStore, ProviderError, Scheduler, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use stint_domain::effects::{Effect, OnFailure, Plan};
 use stint_domain::event::DecodeError;
 use stint_domain::{
-    decide, Catalog, Command, Event, Rejection, RequestId, RequestState, StoredEvent,
+    Catalog, Command, Rejection, RequestContext, RequestId, RequestState, Requests, StoredEvent,
+    StreamId,
 };
 
-/// How often a service tries a provider call, and how long it waits between tries.
+/// How often a service tries a provider call that failed in a way the SDK does not retry
+/// itself (a refusal is never retried; throttling and outages are, after the SDK's own
+/// attempts), how long it waits (full jitter under a doubling ceiling), and how it retries
+/// lost optimistic-concurrency races.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub attempts: u32,
     pub first_backoff: Duration,
+    pub conflicts: ConflictPolicy,
 }
 
 impl RetryPolicy {
@@ -21,19 +28,28 @@ impl RetryPolicy {
     pub const IMMEDIATE: RetryPolicy = RetryPolicy {
         attempts: 3,
         first_backoff: Duration::ZERO,
+        conflicts: ConflictPolicy {
+            attempts: 32,
+            base: Duration::ZERO,
+            cap: Duration::ZERO,
+        },
     };
 
     pub fn backoff(&self, attempt: u32) -> Duration {
-        self.first_backoff
-            .saturating_mul(2u32.saturating_pow(attempt))
+        crate::execute::jitter(
+            self.first_backoff
+                .saturating_mul(2u32.saturating_pow(attempt.min(16))),
+        )
     }
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
+        // The SDK already retried each call (standard mode, 3 attempts): two more rounds here.
         RetryPolicy {
-            attempts: 4,
+            attempts: 2,
             first_backoff: Duration::from_millis(200),
+            conflicts: ConflictPolicy::default(),
         }
     }
 }
@@ -49,8 +65,31 @@ pub enum AppError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error("request {0} stayed contended after {1} attempts")]
-    Contended(RequestId, u32),
+    #[error("stream {stream} stayed contended: lost {lost} races in a row")]
+    Contended { stream: StreamId, lost: u32 },
+}
+
+impl From<stint_domain::claims::ClaimRejection> for AppError {
+    fn from(r: stint_domain::claims::ClaimRejection) -> Self {
+        AppError::Rejected(Rejection::Invalid(r.to_string()))
+    }
+}
+
+impl From<std::convert::Infallible> for AppError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
+impl<R: std::error::Error + Into<AppError> + 'static> From<ExecuteError<R>> for AppError {
+    fn from(e: ExecuteError<R>) -> Self {
+        match e {
+            ExecuteError::Rejected(r) => r.into(),
+            ExecuteError::Store(s) => AppError::Store(s),
+            ExecuteError::Decode(d) => AppError::Decode(d),
+            ExecuteError::Contended { stream, lost } => AppError::Contended { stream, lost },
+        }
+    }
 }
 
 impl AppError {
@@ -60,7 +99,7 @@ impl AppError {
         match self {
             AppError::Provider(p) => p.is_retryable(),
             AppError::Store(s) => s.is_retryable(),
-            AppError::Contended(..) => true,
+            AppError::Contended { .. } => true,
             AppError::Rejected(_) | AppError::Decode(_) => false,
         }
     }
@@ -80,6 +119,13 @@ impl Loaded {
     }
 }
 
+/// What running a plan did: its command's outcome, or the failure it recorded.
+#[derive(Debug, Clone)]
+pub enum Ran {
+    Done(Box<Outcome>),
+    Failed(String),
+}
+
 /// What running a command did.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -87,8 +133,6 @@ pub struct Outcome {
     /// Empty when the command was a no-op (a duplicate, or nothing left to do).
     pub appended: Vec<StoredEvent>,
 }
-
-const CONFLICT_ATTEMPTS: u32 = 32;
 
 /// The ports every service uses.
 #[derive(Clone)]
@@ -103,58 +147,108 @@ pub struct Stint {
 
 impl Stint {
     pub async fn load(&self, id: RequestId) -> Result<Loaded, AppError> {
-        let events = self.store.read_stream(&id.stream()).await?;
-        let decoded = events
-            .iter()
-            .map(|e| Event::from_record(&e.record))
-            .collect::<Result<Vec<_>, _>>()?;
+        let loaded = crate::execute::load::<Requests>(self.store.as_ref(), &id.stream()).await?;
         Ok(Loaded {
             id,
-            state: RequestState::fold(&decoded),
-            events,
+            state: loaded.state,
+            events: loaded.events,
         })
     }
 
-    /// Decides `command` against the current state and appends the result. When another writer
-    /// appended first, reloads and decides again, so a duplicate becomes a no-op.
+    /// Decides `command` against the current state and appends the result, through the one
+    /// `execute`: a lost race reloads and decides again, so a duplicate becomes a no-op.
     pub async fn execute(&self, id: RequestId, command: &Command) -> Result<Outcome, AppError> {
-        for _ in 0..CONFLICT_ATTEMPTS {
-            let loaded = self.load(id).await?;
-            let now = self.clock.now();
-            let events = decide(&loaded.state, command, &self.catalog, now)?;
-            if events.is_empty() {
-                return Ok(Outcome {
-                    state: loaded.state,
-                    appended: vec![],
-                });
-            }
-            // Monotonic ids keep one append's events in version order within an instant.
-            let mut ids = ulid::Generator::new();
-            let records = events
-                .iter()
-                .map(|e| {
-                    e.to_record(
-                        ids.generate()
-                            .map(|u| u.to_string())
-                            .unwrap_or_else(|_| ulid::Ulid::generate().to_string()),
-                    )
-                })
-                .collect();
-            match self
-                .store
-                .append(&id.stream(), loaded.state.version, records)
-                .await
-            {
-                Ok(appended) => {
-                    let state = events.iter().fold(loaded.state, stint_domain::apply);
-                    tracing::info!(request_id = %id, events = ?events.iter().map(|e| e.body.type_name()).collect::<Vec<_>>(), "appended");
-                    return Ok(Outcome { state, appended });
+        let catalog = self.catalog.as_ref();
+        let done = execute::<Requests>(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &self.retry.conflicts,
+            &id.stream(),
+            command,
+            |now| RequestContext { catalog, now },
+        )
+        .await?;
+        Ok(Outcome {
+            state: done.state,
+            appended: done.appended,
+        })
+    }
+
+    /// Runs a plan: each effect through its port (with retries), then its command. A failed
+    /// effect does what its step says: record the failure, go on, or stop.
+    pub async fn run(&self, id: RequestId, plan: Plan) -> Result<Ran, AppError> {
+        for step in &plan.steps {
+            let Err((e, attempts)) = self.apply(&step.effect).await else {
+                continue;
+            };
+            match step.on_failure {
+                OnFailure::Continue => {
+                    tracing::warn!(request_id = %id, effect = ?step.effect, error = %e, "effect failed; the sweep and IAM's time condition cover it");
                 }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                OnFailure::Stop => return Err(e.into()),
+                OnFailure::GrantFails => {
+                    tracing::error!(request_id = %id, error = %e, attempts, "grant failed");
+                    let error = e.to_string();
+                    self.execute(
+                        id,
+                        &Command::RecordGrantFailure {
+                            error: error.clone(),
+                            attempts,
+                        },
+                    )
+                    .await?;
+                    return Ok(Ran::Failed(error));
+                }
+                OnFailure::RevokeFails => {
+                    self.execute(
+                        id,
+                        &Command::RecordRevokeFailure {
+                            error: e.to_string(),
+                            attempts,
+                        },
+                    )
+                    .await?;
+                    return Err(e.into());
+                }
             }
         }
-        Err(AppError::Contended(id, CONFLICT_ATTEMPTS))
+        match &plan.then {
+            Some(command) => Ok(Ran::Done(Box::new(self.execute(id, command).await?))),
+            None => Ok(Ran::Done(Box::new(Outcome {
+                state: self.load(id).await?.state,
+                appended: vec![],
+            }))),
+        }
+    }
+
+    /// One effect through its port, with the retry policy.
+    async fn apply(&self, effect: &Effect) -> Result<(), (ProviderError, u32)> {
+        match effect {
+            Effect::PutPolicy {
+                principal,
+                name,
+                document,
+            } => {
+                self.with_retry("put policy", || {
+                    self.access.put_policy(principal, name, document)
+                })
+                .await
+            }
+            Effect::DeletePolicy { principal, name } => self
+                .with_retry("delete policy", || {
+                    self.access.delete_policy(principal, name)
+                })
+                .await
+                .map(|_| ()),
+            Effect::SetTimer { request, kind, at } => {
+                self.with_retry("set timer", || self.timers.set(*request, *kind, *at))
+                    .await
+            }
+            Effect::CancelTimer { request, kind } => self
+                .with_retry("clear timer", || self.timers.clear(*request, *kind))
+                .await
+                .map(|_| ()),
+        }
     }
 
     /// Runs a provider call with the retry policy; gives the last error when the budget runs out.

@@ -250,9 +250,10 @@ pub async fn handle_report(
     mailer: &dyn stint_app::ports::Mailer,
     archive: &dyn stint_app::ports::Archive,
     config: &crate::runtime::ReportConfig,
+    clock: &dyn stint_app::ports::Clock,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
-    let now = stint_app::clock::micros(chrono::Utc::now());
+    let now = clock.now();
     let given = |k: &str| {
         event
             .payload

@@ -5,6 +5,7 @@ use crate::dynamodb::DynamoEventStore;
 use crate::eventbridge::EventBridgeBus;
 use crate::iam::IamAccessProvider;
 use crate::scheduler::{EventBridgeScheduler, SchedulerTargets};
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::Arc;
 use stint_app::clock::SystemClock;
@@ -58,8 +59,14 @@ pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
 }
 
 /// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.
+/// Retries are set on purpose: the SDK's standard mode (3 attempts, exponential backoff with
+/// jitter) retries throttling and transient errors of every call; the services' own retry
+/// (`RetryPolicy`) adds rounds only above that, and never for a refusal.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
 }
 
 /// The services, over DynamoDB, IAM and EventBridge Scheduler.

@@ -5,6 +5,7 @@ use super::ids::{GroupName, PrincipalArn, RequestId, RoleName, Scope, UserId};
 use super::log::EventRecord;
 use super::text::{Justification, TicketRef};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -173,33 +174,22 @@ pub enum EventBody {
 }
 
 impl EventBody {
+    /// The serde tag: the `type` the store keeps.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            EventBody::AccessRequested(_) => "AccessRequested",
-            EventBody::ApprovalRecorded { .. } => "ApprovalRecorded",
-            EventBody::AccessApproved { .. } => "AccessApproved",
-            EventBody::AccessDenied { .. } => "AccessDenied",
-            EventBody::RequestCancelled { .. } => "RequestCancelled",
-            EventBody::RequestLapsed { .. } => "RequestLapsed",
-            EventBody::AccessGranted { .. } => "AccessGranted",
-            EventBody::GrantFailed { .. } => "GrantFailed",
-            EventBody::AccessExtended { .. } => "AccessExtended",
-            EventBody::AccessRevoked { .. } => "AccessRevoked",
-            EventBody::RevokeFailed { .. } => "RevokeFailed",
-            EventBody::BreakGlassUsed { .. } => "BreakGlassUsed",
-            EventBody::BreakGlassReviewed { .. } => "BreakGlassReviewed",
-            EventBody::IncidentResolved { .. } => "IncidentResolved",
-        }
+        crate::tag::static_tag_of(self)
     }
 }
 
-/// An event with its envelope.
+/// An event with its envelope: when, who, and what, the body being one stream's tagged enum.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
+pub struct Envelope<B> {
     pub occurred_at: DateTime<Utc>,
     pub actor: Actor,
-    pub body: EventBody,
+    pub body: B,
 }
+
+/// An event of a request stream.
+pub type Event = Envelope<EventBody>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("event {event_id} ({event_type}) cannot be read: {reason}")]
@@ -209,24 +199,32 @@ pub struct DecodeError {
     pub reason: String,
 }
 
-impl Event {
-    pub fn new(occurred_at: DateTime<Utc>, actor: Actor, body: EventBody) -> Self {
-        Event {
+impl<B> Envelope<B> {
+    pub fn new(occurred_at: DateTime<Utc>, actor: Actor, body: B) -> Self {
+        Envelope {
             occurred_at,
             actor,
             body,
         }
     }
+}
 
+impl<B: Serialize + DeserializeOwned> Envelope<B> {
+    /// The stored form: `type` is the body's serde tag and `payload` its content.
     pub fn to_record(&self, event_id: String) -> EventRecord {
-        let tagged = serde_json::to_value(&self.body).unwrap_or_default();
+        let mut tagged = serde_json::to_value(&self.body).unwrap_or_default();
         let payload = tagged
-            .get("payload")
-            .cloned()
+            .get_mut("payload")
+            .map(serde_json::Value::take)
             .unwrap_or(serde_json::Value::Null);
+        let event_type = tagged
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         EventRecord {
             event_id,
-            event_type: self.body.type_name().to_owned(),
+            event_type,
             schema_version: SCHEMA_VERSION,
             occurred_at: self.occurred_at,
             actor: self.actor.to_string(),
@@ -234,7 +232,7 @@ impl Event {
         }
     }
 
-    pub fn from_record(r: &EventRecord) -> Result<Event, DecodeError> {
+    pub fn from_record(r: &EventRecord) -> Result<Self, DecodeError> {
         let fail = |reason: String| DecodeError {
             event_id: r.event_id.clone(),
             event_type: r.event_type.clone(),
@@ -246,13 +244,13 @@ impl Event {
                 r.schema_version
             )));
         }
-        let body = EventBody::deserialize(Tagged {
+        let body = B::deserialize(Tagged {
             ty: &r.event_type,
             payload: &r.payload,
         })
         .map_err(|e| fail(e.to_string()))?;
         let actor: Actor = r.actor.parse().map_err(fail)?;
-        Ok(Event {
+        Ok(Envelope {
             occurred_at: r.occurred_at,
             actor,
             body,

@@ -1,22 +1,36 @@
-//! The domain: plain types and pure functions. No I/O, no async, no SDK types.
+//! The domain: plain types, the deciders of every stream, and pure functions. No I/O, no
+//! async, no SDK types.
 
 pub mod alert;
 pub mod catalog;
+pub mod claims;
+pub mod decider;
 pub mod duration;
+pub mod effects;
 pub mod event;
 pub mod ids;
+pub mod ledger;
 pub mod log;
 pub mod notice;
 pub mod oncall;
 pub mod policy;
+pub mod recorded;
 pub mod report;
 pub mod request;
+pub mod tag;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod text;
+pub mod timer;
 
 pub use catalog::{Catalog, CatalogError, Role};
+pub use decider::Decider;
 pub use duration::AccessDuration;
+pub use event::Envelope;
 pub use event::{AccessRequested, Actor, Event, EventBody, RevokeReason, Source};
 pub use ids::{GroupName, Identity, PrincipalArn, RequestId, RoleName, Scope, UserId};
 pub use log::{EventRecord, Hash, StoredEvent, StreamId};
-pub use request::{apply, decide, Command, Rejection, RequestState, Status, Submit};
+pub use request::{
+    apply, decide, Command, Rejection, RequestContext, RequestState, Requests, Status, Submit,
+};
 pub use text::{Justification, TicketRef};

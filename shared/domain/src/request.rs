@@ -27,8 +27,8 @@ pub enum Status {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok();
-        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+        // The serde name, read from the derive rather than kept by hand.
+        f.write_str(crate::tag::static_tag_of(self))
     }
 }
 
@@ -218,6 +218,32 @@ impl RequestState {
 }
 
 type Decision = Result<Vec<Event>, Rejection>;
+
+/// What a request decision looks at besides the state.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    pub catalog: &'a Catalog,
+    pub now: DateTime<Utc>,
+}
+
+/// The request stream (`request#<ulid>`): its rules are `decide` and `apply`.
+pub struct Requests;
+
+impl crate::decider::Decider for Requests {
+    type State = RequestState;
+    type Command = Command;
+    type Body = EventBody;
+    type Context<'a> = RequestContext<'a>;
+    type Rejection = Rejection;
+
+    fn decide(state: &RequestState, command: &Command, ctx: &RequestContext<'_>) -> Decision {
+        decide(state, command, ctx.catalog, ctx.now)
+    }
+
+    fn evolve(state: RequestState, event: &Event) -> RequestState {
+        apply(state, event)
+    }
+}
 
 /// Decides what a command means for a request in `state`, at `now`, under `catalog`.
 pub fn decide(

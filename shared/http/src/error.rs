@@ -121,7 +121,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::App(
                 AppError::Store(StoreError::Throttled(_) | StoreError::Unavailable(_))
-                | AppError::Contended(..),
+                | AppError::Contended { .. },
             ) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -53,7 +53,10 @@ impl LocalBroker {
             Arc::new(SqliteEventStore::open(&data_dir.join("events.db"))?);
         let (publishing, bus) = PublishingStore::new(Arc::clone(&sqlite));
         let access: Arc<dyn AccessProvider> = match provider {
-            Provider::Record => Arc::new(RecordingProvider::new(Arc::clone(&sqlite))),
+            Provider::Record => Arc::new(RecordingProvider::new(
+                Arc::clone(&sqlite),
+                Arc::clone(&clock),
+            )),
             Provider::Aws(p) => p,
         };
         let timers = Arc::new(LocalTimers::default());

@@ -6,9 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use stint_app::execute::{execute, load, ConflictPolicy};
 use stint_app::ports::{
-    AccessProvider, EventStore, LogStream, ProviderError, Scheduler, StoreError, TimerKind,
+    AccessProvider, Clock, EventStore, LogStream, ProviderError, Scheduler, StoreError, TimerKind,
 };
+use stint_app::AppError;
+use stint_domain::recorded::{RecordCommand, RecordedPolicies};
 use stint_domain::{EventRecord, PrincipalArn, RequestId, StoredEvent, StreamId};
 use tokio::sync::mpsc;
 
@@ -65,53 +68,40 @@ impl Scheduler for LocalTimers {
 /// Nothing in AWS changes: this is local mode without an AWS account.
 pub struct RecordingProvider {
     store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl RecordingProvider {
-    pub fn new(store: Arc<dyn EventStore>) -> Self {
-        RecordingProvider { store }
+    pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
+        RecordingProvider { store, clock }
     }
 
+    /// Records the call; answers whether the policy was attached before it.
     async fn record(
         &self,
         principal: &PrincipalArn,
         name: &str,
-        event_type: &str,
-        payload: serde_json::Value,
+        command: RecordCommand,
     ) -> Result<bool, ProviderError> {
         let stream = StreamId::new(format!("recorded#{principal}#{name}"))
             .map_err(ProviderError::Refused)?;
-        let store_err = |e: StoreError| ProviderError::Unavailable(e.to_string());
-        // A conflict only means two records raced; read again and append after the other.
-        for _ in 0..8 {
-            let existing = self.store.read_stream(&stream).await.map_err(store_err)?;
-            let present = existing
-                .last()
-                .is_some_and(|e| e.record.event_type == "RecordedPolicyPut");
-            let record = EventRecord {
-                event_id: ulid::Ulid::generate().to_string(),
-                event_type: event_type.to_owned(),
-                schema_version: 1,
-                occurred_at: stint_app::clock::micros(Utc::now()),
-                actor: "system:record-provider".into(),
-                payload: payload.clone(),
-            };
-            match self
-                .store
-                .append(&stream, existing.len() as u64, vec![record])
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(recorded = true, %principal, policy = name, event_type, document = %payload, "policy recorded, not applied");
-                    return Ok(present);
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(store_err(e)),
-            }
-        }
-        Err(ProviderError::Unavailable(
-            "recording stayed contended".into(),
-        ))
+        let store_err = |e: AppError| ProviderError::Unavailable(e.to_string());
+        let before = load::<RecordedPolicies>(self.store.as_ref(), &stream)
+            .await
+            .map_err(|e| store_err(e.into()))?
+            .state;
+        execute::<RecordedPolicies>(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &ConflictPolicy::default(),
+            &stream,
+            &command,
+            |now| now,
+        )
+        .await
+        .map_err(|e| store_err(e.into()))?;
+        tracing::info!(recorded = true, %principal, policy = name, ?command, "policy recorded, not applied");
+        Ok(before.0)
     }
 }
 
@@ -123,9 +113,12 @@ impl AccessProvider for RecordingProvider {
         name: &str,
         document: &serde_json::Value,
     ) -> Result<(), ProviderError> {
-        self.record(principal, name, "RecordedPolicyPut", serde_json::json!({ "recorded": true, "principal": principal, "policy_name": name, "document": document }))
-            .await
-            .map(|_| ())
+        let command = RecordCommand::Put {
+            principal: principal.clone(),
+            name: name.to_owned(),
+            document: document.clone(),
+        };
+        self.record(principal, name, command).await.map(|_| ())
     }
 
     async fn delete_policy(
@@ -133,13 +126,11 @@ impl AccessProvider for RecordingProvider {
         principal: &PrincipalArn,
         name: &str,
     ) -> Result<bool, ProviderError> {
-        self.record(
-            principal,
-            name,
-            "RecordedPolicyDeleted",
-            serde_json::json!({ "recorded": true, "principal": principal, "policy_name": name }),
-        )
-        .await
+        let command = RecordCommand::Delete {
+            principal: principal.clone(),
+            name: name.to_owned(),
+        };
+        self.record(principal, name, command).await
     }
 }
 

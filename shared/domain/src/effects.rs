@@ -1,0 +1,375 @@
+//! Grant, revoke, extend and the sweep as pure decisions: each returns a `Plan`, the effects to
+//! run through the ports (as data) and the command to record once they succeeded.
+
+use crate::catalog::{AutoRule, Catalog};
+use crate::event::{EventBody, RevokeReason};
+use crate::ids::{Identity, PrincipalArn, RequestId};
+use crate::policy::{cutoff_document, cutoff_policy_name, grant_document, grant_policy_name};
+use crate::request::{decide, Command, Rejection, RequestState, Status};
+use crate::timer::TimerKind;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// One thing to do in the world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    PutPolicy {
+        principal: PrincipalArn,
+        name: String,
+        document: Value,
+    },
+    DeletePolicy {
+        principal: PrincipalArn,
+        name: String,
+    },
+    SetTimer {
+        request: RequestId,
+        kind: TimerKind,
+        at: DateTime<Utc>,
+    },
+    CancelTimer {
+        request: RequestId,
+        kind: TimerKind,
+    },
+}
+
+/// What a failed effect (after its retries) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Record `GrantFailed` and report the failure: retrying cannot cure a refused grant.
+    GrantFails,
+    /// Record `RevokeFailed` and return the error, so the trigger delivers again.
+    RevokeFails,
+    /// Log it and go on: IAM's time condition and the sweep cover a timer not set or cleared.
+    Continue,
+    /// Return the error with nothing recorded; the trigger delivers again.
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub effect: Effect,
+    pub on_failure: OnFailure,
+}
+
+impl Step {
+    fn new(effect: Effect, on_failure: OnFailure) -> Self {
+        Step { effect, on_failure }
+    }
+}
+
+/// Effects in order, then the command that records what they did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Decided again at record time, so a duplicate delivery appends nothing.
+    pub then: Option<Command>,
+}
+
+impl Plan {
+    /// Nothing to do.
+    pub fn none() -> Self {
+        Plan {
+            steps: vec![],
+            then: None,
+        }
+    }
+    fn record(command: Command) -> Self {
+        Plan {
+            steps: vec![],
+            then: Some(command),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.then.is_none()
+    }
+}
+
+/// What granting means for a request now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GrantPlan {
+    /// Granted already, or past it: a duplicate delivery.
+    AlreadyDone(Status),
+    /// A scheduled start: arm the start timer; it comes back then.
+    Scheduled {
+        starts_at: DateTime<Utc>,
+        plan: Plan,
+    },
+    /// Cannot be granted; record `GrantFailed` with the reason.
+    Fail { reason: String, plan: Plan },
+    /// Attach the policy, arm the expiry timer, record `AccessGranted`.
+    Grant {
+        expires_at: DateTime<Utc>,
+        plan: Plan,
+    },
+}
+
+/// Whether the rule that approved this request ties its access to the incident.
+pub fn revokes_on_resolve(st: &RequestState, catalog: &Catalog) -> bool {
+    let (Some(req), Some(rule)) = (st.request.as_ref(), st.approved_by_rule.as_deref()) else {
+        return false;
+    };
+    catalog.role(&req.role).is_some_and(|role| {
+        role.auto_approve.iter().any(
+            |r| matches!(r, AutoRule::Alert { name, revoke_on_resolve: true, .. } if name == rule),
+        )
+    })
+}
+
+pub fn plan_grant(
+    id: RequestId,
+    st: &RequestState,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<GrantPlan, Rejection> {
+    let req = st.request.as_ref().ok_or(Rejection::UnknownRequest)?;
+    let wrong = || Rejection::WrongState {
+        action: "grant",
+        status: st.status,
+    };
+    match st.status {
+        Status::Approved => {}
+        Status::Active | Status::Revoked | Status::GrantFailed => {
+            return Ok(GrantPlan::AlreadyDone(st.status))
+        }
+        _ => return Err(wrong()),
+    }
+    let (starts_at, expires_at) = st.grant_window().ok_or_else(wrong)?;
+    let fail = |reason: String| GrantPlan::Fail {
+        plan: Plan::record(Command::RecordGrantFailure {
+            error: reason.clone(),
+            attempts: 0,
+        }),
+        reason,
+    };
+    if st.incident_resolved_at.is_some() && revokes_on_resolve(st, catalog) {
+        // Access tied to an incident never starts after the incident ended.
+        return Ok(fail(
+            "the incident was resolved before access was granted".into(),
+        ));
+    }
+    if now < starts_at {
+        let plan = Plan {
+            steps: vec![Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind: TimerKind::Start,
+                    at: starts_at,
+                },
+                OnFailure::Stop,
+            )],
+            then: None,
+        };
+        return Ok(GrantPlan::Scheduled { starts_at, plan });
+    }
+    if expires_at <= now {
+        return Ok(fail(
+            "the approved window ended before the grant could be made".into(),
+        ));
+    }
+    // The catalog may have changed since the request: check the role and principal again.
+    let role = match catalog.role(&req.role) {
+        Some(r)
+            if r.allows_principal(&req.principal)
+                && !catalog.is_protected(req.principal.as_str()) =>
+        {
+            r
+        }
+        _ => {
+            return Ok(fail(format!(
+                "role {} no longer allows {}",
+                req.role, req.principal
+            )))
+        }
+    };
+    let name = grant_policy_name(id);
+    let document = grant_document(role, req.scope.as_ref(), starts_at, expires_at);
+    let plan = Plan {
+        steps: vec![
+            Step::new(
+                Effect::PutPolicy {
+                    principal: req.principal.clone(),
+                    name: name.clone(),
+                    document: document.clone(),
+                },
+                OnFailure::GrantFails,
+            ),
+            Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind: TimerKind::Expiry,
+                    at: expires_at,
+                },
+                OnFailure::Continue,
+            ),
+        ],
+        then: Some(Command::RecordGrant {
+            policy_name: name,
+            policy: document,
+        }),
+    };
+    Ok(GrantPlan::Grant { expires_at, plan })
+}
+
+/// Revoking: refused or a no-op as `decide` says; otherwise the cutoff (early only), the
+/// delete, the timer clean-up, then `AccessRevoked`.
+pub fn plan_revoke(
+    id: RequestId,
+    st: &RequestState,
+    reason: RevokeReason,
+    by: Option<Identity>,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Plan, Rejection> {
+    let command = Command::Revoke { reason, by };
+    // Decide before touching IAM: rejections and no-ops have no side effects.
+    let events = decide(st, &command, catalog, now)?;
+    let (Some(req), Some(grant)) = (st.request.as_ref(), st.grant.as_ref()) else {
+        return Ok(Plan::none());
+    };
+    let cutoff = cutoff_policy_name(id);
+    if events.is_empty() {
+        // The original expiry timer of an early revoke: the cutoff deny has done its work.
+        let early = st
+            .revocation
+            .as_ref()
+            .is_some_and(|r| r.at < grant.expires_at);
+        if st.status == Status::Revoked
+            && reason == RevokeReason::Expired
+            && early
+            && now >= grant.expires_at
+        {
+            return Ok(Plan {
+                steps: vec![Step::new(
+                    Effect::DeletePolicy {
+                        principal: req.principal.clone(),
+                        name: cutoff,
+                    },
+                    OnFailure::Stop,
+                )],
+                then: None,
+            });
+        }
+        return Ok(Plan::none());
+    }
+    let early = now < grant.expires_at;
+    let mut steps = Vec::new();
+    if let Some(role) = catalog.role(&req.role).filter(|_| early) {
+        steps.push(Step::new(
+            Effect::PutPolicy {
+                principal: req.principal.clone(),
+                name: cutoff,
+                document: cutoff_document(role, req.scope.as_ref(), now, grant.expires_at),
+            },
+            OnFailure::RevokeFails,
+        ));
+    }
+    steps.push(Step::new(
+        Effect::DeletePolicy {
+            principal: req.principal.clone(),
+            name: grant.policy_name.clone(),
+        },
+        OnFailure::RevokeFails,
+    ));
+    if !early {
+        // An early revoke keeps the timer: at expiry it removes the cutoff.
+        steps.push(Step::new(
+            Effect::CancelTimer {
+                request: id,
+                kind: TimerKind::Expiry,
+            },
+            OnFailure::Continue,
+        ));
+    }
+    Ok(Plan {
+        steps,
+        then: Some(command),
+    })
+}
+
+/// Extending: IAM must hold what Stint records, so the policy is put again with the new window
+/// and the expiry timer moved before `AccessExtended` is recorded.
+pub fn plan_extend(
+    id: RequestId,
+    st: &RequestState,
+    command: &Command,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Plan, Rejection> {
+    let events = decide(st, command, catalog, now)?;
+    let Some(until) = events.iter().find_map(|e| match e.body {
+        EventBody::AccessExtended { expires_at, .. } => Some(expires_at),
+        _ => None,
+    }) else {
+        return Ok(Plan::none());
+    };
+    let (Some(req), Some(grant)) = (st.request.as_ref(), st.grant.as_ref()) else {
+        return Ok(Plan::none());
+    };
+    let role = catalog
+        .role(&req.role)
+        .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))?;
+    let document = grant_document(role, req.scope.as_ref(), grant.starts_at, until);
+    Ok(Plan {
+        steps: vec![
+            Step::new(
+                Effect::PutPolicy {
+                    principal: req.principal.clone(),
+                    name: grant.policy_name.clone(),
+                    document,
+                },
+                OnFailure::Stop,
+            ),
+            Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind: TimerKind::Expiry,
+                    at: until,
+                },
+                OnFailure::Stop,
+            ),
+        ],
+        then: Some(command.clone()),
+    })
+}
+
+/// What the sweep does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SweepAction {
+    /// Active past its expiry (a lost or failed timer).
+    Revoke,
+    /// Its incident ended but the bus event never reached the revoke function.
+    CloseIncident,
+    /// Pending longer than the catalog allows.
+    Lapse,
+    /// Approved, due, and never granted (a lost bus event).
+    Grant,
+    Nothing,
+}
+
+pub fn sweep_action(st: &RequestState, catalog: &Catalog, now: DateTime<Utc>) -> SweepAction {
+    match st.status {
+        Status::Active if st.expires_at().is_some_and(|e| e <= now) => SweepAction::Revoke,
+        Status::Active if st.incident_resolved_at.is_some() && revokes_on_resolve(st, catalog) => {
+            SweepAction::CloseIncident
+        }
+        Status::Pending
+            if st
+                .requested_at
+                .is_some_and(|s| now >= s + catalog.settings.pending_timeout.to_chrono()) =>
+        {
+            SweepAction::Lapse
+        }
+        Status::Approved if st.grant_window().is_some_and(|(s, _)| s <= now) => SweepAction::Grant,
+        _ => SweepAction::Nothing,
+    }
+}
+
+/// After `IncidentResolved`: revoke when the approving rule ties access to the incident.
+pub fn closes_with_incident(st: &RequestState, catalog: &Catalog) -> bool {
+    st.incident_resolved_at.is_some() && revokes_on_resolve(st, catalog)
+}
+
+#[cfg(test)]
+#[path = "effects_tests.rs"]
+mod tests;
