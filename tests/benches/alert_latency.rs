@@ -8,7 +8,6 @@
 //! Run: `infra/scripts/with-moto.sh cargo bench -p stint-tests --bench alert_latency`
 
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Instant;
 use stint_app::alerts::AlertOutcome;
 use stint_app::grant::GrantOutcome;
@@ -31,11 +30,7 @@ fn main() {
             .unwrap()
             .with_timezone(&chrono::Utc);
         let mut f = Fixture::new(start).await;
-        let mut catalog = (*f.stint.catalog).clone();
-        for s in catalog.services.values_mut() {
-            s.principal = f.principal.clone();
-        }
-        f.stint.catalog = Arc::new(catalog);
+        f.own_services();
         let (mut to_approved, mut to_granted) = (Vec::new(), Vec::new());
         for i in 0..RUNS + 5 {
             let event = json!({

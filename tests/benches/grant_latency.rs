@@ -6,9 +6,8 @@
 
 use std::time::Instant;
 use stint_app::grant::GrantOutcome;
-use stint_app::requests::NewRequest;
-use stint_domain::{GroupName, Identity, Justification, RoleName, Scope, Source, UserId};
 use stint_tests::aws::Fixture;
+use stint_tests::{alice, bob};
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -18,21 +17,10 @@ fn main() {
     rt.block_on(async {
         const RUNS: usize = 100;
         let f = Fixture::new(chrono::Utc::now()).await;
-        let alice = Identity::new(UserId::parse("alice@example.com").unwrap(), [GroupName::parse("sre").unwrap()]);
-        let bob = Identity::new(UserId::parse("bob@example.com").unwrap(), [GroupName::parse("db-owners").unwrap()]);
+        let (alice, bob) = (alice(), bob());
         let mut ids = Vec::with_capacity(RUNS + 5);
         for _ in 0..RUNS + 5 {
-            let new = NewRequest {
-                role: RoleName::parse("db-read").unwrap(),
-                scope: Some(Scope::parse("orders").unwrap()),
-                principal: f.principal.clone(),
-                duration: None,
-                justification: Justification::parse("benchmark").unwrap(),
-                ticket: None,
-                starts_at: None,
-                break_glass: false,
-                source: Source::Person,
-            };
+            let new = f.db_read("benchmark");
             let id = f.stint.submit(&alice, new).await.expect("submit").id;
             f.stint.approve(id, &bob, None).await.expect("approve");
             ids.push(id);

@@ -1,11 +1,15 @@
-//! Helpers shared by Stint's tests and benchmark: the emulator's endpoint, SDK clients
-//! configured for it, fresh isolated tables, and sample events.
+//! Helpers shared by Stint's tests and benchmarks: the emulator's endpoint, SDK clients
+//! configured for it, fresh isolated tables, sample events, and the people, times and requests
+//! most tests start from. Helpers only the integration tests use are in `tests/it/support.rs`.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
+use stint_app::requests::NewRequest;
 use stint_aws::dynamodb::DynamoEventStore;
-use stint_domain::EventRecord;
+use stint_domain::{
+    EventRecord, GroupName, Identity, Justification, PrincipalArn, RoleName, Scope, Source, UserId,
+};
 
 /// The environment variable the test harness sets to the running emulator's URL.
 pub const ENDPOINT_VAR: &str = "STINT_TEST_AWS_ENDPOINT";
@@ -36,6 +40,17 @@ pub async fn emulator_config() -> SdkConfig {
         .await
 }
 
+/// The environment a process (a function binary, `stint serve`, the CLI) needs to reach the
+/// emulator with the same dummy credentials.
+pub fn emulator_env() -> [(&'static str, String); 4] {
+    [
+        ("AWS_ENDPOINT_URL", emulator_endpoint()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+    ]
+}
+
 pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&emulator_config().await)
 }
@@ -58,6 +73,72 @@ pub async fn fresh_dynamo_store() -> DynamoEventStore {
     store
 }
 
+/// An SES client on the emulator and a new sender address (`<prefix>-<ulid>@stint.example.com`)
+/// that SES has verified, so mail from it is accepted and can be read back apart from others'.
+pub async fn ses_sender(prefix: &str) -> (aws_sdk_sesv2::Client, String) {
+    let ses = aws_sdk_sesv2::Client::new(&emulator_config().await);
+    let sender = format!("{}@stint.example.com", unique_name(prefix));
+    ses.create_email_identity()
+        .email_identity(&sender)
+        .send()
+        .await
+        .expect("verify the SES sender");
+    (ses, sender)
+}
+
+/// A time in November 2026 (UTC), the month the samples in `events/` are dated in.
+pub fn november(day: u32, hour: u32, min: u32, sec: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, min, sec)
+        .single()
+        .expect("a valid time")
+}
+
+/// 09:00 UTC on 29 November 2026, where most tests start their clock.
+pub fn t0() -> DateTime<Utc> {
+    november(29, 9, 0, 0)
+}
+
+/// A caller: `user` in `groups`.
+pub fn who(user: &str, groups: &[&str]) -> Identity {
+    Identity::new(
+        UserId::parse(user).expect("a user id"),
+        groups
+            .iter()
+            .map(|g| GroupName::parse(g).expect("a group name")),
+    )
+}
+
+/// The usual requester: in `sre`, which may ask for the database roles.
+pub fn alice() -> Identity {
+    who("alice@example.com", &["sre"])
+}
+
+/// The usual approver: in `db-owners`, which approves the database roles.
+pub fn bob() -> Identity {
+    who("bob@example.com", &["db-owners"])
+}
+
+/// A person's request for `role` on `scope` for `principal`, now, for the role's default
+/// duration, with no ticket and no break-glass; change fields for anything else.
+pub fn request(role: &str, scope: &str, principal: &PrincipalArn, why: &str) -> NewRequest {
+    NewRequest {
+        role: RoleName::parse(role).expect("a role name"),
+        scope: Some(Scope::parse(scope).expect("a scope")),
+        principal: principal.clone(),
+        duration: None,
+        justification: Justification::parse(why).expect("a justification"),
+        ticket: None,
+        starts_at: None,
+        break_glass: false,
+        source: Source::Person,
+    }
+}
+
+/// How many of `types` are `ty`.
+pub fn count(types: &[String], ty: &str) -> usize {
+    types.iter().filter(|t| *t == ty).count()
+}
+
 /// A plain record for store tests; `n` makes payloads distinct.
 pub fn record(n: u64, at: DateTime<Utc>) -> EventRecord {
     EventRecord {
@@ -75,12 +156,16 @@ pub mod aws {
     //! table, IAM role and schedule group.
 
     use super::*;
+    use futures::TryStreamExt;
     use std::sync::Arc;
     use stint_app::clock::ManualClock;
+    use stint_app::ports::{EventStore, TimerKind};
     use stint_app::{RetryPolicy, Stint};
     use stint_aws::iam::IamAccessProvider;
     use stint_aws::scheduler::{EventBridgeScheduler, SchedulerTargets};
-    use stint_domain::{Catalog, PrincipalArn};
+    use stint_domain::{Catalog, RequestId, RequestState, Status, StoredEvent};
+    use stint_http::apigw::ApiGatewayClaims;
+    use stint_http::Api;
 
     pub const CATALOG_PATH: &str =
         concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/catalog.example.toml");
@@ -157,6 +242,88 @@ pub mod aws {
             }
         }
 
+        /// Points the catalog's services at this fixture's own role: alert requests take their
+        /// ids from the alarm (the samples' are all the same), so tests must not share a role.
+        pub fn own_services(&mut self) {
+            let mut catalog = (*self.stint.catalog).clone();
+            for service in catalog.services.values_mut() {
+                service.principal = self.principal.clone();
+            }
+            self.stint.catalog = Arc::new(catalog);
+        }
+
+        /// alice's request for db-read on orders, for this fixture's role.
+        pub fn db_read(&self, why: &str) -> NewRequest {
+            request("db-read", "orders", &self.principal, why)
+        }
+
+        /// A db-read request submitted by alice and approved by bob, at the clock's time.
+        pub async fn approved(&self) -> RequestId {
+            let new = self.db_read("investigate stuck orders");
+            let id = self.stint.submit(&alice(), new).await.expect("submit").id;
+            self.stint.approve(id, &bob(), None).await.expect("approve");
+            id
+        }
+
+        /// [`Fixture::approved`], then granted as the grant function would on `AccessApproved`.
+        pub async fn granted(&self) -> RequestId {
+            let id = self.approved().await;
+            self.stint.grant(id).await.expect("grant");
+            id
+        }
+
+        /// The request's state as the services fold it from its events; the request must exist.
+        pub async fn state(&self, id: RequestId) -> RequestState {
+            self.stint.get(id).await.expect("the request").state
+        }
+
+        pub async fn status(&self, id: RequestId) -> Status {
+            self.state(id).await.status
+        }
+
+        /// The request's stored events, in order.
+        pub async fn events(&self, id: RequestId) -> Vec<StoredEvent> {
+            self.store
+                .read_stream(&id.stream())
+                .await
+                .expect("read the stream")
+        }
+
+        /// The types of the request's events, in order.
+        pub async fn event_types(&self, id: RequestId) -> Vec<String> {
+            let events = self.events(id).await;
+            events.into_iter().map(|e| e.record.event_type).collect()
+        }
+
+        /// The event id of the request's `version`th event (1-based).
+        pub async fn event_id(&self, id: RequestId, version: usize) -> String {
+            let events = self.events(id).await;
+            events[version - 1].record.event_id.clone()
+        }
+
+        /// Every event in the log from `from` (inclusive) to `to` (exclusive).
+        pub async fn log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<StoredEvent> {
+            self.store
+                .read_log(from, to)
+                .try_collect()
+                .await
+                .expect("read the log")
+        }
+
+        /// The HTTP API over this Stint as API Gateway serves it: people's identity from the
+        /// JWT authorizer's claims.
+        pub fn api(&self) -> Api {
+            Api::new(self.stint.clone(), Arc::new(ApiGatewayClaims::default()))
+        }
+
+        /// [`Fixture::api`], also taking CI jobs' claims and alert webhooks signed with `secret`.
+        pub fn api_with_alerts(&self, secret: &[u8]) -> Api {
+            let claims = Arc::new(ApiGatewayClaims::default());
+            Api::new(self.stint.clone(), claims.clone())
+                .with_pipeline_auth(claims)
+                .with_alert_secrets(vec![secret.to_vec()])
+        }
+
         /// Makes sure a role `/stint/<name>` exists (the samples in `events/` name `oncall`).
         pub async fn ensure_role(&self, name: &str) {
             let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
@@ -221,12 +388,13 @@ pub mod aws {
                 .to_vec()
         }
 
-        /// The schedule's `at()` expression and input, None when there is none.
-        pub async fn schedule(&self, name: &str) -> Option<(String, String)> {
+        /// The `kind` timer's schedule for request `id`: its `at()` expression and input, None
+        /// when there is none.
+        pub async fn schedule(&self, kind: TimerKind, id: RequestId) -> Option<(String, String)> {
             match self
                 .scheduler
                 .get_schedule()
-                .name(name)
+                .name(kind.schedule_name(id))
                 .group_name(&self.group)
                 .send()
                 .await
@@ -344,27 +512,26 @@ pub mod runtime_api {
         Path(_id): Path<String>,
         body: String,
     ) -> &'static str {
-        let _ = s.answers.send((
-            "response".into(),
-            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-        ));
-        "{}"
+        s.capture("response", body)
     }
 
     async fn fail(State(s): State<Shared>, Path(_id): Path<String>, body: String) -> &'static str {
-        let _ = s.answers.send((
-            "error".into(),
-            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-        ));
-        "{}"
+        s.capture("error", body)
     }
 
     async fn init_error(State(s): State<Shared>, body: String) -> &'static str {
-        let _ = s.answers.send((
-            "init_error".into(),
-            serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
-        ));
-        "{}"
+        s.capture("init_error", body)
+    }
+
+    impl Shared {
+        /// Hands the function's answer of `kind` to the test; the body as JSON when it is JSON.
+        fn capture(&self, kind: &str, body: String) -> &'static str {
+            let _ = self.answers.send((
+                kind.into(),
+                serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+            ));
+            "{}"
+        }
     }
 }
 
@@ -465,12 +632,40 @@ pub fn ses_messages_from(sender: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Header `name` of a raw MIME message, empty when it has none.
+pub fn mail_header(raw: &str, name: &str) -> String {
+    let mail = mailparse::parse_mail(raw.as_bytes()).expect("a MIME message");
+    mail.headers
+        .iter()
+        .find(|h| h.get_key().eq_ignore_ascii_case(name))
+        .map(|h| h.get_value())
+        .unwrap_or_default()
+}
+
 pub mod proof {
     //! The suite's evidence, gathered across test processes: each part appends one JSON line to
     //! `$STINT_PROOF_DIR/proof.jsonl` (when the test command sets it), and
     //! `infra/scripts/proof_summary.py` prints the one summary line from them.
 
     use std::io::Write;
+
+    /// Records that `deliveries` deliveries of the same triggers in `test` had
+    /// `duplicate_effects` effects beyond the first.
+    pub fn duplicates(test: &str, deliveries: usize, duplicate_effects: usize) {
+        record(
+            "duplicates",
+            serde_json::json!({ "test": test, "deliveries": deliveries,
+                "duplicate_effects": duplicate_effects }),
+        );
+    }
+
+    /// Records whether the tampering in `case` was detected and named.
+    pub fn tampering(case: &str, detected: bool) {
+        record(
+            "tampering",
+            serde_json::json!({ "case": case, "detected": detected }),
+        );
+    }
 
     /// Records one finding, e.g. `record("bad_input", json!({"transport": "http", ...}))`.
     pub fn record(part: &str, figures: serde_json::Value) {

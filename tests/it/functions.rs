@@ -1,34 +1,16 @@
 //! Each function binary, started as a process against a minimal Lambda Runtime API served
 //! here, answers its sample event from `events/`, with the emulator behind it.
 
+use crate::support::bin;
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use stint_app::ports::Clock;
 use stint_app::requests::NewRequest;
 use stint_domain::policy::grant_policy_name;
-use stint_domain::{
-    GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
-};
+use stint_domain::{AccessDuration, RequestId, Status};
 use stint_tests::aws::{Fixture, CATALOG_PATH, GRANT_FN, REVOKE_FN, SCHEDULER_ROLE};
 use stint_tests::runtime_api::RuntimeApi;
-use stint_tests::{emulator_endpoint, sample, SAMPLE_ID};
-
-/// The function binaries sit beside this test's own directory in the target folder; the test
-/// command builds them first (`cargo build --workspace --bins`).
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile folder");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the suite through infra/scripts/test.sh, which builds the binaries",
-        path.display()
-    );
-    path
-}
+use stint_tests::{alice, bob, emulator_env, sample, SAMPLE_ID};
 
 /// Runs `function` on one event and returns how it answered.
 async fn invoke(
@@ -38,7 +20,7 @@ async fn invoke(
     extra_env: &[(&str, &str)],
 ) -> (String, Value) {
     let mut api = RuntimeApi::start(event).await;
-    let mut cmd = tokio::process::Command::new(binary(function));
+    let mut cmd = tokio::process::Command::new(bin(function));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", &api.address)
@@ -51,10 +33,7 @@ async fn invoke(
         )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_ENDPOINT_URL", emulator_endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .envs(emulator_env())
         .env("STINT_TABLE", f.store.table())
         .env("STINT_CATALOG_FILE", CATALOG_PATH)
         .env("STINT_SCHEDULE_GROUP", &f.group)
@@ -71,18 +50,6 @@ async fn invoke(
     answer.unwrap_or_else(|| panic!("{function} gave no answer within 60 s"))
 }
 
-fn alice() -> Identity {
-    Identity::new(
-        UserId::parse("alice@example.com").unwrap(),
-        [GroupName::parse("sre").unwrap()],
-    )
-}
-fn bob() -> Identity {
-    Identity::new(
-        UserId::parse("bob@example.com").unwrap(),
-        [GroupName::parse("db-owners").unwrap()],
-    )
-}
 fn sample_id() -> RequestId {
     RequestId::parse(SAMPLE_ID).unwrap()
 }
@@ -91,15 +58,9 @@ fn sample_id() -> RequestId {
 async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duration>) {
     // Each test's own role: the samples share one request id, so tests must not share a role.
     let new = NewRequest {
-        role: RoleName::parse("db-read").unwrap(),
-        scope: Some(Scope::parse("orders").unwrap()),
-        principal: f.principal.clone(),
-        duration: Some(stint_domain::AccessDuration::parse("4h").unwrap()),
-        justification: Justification::parse("Investigate stuck orders for INC-4211").unwrap(),
-        ticket: None,
-        starts_at: starts_in.map(|d| f.clock_now() + d),
-        break_glass: false,
-        source: Source::Person,
+        duration: Some(AccessDuration::parse("4h").unwrap()),
+        starts_at: starts_in.map(|d| f.clock.now() + d),
+        ..f.db_read("Investigate stuck orders for INC-4211")
     };
     f.stint
         .submit_with_id(sample_id(), &alice(), new)
@@ -116,18 +77,8 @@ async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duratio
     }
 }
 
-trait Now {
-    fn clock_now(&self) -> chrono::DateTime<Utc>;
-}
-impl Now for Fixture {
-    fn clock_now(&self) -> chrono::DateTime<Utc> {
-        use stint_app::ports::Clock;
-        self.clock.now()
-    }
-}
-
 async fn status_of(f: &Fixture) -> Status {
-    f.stint.load(sample_id()).await.unwrap().state.status
+    f.status(sample_id()).await
 }
 
 fn assert_http(answer: &(String, Value), status: u16) -> Value {
@@ -459,7 +410,7 @@ async fn notify_function_answers_its_sample() {
         .send()
         .await;
     let mut event = sample("eventbridge-notify.json");
-    let first = f.store_event_id(1).await;
+    let first = f.event_id(sample_id(), 1).await;
     event["detail"]["event_id"] = json!(first);
     let before = stint_tests::ses_messages_from("stint@example.com").len();
     for _ in 0..3 {
@@ -471,22 +422,6 @@ async fn notify_function_answers_its_sample() {
         .iter()
         .filter(|m| m.contains(SAMPLE_ID) && m.contains("db-owners@example.com"))
         .collect();
-    stint_tests::proof::record(
-        "duplicates",
-        json!({ "test": "notify function binary", "deliveries": 3, "duplicate_effects": ours.len().saturating_sub(1) }),
-    );
+    stint_tests::proof::duplicates("notify function binary", 3, ours.len().saturating_sub(1));
     assert_eq!(ours.len(), 1, "three deliveries, one email");
-}
-
-trait StoredIds {
-    async fn store_event_id(&self, version: usize) -> String;
-}
-impl StoredIds for Fixture {
-    async fn store_event_id(&self, version: usize) -> String {
-        use stint_app::ports::EventStore;
-        self.store.read_stream(&sample_id().stream()).await.unwrap()[version - 1]
-            .record
-            .event_id
-            .clone()
-    }
 }

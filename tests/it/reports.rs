@@ -4,51 +4,23 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use stint_app::ports::{AccessProvider, ProviderError, TimerKind};
 use stint_app::report::{compile, deliver, finding_kind, to_csv, to_html, Recipients};
-use stint_app::requests::NewRequest;
 use stint_app::Stint;
 use stint_aws::s3::S3Archive;
 use stint_aws::ses::SesMailer;
 use stint_domain::report::{Finding, Report};
-use stint_domain::{
-    AccessDuration, GroupName, Identity, Justification, PrincipalArn, RequestId, RevokeReason,
-    RoleName, Scope, Source, TicketRef, UserId,
-};
+use stint_domain::{AccessDuration, PrincipalArn, RequestId, RevokeReason, Source, TicketRef};
 use stint_tests::aws::Fixture;
+use stint_tests::{alice, bob, mail_header, november, request, ses_messages_from, ses_sender, who};
 
+/// The seeded log spans 20 to 23 November.
 fn day(d: u32, h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap()
-}
-fn who(user: &str, groups: &[&str]) -> Identity {
-    Identity::new(
-        UserId::parse(user).unwrap(),
-        groups.iter().map(|g| GroupName::parse(g).unwrap()),
-    )
-}
-fn alice() -> Identity {
-    who("alice@example.com", &["sre"])
-}
-fn bob() -> Identity {
-    who("bob@example.com", &["db-owners"])
-}
-
-fn ask(role: &str, scope: &str, principal: &PrincipalArn, why: &str) -> NewRequest {
-    NewRequest {
-        role: RoleName::parse(role).unwrap(),
-        scope: Some(Scope::parse(scope).unwrap()),
-        principal: principal.clone(),
-        duration: None,
-        justification: Justification::parse(why).unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: Source::Person,
-    }
+    november(d, h, m, 0)
 }
 
 /// Deletes always fail, as a throttled IAM would: for a revoke that fails.
@@ -87,7 +59,7 @@ async fn seed(f: &Fixture) -> Seeded {
     let a = s
         .submit(
             &alice(),
-            ask(
+            request(
                 "db-read",
                 "orders",
                 p,
@@ -105,7 +77,7 @@ async fn seed(f: &Fixture) -> Seeded {
     ids.push(("expired", a));
     f.clock.set(day(20, 11, 0));
     let b = s
-        .submit(&alice(), ask("db-read", "orders", p, "denied one"))
+        .submit(&alice(), request("db-read", "orders", p, "denied one"))
         .await
         .unwrap()
         .id;
@@ -114,7 +86,7 @@ async fn seed(f: &Fixture) -> Seeded {
         .unwrap();
     ids.push(("denied", b));
     let c = s
-        .submit(&alice(), ask("db-read", "payments", p, "cancelled one"))
+        .submit(&alice(), request("db-read", "payments", p, "cancelled one"))
         .await
         .unwrap()
         .id;
@@ -123,7 +95,7 @@ async fn seed(f: &Fixture) -> Seeded {
 
     // Day 21: an alert approved by rule, revoked when the incident resolved; a pipeline; break-glass.
     f.clock.set(day(21, 3, 0));
-    let mut alert = ask("db-read", "orders", p, "alarm orders-5xx");
+    let mut alert = request("db-read", "orders", p, "alarm orders-5xx");
     alert.source = Source::Alert {
         service: "orders".into(),
         alarm: "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx".into(),
@@ -141,7 +113,7 @@ async fn seed(f: &Fixture) -> Seeded {
     f.ensure_role(&ci).await;
     let ci_arn =
         PrincipalArn::parse(&format!("arn:aws:iam::123456789012:role/stint/{ci}")).unwrap();
-    let mut pipeline = ask("deploy", "orders-api", &ci_arn, "deploy PR 42");
+    let mut pipeline = request("deploy", "orders-api", &ci_arn, "deploy PR 42");
     pipeline.ticket = Some(TicketRef::parse("https://github.com/acme/orders/pull/42").unwrap());
     pipeline.duration = Some(AccessDuration::parse("15m").unwrap());
     pipeline.source = Source::Pipeline {
@@ -160,7 +132,7 @@ async fn seed(f: &Fixture) -> Seeded {
         ("break_glass_unreviewed", false),
         ("break_glass_reviewed", true),
     ] {
-        let mut bg = ask("db-write", "orders", p, "prod is down");
+        let mut bg = request("db-write", "orders", p, "prod is down");
         bg.break_glass = true;
         let id = s.submit(&alice(), bg).await.unwrap().id;
         s.grant(id).await.unwrap();
@@ -175,7 +147,10 @@ async fn seed(f: &Fixture) -> Seeded {
     // Day 22: lapsed, grant failed, a late sweep, one left active, one whose revoke failed.
     f.clock.set(day(22, 0, 0));
     let h = s
-        .submit(&alice(), ask("db-read", "inventory", p, "nobody answered"))
+        .submit(
+            &alice(),
+            request("db-read", "inventory", p, "nobody answered"),
+        )
         .await
         .unwrap()
         .id;
@@ -187,7 +162,7 @@ async fn seed(f: &Fixture) -> Seeded {
     let i = s
         .submit(
             &alice(),
-            ask("db-read", "orders", &missing, "role was deleted"),
+            request("db-read", "orders", &missing, "role was deleted"),
         )
         .await
         .unwrap()
@@ -196,7 +171,7 @@ async fn seed(f: &Fixture) -> Seeded {
     s.grant(i).await.unwrap();
     ids.push(("grant_failed", i));
     let j = s
-        .submit(&alice(), ask("db-read", "orders", p, "late sweep"))
+        .submit(&alice(), request("db-read", "orders", p, "late sweep"))
         .await
         .unwrap()
         .id;
@@ -207,7 +182,7 @@ async fn seed(f: &Fixture) -> Seeded {
     s.revoke(j, RevokeReason::Sweep, None).await.unwrap();
     ids.push(("late", j));
     let k = s
-        .submit(&alice(), ask("db-read", "orders", p, "never revoked"))
+        .submit(&alice(), request("db-read", "orders", p, "never revoked"))
         .await
         .unwrap()
         .id;
@@ -215,7 +190,7 @@ async fn seed(f: &Fixture) -> Seeded {
     s.grant(k).await.unwrap();
     ids.push(("still_active", k));
     let l = s
-        .submit(&alice(), ask("db-read", "orders", p, "revoke fails"))
+        .submit(&alice(), request("db-read", "orders", p, "revoke fails"))
         .await
         .unwrap()
         .id;
@@ -423,10 +398,9 @@ async fn tampering_with_a_stored_event_shows_in_the_report() {
             _ => None,
         })
         .collect();
-    stint_tests::proof::record(
-        "tampering",
-        serde_json::json!({ "case": "compliance report, edit in DynamoDB",
-            "detected": !r.verified && broken == [(target.stream().to_string(), 2)] }),
+    stint_tests::proof::tampering(
+        "compliance report, edit in DynamoDB",
+        !r.verified && broken == [(target.stream().to_string(), 2)],
     );
     assert_eq!(broken, [(target.stream().to_string(), 2)]);
     assert!(to_html(&r).contains("NOT VERIFIED"));
@@ -436,15 +410,8 @@ async fn tampering_with_a_stored_event_shows_in_the_report() {
 async fn the_report_is_emailed_with_its_csv_and_archived() {
     let f = Fixture::new(day(20, 0, 0)).await;
     seed(&f).await;
-    let sdk = stint_tests::emulator_config().await;
-    let sender = format!("{}@stint.example.com", stint_tests::unique_name("reports"));
-    let ses = aws_sdk_sesv2::Client::new(&sdk);
-    ses.create_email_identity()
-        .email_identity(&sender)
-        .send()
-        .await
-        .unwrap();
-    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let (ses, sender) = ses_sender("reports").await;
+    let s3 = aws_sdk_s3::Client::new(&stint_tests::emulator_config().await);
     let bucket = stint_tests::unique_name("stint-reports");
     s3.create_bucket()
         .bucket(&bucket)
@@ -492,30 +459,12 @@ async fn the_report_is_emailed_with_its_csv_and_archived() {
         .expect("JSON copy archived too");
 
     // The email, read back from moto: recipients, subject, parts, and the attachment's rows.
-    let data: Value = ureq::get(&format!(
-        "{}/moto-api/data.json",
-        stint_tests::emulator_endpoint()
-    ))
-    .call()
-    .unwrap()
-    .body_mut()
-    .read_json()
-    .unwrap();
-    let raw = data["ses"]["RawMessage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["source"] == sender.as_str())
-        .expect("our message")
-        .clone();
-    let mail = mailparse::parse_mail(raw["raw_data"].as_str().unwrap().as_bytes()).unwrap();
-    let header = |n: &str| {
-        mail.headers
-            .iter()
-            .find(|h| h.get_key().eq_ignore_ascii_case(n))
-            .map(|h| h.get_value())
-            .unwrap_or_default()
-    };
+    let raw = ses_messages_from(&sender)
+        .into_iter()
+        .next()
+        .expect("our message");
+    let mail = mailparse::parse_mail(raw.as_bytes()).unwrap();
+    let header = |name: &str| mail_header(&raw, name);
     assert!(
         header("To").contains("audit@example.com") && header("To").contains("ciso@example.com")
     );
@@ -563,10 +512,7 @@ async fn reports_over_http_are_for_auditors_only() {
     use tower::ServiceExt;
     let f = Fixture::new(day(20, 0, 0)).await;
     seed(&f).await;
-    let app = stint_http::router(stint_http::Api::new(
-        f.stint.clone(),
-        Arc::new(stint_http::apigw::ApiGatewayClaims::default()),
-    ));
+    let app = stint_http::router(f.api());
     let call = |groups: &str, q: &str| {
         let mut ev = stint_tests::sample("apigw-list-requests.json");
         ev["rawPath"] = "/reports".into();

@@ -1,68 +1,27 @@
 //! The request lifecycle through the real adapters against the emulator: DynamoDB for events,
 //! IAM for policies, EventBridge Scheduler for timers. Time moves by an injected clock.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use futures::TryStreamExt;
+use crate::support::sixteen_at_once;
+use chrono::Duration;
 use std::sync::Arc;
 use stint_app::grant::GrantOutcome;
-use stint_app::ports::{EventStore, TimerKind};
+use stint_app::ports::TimerKind;
 use stint_app::requests::NewRequest;
 use stint_app::revoke::RevokeOutcome;
 use stint_app::AppError;
 use stint_domain::log::verify_stream;
 use stint_domain::policy::{cutoff_policy_name, grant_policy_name};
-use stint_domain::{
-    GroupName, Identity, Justification, Rejection, RequestId, RevokeReason, RoleName, Scope,
-    Source, Status, UserId,
-};
+use stint_domain::{Rejection, RequestId, RevokeReason, RoleName, Status};
 use stint_tests::aws::Fixture;
+use stint_tests::{alice, bob, count, t0, who};
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
-}
-fn who(user: &str, groups: &[&str]) -> Identity {
-    Identity::new(
-        UserId::parse(user).unwrap(),
-        groups.iter().map(|g| GroupName::parse(g).unwrap()),
-    )
-}
-fn alice() -> Identity {
-    who("alice@example.com", &["sre"])
-}
-fn bob() -> Identity {
-    who("bob@example.com", &["db-owners"])
-}
-fn ask(f: &Fixture) -> NewRequest {
-    NewRequest {
-        role: RoleName::parse("db-read").unwrap(),
-        scope: Some(Scope::parse("orders").unwrap()),
-        principal: f.principal.clone(),
-        duration: None,
-        justification: Justification::parse("investigate stuck orders").unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: Source::Person,
-    }
-}
-async fn types(f: &Fixture, id: RequestId) -> Vec<String> {
-    f.store
-        .read_stream(&id.stream())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.record.event_type)
-        .collect()
-}
-fn count(types: &[String], t: &str) -> usize {
-    types.iter().filter(|x| *x == t).count()
-}
+const WHY: &str = "investigate stuck orders";
 
 /// Submitted by alice and approved by bob at t0.
 /// Asserts one approval, grant and revoke after duplicated deliveries, and records the figures
 /// for the suite's proof line.
 async fn one_of_each_transition(f: &Fixture, id: RequestId, test: &str, deliveries: usize) {
-    let t = types(f, id).await;
+    let t = f.event_types(id).await;
     let expected = [
         ("ApprovalRecorded", 1),
         ("AccessApproved", 1),
@@ -73,25 +32,16 @@ async fn one_of_each_transition(f: &Fixture, id: RequestId, test: &str, deliveri
         .iter()
         .map(|(ty, n)| count(&t, ty).saturating_sub(*n))
         .sum();
-    stint_tests::proof::record(
-        "duplicates",
-        serde_json::json!({ "test": test, "deliveries": deliveries, "duplicate_effects": extra }),
-    );
+    stint_tests::proof::duplicates(test, deliveries, extra);
     for (ty, n) in expected {
         assert_eq!(count(&t, ty), n, "{ty} in {t:?}");
     }
 }
 
-async fn approved(f: &Fixture) -> RequestId {
-    let id = f.stint.submit(&alice(), ask(f)).await.expect("submit").id;
-    f.stint.approve(id, &bob(), None).await.expect("approve");
-    id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn request_approve_grant_expire_through_iam_and_scheduler() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
+    let id = f.approved().await;
     assert!(
         matches!(f.stint.grant(id).await.unwrap(), GrantOutcome::Granted { expires_at } if expires_at == t0() + Duration::hours(1))
     );
@@ -118,7 +68,7 @@ async fn request_approve_grant_expire_through_iam_and_scheduler() {
 
     // The expiry schedule exists, at the expiry, aimed at revoke with this request.
     let (expr, input) = f
-        .schedule(&TimerKind::Expiry.schedule_name(id))
+        .schedule(TimerKind::Expiry, id)
         .await
         .expect("expiry schedule");
     assert_eq!(expr, "at(2026-11-29T10:00:00)");
@@ -142,13 +92,11 @@ async fn request_approve_grant_expire_through_iam_and_scheduler() {
         "policy deleted"
     );
     assert!(
-        f.schedule(&TimerKind::Expiry.schedule_name(id))
-            .await
-            .is_none(),
+        f.schedule(TimerKind::Expiry, id).await.is_none(),
         "schedule deleted"
     );
     assert_eq!(
-        types(&f, id).await,
+        f.event_types(id).await,
         [
             "AccessRequested",
             "ApprovalRecorded",
@@ -157,16 +105,13 @@ async fn request_approve_grant_expire_through_iam_and_scheduler() {
             "AccessRevoked"
         ]
     );
-    assert_eq!(
-        verify_stream(&f.store.read_stream(&id.stream()).await.unwrap()),
-        Ok(())
-    );
+    assert_eq!(verify_stream(&f.events(id).await), Ok(()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_trigger_delivered_twice_has_one_effect() {
     let f = Arc::new(Fixture::new(t0()).await);
-    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    let id = f.stint.submit(&alice(), f.db_read(WHY)).await.unwrap().id;
     // Approve twice by the same person: one approval.
     f.stint.approve(id, &bob(), None).await.unwrap();
     f.stint.approve(id, &bob(), None).await.unwrap();
@@ -217,26 +162,12 @@ async fn every_trigger_delivered_twice_has_one_effect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_approvals_give_exactly_one_approved() {
     let f = Arc::new(Fixture::new(t0()).await);
-    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let f = Arc::clone(&f);
-            tokio::spawn(async move {
-                f.stint
-                    .approve(
-                        id,
-                        &who(&format!("approver{i}@example.com"), &["db-owners"]),
-                        None,
-                    )
-                    .await
-            })
-        })
-        .collect();
-    let results: Vec<_> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap())
-        .collect();
+    let id = f.stint.submit(&alice(), f.db_read(WHY)).await.unwrap().id;
+    let results = sixteen_at_once(&f, move |f, i| async move {
+        let approver = who(&format!("approver{i}@example.com"), &["db-owners"]);
+        f.stint.approve(id, &approver, None).await
+    })
+    .await;
     let wrong_state = results
         .iter()
         .filter(|r| matches!(r, Err(AppError::Rejected(Rejection::WrongState { .. }))))
@@ -250,7 +181,7 @@ async fn sixteen_concurrent_approvals_give_exactly_one_approved() {
         wrong_state, 15,
         "the others see the request already approved"
     );
-    let t = types(&f, id).await;
+    let t = f.event_types(id).await;
     assert_eq!(
         (count(&t, "ApprovalRecorded"), count(&t, "AccessApproved")),
         (1, 1),
@@ -261,8 +192,7 @@ async fn sixteen_concurrent_approvals_give_exactly_one_approved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_early_manual_revoke_cuts_off_sessions_until_the_expiry() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
-    f.stint.grant(id).await.unwrap();
+    let id = f.granted().await;
     f.clock.set(t0() + Duration::minutes(10));
     f.stint
         .revoke_by(id, &alice())
@@ -279,9 +209,7 @@ async fn an_early_manual_revoke_cuts_off_sessions_until_the_expiry() {
         "2026-11-29T09:10:01Z"
     );
     assert!(
-        f.schedule(&TimerKind::Expiry.schedule_name(id))
-            .await
-            .is_some(),
+        f.schedule(TimerKind::Expiry, id).await.is_some(),
         "the expiry timer stays to lift the cutoff"
     );
     // At the original expiry the timer lifts the cutoff; the grant's own condition has ended.
@@ -294,15 +222,14 @@ async fn an_early_manual_revoke_cuts_off_sessions_until_the_expiry() {
         RevokeOutcome::NoOp(Status::Revoked)
     );
     assert!(f.policy_names().await.is_empty());
-    assert_eq!(count(&types(&f, id).await, "AccessRevoked"), 1);
+    assert_eq!(count(&f.event_types(id).await, "AccessRevoked"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revoke_by_an_unrelated_user_is_refused_and_changes_nothing() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
-    f.stint.grant(id).await.unwrap();
-    let before = types(&f, id).await;
+    let id = f.granted().await;
+    let before = f.event_types(id).await;
     let r = f
         .stint
         .revoke_by(id, &who("mallory@example.com", &["sales"]))
@@ -311,7 +238,7 @@ async fn a_revoke_by_an_unrelated_user_is_refused_and_changes_nothing() {
         matches!(r, Err(AppError::Rejected(Rejection::NotPermittedToRevoke))),
         "{r:?}"
     );
-    assert_eq!(types(&f, id).await, before);
+    assert_eq!(f.event_types(id).await, before);
     assert!(
         f.policy(&grant_policy_name(id)).await.is_some(),
         "the grant is untouched"
@@ -321,9 +248,8 @@ async fn a_revoke_by_an_unrelated_user_is_refused_and_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweep_revokes_a_grant_whose_timer_was_lost_and_lapses_stale_requests() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
-    f.stint.grant(id).await.unwrap();
-    let stale = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
+    let id = f.granted().await;
+    let stale = f.stint.submit(&alice(), f.db_read(WHY)).await.unwrap().id;
     f.stint.timers.clear(id, TimerKind::Expiry).await.unwrap();
     f.clock.set(t0() + Duration::hours(30));
     let report = f.stint.sweep().await.unwrap();
@@ -334,20 +260,10 @@ async fn the_sweep_revokes_a_grant_whose_timer_was_lost_and_lapses_stale_request
     );
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
     assert_eq!(
-        f.stint
-            .load(id)
-            .await
-            .unwrap()
-            .state
-            .revocation
-            .unwrap()
-            .reason,
+        f.state(id).await.revocation.unwrap().reason,
         RevokeReason::Sweep
     );
-    assert_eq!(
-        f.stint.load(stale).await.unwrap().state.status,
-        Status::Lapsed
-    );
+    assert_eq!(f.status(stale).await, Status::Lapsed);
     // A second sweep finds nothing left to do.
     let again = f.stint.sweep().await.unwrap();
     assert_eq!((again.revoked, again.lapsed), (0, 0));
@@ -356,7 +272,7 @@ async fn the_sweep_revokes_a_grant_whose_timer_was_lost_and_lapses_stale_request
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scheduled_start_arms_a_start_timer_and_grants_its_window() {
     let f = Fixture::new(t0()).await;
-    let mut new = ask(&f);
+    let mut new = f.db_read(WHY);
     new.starts_at = Some(t0() + Duration::hours(3));
     let id = f.stint.submit(&alice(), new).await.unwrap().id;
     f.stint.approve(id, &bob(), None).await.unwrap();
@@ -365,10 +281,7 @@ async fn a_scheduled_start_arms_a_start_timer_and_grants_its_window() {
         GrantOutcome::Scheduled { .. }
     ));
     assert_eq!(
-        f.schedule(&TimerKind::Start.schedule_name(id))
-            .await
-            .unwrap()
-            .0,
+        f.schedule(TimerKind::Start, id).await.unwrap().0,
         "at(2026-11-29T12:00:00)"
     );
     assert!(
@@ -384,7 +297,7 @@ async fn a_scheduled_start_arms_a_start_timer_and_grants_its_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_grant_to_a_missing_role_records_grant_failed() {
     let f = Fixture::new(t0()).await;
-    let mut new = ask(&f);
+    let mut new = f.db_read(WHY);
     new.principal =
         stint_domain::PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/does-not-exist")
             .unwrap();
@@ -394,16 +307,10 @@ async fn a_grant_to_a_missing_role_records_grant_failed() {
         f.stint.grant(id).await.unwrap(),
         GrantOutcome::Failed(_)
     ));
-    assert_eq!(
-        f.stint.load(id).await.unwrap().state.status,
-        Status::GrantFailed
-    );
-    let log: Vec<_> = f
-        .store
-        .read_log(t0() - Duration::days(1), t0() + Duration::days(1))
-        .try_collect()
-        .await
-        .unwrap();
+    assert_eq!(f.status(id).await, Status::GrantFailed);
+    let log = f
+        .log(t0() - Duration::days(1), t0() + Duration::days(1))
+        .await;
     assert_eq!(log.last().unwrap().record.event_type, "GrantFailed");
 }
 
@@ -412,7 +319,7 @@ async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
     let f = Fixture::new(t0()).await;
     let mut new = NewRequest {
         role: RoleName::parse("db-write").unwrap(),
-        ..ask(&f)
+        ..f.db_read(WHY)
     };
     new.break_glass = true;
     let id = f.stint.submit(&alice(), new).await.unwrap().id;
@@ -429,10 +336,7 @@ async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
         report.revoked, 1,
         "a review is not the end of a grant: {report:?}"
     );
-    assert_eq!(
-        f.stint.load(id).await.unwrap().state.status,
-        Status::Revoked
-    );
+    assert_eq!(f.status(id).await, Status::Revoked);
 }
 
 /// Every trigger delivered three times through the Lambda handlers, as EventBridge, Scheduler
@@ -441,11 +345,8 @@ async fn the_sweep_revokes_a_reviewed_break_glass_grant_past_expiry() {
 async fn every_handler_given_each_event_three_times_has_one_effect() {
     use stint_aws::lambda::{handle_grant, handle_revoke};
     let f = Fixture::new(chrono::Utc::now() - Duration::hours(3)).await;
-    let id = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
-    let app = stint_http::router(stint_http::Api::new(
-        f.stint.clone(),
-        Arc::new(stint_http::apigw::ApiGatewayClaims::default()),
-    ));
+    let id = f.stint.submit(&alice(), f.db_read(WHY)).await.unwrap().id;
+    let app = stint_http::router(f.api());
     let ctx = || lambda_runtime::Context::default();
     let with_id = |mut ev: serde_json::Value| {
         let s = ev
@@ -470,10 +371,7 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
         handle_grant(&f.stint, ev).await.unwrap();
     }
     assert_eq!(f.policy_names().await, [grant_policy_name(id)]);
-    assert!(f
-        .schedule(&TimerKind::Expiry.schedule_name(id))
-        .await
-        .is_some());
+    assert!(f.schedule(TimerKind::Expiry, id).await.is_some());
     // Past the expiry: the timer fires, three times.
     f.clock.set(chrono::Utc::now() + Duration::minutes(61));
     for _ in 0..3 {
@@ -487,10 +385,7 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
     }
     one_of_each_transition(&f, id, "approve, grant and revoke handlers", 9).await;
     assert!(f.policy_names().await.is_empty());
-    assert!(f
-        .schedule(&TimerKind::Expiry.schedule_name(id))
-        .await
-        .is_none());
+    assert!(f.schedule(TimerKind::Expiry, id).await.is_none());
 }
 
 /// 16 parallel revokes of one grant, and 16 parallel cancels of one request, against DynamoDB:
@@ -498,36 +393,28 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_revokes_and_cancels_each_happen_once() {
     let f = Arc::new(Fixture::new(t0()).await);
-    let id = approved(&f).await;
-    f.stint.grant(id).await.unwrap();
+    let id = f.granted().await;
     f.clock.set(t0() + Duration::minutes(5));
-    let revokes: Vec<_> = (0..16)
-        .map(|_| {
-            let f = Arc::clone(&f);
-            tokio::spawn(async move { f.stint.revoke_by(id, &alice()).await })
-        })
-        .collect();
-    for r in futures::future::join_all(revokes).await {
-        let st = r
-            .unwrap()
-            .expect("a repeated revoke is a no-op, not an error")
-            .state;
+    let revokes = sixteen_at_once(&f, move |f, _| async move {
+        f.stint.revoke_by(id, &alice()).await
+    })
+    .await;
+    for r in revokes {
+        let st = r.expect("a repeated revoke is a no-op, not an error").state;
         assert_eq!(st.status, Status::Revoked);
     }
-    let t = types(&f, id).await;
+    let t = f.event_types(id).await;
     assert_eq!(count(&t, "AccessRevoked"), 1, "{t:?}");
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
 
-    let pending = f.stint.submit(&alice(), ask(&f)).await.unwrap().id;
-    let cancels: Vec<_> = (0..16)
-        .map(|_| {
-            let f = Arc::clone(&f);
-            tokio::spawn(async move { f.stint.cancel(pending, &alice()).await })
-        })
-        .collect();
-    for r in futures::future::join_all(cancels).await {
-        assert_eq!(r.unwrap().unwrap().state.status, Status::Cancelled);
+    let pending = f.stint.submit(&alice(), f.db_read(WHY)).await.unwrap().id;
+    let cancels = sixteen_at_once(&f, move |f, _| async move {
+        f.stint.cancel(pending, &alice()).await
+    })
+    .await;
+    for r in cancels {
+        assert_eq!(r.unwrap().state.status, Status::Cancelled);
     }
-    let t = types(&f, pending).await;
+    let t = f.event_types(pending).await;
     assert_eq!((count(&t, "RequestCancelled"), t.len()), (1, 2), "{t:?}");
 }

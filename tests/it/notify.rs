@@ -2,32 +2,20 @@
 //! webhook endpoint, emails read back from moto's SES; duplicate delivery, retries, and a
 //! failing channel that never touches the request.
 
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use std::sync::Arc;
 use stint_app::notify::{notice_stream, Notifier, NotifyError};
 use stint_app::ports::EventStore;
-use stint_app::requests::NewRequest;
 use stint_app::RetryPolicy;
 use stint_aws::ses::SesMailer;
-use stint_domain::{
-    Catalog, GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, Status, UserId,
-};
+use stint_domain::{Catalog, RequestId, RoleName, Status};
 use stint_slack::SlackWebhook;
 use stint_tests::aws::Fixture;
 use stint_tests::slack::SlackStandIn;
-use stint_tests::{emulator_config, ses_messages_from, unique_name};
+use stint_tests::{alice, bob, mail_header, ses_messages_from, ses_sender, t0, who};
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
-}
-
-fn who(user: &str, groups: &[&str]) -> Identity {
-    Identity::new(
-        UserId::parse(user).unwrap(),
-        groups.iter().map(|g| GroupName::parse(g).unwrap()),
-    )
-}
+/// Its justification, escaped in Slack's markup.
+const WHY: &str = "Investigate stuck orders <INC-7>";
 
 struct Harness {
     f: Fixture,
@@ -36,18 +24,20 @@ struct Harness {
     sender: String,
 }
 
+impl Harness {
+    /// alice's db-read request, and the id of its first event (`AccessRequested`).
+    async fn requested(&self) -> (RequestId, String) {
+        let new = self.f.db_read(WHY);
+        let id = self.f.stint.submit(&alice(), new).await.unwrap().id;
+        (id, self.f.event_id(id, 1).await)
+    }
+}
+
 /// The example catalog with the stand-in as its Slack webhook and a fresh SES sender.
 async fn harness(slack_fails_first: usize) -> Harness {
     let mut f = Fixture::new(t0()).await;
     let slack = SlackStandIn::start(slack_fails_first).await;
-    let sender = format!("{}@stint.example.com", unique_name("notify"));
-    let sdk = emulator_config().await;
-    let ses = aws_sdk_sesv2::Client::new(&sdk);
-    ses.create_email_identity()
-        .email_identity(&sender)
-        .send()
-        .await
-        .unwrap();
+    let (ses, sender) = ses_sender("notify").await;
     let mut catalog: Catalog = (*f.stint.catalog).clone();
     catalog.notify.slack_webhook = Some(slack.url.clone());
     catalog.notify.email_from = Some(sender.clone());
@@ -69,37 +59,6 @@ async fn harness(slack_fails_first: usize) -> Harness {
     }
 }
 
-fn db_read(f: &Fixture) -> NewRequest {
-    NewRequest {
-        role: RoleName::parse("db-read").unwrap(),
-        scope: Some(Scope::parse("orders").unwrap()),
-        principal: f.principal.clone(),
-        duration: None,
-        justification: Justification::parse("Investigate stuck orders <INC-7>").unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: Source::Person,
-    }
-}
-
-/// The event id of the `n`th event (1-based) of a request.
-async fn event_id(h: &Harness, id: RequestId, version: usize) -> String {
-    h.f.store.read_stream(&id.stream()).await.unwrap()[version - 1]
-        .record
-        .event_id
-        .clone()
-}
-
-fn header(raw: &str, name: &str) -> String {
-    let mail = mailparse::parse_mail(raw.as_bytes()).unwrap();
-    mail.headers
-        .iter()
-        .find(|h| h.get_key().eq_ignore_ascii_case(name))
-        .map(|h| h.get_value())
-        .unwrap_or_default()
-}
-
 fn text_body(raw: &str) -> String {
     let mail = mailparse::parse_mail(raw.as_bytes()).unwrap();
     mail.subparts
@@ -112,11 +71,8 @@ fn text_body(raw: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
     let h = harness(0).await;
-    let alice = who("alice@example.com", &["sre"]);
-    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
-
     // AccessRequested, delivered three times: one Slack post, one email to the approvers.
-    let requested = event_id(&h, id, 1).await;
+    let (id, requested) = h.requested().await;
     let first = h.notifier.notify(id, &requested).await.unwrap();
     assert_eq!(first.sent, ["approvers:slack", "approvers:email"]);
     for _ in 0..2 {
@@ -149,8 +105,8 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
 
     let mails = ses_messages_from(&h.sender);
     assert_eq!(mails.len(), 1);
-    assert_eq!(header(&mails[0], "To"), "db-owners@example.com");
-    assert!(header(&mails[0], "Subject").contains("awaiting your approval"));
+    assert_eq!(mail_header(&mails[0], "To"), "db-owners@example.com");
+    assert!(mail_header(&mails[0], "Subject").contains("awaiting your approval"));
     let body = text_body(&mails[0]);
     assert!(
         body.contains("Role: db-read") && body.contains("Scope: orders"),
@@ -159,11 +115,10 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
     assert!(body.contains(&format!("https://stint.example.com/requests/{id}")));
 
     // Approval, grant and revoke reach the requester.
-    let bob = who("bob@example.com", &["db-owners"]);
-    h.f.stint.approve(id, &bob, None).await.unwrap();
+    h.f.stint.approve(id, &bob(), None).await.unwrap();
     h.f.stint.grant(id).await.unwrap();
-    h.f.stint.revoke_by(id, &alice).await.unwrap();
-    let events = h.f.store.read_stream(&id.stream()).await.unwrap();
+    h.f.stint.revoke_by(id, &alice()).await.unwrap();
+    let events = h.f.events(id).await;
     for e in &events {
         for _ in 0..3 {
             h.notifier.notify(id, &e.record.event_id).await.unwrap();
@@ -186,8 +141,8 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
     let mails = ses_messages_from(&h.sender);
     let to_alice: Vec<String> = mails
         .iter()
-        .filter(|m| header(m, "To") == "alice@example.com")
-        .map(|m| header(m, "Subject"))
+        .filter(|m| mail_header(m, "To") == "alice@example.com")
+        .map(|m| mail_header(m, "Subject"))
         .collect();
     assert_eq!(
         to_alice,
@@ -197,10 +152,10 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
             "[Stint] Access to db-read is revoked",
         ]
     );
-    stint_tests::proof::record(
-        "duplicates",
-        serde_json::json!({ "test": "notify handler", "deliveries": 3 * events.len(),
-            "duplicate_effects": (h.slack.received().len() + mails.len()).saturating_sub(8) }),
+    stint_tests::proof::duplicates(
+        "notify handler",
+        3 * events.len(),
+        (h.slack.received().len() + mails.len()).saturating_sub(8),
     );
     assert_eq!(
         h.slack.received().len(),
@@ -214,11 +169,11 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
 async fn break_glass_tells_every_approver() {
     let h = harness(0).await;
     let carol = who("carol@example.com", &["sre"]);
-    let mut new = db_read(&h.f);
+    let mut new = h.f.db_read(WHY);
     new.role = RoleName::parse("db-write").unwrap();
     new.break_glass = true;
     let id = h.f.stint.submit(&carol, new).await.unwrap().id;
-    let events = h.f.store.read_stream(&id.stream()).await.unwrap();
+    let events = h.f.events(id).await;
     for e in &events {
         h.notifier.notify(id, &e.record.event_id).await.unwrap();
     }
@@ -228,12 +183,12 @@ async fn break_glass_tells_every_approver() {
         1,
         "break-glass only; the requester approved herself"
     );
-    let to = header(&mails[0], "To");
+    let to = mail_header(&mails[0], "To");
     assert!(
         to.contains("db-owners@example.com") && to.contains("sre-leads@example.com"),
         "{to}"
     );
-    assert!(header(&mails[0], "Subject").contains("BREAK-GLASS"));
+    assert!(mail_header(&mails[0], "Subject").contains("BREAK-GLASS"));
     let posts = h.slack.received();
     assert_eq!(posts.len(), 1);
     assert!(posts[0]["text"]
@@ -250,9 +205,7 @@ async fn break_glass_tells_every_approver() {
 async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
     // Two 500s, then success: retried within the budget (3 attempts), sent once.
     let h = harness(2).await;
-    let alice = who("alice@example.com", &["sre"]);
-    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
-    let requested = event_id(&h, id, 1).await;
+    let (id, requested) = h.requested().await;
     let report = h.notifier.notify(id, &requested).await.unwrap();
     assert_eq!(report.sent, ["approvers:slack", "approvers:email"]);
     assert_eq!((h.slack.attempts(), h.slack.received().len()), (3, 1));
@@ -260,9 +213,8 @@ async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
     // Slack down for good: the email still goes, the failure is recorded and returned (so
     // EventBridge redelivers), and the request carries on untouched.
     let h = harness(usize::MAX).await;
-    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
-    let before = h.f.store.read_stream(&id.stream()).await.unwrap();
-    let requested = before[0].record.event_id.clone();
+    let (id, requested) = h.requested().await;
+    let before = h.f.events(id).await;
     match h.notifier.notify(id, &requested).await {
         Err(NotifyError::Failed(f)) => {
             assert_eq!(f.len(), 1);
@@ -298,23 +250,21 @@ async fn a_failing_channel_is_retried_recorded_and_never_touches_the_request() {
     // Redelivery retries only what failed: the email is not sent twice.
     let _ = h.notifier.notify(id, &requested).await;
     assert_eq!(ses_messages_from(&h.sender).len(), 1);
-    assert_eq!(h.f.store.read_stream(&id.stream()).await.unwrap(), before);
-    let bob = who("bob@example.com", &["db-owners"]);
-    let approved = h.f.stint.approve(id, &bob, None).await.unwrap();
+    assert_eq!(h.f.events(id).await, before);
+    let approved = h.f.stint.approve(id, &bob(), None).await.unwrap();
     assert_eq!(approved.state.status, Status::Approved);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_notify_function_answers_its_sample_bus_event() {
     let h = harness(0).await;
-    let alice = who("alice@example.com", &["sre"]);
     let id = RequestId::parse(stint_tests::SAMPLE_ID).unwrap();
     h.f.stint
-        .submit_with_id(id, &alice, db_read(&h.f))
+        .submit_with_id(id, &alice(), h.f.db_read(WHY))
         .await
         .unwrap();
     let mut event: Value = stint_tests::sample("eventbridge-notify.json");
-    event["detail"]["event_id"] = event_id(&h, id, 1).await.into();
+    event["detail"]["event_id"] = h.f.event_id(id, 1).await.into();
     for _ in 0..3 {
         stint_aws::lambda::handle_notify(
             &h.notifier,
@@ -339,16 +289,12 @@ async fn a_role_with_its_own_webhook_and_addresses_uses_them() {
     role.notify.slack_webhook = Some(own.url.clone());
     role.notify.approver_emails = vec!["dba-oncall@example.com".into()];
     h.notifier.catalog = Arc::new(catalog);
-    let alice = who("alice@example.com", &["sre"]);
-    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
-    h.notifier
-        .notify(id, &event_id(&h, id, 1).await)
-        .await
-        .unwrap();
+    let (id, requested) = h.requested().await;
+    h.notifier.notify(id, &requested).await.unwrap();
     assert_eq!((own.received().len(), h.slack.received().len()), (1, 0));
     let mails = ses_messages_from(&h.sender);
     assert_eq!(mails.len(), 1);
-    let to = header(&mails[0], "To");
+    let to = mail_header(&mails[0], "To");
     assert!(
         to.contains("db-owners@example.com") && to.contains("dba-oncall@example.com"),
         "{to}"
@@ -358,17 +304,15 @@ async fn a_role_with_its_own_webhook_and_addresses_uses_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_deliveries_at_once_send_once() {
     let h = harness(0).await;
-    let alice = who("alice@example.com", &["sre"]);
-    let id = h.f.stint.submit(&alice, db_read(&h.f)).await.unwrap().id;
-    let requested = event_id(&h, id, 1).await;
+    let (id, requested) = h.requested().await;
     let reports =
         futures::future::join_all((0..3).map(|_| h.notifier.notify(id, &requested))).await;
     let sent: usize = reports.iter().map(|r| r.as_ref().unwrap().sent.len()).sum();
     let (posts, mails) = (h.slack.received().len(), ses_messages_from(&h.sender).len());
-    stint_tests::proof::record(
-        "duplicates",
-        serde_json::json!({ "test": "notify handler, three deliveries at once", "deliveries": 3,
-            "duplicate_effects": (posts + mails).saturating_sub(2) }),
+    stint_tests::proof::duplicates(
+        "notify handler, three deliveries at once",
+        3,
+        (posts + mails).saturating_sub(2),
     );
     assert_eq!(sent, 2, "one Slack post and one email in all: {reports:?}");
     assert_eq!((posts, mails), (1, 1));

@@ -2,21 +2,12 @@
 //! `lambda_http`'s request conversion into the one router, with identity from the JWT
 //! authorizer's claims. Every refusal is JSON with the right status and appends nothing.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use futures::TryStreamExt;
-use http_body_util::BodyExt;
+use crate::support::call_router;
+use chrono::Duration;
 use serde_json::{json, Value};
-use std::sync::Arc;
-use stint_app::ports::EventStore;
-use stint_http::apigw::ApiGatewayClaims;
-use stint_http::{router, Api};
+use stint_http::router;
 use stint_tests::aws::Fixture;
-use stint_tests::sample;
-use tower::ServiceExt;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
-}
+use stint_tests::{sample, t0};
 
 struct Harness {
     f: Fixture,
@@ -26,34 +17,19 @@ struct Harness {
 impl Harness {
     async fn new() -> Harness {
         let f = Fixture::new(t0()).await;
-        let app = router(Api::new(
-            f.stint.clone(),
-            Arc::new(ApiGatewayClaims::default()),
-        ));
+        let app = router(f.api());
         Harness { f, app }
     }
 
     async fn call(&self, event: &Value) -> (u16, Value) {
-        let req =
-            lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
-        let resp = self.app.clone().oneshot(req).await.expect("router answers");
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| json!({ "raw": String::from_utf8_lossy(&bytes) })),
-        )
+        call_router(&self.app, event).await
     }
 
     async fn event_count(&self) -> usize {
-        let log: Vec<_> = self
+        let log = self
             .f
-            .store
-            .read_log(t0() - Duration::days(1), t0() + Duration::days(1))
-            .try_collect()
-            .await
-            .unwrap();
+            .log(t0() - Duration::days(1), t0() + Duration::days(1))
+            .await;
         log.len()
     }
 }

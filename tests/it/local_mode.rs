@@ -2,101 +2,12 @@
 //! binary over HTTP. Time moves through the server's manual clock (`POST /_clock`), so nothing
 //! waits for a grant to expire.
 
+use crate::support::{bin, eventually, http, Serve, Server};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    let path = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target folder")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run through infra/scripts/test.sh",
-        path.display()
-    );
-    path
-}
-
-const CATALOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/catalog.example.toml");
-
-struct Server {
-    child: Child,
-    api: String,
-}
-
-impl Server {
-    fn start(data: &Path, clock: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        Server::start_with(data, clock, CATALOG, extra, env)
-    }
-
-    fn start_with(
-        data: &Path,
-        clock: &str,
-        catalog: &str,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> Server {
-        let mut cmd = Command::new(bin("stint"));
-        cmd.args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--catalog",
-            catalog,
-            "--tick-ms",
-            "20",
-            "--manual-clock",
-            clock,
-            "--data",
-        ])
-        .arg(data)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start stint serve");
-        // The first line says where it listens.
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read the address");
-        let api = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        Server { child, api }
-    }
-
-    fn advance(&self, by: &str) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(true)
-            .build()
-            .into();
-        agent
-            .post(&format!("{}/_clock", self.api))
-            .send_json(json!({ "advance": by }))
-            .expect("move the clock");
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
+use std::path::Path;
+use std::process::Command;
+use stint_tests::aws::CATALOG_PATH;
+use stint_tests::{emulator_env, request, who};
 
 /// Runs the CLI; returns exit code and stdout.
 fn stint(api: &str, token: Option<&str>, args: &[&str]) -> (i32, String) {
@@ -130,29 +41,24 @@ fn json_of(out: &str) -> Value {
 
 /// Polls `show` until the status is `want`; the broker acts on its next tick.
 fn wait_for(api: &str, tok: &str, id: &str, want: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (code, out) = stint(api, Some(tok), &["--json", "show", id]);
-        assert_eq!(code, 0, "{out}");
-        let v = json_of(&out);
-        if v["status"] == want {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still {} waiting for {want}",
-            v["status"]
-        );
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    eventually(
+        &format!("{id} to be {want}"),
+        || {
+            let (code, out) = stint(api, Some(tok), &["--json", "show", id]);
+            assert_eq!(code, 0, "{out}");
+            json_of(&out)
+        },
+        |v| v["status"] == want,
+    )
 }
 
 const PRINCIPAL: &str = "arn:aws:iam::123456789012:role/stint/oncall";
 
-fn request_and_approve(api: &str, alice: &str, bob: &str, principal: &str) -> String {
+/// Requests db-read on orders for an hour through the CLI; returns the request id.
+fn request_db_read(api: &str, tok: &str, principal: &str) -> String {
     let (code, out) = stint(
         api,
-        Some(alice),
+        Some(tok),
         &[
             "--json",
             "request",
@@ -168,16 +74,30 @@ fn request_and_approve(api: &str, alice: &str, bob: &str, principal: &str) -> St
         ],
     );
     assert_eq!(code, 0, "{out}");
-    let id = json_of(&out)["id"].as_str().unwrap().to_owned();
+    json_of(&out)["id"].as_str().unwrap().to_owned()
+}
+
+fn request_and_approve(api: &str, alice: &str, bob: &str, principal: &str) -> String {
+    let id = request_db_read(api, alice, principal);
     let (code, out) = stint(api, Some(bob), &["approve", &id]);
     assert_eq!(code, 0, "{out}");
     id
 }
 
+/// A server over `data` at 09:00 with alice's request approved by bob and granted: the server,
+/// alice's token and the request id.
+fn serve_a_grant(data: &Path) -> (Server, String, String) {
+    let server = Server::start(data, "2026-11-29T09:00:00Z");
+    let (alice, bob) = (token(data, "alice", "sre"), token(data, "bob", "db-owners"));
+    let id = request_and_approve(&server.api, &alice, &bob, PRINCIPAL);
+    wait_for(&server.api, &alice, &id, "active");
+    (server, alice, id)
+}
+
 #[test]
 fn the_whole_lifecycle_through_the_cli_against_a_real_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
+    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z");
     let (alice, bob) = (
         token(dir.path(), "alice", "sre"),
         token(dir.path(), "bob", "db-owners"),
@@ -188,25 +108,7 @@ fn the_whole_lifecycle_through_the_cli_against_a_real_server() {
     assert_eq!(code, 1, "no token is refused: {out}");
     assert!(out.contains("unauthenticated"), "{out}");
 
-    let (code, out) = stint(
-        &api,
-        Some(&alice),
-        &[
-            "--json",
-            "request",
-            "db-read",
-            "--scope",
-            "orders",
-            "--for",
-            "1h",
-            "--reason",
-            "stuck orders",
-            "--principal",
-            PRINCIPAL,
-        ],
-    );
-    assert_eq!(code, 0, "{out}");
-    let id = json_of(&out)["id"].as_str().unwrap().to_owned();
+    let id = request_db_read(&api, &alice, PRINCIPAL);
     let (code, out) = stint(&api, Some(&bob), &["ls", "--awaiting"]);
     assert!(
         code == 0 && out.contains(&id),
@@ -260,17 +162,11 @@ fn the_whole_lifecycle_through_the_cli_against_a_real_server() {
 #[test]
 fn after_a_restart_mid_grant_the_revoke_still_happens_at_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
-    let (alice, bob) = (
-        token(dir.path(), "alice", "sre"),
-        token(dir.path(), "bob", "db-owners"),
-    );
-    let id = request_and_approve(&server.api, &alice, &bob, PRINCIPAL);
-    wait_for(&server.api, &alice, &id, "active");
+    let (server, alice, id) = serve_a_grant(dir.path());
     server.stop();
 
     // Back up ten minutes later: the expiry timer is re-armed from the store.
-    let server = Server::start(dir.path(), "2026-11-29T09:10:00Z", &[], &[]);
+    let server = Server::start(dir.path(), "2026-11-29T09:10:00Z");
     let (_, out) = stint(&server.api, Some(&alice), &["--json", "show", &id]);
     assert_eq!(json_of(&out)["status"], "active");
     server.advance("50m");
@@ -288,15 +184,9 @@ fn after_a_restart_mid_grant_the_revoke_still_happens_at_expiry() {
 #[test]
 fn a_revoke_missed_while_down_is_done_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
-    let (alice, bob) = (
-        token(dir.path(), "alice", "sre"),
-        token(dir.path(), "bob", "db-owners"),
-    );
-    let id = request_and_approve(&server.api, &alice, &bob, PRINCIPAL);
-    wait_for(&server.api, &alice, &id, "active");
+    let (server, alice, id) = serve_a_grant(dir.path());
     server.stop();
-    let server = Server::start(dir.path(), "2026-11-29T12:00:00Z", &[], &[]);
+    let server = Server::start(dir.path(), "2026-11-29T12:00:00Z");
     let (_, out) = stint(&server.api, Some(&alice), &["--json", "show", &id]);
     let v = json_of(&out);
     assert_eq!(
@@ -312,18 +202,14 @@ fn a_revoke_missed_while_down_is_done_at_start() {
 async fn the_aws_provider_puts_and_deletes_the_policy_in_iam() {
     let f = stint_tests::aws::Fixture::new(chrono::Utc::now()).await;
     let dir = tempfile::tempdir().unwrap();
-    let endpoint = stint_tests::emulator_endpoint();
-    let env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ];
-    let server = Server::start(
+    let server = Server::start_with(
         dir.path(),
         "2026-11-29T09:00:00Z",
-        &["--provider", "aws"],
-        &env,
+        Serve {
+            args: &["--provider", "aws"],
+            env: emulator_env().to_vec(),
+            ..Serve::default()
+        },
     );
     let (alice, bob) = (
         token(dir.path(), "alice", "sre"),
@@ -381,13 +267,7 @@ async fn the_openapi_description_and_the_router_list_the_same_routes() {
 #[test]
 fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
-    let (alice, bob) = (
-        token(dir.path(), "alice", "sre"),
-        token(dir.path(), "bob", "db-owners"),
-    );
-    let id = request_and_approve(&server.api, &alice, &bob, PRINCIPAL);
-    wait_for(&server.api, &alice, &id, "active");
+    let (server, _, id) = serve_a_grant(dir.path());
     server.stop();
     let db = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
     db.execute_batch("DROP TRIGGER events_no_update;").unwrap();
@@ -397,9 +277,9 @@ fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
         None,
         &["verify", "--data", dir.path().to_str().unwrap()],
     );
-    stint_tests::proof::record(
-        "tampering",
-        json!({ "case": "stint verify, edit in the embedded store", "detected": code == 4 && out.contains(&format!("request#{id} at version 1")) }),
+    stint_tests::proof::tampering(
+        "stint verify, edit in the embedded store",
+        code == 4 && out.contains(&format!("request#{id} at version 1")),
     );
     assert_eq!(code, 4, "{out}");
     assert!(
@@ -413,39 +293,22 @@ fn stint_verify_names_a_tampered_event_in_the_embedded_store() {
 async fn stint_verify_names_a_tampered_event_in_dynamodb() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let f = stint_tests::aws::Fixture::new(chrono::Utc::now()).await;
-    let alice = stint_domain::Identity::new(
-        stint_domain::UserId::parse("alice").unwrap(),
-        [stint_domain::GroupName::parse("sre").unwrap()],
-    );
-    let new = stint_app::requests::NewRequest {
-        role: "db-read".parse().unwrap(),
-        scope: Some("orders".parse().unwrap()),
-        principal: f.principal.clone(),
-        duration: None,
-        justification: stint_domain::Justification::parse("verify me").unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: stint_domain::Source::Person,
-    };
-    let id = f.stint.submit(&alice, new).await.unwrap().id;
+    let new = request("db-read", "orders", &f.principal, "verify me");
+    let id = f
+        .stint
+        .submit(&who("alice", &["sre"]), new)
+        .await
+        .unwrap()
+        .id;
     f.stint
-        .approve(
-            id,
-            &stint_domain::Identity::new("bob".parse().unwrap(), ["db-owners".parse().unwrap()]),
-            None,
-        )
+        .approve(id, &who("bob", &["db-owners"]), None)
         .await
         .unwrap();
-    let endpoint = stint_tests::emulator_endpoint();
     let table = f.store.table().to_owned();
     let run = move || {
         let out = Command::new(bin("stint"))
             .args(["verify", "--table", &table])
-            .env("AWS_ENDPOINT_URL", &endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .envs(emulator_env())
             .output()
             .unwrap();
         (
@@ -467,9 +330,9 @@ async fn stint_verify_names_a_tampered_event_in_dynamodb() {
         .await
         .unwrap();
     let (code, out) = tokio::task::spawn_blocking(run).await.unwrap();
-    stint_tests::proof::record(
-        "tampering",
-        json!({ "case": "stint verify --table, delete in DynamoDB", "detected": code == 4 && out.contains(&format!("request#{id} at version 2")) }),
+    stint_tests::proof::tampering(
+        "stint verify --table, delete in DynamoDB",
+        code == 4 && out.contains(&format!("request#{id} at version 2")),
     );
     assert_eq!(code, 4, "{out}");
     assert!(
@@ -483,22 +346,20 @@ async fn stint_verify_names_a_tampered_event_in_dynamodb() {
 #[test]
 fn sixteen_parallel_decisions_over_http_happen_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z", &[], &[]);
+    let server = Server::start(dir.path(), "2026-11-29T09:00:00Z");
     let alice = token(dir.path(), "alice", "sre");
     let approvers: Vec<String> = (0..16)
         .map(|i| token(dir.path(), &format!("approver{i}"), "db-owners"))
         .collect();
     let post = |tok: &str, path: &str| -> u16 {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        agent
-            .post(&format!("{}{path}", server.api))
-            .header("Authorization", &format!("Bearer {tok}"))
-            .send_json(json!({}))
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
+        let url = format!("{}{path}", server.api);
+        http(
+            "POST",
+            &url,
+            &[("Authorization", &format!("Bearer {tok}"))],
+            "{}",
+        )
+        .0
     };
     let create = || {
         let (code, out) = stint(
@@ -567,37 +428,13 @@ fn sixteen_parallel_decisions_over_http_happen_exactly_once() {
     assert_eq!(code, 0, "{out}");
 }
 
-/// Polls `check` until it holds, for things the broker does on its next ticks.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "still waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent.post(url).header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut resp = req.send(body).expect("HTTP");
-    let status = resp.status().as_u16();
-    let text = resp.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 #[test]
 fn alerts_pipelines_and_notices_in_local_mode() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let slack = rt.block_on(stint_tests::slack::SlackStandIn::start(0));
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog.toml");
-    let text = std::fs::read_to_string(CATALOG).unwrap().replace(
+    let text = std::fs::read_to_string(CATALOG_PATH).unwrap().replace(
         "# slack_webhook = \"https://hooks.slack.com/services/T000/B000/XXXX\"",
         &format!("slack_webhook = \"{}\"", slack.url),
     );
@@ -607,9 +444,11 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     let server = Server::start_with(
         &data,
         "2026-11-29T10:00:30Z",
-        catalog.to_str().unwrap(),
-        &[],
-        &[("STINT_ALERT_SECRET", "local-secret")],
+        Serve {
+            catalog: catalog.to_str().unwrap(),
+            env: vec![("STINT_ALERT_SECRET", "local-secret".into())],
+            ..Serve::default()
+        },
     );
     let api = server.api.clone();
     let admin = token(&data, "sec", "security");
@@ -620,7 +459,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
         "occurred_at": "2026-11-29T10:00:10Z", "summary": "orders 5xx"})
     .to_string();
     let sig = stint_http::alerts::sign(b"local-secret", alert.as_bytes());
-    let (status, err) = post_json(
+    let (status, err) = http(
+        "POST",
         &format!("{api}/alerts"),
         &[("x-stint-signature", "v1=00")],
         &alert,
@@ -629,7 +469,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
         (status, err["error"].as_str()),
         (401, Some("unauthenticated"))
     );
-    let (status, out) = post_json(
+    let (status, out) = http(
+        "POST",
         &format!("{api}/alerts"),
         &[("x-stint-signature", &sig)],
         &alert,
@@ -647,7 +488,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
         .replace("triggered", "resolved")
         .replace("10:00:10", "10:00:20");
     let sig = stint_http::alerts::sign(b"local-secret", resolved.as_bytes());
-    let (status, out) = post_json(
+    let (status, out) = http(
+        "POST",
         &format!("{api}/alerts"),
         &[("x-stint-signature", &sig)],
         &resolved,
@@ -657,7 +499,11 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     assert_eq!(done["revocation"]["reason"], "incident_resolved");
 
     // Bob heard of the approval, the grant and the revoke on Slack and in the outbox.
-    eventually("three Slack notices", || slack.received().len() >= 3);
+    eventually(
+        "three Slack notices",
+        || slack.received().len(),
+        |n| *n >= 3,
+    );
     let titles: Vec<String> = slack
         .received()
         .iter()
@@ -672,11 +518,11 @@ fn alerts_pipelines_and_notices_in_local_mode() {
         ]
     );
     let outbox = data.join("outbox");
-    eventually("three emails", || {
-        std::fs::read_dir(&outbox)
-            .map(|d| d.count() >= 3)
-            .unwrap_or(false)
-    });
+    eventually(
+        "three emails",
+        || std::fs::read_dir(&outbox).map(|d| d.count()).unwrap_or(0),
+        |n| *n >= 3,
+    );
     for entry in std::fs::read_dir(&outbox).unwrap() {
         let mail = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(mail.contains("To: bob@example.com"), "{mail}");
@@ -703,7 +549,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     let bearer = format!("Bearer {job}");
     let body = json!({"role": "deploy", "scope": "orders-api", "principal": "arn:aws:iam::123456789012:role/stint/ci-deploy",
         "duration": "15m", "justification": "deploy orders-api", "ticket": "https://github.com/acme/orders/pull/42"}).to_string();
-    let (status, out) = post_json(
+    let (status, out) = http(
+        "POST",
         &format!("{api}/pipeline/requests"),
         &[("authorization", &bearer)],
         &body,
@@ -715,7 +562,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     );
     let pid = out["id"].as_str().unwrap().to_owned();
     wait_for(&api, &admin, &pid, "active");
-    let (status, out) = post_json(
+    let (status, out) = http(
+        "POST",
         &format!("{api}/pipeline/requests/{pid}/revoke"),
         &[("authorization", &bearer)],
         "",
@@ -764,7 +612,8 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     assert!(err.contains("is revoked"), "{err}");
 
     // A person's token is not a pipeline token, nor the other way round.
-    let (status, _) = post_json(
+    let (status, _) = http(
+        "POST",
         &format!("{api}/pipeline/requests"),
         &[("authorization", &format!("Bearer {admin}"))],
         &body,

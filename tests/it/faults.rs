@@ -3,23 +3,16 @@
 //! and the sweep settles what is left; nothing is granted twice.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use stint_app::grant::GrantOutcome;
 use stint_app::ports::{AccessProvider, ProviderError, Scheduler, TimerKind};
-use stint_app::requests::NewRequest;
 use stint_app::Stint;
 use stint_domain::policy::{grant_document, grant_policy_name};
-use stint_domain::{
-    GroupName, Identity, Justification, PrincipalArn, RequestId, RevokeReason, RoleName, Scope,
-    Source, Status, UserId,
-};
+use stint_domain::{PrincipalArn, RequestId, RevokeReason, RoleName, Scope, Status};
 use stint_tests::aws::Fixture;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
-}
+use stint_tests::{count, t0};
 
 #[derive(Clone, Copy)]
 enum Fault {
@@ -114,65 +107,26 @@ fn with(f: &Fixture, flaky: &Arc<Flaky>) -> Stint {
     }
 }
 
-async fn approved(f: &Fixture) -> RequestId {
-    let alice = Identity::new(
-        UserId::parse("alice@example.com").unwrap(),
-        [GroupName::parse("sre").unwrap()],
-    );
-    let bob = Identity::new(
-        UserId::parse("bob@example.com").unwrap(),
-        [GroupName::parse("db-owners").unwrap()],
-    );
-    let new = NewRequest {
-        role: RoleName::parse("db-read").unwrap(),
-        scope: Some(Scope::parse("orders").unwrap()),
-        principal: f.principal.clone(),
-        duration: None,
-        justification: Justification::parse("faults").unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: Source::Person,
-    };
-    let id = f.stint.submit(&alice, new).await.unwrap().id;
-    f.stint.approve(id, &bob, None).await.unwrap();
-    id
-}
-
-async fn count(f: &Fixture, id: RequestId, ty: &str) -> usize {
-    use stint_app::ports::EventStore;
-    f.store
-        .read_stream(&id.stream())
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e.record.event_type == ty)
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn grant_retries_through_throttling_5xx_and_timeouts() {
     for fault in [Fault::Throttle, Fault::ServerError, Fault::Timeout] {
         let f = Fixture::new(t0()).await;
-        let id = approved(&f).await;
+        let id = f.approved().await;
         let flaky = Flaky::new(&f.stint, fault, 2, 0, 2);
         assert!(matches!(
             with(&f, &flaky).grant(id).await.unwrap(),
             GrantOutcome::Granted { .. }
         ));
         assert!(f.policy(&grant_policy_name(id)).await.is_some());
-        assert!(f
-            .schedule(&TimerKind::Expiry.schedule_name(id))
-            .await
-            .is_some());
-        assert_eq!(count(&f, id, "AccessGranted").await, 1);
+        assert!(f.schedule(TimerKind::Expiry, id).await.is_some());
+        assert_eq!(count(&f.event_types(id).await, "AccessGranted"), 1);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn grant_records_grant_failed_when_its_budget_runs_out() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
+    let id = f.approved().await;
     let flaky = Flaky::new(&f.stint, Fault::Throttle, 10, 0, 0);
     assert!(matches!(
         with(&f, &flaky).grant(id).await.unwrap(),
@@ -183,7 +137,7 @@ async fn grant_records_grant_failed_when_its_budget_runs_out() {
         3,
         "the retry budget, and no more"
     );
-    let st = f.stint.load(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!((st.status, st.grant_failures), (Status::GrantFailed, 1));
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
 }
@@ -191,15 +145,14 @@ async fn grant_records_grant_failed_when_its_budget_runs_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_revoke_that_keeps_failing_is_recorded_and_the_sweep_finishes_it() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
-    f.stint.grant(id).await.unwrap();
+    let id = f.granted().await;
     f.clock.set(t0() + Duration::hours(1));
     let flaky = Flaky::new(&f.stint, Fault::ServerError, 0, 10, 0);
     assert!(with(&f, &flaky)
         .revoke(id, RevokeReason::Expired, None)
         .await
         .is_err());
-    let st = f.stint.load(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!((st.status, st.revoke_failures), (Status::Active, 1));
     assert!(
         f.policy(&grant_policy_name(id)).await.is_some(),
@@ -210,14 +163,7 @@ async fn a_revoke_that_keeps_failing_is_recorded_and_the_sweep_finishes_it() {
     assert_eq!(f.stint.sweep().await.unwrap().revoked, 1);
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
     assert_eq!(
-        f.stint
-            .load(id)
-            .await
-            .unwrap()
-            .state
-            .revocation
-            .unwrap()
-            .reason,
+        f.state(id).await.revocation.unwrap().reason,
         RevokeReason::Sweep
     );
 }
@@ -225,9 +171,9 @@ async fn a_revoke_that_keeps_failing_is_recorded_and_the_sweep_finishes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_after_the_iam_put_and_before_the_append_converges_on_redelivery() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
+    let id = f.approved().await;
     // What a grant had done when it died: the policy is in IAM, nothing is in the store.
-    let st = f.stint.load(id).await.unwrap().state;
+    let st = f.state(id).await;
     let (starts, expires) = st.grant_window().unwrap();
     let role = f
         .stint
@@ -254,7 +200,7 @@ async fn a_crash_after_the_iam_put_and_before_the_append_converges_on_redelivery
         f.stint.grant(id).await.unwrap(),
         GrantOutcome::AlreadyDone(Status::Active)
     ));
-    assert_eq!(count(&f, id, "AccessGranted").await, 1);
+    assert_eq!(count(&f.event_types(id).await, "AccessGranted"), 1);
     assert_eq!(
         f.policy_names().await,
         [grant_policy_name(id)],
@@ -266,7 +212,7 @@ async fn a_crash_after_the_iam_put_and_before_the_append_converges_on_redelivery
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_no_expiry_timer_the_sweep_still_revokes_at_expiry() {
     let f = Fixture::new(t0()).await;
-    let id = approved(&f).await;
+    let id = f.approved().await;
     let flaky = Flaky::new(&f.stint, Fault::Timeout, 0, 0, 10);
     assert!(
         matches!(
@@ -275,10 +221,7 @@ async fn with_no_expiry_timer_the_sweep_still_revokes_at_expiry() {
         ),
         "granted: IAM's condition bounds it anyway"
     );
-    assert!(f
-        .schedule(&TimerKind::Expiry.schedule_name(id))
-        .await
-        .is_none());
+    assert!(f.schedule(TimerKind::Expiry, id).await.is_none());
     f.clock.set(t0() + Duration::minutes(59));
     assert_eq!(
         f.stint.sweep().await.unwrap().revoked,

@@ -3,28 +3,19 @@
 //! (request, approve, revoke), over DynamoDB on the emulator. Each case
 //! must get its status and a JSON error, and the store's request events must not move.
 
-use chrono::{DateTime, TimeZone, Utc};
-use futures::TryStreamExt;
+use crate::support::{eventually, http, Serve, Server};
+use chrono::{Duration, Utc};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use stint_app::ports::EventStore;
 use stint_app::requests::NewRequest;
-use stint_domain::{
-    GroupName, Identity, Justification, RequestId, RoleName, Scope, Source, UserId,
-};
-use stint_http::apigw::ApiGatewayClaims;
+use stint_domain::{AccessDuration, RequestId};
 use stint_http::Api;
 use stint_tests::aws::Fixture;
-use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET};
+use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET, ALICE, BOB};
+use stint_tests::{alice, bob, t0, who};
 use tower::ServiceExt;
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap()
-}
 
 /// How the cases went on one transport.
 #[derive(Default, Debug)]
@@ -171,42 +162,19 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
     (status, body)
 }
 
-fn who(user: &str, groups: &[&str]) -> Identity {
-    Identity::new(
-        UserId::parse(user).unwrap(),
-        groups.iter().map(|g| GroupName::parse(g).unwrap()),
-    )
-}
-
+/// A db-`role` request on orders for an hour, by alice.
 async fn seed(f: &Fixture, role: &str) -> RequestId {
     let new = NewRequest {
-        role: RoleName::parse(role).unwrap(),
-        scope: Some(Scope::parse("orders").unwrap()),
-        principal: f.principal.clone(),
-        duration: Some(stint_domain::AccessDuration::parse("1h").unwrap()),
-        justification: Justification::parse("setup").unwrap(),
-        ticket: None,
-        starts_at: None,
-        break_glass: false,
-        source: Source::Person,
+        duration: Some(AccessDuration::parse("1h").unwrap()),
+        ..stint_tests::request(role, "orders", &f.principal, "setup")
     };
-    f.stint
-        .submit(&who("alice@example.com", &["sre"]), new)
-        .await
-        .unwrap()
-        .id
+    f.stint.submit(&alice(), new).await.unwrap().id
 }
 
 async fn request_events(f: &Fixture) -> usize {
-    let log: Vec<_> = f
-        .store
-        .read_log(
-            t0() - chrono::Duration::days(1),
-            t0() + chrono::Duration::days(1),
-        )
-        .try_collect()
-        .await
-        .unwrap();
+    let log = f
+        .log(t0() - Duration::days(1), t0() + Duration::days(1))
+        .await;
     log.iter()
         .filter(|e| e.stream.request_id().is_some())
         .count()
@@ -215,39 +183,32 @@ async fn request_events(f: &Fixture) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_bad_input_through_api_gateway_events_is_refused_and_appends_nothing() {
     let f = Fixture::new(t0()).await;
-    let (alice, bob, dave) = (
-        who("alice@example.com", &["sre"]),
-        who("bob@example.com", &["db-owners"]),
-        who("dave@example.com", &["db-owners"]),
-    );
+    let dave = who("dave@example.com", &["db-owners"]);
     let mut ids = HashMap::new();
     ids.insert(On::Pending, seed(&f, "db-read").await);
     let write = seed(&f, "db-write").await;
-    f.stint.approve(write, &bob, None).await.unwrap();
+    f.stint.approve(write, &bob(), None).await.unwrap();
     ids.insert(On::PendingWrite, write);
     let cancelled = seed(&f, "db-read").await;
-    f.stint.cancel(cancelled, &alice).await.unwrap();
+    f.stint.cancel(cancelled, &alice()).await.unwrap();
     ids.insert(On::Cancelled, cancelled);
     let denied = seed(&f, "db-read").await;
-    f.stint.deny(denied, &bob, None).await.unwrap();
+    f.stint.deny(denied, &bob(), None).await.unwrap();
     ids.insert(On::Denied, denied);
     let active = seed(&f, "db-read").await;
     f.stint.approve(active, &dave, None).await.unwrap();
     f.stint.grant(active).await.unwrap();
     ids.insert(On::Active, active);
     let revoked = seed(&f, "db-read").await;
-    f.stint.approve(revoked, &bob, None).await.unwrap();
+    f.stint.approve(revoked, &bob(), None).await.unwrap();
     f.stint.grant(revoked).await.unwrap();
-    f.stint.revoke_by(revoked, &alice).await.unwrap();
+    f.stint.revoke_by(revoked, &alice()).await.unwrap();
     ids.insert(On::Revoked, revoked);
     let mut ids: HashMap<On, String> = ids.into_iter().map(|(k, v)| (k, v.to_string())).collect();
     ids.insert(On::Unknown, RequestId::new().to_string());
     ids.insert(On::Malformed, "not-a-ulid".into());
 
-    let claims = Arc::new(ApiGatewayClaims::default());
-    let api = Api::new(f.stint.clone(), claims.clone())
-        .with_pipeline_auth(claims)
-        .with_alert_secrets(vec![ALERT_SECRET.as_bytes().to_vec()]);
+    let api = f.api_with_alerts(ALERT_SECRET.as_bytes());
     let mut tally = Tally::default();
     for case in cases(t0()) {
         let before = request_events(&f).await;
@@ -261,65 +222,30 @@ async fn every_bad_input_through_api_gateway_events_is_refused_and_appends_nothi
 
 // --- over HTTP against a real server -------------------------------------------------------
 
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("own path");
-    exe.parent()
-        .and_then(|d| d.parent())
-        .expect("target folder")
-        .join(name)
-}
-
-struct Server {
-    child: Child,
-    api: String,
+/// `stint serve` at t0 with the alert secret, and the key it signs its tokens with.
+struct LocalServer {
+    server: Server,
     key: Vec<u8>,
     data: PathBuf,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(data: &Path) -> Server {
-        let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/catalog.example.toml");
-        let mut child = Command::new(bin("stint"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--catalog",
-                catalog,
-                "--tick-ms",
-                "20",
-            ])
-            .args(["--manual-clock", "2026-11-29T09:00:00Z", "--data"])
-            .arg(data)
-            .env("STINT_ALERT_SECRET", ALERT_SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start stint serve (built by infra/scripts/test.sh)");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-        let api = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("address")
-            .to_owned();
+impl LocalServer {
+    fn start(data: &Path) -> LocalServer {
+        let how = Serve {
+            env: vec![("STINT_ALERT_SECRET", ALERT_SECRET.to_owned())],
+            quiet: true,
+            ..Serve::default()
+        };
+        let clock = t0().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let server = Server::start_with(data, &clock, how);
         let key = hex::decode(
             std::fs::read_to_string(data.join("jwt.key"))
                 .unwrap()
                 .trim(),
         )
         .unwrap();
-        Server {
-            child,
-            api,
+        LocalServer {
+            server,
             key,
             data: data.to_owned(),
         }
@@ -381,31 +307,13 @@ impl Server {
         headers: &[(&str, String)],
         body: &str,
     ) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let url = format!("{}{path}", self.api);
-        let mut resp = if method == "GET" {
-            let mut r = agent.get(&url);
-            if let Some(t) = self.token(caller) {
-                r = r.header("authorization", &format!("Bearer {t}"));
-            }
-            r.call()
-        } else {
-            let mut r = agent.post(&url).header("content-type", "application/json");
-            if let Some(t) = self.token(caller) {
-                r = r.header("authorization", &format!("Bearer {t}"));
-            }
-            for (k, v) in headers {
-                r = r.header(*k, v);
-            }
-            r.send(body)
-        }
-        .expect("the server answers");
-        let status = resp.status().as_u16();
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let bearer = self.token(caller).map(|t| format!("Bearer {t}"));
+        let all: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|b| ("authorization", b.as_str()))
+            .chain(headers.iter().map(|(k, v)| (*k, v.as_str())))
+            .collect();
+        http(method, &format!("{}{path}", self.server.api), &all, body)
     }
 
     /// Events in request streams, read from the embedded store beside the running server.
@@ -427,13 +335,7 @@ impl Server {
 
     fn create(&self, role: &str) -> String {
         let body = stint_tests::bad_input::body(json!({ "role": role }));
-        let (status, v) = self.call(
-            &stint_tests::bad_input::ALICE,
-            "POST",
-            "/requests",
-            &[],
-            &body,
-        );
+        let (status, v) = self.call(&ALICE, "POST", "/requests", &[], &body);
         assert_eq!(status, 201, "{v}");
         v["id"].as_str().unwrap().to_owned()
     }
@@ -444,32 +346,21 @@ impl Server {
     }
 
     fn wait_active(&self, id: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let (_, v) = self.call(
-                &stint_tests::bad_input::BOB,
-                "GET",
-                &format!("/requests/{id}"),
-                &[],
-                "",
-            );
-            if v["status"] == "active" {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{id} not granted: {v}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        eventually(
+            &format!("{id} to be granted"),
+            || {
+                self.call(&BOB, "GET", &format!("/requests/{id}"), &[], "")
+                    .1
+            },
+            |v| v["status"] == "active",
+        );
     }
 }
 
 #[test]
 fn every_bad_input_over_http_is_refused_and_appends_nothing() {
-    use stint_tests::bad_input::{ALICE, BOB};
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    let server = LocalServer::start(dir.path());
     let dave = Caller::User("dave@example.com", "db-owners");
     let mut ids = HashMap::new();
     ids.insert(On::Pending, server.create("db-read"));
@@ -494,9 +385,8 @@ fn every_bad_input_over_http_is_refused_and_appends_nothing() {
     ids.insert(On::Unknown, RequestId::new().to_string());
     ids.insert(On::Malformed, "not-a-ulid".into());
 
-    let now = Utc.with_ymd_and_hms(2026, 11, 29, 9, 0, 0).unwrap();
     let mut tally = Tally::default();
-    for case in cases(now) {
+    for case in cases(t0()) {
         let before = server.request_events();
         let (status, body) = server.call(
             &case.caller,

@@ -2,46 +2,35 @@
 //! `events/` through the request function's handler, signed webhooks through the router, and
 //! CI-job requests through API Gateway events with the pipeline issuer's claims.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use futures::TryStreamExt;
+use crate::support::call_router;
+use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use stint_app::ports::EventStore;
 use stint_domain::policy::grant_policy_name;
-use stint_domain::{RequestId, RevokeReason, Status};
+use stint_domain::{RequestId, RevokeReason, Status, StoredEvent};
 use stint_http::alerts::{sign, GENERIC_HEADER, PAGERDUTY_HEADER};
-use stint_http::apigw::ApiGatewayClaims;
-use stint_http::{router, Api};
+use stint_http::router;
 use stint_tests::aws::Fixture;
-use stint_tests::sample;
+use stint_tests::{november, sample};
 use tower::ServiceExt;
 
 const SECRET: &[u8] = b"pagerduty-webhook-secret";
 
 /// Half a minute after the samples' alarm.
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 30).unwrap()
+    november(29, 10, 0, 30)
 }
 
 fn app(f: &Fixture) -> axum::Router {
-    let claims = Arc::new(ApiGatewayClaims::default());
-    router(
-        Api::new(f.stint.clone(), claims.clone())
-            .with_pipeline_auth(claims)
-            .with_alert_secrets(vec![SECRET.to_vec()]),
-    )
+    router(f.api_with_alerts(SECRET))
 }
 
 /// The example catalog, with its services pointed at this test's own IAM role: the samples
 /// give every test the same request id, so tests must not share a role.
 async fn fixture() -> Fixture {
     let mut f = Fixture::new(t0()).await;
-    let mut catalog = (*f.stint.catalog).clone();
-    for service in catalog.services.values_mut() {
-        service.principal = f.principal.clone();
-    }
-    f.stint.catalog = Arc::new(catalog);
+    f.own_services();
     f
 }
 
@@ -56,27 +45,23 @@ async fn request_fn(f: &Fixture, event: Value) -> Value {
     .expect("handled")
 }
 
-async fn requests_in_log(f: &Fixture) -> Vec<String> {
-    let log: Vec<_> = f
-        .store
-        .read_log(t0() - Duration::days(1), t0() + Duration::days(2))
-        .try_collect()
+/// The log around the tests' time.
+async fn log(f: &Fixture) -> Vec<StoredEvent> {
+    f.log(t0() - Duration::days(1), t0() + Duration::days(2))
         .await
-        .unwrap();
-    log.iter()
+}
+
+async fn requests_in_log(f: &Fixture) -> Vec<String> {
+    log(f)
+        .await
+        .iter()
         .filter(|e| e.record.event_type == "AccessRequested")
         .map(|e| e.stream.to_string())
         .collect()
 }
 
 async fn event_count(f: &Fixture) -> usize {
-    let log: Vec<_> = f
-        .store
-        .read_log(t0() - Duration::days(1), t0() + Duration::days(2))
-        .try_collect()
-        .await
-        .unwrap();
-    log.len()
+    log(f).await.len()
 }
 
 fn alarm_at(state: &str, at: DateTime<Utc>) -> Value {
@@ -104,7 +89,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     assert_eq!(out["requester"], "bob@example.com");
     assert_eq!(out["status"], "approved");
     let id = id_of(&out);
-    let st = f.stint.get(id).await.unwrap().state;
+    let st = f.state(id).await;
     let req = st.request.as_ref().unwrap();
     assert_eq!(st.approved_by_rule.as_deref(), Some("oncall-db-read"));
     match &req.source {
@@ -137,7 +122,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     let out = request_fn(&f, sample("cloudwatch-ok.json")).await;
     assert_eq!(out["outcome"], "resolved", "{out}");
     assert_eq!(out["resolved"], json!([id.to_string()]));
-    let st = f.stint.get(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!(
         st.status,
         Status::Active,
@@ -149,7 +134,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
         f.stint.close_incident_access(id).await.unwrap(),
         stint_app::revoke::RevokeOutcome::Revoked { .. }
     ));
-    let st = f.stint.get(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!(st.status, Status::Revoked);
     assert_eq!(
         st.revocation.unwrap().reason,
@@ -186,15 +171,16 @@ async fn a_repeated_or_flapping_alarm_gives_one_request() {
     f.clock.advance(Duration::minutes(10));
     request_fn(&f, alarm_at("OK", t0() + Duration::minutes(10))).await;
     f.stint.close_incident_access(id).await.unwrap();
-    assert_eq!(f.stint.get(id).await.unwrap().state.status, Status::Revoked);
+    assert_eq!(f.status(id).await, Status::Revoked);
     f.clock.advance(Duration::minutes(5));
     let flap = request_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(15))).await;
     assert_eq!(flap["outcome"], "joined", "{flap}");
     assert_eq!(id_of(&flap), id);
     let requests = requests_in_log(&f).await.len();
-    stint_tests::proof::record(
-        "duplicates",
-        json!({ "test": "request handler, alarm redelivered and flapping", "deliveries": 6, "duplicate_effects": requests.saturating_sub(1) }),
+    stint_tests::proof::duplicates(
+        "request handler, alarm redelivered and flapping",
+        6,
+        requests.saturating_sub(1),
     );
     assert_eq!(requests, 1);
 
@@ -310,7 +296,7 @@ async fn webhook_signatures_valid_invalid_replayed_and_missing() {
     assert_eq!(out["outcome"], "requested");
     assert_eq!(out["status"], "approved");
     let id = id_of(&out);
-    let st = f.stint.get(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!(
         st.request.unwrap().ticket.unwrap().as_str(),
         "https://acme.pagerduty.com/incidents/Q2NKRJ0JQFZB1A"
@@ -354,14 +340,7 @@ async fn webhook_signatures_valid_invalid_replayed_and_missing() {
     );
     f.stint.close_incident_access(id).await.unwrap();
     assert_eq!(
-        f.stint
-            .get(id)
-            .await
-            .unwrap()
-            .state
-            .revocation
-            .unwrap()
-            .reason,
+        f.state(id).await.revocation.unwrap().reason,
         RevokeReason::IncidentResolved
     );
 }
@@ -414,14 +393,7 @@ async fn the_generic_format_is_signed_the_same_way() {
 // --- pipelines ---------------------------------------------------------------------------------
 
 async fn call(f: &Fixture, event: &Value) -> (u16, Value) {
-    let req = lambda_http::request::from_str(&event.to_string()).expect("API Gateway event");
-    let resp = app(f).oneshot(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    call_router(&app(f), event).await
 }
 
 fn job(claims: Value) -> Value {
@@ -584,10 +556,7 @@ async fn an_incident_resolved_before_the_grant_never_grants() {
         "{granted:?}"
     );
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
-    assert_eq!(
-        f.stint.get(id).await.unwrap().state.status,
-        Status::GrantFailed
-    );
+    assert_eq!(f.status(id).await, Status::GrantFailed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -649,7 +618,7 @@ async fn the_sweep_ends_incident_access_whose_resolution_event_was_lost() {
     // IncidentResolved never reaches the revoke function; the next sweep finds it.
     let report = f.stint.sweep().await.unwrap();
     assert_eq!(report.revoked, 1, "{report:?}");
-    let st = f.stint.get(id).await.unwrap().state;
+    let st = f.state(id).await;
     assert_eq!(
         st.revocation.unwrap().reason,
         RevokeReason::IncidentResolved

@@ -2,6 +2,7 @@
 //! the SDK) and the embedded SQLite store on disk. Tampering goes around the adapter, straight
 //! to the backend, the way an attacker with table access would.
 
+use crate::support::sixteen_at_once;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -291,25 +292,14 @@ async fn sixteen_concurrent_appenders_one_wins<S: Subject>() {
         .append(&stream, 0, vec![record(0, t0())])
         .await
         .expect("seed");
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let (store, stream) = (Arc::clone(&store), stream.clone());
-            tokio::spawn(async move {
-                store
-                    .append(
-                        &stream,
-                        1,
-                        vec![record(100 + i, t0()), record(200 + i, t0())],
-                    )
-                    .await
-            })
-        })
-        .collect();
-    let results: Vec<_> = futures::future::join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("task"))
-        .collect();
+    let results = sixteen_at_once(
+        &(store.clone(), stream.clone()),
+        |(store, stream), i| async move {
+            let evs = vec![record(100 + i, t0()), record(200 + i, t0())];
+            store.append(&stream, 1, evs).await
+        },
+    )
+    .await;
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,
@@ -520,10 +510,7 @@ async fn tampering_is_detected_and_named<S: Subject>(tamper: &str) {
     let named = after.breaks.len() == 1
         && after.breaks[0].stream.as_str() == target.as_str()
         && after.breaks[0].version == expected_version;
-    stint_tests::proof::record(
-        "tampering",
-        serde_json::json!({ "case": format!("{tamper} in {}", S::NAME), "detected": named }),
-    );
+    stint_tests::proof::tampering(&format!("{tamper} in {}", S::NAME), named);
     assert_eq!(
         after.breaks.len(),
         1,
