@@ -14,8 +14,12 @@ pub enum ClaimEvent {
     /// This request answers for the alert's incident.
     AlertRequestOpened {
         request_id: RequestId,
+        // Only the request id is needed to act on a claim; the rest is for readers.
+        #[serde(default)]
         service: String,
+        #[serde(default)]
         alarm: String,
+        #[serde(default)]
         incident: String,
     },
 }
