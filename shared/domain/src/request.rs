@@ -25,10 +25,26 @@ pub enum Status {
     Revoked,
 }
 
+impl Status {
+    /// The snake_case name, the same string serde writes (a test holds the two together).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Pending => "pending",
+            Status::Approved => "approved",
+            Status::Active => "active",
+            Status::Denied => "denied",
+            Status::Cancelled => "cancelled",
+            Status::Lapsed => "lapsed",
+            Status::GrantFailed => "grant_failed",
+            Status::Revoked => "revoked",
+        }
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json::to_value(self).ok();
-        f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
+        f.write_str(self.as_str())
     }
 }
 
