@@ -421,9 +421,13 @@ async fn report(
         ),
         "csv" => (
             "text/csv; charset=utf-8",
-            stint_app::report::to_csv(&r).map_err(|e| ApiError::bad("format", e.to_string()))?,
+            stint_app::render::report::to_csv(&r)
+                .map_err(|e| ApiError::bad("format", e.to_string()))?,
         ),
-        "html" => ("text/html; charset=utf-8", stint_app::report::to_html(&r)),
+        "html" => (
+            "text/html; charset=utf-8",
+            stint_app::render::report::to_html(&r),
+        ),
         other => {
             return Err(ApiError::bad(
                 "format",
