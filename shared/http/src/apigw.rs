@@ -92,19 +92,6 @@ impl Authenticator for ApiGatewayClaims {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_claims_in_every_shape() {
-        assert_eq!(parse_groups("[sre db-owners]"), ["sre", "db-owners"]);
-        assert_eq!(parse_groups(r#"["sre","db-owners"]"#), ["sre", "db-owners"]);
-        assert_eq!(parse_groups("sre, db-owners"), ["sre", "db-owners"]);
-        assert!(parse_groups("[]").is_empty());
-    }
-}
-
 /// The HTTP API over the services, trusting API Gateway's JWT authorizer for identity.
 pub fn api_from_env(stint: Stint) -> Api {
     let claims = ApiGatewayClaims {
@@ -149,4 +136,17 @@ pub fn edge(
     Box<dyn std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>>,
 > {
     move |payload, context| Box::pin(serve_event(router, payload, context))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_claims_in_every_shape() {
+        assert_eq!(parse_groups("[sre db-owners]"), ["sre", "db-owners"]);
+        assert_eq!(parse_groups(r#"["sre","db-owners"]"#), ["sre", "db-owners"]);
+        assert_eq!(parse_groups("sre, db-owners"), ["sre", "db-owners"]);
+        assert!(parse_groups("[]").is_empty());
+    }
 }
