@@ -5,7 +5,7 @@ use crate::{Cli, Command, Failure};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use stint_domain::{AccessDuration, GroupName, UserId};
+use stint_domain::{AccessDuration, GroupName, RequestId, UserId};
 use stint_http::jwt::LocalJwt;
 
 pub struct Client {
@@ -16,18 +16,16 @@ pub struct Client {
 }
 
 /// `stint token`: a local token, signed with the key `stint serve` uses.
-pub fn token(user: &str, groups: &[String], ttl: &str, data: &Path) -> Result<(), Failure> {
-    let user = UserId::parse(user).map_err(|e| Failure::usage(e.to_string()))?;
-    let groups = groups
-        .iter()
-        .map(|g| GroupName::parse(g))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::usage(e.to_string()))?;
-    let ttl = AccessDuration::parse(ttl).map_err(|e| Failure::usage(format!("--ttl: {e}")))?;
+pub fn token(
+    user: &UserId,
+    groups: &[GroupName],
+    ttl: AccessDuration,
+    data: &Path,
+) -> Result<(), Failure> {
     let jwt = LocalJwt::load_or_create(data)
         .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
     let token = jwt
-        .issue(&user, &groups, ttl.to_chrono(), chrono::Utc::now())
+        .issue(user, groups, ttl.to_chrono(), chrono::Utc::now())
         .map_err(|e| Failure::trouble(e.0))?;
     println!("{token}");
     Ok(())
@@ -37,10 +35,9 @@ pub fn pipeline_token(
     repository: &str,
     git_ref: &str,
     environment: Option<&str>,
-    ttl: &str,
+    ttl: AccessDuration,
     data: &Path,
 ) -> Result<(), Failure> {
-    let ttl = AccessDuration::parse(ttl).map_err(|e| Failure::usage(format!("--ttl: {e}")))?;
     let jwt = LocalJwt::load_or_create(data)
         .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
     let token = jwt
@@ -182,17 +179,17 @@ impl Client {
                 start,
                 break_glass,
             } => {
-                let mut body = json!({ "role": role, "principal": principal, "justification": reason, "break_glass": break_glass });
-                for (k, v) in [
-                    ("scope", scope),
-                    ("duration", duration),
-                    ("ticket", ticket),
-                    ("start", start),
-                ] {
-                    if let Some(v) = v {
-                        body[k] = json!(v);
-                    }
-                }
+                let body = json!({
+                    "role": role,
+                    "principal": principal,
+                    "justification": reason,
+                    "break_glass": break_glass,
+                    "scope": scope,
+                    "duration": duration,
+                    "ticket": ticket,
+                    "start": start,
+                })
+                .without_nulls();
                 let v = self.call("POST", "/requests", Some(body))?;
                 self.print(&v, output::request);
             }
@@ -247,14 +244,14 @@ impl Client {
                 let v = self.call("GET", &format!("/requests/{id}"), None)?;
                 self.print(&v, output::show);
             }
-            Command::Watch { id, timeout } => self.watch(id, timeout)?,
+            Command::Watch { id, timeout } => self.watch(*id, *timeout)?,
             Command::Report { from, to, format } => {
                 let mut q = vec![format!("format={format}")];
                 for (k, v) in [("from", from), ("to", to)] {
                     if let Some(v) = v {
-                        let v = chrono::DateTime::parse_from_rfc3339(v)
-                            .map_err(|e| Failure::usage(format!("--{k}: {e}")))?;
-                        q.push(format!("{k}={}", v.to_rfc3339().replace('+', "%2B")));
+                        // UTC with a Z: nothing in it needs percent-encoding.
+                        let v = v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                        q.push(format!("{k}={v}"));
                     }
                 }
                 print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
@@ -268,9 +265,7 @@ impl Client {
     }
 
     /// Polls once a second and prints each status change, until granted or ended.
-    fn watch(&self, id: &str, timeout: &str) -> Result<(), Failure> {
-        let limit = AccessDuration::parse(timeout)
-            .map_err(|e| Failure::usage(format!("--timeout: {e}")))?;
+    fn watch(&self, id: RequestId, limit: AccessDuration) -> Result<(), Failure> {
         let deadline = Instant::now() + Duration::from_secs(limit.secs());
         let mut last = String::new();
         loop {

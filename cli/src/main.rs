@@ -6,9 +6,14 @@ mod client;
 mod output;
 mod serve;
 
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use stint_domain::{
+    AccessDuration, GroupName, Justification, PrincipalArn, RequestId, RoleName, Scope, TicketRef,
+    UserId,
+};
 
 #[derive(Parser)]
 #[command(
@@ -45,12 +50,12 @@ enum Command {
     /// Print a local bearer token for a user, signed with the key in the data folder.
     Token {
         #[arg(long)]
-        user: String,
+        user: UserId,
         /// Comma-separated groups.
         #[arg(long, value_delimiter = ',')]
-        groups: Vec<String>,
+        groups: Vec<GroupName>,
         #[arg(long, default_value = "12h")]
-        ttl: String,
+        ttl: AccessDuration,
         #[arg(long, default_value = ".stint")]
         data: PathBuf,
     },
@@ -64,47 +69,47 @@ enum Command {
         #[arg(long)]
         environment: Option<String>,
         #[arg(long, default_value = "1h")]
-        ttl: String,
+        ttl: AccessDuration,
         #[arg(long, default_value = ".stint")]
         data: PathBuf,
     },
     /// Ask for a role.
     Request {
-        role: String,
+        role: RoleName,
         #[arg(long)]
-        scope: Option<String>,
+        scope: Option<Scope>,
         /// How long, e.g. 30m, 1h30m (the role's default when left out).
         #[arg(long = "for")]
-        duration: Option<String>,
-        #[arg(long)]
-        reason: String,
-        #[arg(long)]
-        ticket: Option<String>,
+        duration: Option<AccessDuration>,
+        #[arg(long, value_parser = Justification::parse)]
+        reason: Justification,
+        #[arg(long, value_parser = TicketRef::parse)]
+        ticket: Option<TicketRef>,
         /// The IAM role ARN to attach the grant to.
         #[arg(long, env = "STINT_PRINCIPAL")]
-        principal: String,
+        principal: PrincipalArn,
         /// A scheduled start (RFC 3339).
-        #[arg(long)]
-        start: Option<String>,
+        #[arg(long, value_parser = rfc3339)]
+        start: Option<DateTime<Utc>>,
         #[arg(long)]
         break_glass: bool,
     },
     /// Approve a request.
     Approve {
-        id: String,
+        id: RequestId,
         #[arg(long)]
         comment: Option<String>,
     },
     /// Deny a request.
     Deny {
-        id: String,
+        id: RequestId,
         #[arg(long)]
         reason: Option<String>,
     },
     /// Cancel your own pending request.
-    Cancel { id: String },
+    Cancel { id: RequestId },
     /// Revoke an active grant now.
-    Revoke { id: String },
+    Revoke { id: RequestId },
     /// List requests.
     Ls {
         #[arg(long)]
@@ -120,21 +125,21 @@ enum Command {
         days: u32,
     },
     /// Show a request and its timeline.
-    Show { id: String },
+    Show { id: RequestId },
     /// Wait until a request is granted or ends, showing each change.
     Watch {
-        id: String,
+        id: RequestId,
         #[arg(long, default_value = "15m")]
-        timeout: String,
+        timeout: AccessDuration,
     },
     /// The compliance report for a period (auditor or admin groups).
     Report {
         /// Start (RFC 3339); default: seven whole days ago.
-        #[arg(long)]
-        from: Option<String>,
+        #[arg(long, value_parser = rfc3339)]
+        from: Option<DateTime<Utc>>,
         /// End (RFC 3339); default: the start of today (UTC).
-        #[arg(long)]
-        to: Option<String>,
+        #[arg(long, value_parser = rfc3339)]
+        to: Option<DateTime<Utc>>,
         #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
         format: String,
     },
@@ -147,11 +152,11 @@ enum Command {
         #[arg(long)]
         table: Option<String>,
         /// Start of the period (RFC 3339); default: 400 days ago.
-        #[arg(long)]
-        from: Option<String>,
+        #[arg(long, value_parser = rfc3339)]
+        from: Option<DateTime<Utc>>,
         /// End of the period (RFC 3339); default: now.
-        #[arg(long)]
-        to: Option<String>,
+        #[arg(long, value_parser = rfc3339)]
+        to: Option<DateTime<Utc>>,
     },
 }
 
@@ -162,28 +167,22 @@ fn main() -> ExitCode {
         Command::Token {
             ref user,
             ref groups,
-            ref ttl,
+            ttl,
             ref data,
         } => client::token(user, groups, ttl, data),
         Command::PipelineToken {
             ref repository,
             ref git_ref,
             ref environment,
-            ref ttl,
+            ttl,
             ref data,
         } => client::pipeline_token(repository, git_ref, environment.as_deref(), ttl, data),
         Command::Verify {
             ref data,
             ref table,
-            ref from,
-            ref to,
-        } => serve::verify(
-            data,
-            table.as_deref(),
-            from.as_deref(),
-            to.as_deref(),
-            cli.json,
-        ),
+            from,
+            to,
+        } => serve::verify(data, table.as_deref(), from, to, cli.json),
         ref other => client::Client::new(&cli).and_then(|c| c.run(other)),
     };
     match result {
@@ -193,6 +192,11 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// An RFC 3339 instant, for clap: a bad one is a usage error that names the flag.
+pub fn rfc3339(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
 }
 
 /// A failure with its exit code.
@@ -213,5 +217,167 @@ impl Failure {
             code: 3,
             message: m.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("stint").chain(args.iter().copied()))
+    }
+
+    const ID: &str = "01JDQ3Z6W4X9V8T7S6R5Q4P3N2";
+    const PRINCIPAL: &str = "arn:aws:iam::123456789012:role/stint/oncall";
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn values_arrive_as_domain_types() {
+        let cli = parse(&[
+            "request",
+            "db-read",
+            "--scope",
+            "orders",
+            "--for",
+            "1h30m",
+            "--reason",
+            " stuck orders ",
+            "--ticket",
+            "OPS-1",
+            "--principal",
+            PRINCIPAL,
+            "--start",
+            "2026-11-29T10:00:00+01:00",
+        ])
+        .unwrap();
+        let Command::Request {
+            role,
+            scope,
+            duration,
+            reason,
+            ticket,
+            principal,
+            start,
+            break_glass,
+        } = cli.command
+        else {
+            panic!("not a request");
+        };
+        assert_eq!(role.as_str(), "db-read");
+        assert_eq!(scope.map(|s| s.to_string()).as_deref(), Some("orders"));
+        assert_eq!(duration.map(AccessDuration::secs), Some(5_400));
+        assert_eq!(reason.as_str(), "stuck orders");
+        assert_eq!(ticket.map(|t| t.to_string()).as_deref(), Some("OPS-1"));
+        assert_eq!(principal.as_str(), PRINCIPAL);
+        assert_eq!(
+            start.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-29T09:00:00+00:00")
+        );
+        assert!(!break_glass);
+
+        let Command::Token {
+            user, groups, ttl, ..
+        } = parse(&["token", "--user", "Bob", "--groups", "sre,db-owners"])
+            .unwrap()
+            .command
+        else {
+            panic!("not a token");
+        };
+        assert_eq!(user.as_str(), "bob");
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            ttl.secs(),
+            12 * 3_600,
+            "the default goes through the parser"
+        );
+
+        let Command::Watch { id, timeout } = parse(&["watch", ID]).unwrap().command else {
+            panic!("not a watch");
+        };
+        assert_eq!(id.to_string(), ID);
+        assert_eq!(timeout.secs(), 15 * 60);
+    }
+
+    #[test]
+    fn clap_refuses_bad_values_itself() {
+        let request = |extra: &[&str]| {
+            let mut args = vec!["request", "db-read", "--reason", "why", "--principal"];
+            args.push(PRINCIPAL);
+            args.extend_from_slice(extra);
+            parse(&args)
+        };
+        for (args, flag) in [
+            (
+                vec![
+                    "request",
+                    "DB read",
+                    "--reason",
+                    "x",
+                    "--principal",
+                    PRINCIPAL,
+                ],
+                "<ROLE>",
+            ),
+            (vec!["approve", "not-an-id"], "<ID>"),
+            (vec!["show", "42"], "<ID>"),
+            (vec!["watch", ID, "--timeout", "soon"], "--timeout"),
+            (vec!["token", "--user", "bob", "--ttl", "0s"], "--ttl"),
+            (
+                vec!["token", "--user", "bob", "--groups", "sre, "],
+                "--groups",
+            ),
+            (vec!["report", "--from", "yesterday"], "--from"),
+            (vec!["verify", "--to", "2026-13-01T00:00:00Z"], "--to"),
+        ] {
+            let e = parse(&args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{args:?}: {e}");
+            assert!(e.to_string().contains(flag), "{args:?}: {e}");
+            assert_eq!(e.exit_code(), 2, "usage errors exit 2 as before");
+        }
+        for (extra, flag) in [
+            (&["--for", "5x"][..], "--for"),
+            (&["--scope", "Orders!"][..], "--scope"),
+            (&["--start", "tomorrow"][..], "--start"),
+        ] {
+            let e = request(extra)
+                .err()
+                .unwrap_or_else(|| panic!("{extra:?} parsed"));
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{extra:?}: {e}");
+            assert!(e.to_string().contains(flag), "{extra:?}: {e}");
+        }
+        let e = parse(&[
+            "request",
+            "db-read",
+            "--reason",
+            " ",
+            "--principal",
+            PRINCIPAL,
+        ])
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string().contains("justification must not be empty"),
+            "{e}"
+        );
+        let e = parse(&[
+            "request",
+            "db-read",
+            "--reason",
+            "x",
+            "--principal",
+            "alice",
+        ])
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("--principal"), "{e}");
     }
 }

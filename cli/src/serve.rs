@@ -38,8 +38,8 @@ pub struct ServeArgs {
     provider: Option<String>,
     /// Run on a manual clock starting at this instant (RFC 3339), moved by `POST /_clock`.
     /// For tests and demos: time passes without waiting.
-    #[arg(long)]
-    manual_clock: Option<String>,
+    #[arg(long, value_parser = crate::rfc3339)]
+    manual_clock: Option<DateTime<Utc>>,
     /// How often the broker checks timers and the bus, in milliseconds.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
@@ -103,14 +103,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("--catalog {}: {e}", args.catalog.display())))?;
     let catalog = Catalog::from_toml(&text)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.catalog.display())))?;
-    let manual = match &args.manual_clock {
-        Some(t) => {
-            let t = DateTime::parse_from_rfc3339(t)
-                .map_err(|e| Failure::usage(format!("--manual-clock: {e}")))?;
-            Some(Arc::new(ManualClock::new(t.with_timezone(&Utc))))
-        }
-        None => None,
-    };
+    let manual = args.manual_clock.map(|t| Arc::new(ManualClock::new(t)));
     let clock: Arc<dyn Clock> = match &manual {
         Some(m) => m.clone(),
         None => Arc::new(SystemClock),
@@ -203,23 +196,12 @@ async fn shutdown_signal() {
 pub fn verify(
     data: &Path,
     table: Option<&str>,
-    from: Option<&str>,
-    to: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let parse = |s: &str, flag: &str| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| Failure::usage(format!("{flag}: {e}")))
-    };
-    let to = to
-        .map(|t| parse(t, "--to"))
-        .transpose()?
-        .unwrap_or_else(|| Utc::now() + chrono::TimeDelta::days(1));
-    let from = from
-        .map(|t| parse(t, "--from"))
-        .transpose()?
-        .unwrap_or(to - chrono::TimeDelta::days(400));
+    let to = to.unwrap_or_else(|| Utc::now() + chrono::TimeDelta::days(1));
+    let from = from.unwrap_or(to - chrono::TimeDelta::days(400));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -6,7 +6,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;
-use stint_app::report::{to_csv, to_html};
+use stint_app::render::report::{to_csv, to_html};
 use stint_domain::report::ReportBuilder;
 use stint_domain::{
     apply, AccessDuration, AccessRequested, Actor, Event, EventBody, EventRecord, Hash,

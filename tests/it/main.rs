@@ -17,6 +17,7 @@ mod event_store_contract;
 mod faults;
 mod functions;
 mod http_api;
+mod http_query;
 mod least_privilege;
 mod lifecycle;
 mod local_mode;

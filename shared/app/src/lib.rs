@@ -8,6 +8,7 @@ pub mod grant;
 pub mod notify;
 pub mod ports;
 pub mod relay;
+pub mod render;
 pub mod report;
 pub mod requests;
 pub mod resume;

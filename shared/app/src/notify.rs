@@ -6,11 +6,12 @@
 use super::service::{retry, AppError, RetryPolicy};
 use crate::execute::{execute, ExecuteError};
 use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, StoreError};
+use crate::render::notice::{email_html, email_text};
 use serde::Serialize;
 use std::sync::Arc;
 use stint_domain::catalog::looks_like_email;
 use stint_domain::ledger::{NoticeCommand, NoticeLedger, NoticeRejection};
-use stint_domain::notice::{email_text, notices_for, slack_message, Audience, Notice};
+use stint_domain::notice::{notices_for, slack_message, Audience, Notice};
 use stint_domain::{Catalog, Event, RequestId, RequestState, StreamId};
 
 #[derive(Clone)]
@@ -209,13 +210,6 @@ impl Notifier {
     }
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A notice as a MIME message: plain text with an HTML alternative.
 fn email(n: &Notice, from: &str, to: &[String]) -> Result<Vec<u8>, ProviderError> {
     use lettre::message::{Mailbox, MultiPart, SinglePart};
@@ -227,23 +221,8 @@ fn email(n: &Notice, from: &str, to: &[String]) -> Result<Vec<u8>, ProviderError
     for a in to {
         b = b.to(a.parse::<Mailbox>().map_err(|e| bad(&e))?);
     }
-    let mut html = format!("<h2>{}</h2><table>", html_escape(&n.title));
-    for (k, v) in &n.fields {
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            html_escape(k),
-            html_escape(v)
-        ));
-    }
-    html.push_str("</table>");
-    if let Some(link) = &n.link {
-        html.push_str(&format!(
-            "<p><a href=\"{}\">Open request</a></p>",
-            html_escape(link)
-        ));
-    }
     let body = MultiPart::alternative()
         .singlepart(SinglePart::plain(text))
-        .singlepart(SinglePart::html(html));
+        .singlepart(SinglePart::html(email_html(n)));
     Ok(b.multipart(body).map_err(|e| bad(&e))?.formatted())
 }

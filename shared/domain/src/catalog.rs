@@ -739,17 +739,13 @@ fn check_webhook(url: &str) -> Result<(), String> {
     }
 }
 
-/// Plain `local@domain`, nothing that could smuggle a header into a message.
+/// An address the mailer can send to: lettre's own parser decides, so what the catalog accepts
+/// is what the send path accepts (no display name, no list, nothing that could smuggle a
+/// header). The domain must also have a dot: a bare host (`alice@corp`) is a login, not a
+/// mailbox SES can deliver to.
 pub fn looks_like_email(a: &str) -> bool {
-    let Some((local, domain)) = a.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && a.len() <= 254
-        && !a
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"\\".contains(c))
+    a.parse::<lettre::Address>()
+        .is_ok_and(|addr| addr.domain().contains('.'))
 }
 
 /// Actions are `service:Action`; IAM is never granted beyond read calls, and `*` never.
@@ -788,6 +784,29 @@ mod tests {
     fn the_shipped_example_loads() {
         let c = Catalog::from_toml(EXAMPLE).unwrap();
         assert!(c.roles.len() >= 3);
+    }
+
+    #[test]
+    fn email_addresses_are_what_lettre_can_send_to() {
+        for ok in [
+            "alice@example.com",
+            "a.b+ops@sub.example.co.uk",
+            "x@[192.0.2.1]",
+        ] {
+            assert!(looks_like_email(ok), "{ok}");
+        }
+        for bad in [
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@corp",
+            "a b@example.com",
+            "Alice <alice@example.com>",
+            "a@example.com, b@example.com",
+            "a@example.com\r\nBcc: evil@example.com",
+        ] {
+            assert!(!looks_like_email(bad), "{bad}");
+        }
     }
 
     fn with_role(extra: &str) -> String {

@@ -1,4 +1,5 @@
-//! Who hears about what: the notices an event calls for, and their Slack and email text. Pure.
+//! Who hears about what: the notices an event calls for, and their Slack message. Pure. (Their
+//! email is rendered in stint-app's `render::notice`.)
 
 use super::catalog::Catalog;
 use super::event::{Event, EventBody, Source};
@@ -226,25 +227,6 @@ pub fn slack_message(n: &Notice) -> Value {
     json!({ "text": title, "blocks": blocks })
 }
 
-/// Subject and plain-text body of a notice email.
-pub fn email_text(n: &Notice) -> (String, String) {
-    let subject = if n.urgent {
-        format!("[Stint] BREAK-GLASS: {}", n.title)
-    } else {
-        format!("[Stint] {}", n.title)
-    };
-    let mut body = format!("{}\n\n", n.title);
-    for (k, v) in &n.fields {
-        body.push_str(&format!("{k}: {v}\n"));
-    }
-    body.push_str(&format!("\nRequest: {}\n", n.request_id));
-    if let Some(link) = &n.link {
-        body.push_str(&format!("Open: {link}\n"));
-    }
-    // Header injection is impossible through the subject: lines are folded to one.
-    (subject.replace(['\r', '\n'], " "), body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +291,6 @@ mod tests {
         assert_eq!(all.len(), 1, "{all:?}");
         assert!(all[0].urgent);
         assert_eq!(all[0].audience, Audience::Approvers);
-        assert!(email_text(&all[0]).0.contains("BREAK-GLASS"));
+        assert!(all[0].title.starts_with("BREAK-GLASS"));
     }
 }

@@ -828,3 +828,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn status_display_is_its_serde_name() {
+    use Status::*;
+    for s in [
+        New,
+        Pending,
+        Approved,
+        Active,
+        Denied,
+        Cancelled,
+        Lapsed,
+        GrantFailed,
+        Revoked,
+    ] {
+        assert_eq!(serde_json::to_value(s).unwrap(), s.to_string());
+        let back: Status = serde_json::from_value(serde_json::json!(s.as_str())).unwrap();
+        assert_eq!(back, s);
+    }
+}

@@ -9,7 +9,8 @@ pub mod pipeline;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, MethodRouter};
@@ -198,7 +199,7 @@ async fn show(
     Ok(Json(RequestView::with_timeline(&loaded)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<Status>,
@@ -211,9 +212,8 @@ struct ListQuery {
 async fn list(
     State(api): State<Api>,
     Caller(who): Caller,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let q: ListQuery = parse_query(q.as_deref())?;
     let days = q.days.unwrap_or(14);
     if days == 0 || days > stint_app::requests::MAX_LIST_DAYS {
         return Err(ApiError::bad(
@@ -232,37 +232,39 @@ async fn list(
     Ok(Json(serde_json::json!({ "requests": requests })))
 }
 
-/// Query strings go through serde's value deserializer so the same field errors come back.
-fn query_to_json(raw: &str) -> Result<serde_json::Value, ApiError> {
-    let mut map = serde_json::Map::new();
-    for pair in raw.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = percent_decode(k)?;
-        let v = percent_decode(v)?;
-        let value = match v.as_str() {
-            "true" => serde_json::Value::Bool(true),
-            "false" => serde_json::Value::Bool(false),
-            n if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && n.len() < 10 => {
-                serde_json::json!(n.parse::<u64>().unwrap_or(0))
-            }
-            s => serde_json::Value::String(s.to_owned()),
-        };
-        if map.insert(k.clone(), value).is_some() {
-            return Err(ApiError::bad(k, "given more than once"));
-        }
+/// A query string deserialized into `T` by axum's `Query`, or the API's 400 naming the
+/// parameter at fault. Extracted after `Caller`, so a missing identity is still a 401 first.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| query_error(&e))
     }
-    Ok(serde_json::Value::Object(map))
 }
 
-fn percent_decode(s: &str) -> Result<String, ApiError> {
-    let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| ApiError::BadInput {
+/// axum keeps serde_path_to_error's error inside its rejection; that error knows the parameter.
+fn query_error(e: &QueryRejection) -> ApiError {
+    let at_fault = std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
+        e.source()
+    })
+    .find_map(|e| e.downcast_ref::<serde_path_to_error::Error<serde::de::value::Error>>());
+    match at_fault {
+        Some(p) => {
+            let path = p.path().to_string();
+            ApiError::BadInput {
+                field: (path != ".").then_some(path),
+                message: p.inner().to_string(),
+            }
+        }
+        None => ApiError::BadInput {
             field: None,
-            message: "query string is not UTF-8".into(),
-        })
+            message: e.body_text(),
+        },
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,7 +384,7 @@ async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(uri.path().chars().take(200).collect())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
     from: Option<DateTime<Utc>>,
@@ -394,14 +396,13 @@ struct ReportQuery {
 async fn report(
     State(api): State<Api>,
     Caller(who): Caller,
-    RawQuery(q): RawQuery,
+    ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
     if !api.stint.catalog.is_auditor(&who) {
         return Err(ApiError::Forbidden(
             "reports are for the auditor and admin groups".into(),
         ));
     }
-    let q: ReportQuery = parse_query(q.as_deref())?;
     let now = api.stint.clock.now();
     let (default_from, default_to) = stint_domain::report::last_days(now, 7);
     let (from, to) = (q.from.unwrap_or(default_from), q.to.unwrap_or(default_to));
@@ -421,9 +422,13 @@ async fn report(
         ),
         "csv" => (
             "text/csv; charset=utf-8",
-            stint_app::report::to_csv(&r).map_err(|e| ApiError::bad("format", e.to_string()))?,
+            stint_app::render::report::to_csv(&r)
+                .map_err(|e| ApiError::bad("format", e.to_string()))?,
         ),
-        "html" => ("text/html; charset=utf-8", stint_app::report::to_html(&r)),
+        "html" => (
+            "text/html; charset=utf-8",
+            stint_app::render::report::to_html(&r),
+        ),
         other => {
             return Err(ApiError::bad(
                 "format",
@@ -432,19 +437,6 @@ async fn report(
         }
     };
     Ok(([(http::header::CONTENT_TYPE, ctype)], body).into_response())
-}
-
-fn parse_query<T: DeserializeOwned + Default>(q: Option<&str>) -> Result<T, ApiError> {
-    match q {
-        None | Some("") => Ok(T::default()),
-        Some(raw) => serde_path_to_error::deserialize(query_to_json(raw)?).map_err(|e| {
-            let field = e.path().to_string();
-            ApiError::BadInput {
-                field: Some(field),
-                message: e.into_inner().to_string(),
-            }
-        }),
-    }
 }
 
 async fn openapi() -> impl IntoResponse {
