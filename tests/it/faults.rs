@@ -81,6 +81,15 @@ impl AccessProvider for Flaky {
         self.fail(&self.deletes_left)?;
         self.inner.delete_policy(p, n).await
     }
+    async fn resolve(&self, p: &PrincipalArn) -> Result<Option<String>, ProviderError> {
+        self.inner.resolve(p).await
+    }
+    async fn inline_policies(
+        &self,
+        p: &PrincipalArn,
+    ) -> Result<Vec<stint_domain::budget::InlinePolicy>, ProviderError> {
+        self.inner.inline_policies(p).await
+    }
 }
 
 #[async_trait]

@@ -13,6 +13,7 @@ mod support;
 
 mod alerts;
 mod bad_input;
+mod broker_integrity;
 mod event_store_contract;
 mod faults;
 mod functions;

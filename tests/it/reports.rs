@@ -34,6 +34,15 @@ impl AccessProvider for FailingDelete {
     async fn delete_policy(&self, _: &PrincipalArn, _: &str) -> Result<bool, ProviderError> {
         Err(ProviderError::Throttled("Throttling: rate exceeded".into()))
     }
+    async fn resolve(&self, p: &PrincipalArn) -> Result<Option<String>, ProviderError> {
+        self.0.resolve(p).await
+    }
+    async fn inline_policies(
+        &self,
+        p: &PrincipalArn,
+    ) -> Result<Vec<stint_domain::budget::InlinePolicy>, ProviderError> {
+        self.0.inline_policies(p).await
+    }
 }
 
 /// What was seeded, by name.

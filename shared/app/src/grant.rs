@@ -5,7 +5,7 @@ use super::service::{AppError, Ran, Stint};
 use crate::ports::ProviderError;
 use chrono::{DateTime, Utc};
 use stint_domain::effects::{plan_grant, GrantPlan};
-use stint_domain::{RequestId, Status};
+use stint_domain::{Command, RequestId, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantOutcome {
@@ -37,10 +37,30 @@ impl Stint {
                 self.run(id, plan).await?;
                 Ok(GrantOutcome::Failed(reason))
             }
-            GrantPlan::Grant { expires_at, plan } => match self.run(id, plan).await? {
-                Ran::Done(_) => Ok(GrantOutcome::Granted { expires_at }),
-                Ran::Failed(error) => Ok(GrantOutcome::Failed(error)),
-            },
+            GrantPlan::Grant { expires_at, plan } => {
+                let name = match plan.then {
+                    Some(Command::RecordGrant {
+                        ref policy_name, ..
+                    }) => policy_name.clone(),
+                    _ => String::new(),
+                };
+                match self.run(id, plan).await? {
+                    Ran::Done(out) if out.state.status == Status::Active => {
+                        Ok(GrantOutcome::Granted { expires_at })
+                    }
+                    // Revoked or cancelled while the policy was being put: take it off again.
+                    Ran::Done(out) => {
+                        if let Some(req) = out.state.request.as_ref() {
+                            self.with_retry("delete overtaken grant", || {
+                                self.access.delete_policy(&req.principal, &name)
+                            })
+                            .await?;
+                        }
+                        Ok(GrantOutcome::AlreadyDone(out.state.status))
+                    }
+                    Ran::Failed(error) => Ok(GrantOutcome::Failed(error)),
+                }
+            }
         }
     }
 }

@@ -4,8 +4,9 @@
 use crate::ports::{Archive, EventStore, Mailer, ProviderError, StoreError};
 use crate::render::report::{to_csv, to_html, to_text};
 use chrono::{DateTime, Utc};
+use stint_domain::drift::DriftEvent;
 use stint_domain::report::{Report, ReportBuilder};
-use stint_domain::{Event, RequestState};
+use stint_domain::{Envelope, Event, RequestState};
 
 /// Reads the period, verifies every touched stream, and folds each request as it is read.
 /// A stream whose events cannot be decoded is reported as broken, never silently dropped.
@@ -18,6 +19,18 @@ pub async fn compile(
     let mut builder = ReportBuilder::new(from, to, now);
     let mut undecodable = Vec::new();
     let v = crate::verify::scan_period(store, from, to, |stream, events| {
+        if stream.as_str().starts_with("drift#") {
+            // A principal's drift stream spans periods: only this period's removals count.
+            let in_period = |e: &&stint_domain::StoredEvent| {
+                e.record.occurred_at >= from && e.record.occurred_at < to
+            };
+            for e in events.iter().filter(in_period) {
+                if let Ok(d) = Envelope::<DriftEvent>::from_record(&e.record) {
+                    builder.add_drift(&d.body);
+                }
+            }
+            return;
+        }
         let Some(id) = stream.request_id() else {
             return;
         };

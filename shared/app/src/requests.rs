@@ -5,7 +5,7 @@ use super::view::RequestView;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::BTreeMap;
-use stint_domain::effects::plan_extend;
+use stint_domain::effects::{plan_cancel, plan_extend};
 use stint_domain::{
     AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState,
     RevokeReason, RoleName, Scope, Source, Status, Submit, TicketRef,
@@ -103,7 +103,12 @@ impl Stint {
     }
 
     pub async fn cancel(&self, id: RequestId, who: &Identity) -> Result<Loaded, AppError> {
-        self.act(id, Command::Cancel { by: who.clone() }).await
+        let command = Command::Cancel { by: who.clone() };
+        let st = self.load(id).await?.state;
+        // A scheduled grant called off before its start also loses its start timer.
+        let plan = plan_cancel(id, &st, &command, &self.catalog, self.clock.now())?;
+        self.run(id, plan).await?;
+        self.load(id).await
     }
 
     pub async fn extend(

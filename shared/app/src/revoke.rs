@@ -2,11 +2,13 @@
 //! catches anything still active past its expiry. A repeated revoke is a no-op.
 
 use super::service::{AppError, Ran, Stint};
+use crate::execute::execute;
 use chrono::TimeDelta;
 use futures::TryStreamExt;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use stint_domain::drift::{is_orphan, request_of, Drift, RecordRemoval};
 use stint_domain::effects::{plan_revoke, sweep_action, SweepAction};
-use stint_domain::{Command, Identity, RequestId, RevokeReason, Status};
+use stint_domain::{Command, Identity, PrincipalArn, RequestId, RevokeReason, Status, StreamId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
@@ -24,6 +26,8 @@ pub struct SweepReport {
     pub lapsed: usize,
     pub granted: usize,
     pub failed: usize,
+    /// `stint-*` policies found on known principals with no grant to hold them, removed.
+    pub orphans_removed: usize,
 }
 
 impl Stint {
@@ -45,6 +49,51 @@ impl Stint {
             },
             _ => RevokeOutcome::NoOp(out.state.status),
         })
+    }
+
+    /// Removes the `stint-*` policies on `principal` that no grant holds (a failed revoke, a
+    /// policy put by hand, a store that lost its request), recording each on `drift#<principal>`.
+    pub async fn remove_orphans(&self, principal: &PrincipalArn) -> Result<usize, AppError> {
+        let policies = self
+            .with_retry("list role policies", || {
+                self.access.inline_policies(principal)
+            })
+            .await?;
+        let mut removed = 0;
+        for policy in policies.iter().filter(|p| p.name.starts_with("stint-")) {
+            let request_id = request_of(&policy.name);
+            let state = match request_id {
+                Some(id) => Some(self.load(id).await?.state),
+                None => None,
+            };
+            if !is_orphan(&policy.name, state.as_ref()) {
+                continue;
+            }
+            self.with_retry("delete orphan policy", || {
+                self.access.delete_policy(principal, &policy.name)
+            })
+            .await?;
+            let record = RecordRemoval {
+                principal: principal.clone(),
+                policy_name: policy.name.clone(),
+                request_id,
+                request_status: state.filter(|s| s.request.is_some()).map(|s| s.status),
+            };
+            let stream = StreamId::new(format!("drift#{principal}"))
+                .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
+            execute::<Drift>(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                &self.retry.conflicts,
+                &stream,
+                &record,
+                |now| now,
+            )
+            .await?;
+            tracing::warn!(%principal, policy = %policy.name, "orphaned policy removed");
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// How far back the sweep looks: long enough to see any grant that could still be active.
@@ -69,7 +118,13 @@ impl Stint {
         let mut log = self
             .store
             .read_log(now - self.sweep_lookback(), now + TimeDelta::seconds(1));
+        let mut principals = BTreeSet::new();
         while let Some(ev) = log.try_next().await? {
+            if ev.record.event_type == "AccessRequested" {
+                if let Some(p) = ev.record.payload.get("principal").and_then(|p| p.as_str()) {
+                    principals.extend(PrincipalArn::parse(p).ok());
+                }
+            }
             if let Some(id) = ev.stream.request_id() {
                 let entry = last.entry(id).or_insert((0, String::new()));
                 if ev.version > entry.0 {
@@ -116,6 +171,15 @@ impl Stint {
             if let Err(e) = result {
                 tracing::error!(request_id = %id, error = %e, "sweep could not settle request");
                 report.failed += 1;
+            }
+        }
+        for principal in &principals {
+            match self.remove_orphans(principal).await {
+                Ok(n) => report.orphans_removed += n,
+                Err(e) => {
+                    tracing::error!(%principal, error = %e, "sweep could not check the principal's policies");
+                    report.failed += 1;
+                }
             }
         }
         tracing::info!(?report, "sweep done");

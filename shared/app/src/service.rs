@@ -5,6 +5,7 @@ use crate::execute::{execute, ConflictPolicy, ExecuteError};
 use crate::ports::{AccessProvider, Clock, EventStore, ProviderError, Scheduler, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
+use stint_domain::budget::check_budget;
 use stint_domain::effects::{Effect, OnFailure, Plan};
 use stint_domain::event::DecodeError;
 use stint_domain::{
@@ -119,6 +120,23 @@ impl Loaded {
     }
 }
 
+/// Why an effect failed: the provider (after its retries), or a check that read IAM and
+/// refused what it found.
+#[derive(Debug)]
+enum EffectFailure {
+    Provider(ProviderError, u32),
+    Check(String),
+}
+
+impl From<EffectFailure> for AppError {
+    fn from(f: EffectFailure) -> Self {
+        match f {
+            EffectFailure::Provider(e, _) => AppError::Provider(e),
+            EffectFailure::Check(reason) => AppError::Provider(ProviderError::Refused(reason)),
+        }
+    }
+}
+
 /// What running a plan did: its command's outcome, or the failure it recorded.
 #[derive(Debug, Clone)]
 pub enum Ran {
@@ -178,37 +196,31 @@ impl Stint {
     /// effect does what its step says: record the failure, go on, or stop.
     pub async fn run(&self, id: RequestId, plan: Plan) -> Result<Ran, AppError> {
         for step in &plan.steps {
-            let Err((e, attempts)) = self.apply(&step.effect).await else {
+            let Err(failure) = self.apply(&step.effect).await else {
                 continue;
+            };
+            let (error, attempts) = match &failure {
+                EffectFailure::Provider(e, n) => (e.to_string(), *n),
+                EffectFailure::Check(reason) => (reason.clone(), 0),
             };
             match step.on_failure {
                 OnFailure::Continue => {
-                    tracing::warn!(request_id = %id, effect = ?step.effect, error = %e, "effect failed; the sweep and IAM's time condition cover it");
+                    tracing::warn!(request_id = %id, effect = ?step.effect, %error, "effect failed; the sweep and IAM's time condition cover it");
                 }
-                OnFailure::Stop => return Err(e.into()),
+                OnFailure::Stop => return Err(failure.into()),
                 OnFailure::GrantFails => {
-                    tracing::error!(request_id = %id, error = %e, attempts, "grant failed");
-                    let error = e.to_string();
-                    self.execute(
-                        id,
-                        &Command::RecordGrantFailure {
-                            error: error.clone(),
-                            attempts,
-                        },
-                    )
-                    .await?;
+                    tracing::error!(request_id = %id, %error, attempts, "grant failed");
+                    let command = Command::RecordGrantFailure {
+                        error: error.clone(),
+                        attempts,
+                    };
+                    self.execute(id, &command).await?;
                     return Ok(Ran::Failed(error));
                 }
                 OnFailure::RevokeFails => {
-                    self.execute(
-                        id,
-                        &Command::RecordRevokeFailure {
-                            error: e.to_string(),
-                            attempts,
-                        },
-                    )
-                    .await?;
-                    return Err(e.into());
+                    let command = Command::RecordRevokeFailure { error, attempts };
+                    self.execute(id, &command).await?;
+                    return Err(failure.into());
                 }
             }
         }
@@ -221,33 +233,66 @@ impl Stint {
         }
     }
 
-    /// One effect through its port, with the retry policy.
-    async fn apply(&self, effect: &Effect) -> Result<(), (ProviderError, u32)> {
+    /// One effect through its port, with the retry policy; checks judge what they read with
+    /// the domain's rules.
+    async fn apply(&self, effect: &Effect) -> Result<(), EffectFailure> {
+        let io = |(e, n): (ProviderError, u32)| EffectFailure::Provider(e, n);
         match effect {
-            Effect::PutPolicy {
+            Effect::CheckPrincipal { principal } => {
+                let found = self
+                    .with_retry("get role", || self.access.resolve(principal))
+                    .await
+                    .map_err(io)?;
+                match found {
+                    Some(arn) if arn == principal.as_str() => Ok(()),
+                    Some(arn) => Err(EffectFailure::Check(format!(
+                        "role name {} resolves to {arn}, not the approved {principal}; nothing attached",
+                        principal.role_name()
+                    ))),
+                    None => Err(EffectFailure::Check(format!(
+                        "role {principal} does not exist; nothing attached"
+                    ))),
+                }
+            }
+            Effect::CheckPolicyBudget {
                 principal,
                 name,
                 document,
             } => {
-                self.with_retry("put policy", || {
+                let existing = self
+                    .with_retry("list role policies", || {
+                        self.access.inline_policies(principal)
+                    })
+                    .await
+                    .map_err(io)?;
+                check_budget(&existing, name, &document.to_string()).map_err(EffectFailure::Check)
+            }
+            Effect::PutPolicy {
+                principal,
+                name,
+                document,
+            } => self
+                .with_retry("put policy", || {
                     self.access.put_policy(principal, name, document)
                 })
                 .await
-            }
+                .map_err(io),
             Effect::DeletePolicy { principal, name } => self
                 .with_retry("delete policy", || {
                     self.access.delete_policy(principal, name)
                 })
                 .await
-                .map(|_| ()),
-            Effect::SetTimer { request, kind, at } => {
-                self.with_retry("set timer", || self.timers.set(*request, *kind, *at))
-                    .await
-            }
+                .map(|_| ())
+                .map_err(io),
+            Effect::SetTimer { request, kind, at } => self
+                .with_retry("set timer", || self.timers.set(*request, *kind, *at))
+                .await
+                .map_err(io),
             Effect::CancelTimer { request, kind } => self
                 .with_retry("clear timer", || self.timers.clear(*request, *kind))
                 .await
-                .map(|_| ()),
+                .map(|_| ())
+                .map_err(io),
         }
     }
 

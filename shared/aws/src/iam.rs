@@ -4,7 +4,9 @@ use super::provider_err;
 use async_trait::async_trait;
 use aws_sdk_iam::error::ProvideErrorMetadata;
 use aws_sdk_iam::Client;
+use percent_encoding::percent_decode_str;
 use stint_app::ports::{AccessProvider, ProviderError};
+use stint_domain::budget::{policy_size, InlinePolicy};
 use stint_domain::PrincipalArn;
 
 #[derive(Clone, Debug)]
@@ -55,5 +57,55 @@ impl AccessProvider for IamAccessProvider {
             Err(e) if e.code() == Some("NoSuchEntity") => Ok(false),
             Err(e) => Err(provider_err("DeleteRolePolicy", e)),
         }
+    }
+
+    async fn resolve(&self, principal: &PrincipalArn) -> Result<Option<String>, ProviderError> {
+        match self
+            .client
+            .get_role()
+            .role_name(principal.role_name())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.role().map(|r| r.arn().to_owned())),
+            Err(e) if e.code() == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(provider_err("GetRole", e)),
+        }
+    }
+
+    async fn inline_policies(
+        &self,
+        principal: &PrincipalArn,
+    ) -> Result<Vec<InlinePolicy>, ProviderError> {
+        let role = principal.role_name();
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_role_policies()
+            .role_name(role)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| provider_err("ListRolePolicies", e))?;
+            names.extend(page.policy_names().iter().cloned());
+        }
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let doc = self
+                .client
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(&name)
+                .send()
+                .await
+                .map_err(|e| provider_err("GetRolePolicy", e))?;
+            // IAM returns the document URL-encoded; its quota counts the decoded characters.
+            let text = percent_decode_str(doc.policy_document()).decode_utf8_lossy();
+            out.push(InlinePolicy {
+                size: policy_size(&text),
+                name,
+            });
+        }
+        Ok(out)
     }
 }

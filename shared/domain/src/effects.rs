@@ -4,15 +4,27 @@
 use crate::catalog::{AutoRule, Catalog};
 use crate::event::{EventBody, RevokeReason};
 use crate::ids::{Identity, PrincipalArn, RequestId};
-use crate::policy::{cutoff_document, cutoff_policy_name, grant_document, grant_policy_name};
+use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
 use crate::request::{decide, Command, Rejection, RequestState, Status};
 use crate::timer::TimerKind;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-/// One thing to do in the world.
+/// One thing to do in the world. The checks read IAM and judge what they read with the pure
+/// rules of this crate; a check that fails fails its step like any other effect.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// The role IAM resolves the principal's name to must be the approved ARN, path included:
+    /// `PutRolePolicy` takes only the last segment of the name.
+    CheckPrincipal {
+        principal: PrincipalArn,
+    },
+    /// The role's inline policies, with this one, must fit IAM's quota.
+    CheckPolicyBudget {
+        principal: PrincipalArn,
+        name: String,
+        document: Value,
+    },
     PutPolicy {
         principal: PrincipalArn,
         name: String,
@@ -129,7 +141,7 @@ pub fn plan_grant(
     };
     match st.status {
         Status::Approved => {}
-        Status::Active | Status::Revoked | Status::GrantFailed => {
+        Status::Active | Status::Revoked | Status::GrantFailed | Status::Cancelled => {
             return Ok(GrantPlan::AlreadyDone(st.status))
         }
         _ => return Err(wrong()),
@@ -187,6 +199,20 @@ pub fn plan_grant(
     let plan = Plan {
         steps: vec![
             Step::new(
+                Effect::CheckPrincipal {
+                    principal: req.principal.clone(),
+                },
+                OnFailure::GrantFails,
+            ),
+            Step::new(
+                Effect::CheckPolicyBudget {
+                    principal: req.principal.clone(),
+                    name: name.clone(),
+                    document: document.clone(),
+                },
+                OnFailure::GrantFails,
+            ),
+            Step::new(
                 Effect::PutPolicy {
                     principal: req.principal.clone(),
                     name: name.clone(),
@@ -211,8 +237,12 @@ pub fn plan_grant(
     Ok(GrantPlan::Grant { expires_at, plan })
 }
 
-/// Revoking: refused or a no-op as `decide` says; otherwise the cutoff (early only), the
-/// delete, the timer clean-up, then `AccessRevoked`.
+/// Revoking: refused or a no-op as `decide` says; otherwise the grant policy is deleted
+/// first and unconditionally, then the timer is cleared, then `AccessRevoked` is recorded.
+///
+/// There is no cutoff deny: IAM evaluates a role's inline policies on every call, so deleting
+/// the policy ends every session of the role at once, and a deny put first could only fail
+/// (a full policy quota) and hold the delete back.
 pub fn plan_revoke(
     id: RequestId,
     st: &RequestState,
@@ -224,12 +254,22 @@ pub fn plan_revoke(
     let command = Command::Revoke { reason, by };
     // Decide before touching IAM: rejections and no-ops have no side effects.
     let events = decide(st, &command, catalog, now)?;
-    let (Some(req), Some(grant)) = (st.request.as_ref(), st.grant.as_ref()) else {
+    let Some(req) = st.request.as_ref() else {
         return Ok(Plan::none());
     };
-    let cutoff = cutoff_policy_name(id);
+    if st.scheduled_after(now) && !events.is_empty() {
+        // Nothing is attached yet: the start timer must not grant it later.
+        return Ok(Plan {
+            steps: vec![cancel_timer(id, TimerKind::Start)],
+            then: Some(command),
+        });
+    }
+    let Some(grant) = st.grant.as_ref() else {
+        return Ok(Plan::none());
+    };
     if events.is_empty() {
-        // The original expiry timer of an early revoke: the cutoff deny has done its work.
+        // A revoke from an earlier version left a cutoff deny until the original expiry; its
+        // timer removes it (deleting a policy that is not there is a no-op).
         let early = st
             .revocation
             .as_ref()
@@ -243,7 +283,7 @@ pub fn plan_revoke(
                 steps: vec![Step::new(
                     Effect::DeletePolicy {
                         principal: req.principal.clone(),
-                        name: cutoff,
+                        name: cutoff_policy_name(id),
                     },
                     OnFailure::Stop,
                 )],
@@ -252,39 +292,47 @@ pub fn plan_revoke(
         }
         return Ok(Plan::none());
     }
-    let early = now < grant.expires_at;
-    let mut steps = Vec::new();
-    if let Some(role) = catalog.role(&req.role).filter(|_| early) {
-        steps.push(Step::new(
-            Effect::PutPolicy {
-                principal: req.principal.clone(),
-                name: cutoff,
-                document: cutoff_document(role, req.scope.as_ref(), now, grant.expires_at),
-            },
-            OnFailure::RevokeFails,
-        ));
-    }
-    steps.push(Step::new(
-        Effect::DeletePolicy {
-            principal: req.principal.clone(),
-            name: grant.policy_name.clone(),
-        },
-        OnFailure::RevokeFails,
-    ));
-    if !early {
-        // An early revoke keeps the timer: at expiry it removes the cutoff.
-        steps.push(Step::new(
-            Effect::CancelTimer {
-                request: id,
-                kind: TimerKind::Expiry,
-            },
-            OnFailure::Continue,
-        ));
-    }
     Ok(Plan {
-        steps,
+        steps: vec![
+            Step::new(
+                Effect::DeletePolicy {
+                    principal: req.principal.clone(),
+                    name: grant.policy_name.clone(),
+                },
+                OnFailure::RevokeFails,
+            ),
+            cancel_timer(id, TimerKind::Expiry),
+        ],
         then: Some(command),
     })
+}
+
+/// Cancelling: a scheduled grant called off before its start also loses its start timer.
+pub fn plan_cancel(
+    id: RequestId,
+    st: &RequestState,
+    command: &Command,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Plan, Rejection> {
+    let events = decide(st, command, catalog, now)?;
+    if events.is_empty() {
+        return Ok(Plan::none());
+    }
+    let steps = if st.scheduled_after(now) {
+        vec![cancel_timer(id, TimerKind::Start)]
+    } else {
+        vec![]
+    };
+    Ok(Plan {
+        steps,
+        then: Some(command.clone()),
+    })
+}
+
+fn cancel_timer(request: RequestId, kind: TimerKind) -> Step {
+    // A timer left behind fires into a decision that does nothing.
+    Step::new(Effect::CancelTimer { request, kind }, OnFailure::Continue)
 }
 
 /// Extending: IAM must hold what Stint records, so the policy is put again with the new window

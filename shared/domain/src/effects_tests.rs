@@ -35,7 +35,13 @@ fn effects(plan: &Plan) -> Vec<(&'static str, OnFailure)> {
                     ..
                 } => "SetStartTimer",
                 Effect::SetTimer { .. } => "SetExpiryTimer",
+                Effect::CancelTimer {
+                    kind: TimerKind::Start,
+                    ..
+                } => "CancelStartTimer",
                 Effect::CancelTimer { .. } => "CancelTimer",
+                Effect::CheckPrincipal { .. } => "CheckPrincipal",
+                Effect::CheckPolicyBudget { .. } => "CheckPolicyBudget",
             };
             (name, s.on_failure)
         })
@@ -45,7 +51,7 @@ fn effects(plan: &Plan) -> Vec<(&'static str, OnFailure)> {
 // --- grant -----------------------------------------------------------------------------------
 
 #[test]
-fn an_approved_request_is_granted_policy_first_then_timer_then_record() {
+fn an_approved_request_is_checked_then_granted_then_timed_then_recorded() {
     let GrantPlan::Grant { expires_at, plan } =
         plan_grant(id(), &approved(), &catalog(), t0()).unwrap()
     else {
@@ -55,6 +61,8 @@ fn an_approved_request_is_granted_policy_first_then_timer_then_record() {
     assert_eq!(
         effects(&plan),
         [
+            ("CheckPrincipal", OnFailure::GrantFails),
+            ("CheckPolicyBudget", OnFailure::GrantFails),
             ("PutPolicy", OnFailure::GrantFails),
             ("SetExpiryTimer", OnFailure::Continue)
         ]
@@ -123,7 +131,7 @@ fn a_role_removed_from_the_catalog_fails_the_grant() {
 // --- revoke ----------------------------------------------------------------------------------
 
 #[test]
-fn an_early_revoke_puts_the_cutoff_then_deletes_and_keeps_the_timer() {
+fn an_early_revoke_deletes_first_puts_no_cutoff_and_clears_the_timer() {
     let plan = plan_revoke(
         id(),
         &active(),
@@ -136,8 +144,8 @@ fn an_early_revoke_puts_the_cutoff_then_deletes_and_keeps_the_timer() {
     assert_eq!(
         effects(&plan),
         [
-            ("PutCutoff", OnFailure::RevokeFails),
-            ("DeletePolicy", OnFailure::RevokeFails)
+            ("DeletePolicy", OnFailure::RevokeFails),
+            ("CancelTimer", OnFailure::Continue)
         ]
     );
     assert!(matches!(
@@ -199,7 +207,7 @@ fn a_stranger_may_not_revoke() {
 }
 
 #[test]
-fn after_an_early_revoke_the_expiry_timer_removes_the_cutoff() {
+fn the_expiry_timer_of_an_older_early_revoke_removes_its_cutoff() {
     let c = catalog();
     let st = active();
     let at = t0() + TimeDelta::minutes(10);
@@ -288,4 +296,70 @@ fn the_sweep_revokes_expired_grants_lapses_stale_requests_and_grants_lost_approv
     );
     assert_eq!(sweep_action(&pending, &c, t0()), SweepAction::Nothing);
     assert_eq!(sweep_action(&approved(), &c, t0()), SweepAction::Grant);
+}
+
+// --- scheduled grants ------------------------------------------------------------------------
+
+fn scheduled() -> RequestState {
+    let mut s = submit();
+    s.starts_at = Some(t0() + TimeDelta::hours(2));
+    given(vec![submit_cmd(s), approve(bob())])
+}
+
+#[test]
+fn a_scheduled_grant_can_be_cancelled_by_its_requester_before_it_starts() {
+    let cancel = Command::Cancel { by: alice() };
+    let plan = plan_cancel(id(), &scheduled(), &cancel, &catalog(), t0()).unwrap();
+    assert_eq!(effects(&plan), [("CancelStartTimer", OnFailure::Continue)]);
+    assert_eq!(plan.then, Some(cancel));
+    let at_start = t0() + TimeDelta::hours(2);
+    assert!(matches!(
+        plan_cancel(
+            id(),
+            &scheduled(),
+            &Command::Cancel { by: alice() },
+            &catalog(),
+            at_start
+        ),
+        Err(Rejection::WrongState { .. })
+    ));
+}
+
+#[test]
+fn a_scheduled_grant_can_be_revoked_by_an_approver_and_then_never_starts() {
+    let c = catalog();
+    let plan = plan_revoke(
+        id(),
+        &scheduled(),
+        RevokeReason::Manual,
+        Some(bob()),
+        &c,
+        t0(),
+    )
+    .unwrap();
+    assert_eq!(effects(&plan), [("CancelStartTimer", OnFailure::Continue)]);
+    let Some(cmd) = plan.then else {
+        panic!("a revoke to record")
+    };
+    let revoked = decide(&scheduled(), &cmd, &c, t0())
+        .unwrap()
+        .iter()
+        .fold(scheduled(), apply);
+    assert_eq!(revoked.status, Status::Revoked);
+    let later = t0() + TimeDelta::hours(2);
+    assert_eq!(
+        plan_grant(id(), &revoked, &c, later),
+        Ok(GrantPlan::AlreadyDone(Status::Revoked))
+    );
+    assert_eq!(
+        plan_revoke(
+            id(),
+            &scheduled(),
+            RevokeReason::Manual,
+            Some(mallory()),
+            &c,
+            t0()
+        ),
+        Err(Rejection::NotPermittedToRevoke)
+    );
 }

@@ -2,9 +2,11 @@
 //! async, no SDK types.
 
 pub mod alert;
+pub mod budget;
 pub mod catalog;
 pub mod claims;
 pub mod decider;
+pub mod drift;
 pub mod duration;
 pub mod effects;
 pub mod event;

@@ -1,11 +1,13 @@
-//! Recorded policies (`recorded#<principal>#<policy>`): local mode's `record` provider writes
-//! the policies it would put or delete here instead of calling IAM.
+//! Recorded policies (`recorded#<principal>`): local mode's `record` provider writes the
+//! policies it would put or delete here instead of calling IAM, and reads what is attached.
 
+use crate::budget::policy_size;
 use crate::decider::Decider;
 use crate::event::{Actor, Envelope};
 use crate::ids::PrincipalArn;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,9 +26,9 @@ pub enum RecordedEvent {
     },
 }
 
-/// Whether the policy is attached, as far as the record goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Attached(pub bool);
+/// The policies attached to the principal, as far as the record goes, with their sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attached(pub BTreeMap<String, usize>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordCommand {
@@ -80,8 +82,20 @@ impl Decider for RecordedPolicies {
         )])
     }
 
-    fn evolve(_: Attached, e: &Envelope<RecordedEvent>) -> Attached {
-        Attached(matches!(e.body, RecordedEvent::RecordedPolicyPut { .. }))
+    fn evolve(mut s: Attached, e: &Envelope<RecordedEvent>) -> Attached {
+        match &e.body {
+            RecordedEvent::RecordedPolicyPut {
+                policy_name,
+                document,
+                ..
+            } => {
+                s.0.insert(policy_name.clone(), policy_size(&document.to_string()));
+            }
+            RecordedEvent::RecordedPolicyDeleted { policy_name, .. } => {
+                s.0.remove(policy_name);
+            }
+        }
+        s
     }
 }
 
@@ -104,11 +118,11 @@ mod tests {
             name: "stint-x".into(),
         };
         let state = given::<RecordedPolicies>(&[]);
-        assert_eq!(state, Attached(false));
+        assert!(state.0.is_empty());
         let e = RecordedPolicies::decide(&state, &put, &now).unwrap();
         let state = RecordedPolicies::evolve(state, &e[0]);
-        assert_eq!(state, Attached(true));
+        assert_eq!(state.0.get("stint-x"), Some(&2));
         let e = RecordedPolicies::decide(&state, &del, &now).unwrap();
-        assert_eq!(RecordedPolicies::evolve(state, &e[0]), Attached(false));
+        assert!(RecordedPolicies::evolve(state, &e[0]).0.is_empty());
     }
 }

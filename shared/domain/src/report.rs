@@ -136,6 +136,12 @@ pub enum Finding {
         id: String,
         failures: u32,
     },
+    /// A `stint-*` policy the sweep found with no grant to hold it, and removed.
+    OrphanPolicyRemoved {
+        principal: String,
+        policy_name: String,
+        request: Option<String>,
+    },
     ChainBroken {
         stream: String,
         version: u64,
@@ -262,6 +268,21 @@ impl ReportBuilder {
             summary: Summary::default(),
             hours_by_day: BTreeMap::new(),
         }
+    }
+
+    /// A drift event of the period: the sweep removed a policy no grant held.
+    pub fn add_drift(&mut self, e: &crate::drift::DriftEvent) {
+        let crate::drift::DriftEvent::OrphanPolicyRemoved {
+            principal,
+            policy_name,
+            request_id,
+            ..
+        } = e;
+        self.findings.push(Finding::OrphanPolicyRemoved {
+            principal: principal.to_string(),
+            policy_name: policy_name.clone(),
+            request: request_id.map(|r| r.to_string()),
+        });
     }
 
     pub fn add(&mut self, id: RequestId, s: &RequestState) {

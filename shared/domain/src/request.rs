@@ -94,11 +94,6 @@ pub enum Command {
         by: Identity,
         by_duration: AccessDuration,
     },
-    /// A newer approved request for the same principal, role and scope runs until `until`.
-    ExtendFrom {
-        via: RequestId,
-        until: DateTime<Utc>,
-    },
     /// `by` is required for a manual revoke; timers, sweeps and incidents carry none.
     Revoke {
         reason: RevokeReason,
@@ -228,6 +223,11 @@ impl RequestState {
         Some((starts, starts + r.duration.to_chrono()))
     }
 
+    /// Approved with a start still ahead of `now`: nothing is attached yet.
+    pub fn scheduled_after(&self, now: DateTime<Utc>) -> bool {
+        self.status == Status::Approved && self.grant_window().is_some_and(|(s, _)| s > now)
+    }
+
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.grant.as_ref().map(|g| g.expires_at)
     }
@@ -341,7 +341,14 @@ pub fn decide(
                 return Err(Rejection::NotRequester);
             }
             match state.status {
+                // A scheduled grant can be called off by its requester until it starts.
                 Status::Pending => Ok(vec![ev(
+                    Actor::User(by.user.clone()),
+                    EventBody::RequestCancelled {
+                        by: by.user.clone(),
+                    },
+                )]),
+                Status::Approved if state.scheduled_after(now) => Ok(vec![ev(
                     Actor::User(by.user.clone()),
                     EventBody::RequestCancelled {
                         by: by.user.clone(),
@@ -424,28 +431,6 @@ pub fn decide(
             extend_to(grant, role, until, None, Actor::User(by.user.clone()), now)
         }
 
-        Command::ExtendFrom { via, until } => {
-            let role = role()?;
-            let Some(grant) = state
-                .grant
-                .as_ref()
-                .filter(|_| state.status == Status::Active)
-            else {
-                return wrong("extend");
-            };
-            if *until <= grant.expires_at {
-                return Ok(vec![]); // never cut an overlapping grant short
-            }
-            extend_to(
-                grant,
-                role,
-                *until,
-                Some(*via),
-                Actor::System("overlap".into()),
-                now,
-            )
-        }
-
         Command::Revoke { reason, by } => {
             if state.status == Status::Revoked {
                 return Ok(vec![]); // a repeated revoke is a no-op
@@ -459,6 +444,19 @@ pub fn decide(
                 if !allowed {
                     return Err(Rejection::NotPermittedToRevoke);
                 }
+            }
+            // A scheduled grant revoked by hand before it starts: it never starts.
+            if manual && state.status == Status::Approved && state.scheduled_after(now) {
+                let (_, expires_at) = state.grant_window().unwrap_or((now, now));
+                let by = by.as_ref().map(|b| b.user.clone());
+                return Ok(vec![ev(
+                    by.map_or(Actor::System(reason.to_string()), Actor::User),
+                    EventBody::AccessRevoked {
+                        reason: *reason,
+                        expires_at,
+                        lag_seconds: 0,
+                    },
+                )]);
             }
             let Some(grant) = state
                 .grant

@@ -11,7 +11,8 @@ use stint_app::ports::{
     AccessProvider, Clock, EventStore, LogStream, ProviderError, Scheduler, StoreError, TimerKind,
 };
 use stint_app::AppError;
-use stint_domain::recorded::{RecordCommand, RecordedPolicies};
+use stint_domain::budget::InlinePolicy;
+use stint_domain::recorded::{Attached, RecordCommand, RecordedPolicies};
 use stint_domain::{EventRecord, PrincipalArn, RequestId, StoredEvent, StreamId};
 use tokio::sync::mpsc;
 
@@ -83,8 +84,7 @@ impl RecordingProvider {
         name: &str,
         command: RecordCommand,
     ) -> Result<bool, ProviderError> {
-        let stream = StreamId::new(format!("recorded#{principal}#{name}"))
-            .map_err(ProviderError::Refused)?;
+        let stream = Self::stream(principal)?;
         let store_err = |e: AppError| ProviderError::Unavailable(e.to_string());
         let before = load::<RecordedPolicies>(self.store.as_ref(), &stream)
             .await
@@ -101,7 +101,18 @@ impl RecordingProvider {
         .await
         .map_err(|e| store_err(e.into()))?;
         tracing::info!(recorded = true, %principal, policy = name, ?command, "policy recorded, not applied");
-        Ok(before.0)
+        Ok(before.0.contains_key(name))
+    }
+
+    fn stream(principal: &PrincipalArn) -> Result<StreamId, ProviderError> {
+        StreamId::new(format!("recorded#{principal}")).map_err(ProviderError::Refused)
+    }
+
+    async fn attached(&self, principal: &PrincipalArn) -> Result<Attached, ProviderError> {
+        load::<RecordedPolicies>(self.store.as_ref(), &Self::stream(principal)?)
+            .await
+            .map(|l| l.state)
+            .map_err(|e| ProviderError::Unavailable(AppError::from(e).to_string()))
     }
 }
 
@@ -131,6 +142,24 @@ impl AccessProvider for RecordingProvider {
             name: name.to_owned(),
         };
         self.record(principal, name, command).await
+    }
+
+    /// Local mode has no IAM: every principal the catalog allows resolves to itself.
+    async fn resolve(&self, principal: &PrincipalArn) -> Result<Option<String>, ProviderError> {
+        Ok(Some(principal.to_string()))
+    }
+
+    async fn inline_policies(
+        &self,
+        principal: &PrincipalArn,
+    ) -> Result<Vec<InlinePolicy>, ProviderError> {
+        Ok(self
+            .attached(principal)
+            .await?
+            .0
+            .into_iter()
+            .map(|(name, size)| InlinePolicy { name, size })
+            .collect())
     }
 }
 

@@ -1,6 +1,7 @@
 //! The access-provider port: put and delete the inline policies that carry grants.
 
 use async_trait::async_trait;
+use stint_domain::budget::InlinePolicy;
 use stint_domain::PrincipalArn;
 
 /// Failures of the systems that hold access (IAM, the scheduler, the bus).
@@ -37,4 +38,14 @@ pub trait AccessProvider: Send + Sync {
         principal: &PrincipalArn,
         name: &str,
     ) -> Result<bool, ProviderError>;
+
+    /// The full ARN, path included, of the role IAM finds under the principal's name (the last
+    /// segment, which is all `PutRolePolicy` takes); `None` when there is no such role.
+    async fn resolve(&self, principal: &PrincipalArn) -> Result<Option<String>, ProviderError>;
+
+    /// The principal's inline policies, with the size IAM counts against its quota.
+    async fn inline_policies(
+        &self,
+        principal: &PrincipalArn,
+    ) -> Result<Vec<InlinePolicy>, ProviderError>;
 }

@@ -130,11 +130,11 @@ pub fn finding_id(f: &Finding) -> Option<&str> {
         | Finding::ActivePastExpiry { id, .. }
         | Finding::GrantFailed { id }
         | Finding::RevokeFailed { id, .. } => Some(id),
+        Finding::OrphanPolicyRemoved { request, .. } => request.as_deref(),
         Finding::ChainBroken { .. } => None,
     }
 }
 
-/// A finding's kind as the JSON report names it: the serde tag, so the two cannot drift.
 /// The finding's serde tag (`kind`), read from the derive rather than kept by hand.
 pub fn finding_kind(f: &Finding) -> String {
     stint_domain::tag::tag_of(f)
@@ -158,6 +158,14 @@ pub fn describe(f: &Finding) -> String {
         }
         Finding::GrantFailed { id } => format!("{id}: grant failed"),
         Finding::RevokeFailed { id, failures } => format!("{id}: revoke failed {failures} time(s)"),
+        Finding::OrphanPolicyRemoved {
+            principal,
+            policy_name,
+            request,
+        } => format!(
+            "policy {policy_name} on {principal} had no grant to hold it ({}); the sweep removed it",
+            request.as_deref().map_or("no such request".to_owned(), |r| format!("request {r}"))
+        ),
         Finding::ChainBroken {
             stream,
             version,
