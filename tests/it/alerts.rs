@@ -97,14 +97,14 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
             service,
             alarm,
             incident,
-            on_call,
+            authenticated,
         } => {
             assert_eq!(service, "orders");
             assert_eq!(
                 alarm,
                 "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx"
             );
-            assert!(incident.starts_with(alarm.as_str()) && *on_call);
+            assert!(incident.starts_with(alarm.as_str()) && *authenticated);
         }
         other => panic!("source {other:?}"),
     }

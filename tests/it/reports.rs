@@ -110,7 +110,7 @@ async fn seed(f: &Fixture) -> Seeded {
         service: "orders".into(),
         alarm: "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx".into(),
         incident: "INC-9".into(),
-        on_call: true,
+        authenticated: true,
     };
     let d = s.submit(&alice(), alert).await.unwrap().id;
     s.grant(d).await.unwrap();

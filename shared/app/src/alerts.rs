@@ -101,7 +101,7 @@ impl Stint {
                 service: alert.service.clone(),
                 alarm: alert.alarm.clone(),
                 incident: alert.incident.clone(),
-                on_call: true,
+                authenticated: alert.authenticated,
             },
         };
         match self.submit_with_id(id, &who, new).await {

@@ -33,6 +33,8 @@ pub struct Alert {
     pub at: DateTime<Utc>,
     pub summary: String,
     pub link: Option<String>,
+    /// See `Source::Alert::authenticated`: a full-ARN alarm match, or a signed webhook.
+    pub authenticated: bool,
 }
 
 /// Why an alert payload could not be read.
@@ -179,11 +181,12 @@ pub fn from_cloudwatch(event: &Value, catalog: &Catalog) -> Result<Parsed, Alert
     };
     let at =
         timestamp_at(event, "/detail/state/timestamp").or_else(|_| timestamp_at(event, "/time"))?;
-    let Some((service, _)) = catalog.service_for_alarm(&name, &arn) else {
+    let Some((service, entry)) = catalog.service_for_alarm(&name, &arn) else {
         return Ok(Parsed::Ignored(format!(
             "alarm {name} belongs to no service in the catalog"
         )));
     };
+    let authenticated = catalog.alarm_named_by_arn(entry, &arn);
     let reason = text(event, "/detail/state/reason").unwrap_or_default();
     Ok(Parsed::Alert(Alert {
         service: service.to_owned(),
@@ -193,6 +196,7 @@ pub fn from_cloudwatch(event: &Value, catalog: &Catalog) -> Result<Parsed, Alert
         at,
         summary: format!("CloudWatch alarm {name} is in ALARM. {reason}"),
         link: None,
+        authenticated,
     }))
 }
 
@@ -225,6 +229,8 @@ pub fn from_pagerduty(body: &Value, catalog: &Catalog) -> Result<Parsed, AlertEr
         at,
         summary: format!("PagerDuty incident {incident}: {title}"),
         link: text(body, "/event/data/html_url"),
+        // Only read after the edge checked the webhook's signature.
+        authenticated: true,
     }))
 }
 
@@ -276,6 +282,8 @@ pub fn from_generic(body: &Value, catalog: &Catalog) -> Result<Parsed, AlertErro
         at,
         summary: g.summary,
         link: g.link,
+        // Only read after the edge checked the webhook's signature.
+        authenticated: true,
     }))
 }
 
@@ -293,7 +301,7 @@ mod tests {
             "detail-type": "CloudWatch Alarm State Change",
             "source": "aws.cloudwatch",
             "time": ts,
-            "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx"],
+            "resources": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx"],
             "detail": {"alarmName": "orders-5xx", "state": {"value": state, "reason": "Threshold Crossed", "timestamp": "2026-11-29T10:00:00.000+0000"}}
         })
     }
@@ -324,6 +332,36 @@ mod tests {
     }
 
     #[test]
+    fn only_an_alarm_named_by_its_full_arn_is_authenticated() {
+        let Parsed::Alert(a) =
+            from_cloudwatch(&alarm("ALARM", "2026-11-29T10:00:01Z"), &catalog()).unwrap()
+        else {
+            panic!("ignored")
+        };
+        assert!(a.authenticated);
+        // The same alarm name in another account matches a name-only pattern: it may open a
+        // request, never approve one.
+        let by_name = Catalog::from_toml(&EXAMPLE.replace(
+            "alarms = [\"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-*\"]",
+            "alarms = [\"orders-*\"]",
+        ))
+        .unwrap();
+        let mut ev = alarm("ALARM", "2026-11-29T10:00:01Z");
+        ev["resources"] =
+            serde_json::json!(["arn:aws:cloudwatch:eu-west-1:999999999999:alarm:orders-5xx"]);
+        let Parsed::Alert(a) = from_cloudwatch(&ev, &by_name).unwrap() else {
+            panic!("ignored")
+        };
+        assert_eq!(a.service, "orders");
+        assert!(!a.authenticated);
+        // And with the full-ARN pattern, the other account's alarm is not the service's at all.
+        assert!(matches!(
+            from_cloudwatch(&ev, &catalog()).unwrap(),
+            Parsed::Ignored(_)
+        ));
+    }
+
+    #[test]
     fn other_states_and_unknown_alarms_are_ignored_not_errors() {
         let c = catalog();
         assert!(matches!(
@@ -333,7 +371,7 @@ mod tests {
         let mut other = alarm("ALARM", "2026-11-29T10:00:00Z");
         other["detail"]["alarmName"] = "billing-latency".into();
         other["resources"][0] =
-            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:billing-latency".into();
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-latency".into();
         assert!(matches!(
             from_cloudwatch(&other, &c),
             Ok(Parsed::Ignored(_))
@@ -377,9 +415,9 @@ mod tests {
             starts_at: None,
             source: Source::Alert {
                 service: service.into(),
-                alarm: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:orders-5xx".into(),
+                alarm: "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-5xx".into(),
                 incident: incident.into(),
-                on_call: true,
+                authenticated: true,
             },
             break_glass: false,
         }))

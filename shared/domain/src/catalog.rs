@@ -133,24 +133,29 @@ fn one() -> u8 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum AutoRule {
-    /// An alert for one of `services`; with `on_call_only`, only for the on-call engineer.
+    /// An authenticated alert for one of `services` (see `Source::Alert::authenticated`).
     Alert {
         name: String,
         services: Vec<String>,
-        #[serde(default = "yes")]
-        on_call_only: bool,
         /// Revoke when the incident resolves.
         #[serde(default = "yes")]
         revoke_on_resolve: bool,
         max_duration: AccessDuration,
     },
-    /// A CI job whose OIDC claims match.
+    /// A CI job whose OIDC claims match, asking for one of the scopes and principals the rule
+    /// names: a rule ties its repositories to what they may get, so one repository's main
+    /// branch is never approved for another's scope.
     Pipeline {
         name: String,
         repositories: Vec<Pattern>,
         refs: Vec<Pattern>,
         #[serde(default)]
         environments: Vec<String>,
+        /// The scopes these repositories may get; empty: only requests without a scope.
+        #[serde(default)]
+        scopes: Vec<Pattern>,
+        /// The principals these repositories may get.
+        principals: Vec<Pattern>,
         max_duration: AccessDuration,
     },
 }
@@ -171,6 +176,21 @@ impl AutoRule {
 }
 fn yes() -> bool {
     true
+}
+
+/// `arn:aws:cloudwatch:<region>:<12-digit account>:alarm:<name pattern>`, with no wildcard
+/// before the name.
+pub fn is_full_alarm_arn(pattern: &str) -> bool {
+    let parts: Vec<&str> = pattern.splitn(7, ':').collect();
+    matches!(
+        parts.as_slice(),
+        ["arn", "aws", "cloudwatch", region, account, "alarm", name]
+            if !region.is_empty()
+                && !region.contains('*')
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit())
+                && !name.is_empty()
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -307,25 +327,31 @@ impl Role {
     }
 
     /// The first automatic-approval rule that covers this source and duration.
-    pub fn auto_rule_for(&self, source: &Source, duration: AccessDuration) -> Option<&AutoRule> {
+    pub fn auto_rule_for(
+        &self,
+        source: &Source,
+        duration: AccessDuration,
+        scope: Option<&Scope>,
+        principal: &PrincipalArn,
+    ) -> Option<&AutoRule> {
         self.auto_approve.iter().find(|rule| {
             duration <= rule.max_duration()
                 && match (rule, source) {
                     (
-                        AutoRule::Alert {
-                            services,
-                            on_call_only,
+                        AutoRule::Alert { services, .. },
+                        Source::Alert {
+                            service,
+                            authenticated,
                             ..
                         },
-                        Source::Alert {
-                            service, on_call, ..
-                        },
-                    ) => services.iter().any(|s| s == service) && (*on_call || !on_call_only),
+                    ) => *authenticated && services.iter().any(|s| s == service),
                     (
                         AutoRule::Pipeline {
                             repositories,
                             refs,
                             environments,
+                            scopes,
+                            principals,
                             ..
                         },
                         Source::Pipeline {
@@ -335,7 +361,13 @@ impl Role {
                             ..
                         },
                     ) => {
-                        repositories.iter().any(|p| p.matches(repository))
+                        let scope_ok = match scope {
+                            Some(s) => scopes.iter().any(|p| p.matches(s.as_str())),
+                            None => scopes.is_empty(),
+                        };
+                        scope_ok
+                            && principals.iter().any(|p| p.matches(principal.as_str()))
+                            && repositories.iter().any(|p| p.matches(repository))
                             && refs.iter().any(|p| p.matches(git_ref))
                             && (environments.is_empty()
                                 || environment
@@ -465,6 +497,16 @@ impl Catalog {
             .iter()
             .find(|(_, s)| s.alarms.iter().any(|p| p.matches(name) || p.matches(arn)))
             .map(|(n, s)| (n.as_str(), s))
+    }
+
+    /// Whether a service's alarm patterns name `arn` by a full ARN pattern (literal region and
+    /// account): only such an alarm is trusted to approve, since anyone who may create a metric
+    /// alarm may give it any name.
+    pub fn alarm_named_by_arn(&self, service: &Service, arn: &str) -> bool {
+        service
+            .alarms
+            .iter()
+            .any(|p| is_full_alarm_arn(p.as_str()) && p.matches(arn))
     }
 
     /// The service a PagerDuty service (id or name) belongs to.

@@ -63,8 +63,12 @@ pub enum Source {
         service: String,
         alarm: String,
         incident: String,
-        /// Whether the requester is on call for `service` now (resolved from the rotation).
-        on_call: bool,
+        /// Whether the alert's origin is authenticated: a CloudWatch alarm matched by a full
+        /// ARN pattern (account and region), or a webhook whose signature was checked. Only
+        /// then may a rule approve it; an alarm matched by name alone (anyone may create an
+        /// alarm with that name) opens a request that waits for a person.
+        #[serde(default)]
+        authenticated: bool,
     },
     Pipeline {
         repository: String,

@@ -657,7 +657,9 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
                 rule: Some("break-glass".into()),
             },
         ));
-    } else if let Some(rule) = role.auto_rule_for(&s.source, duration) {
+    } else if let Some(rule) =
+        role.auto_rule_for(&s.source, duration, s.scope.as_ref(), &s.principal)
+    {
         out.push(Event::new(
             now,
             Actor::Rule(rule.name().to_owned()),

@@ -1,6 +1,7 @@
 //! Given/when/then tests of every rule of the request state machine, and property tests.
 
 use super::*;
+use crate::catalog::Catalog;
 use crate::testkit::submit;
 use crate::testkit::*;
 use chrono::Duration;
@@ -243,13 +244,13 @@ fn approving_a_revoked_or_cancelled_request_is_a_state_error() {
 // --- automatic approval ----------------------------------------------------------------------
 
 #[test]
-fn an_alert_for_the_on_call_engineer_is_approved_by_rule_within_bound() {
+fn an_authenticated_alert_is_approved_by_rule_within_bound() {
     let mut s = submit();
     s.source = Source::Alert {
         service: "orders".into(),
         alarm: "arn:alarm".into(),
         incident: "i-1".into(),
-        on_call: true,
+        authenticated: true,
     };
     let st = given(vec![submit_cmd(s.clone())]);
     assert_eq!(st.status, Status::Approved);
@@ -265,12 +266,12 @@ fn an_alert_for_the_on_call_engineer_is_approved_by_rule_within_bound() {
         service: "orders".into(),
         alarm: "a".into(),
         incident: "i".into(),
-        on_call: false,
+        authenticated: false,
     };
     assert_eq!(
         when(&RequestState::default(), submit_cmd(s), t0()),
         Ok(vec!["AccessRequested"]),
-        "not on call waits"
+        "an alarm matched by name alone waits for a person"
     );
 }
 
@@ -305,6 +306,61 @@ fn pipeline_claims_must_all_match_for_automatic_approval() {
         when(&RequestState::default(), submit_cmd(s), t0()),
         Ok(vec!["AccessRequested"])
     );
+}
+
+#[test]
+fn a_pipeline_rule_approves_only_the_scopes_and_principals_it_names() {
+    let c = Catalog::from_toml(&CATALOG.replace(
+        "scopes = [\"orders\"]\nprincipals = [\"arn:aws:iam::123456789012:role/stint/*\"]",
+        "scopes = [\"orders\"]\nprincipals = [\"arn:aws:iam::123456789012:role/stint/ci-orders\"]",
+    ))
+    .unwrap();
+    let mut s = submit_as(who("repo:acme/orders:ref:refs/heads/main", &[]), "db");
+    s.duration = Some(AccessDuration::parse("15m").unwrap());
+    s.source = Source::Pipeline {
+        repository: "acme/orders".into(),
+        git_ref: "refs/heads/main".into(),
+        environment: Some("prod".into()),
+    };
+    let types = |s: &Submit, c: &Catalog| {
+        decide(&RequestState::default(), &submit_cmd(s.clone()), c, t0())
+            .map(|e| e.iter().map(|e| e.body.type_name()).collect::<Vec<_>>())
+    };
+    // Another principal than the rule names waits for a person.
+    assert_eq!(types(&s, &c), Ok(vec!["AccessRequested"]));
+    s.principal = PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/ci-orders").unwrap();
+    assert_eq!(types(&s, &c), Ok(vec!["AccessRequested", "AccessApproved"]));
+    // The same job asking for another scope of the role waits too.
+    let wider = Catalog::from_toml(&CATALOG.replace(
+        "scopes = [\"orders\"]\ndefault_duration",
+        "scopes = [\"orders\", \"payments\"]\ndefault_duration",
+    ))
+    .unwrap();
+    s.principal = PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/oncall").unwrap();
+    s.scope = Some(Scope::parse("payments").unwrap());
+    assert_eq!(types(&s, &wider), Ok(vec!["AccessRequested"]));
+    s.scope = Some(Scope::parse("orders").unwrap());
+    assert_eq!(
+        types(&s, &wider),
+        Ok(vec!["AccessRequested", "AccessApproved"])
+    );
+}
+
+#[test]
+fn only_alarm_patterns_with_a_literal_region_and_account_are_full_arns() {
+    use crate::catalog::is_full_alarm_arn;
+    assert!(is_full_alarm_arn(
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:orders-*"
+    ));
+    for p in [
+        "orders-*",
+        "arn:aws:cloudwatch:*:123456789012:alarm:orders-*",
+        "arn:aws:cloudwatch:eu-west-1:*:alarm:orders-*",
+        "arn:aws:cloudwatch:eu-west-1:12345:alarm:orders-*",
+        "*",
+    ] {
+        assert!(!is_full_alarm_arn(p), "{p}");
+    }
 }
 
 // --- cancelling and lapsing ------------------------------------------------------------------

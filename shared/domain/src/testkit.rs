@@ -37,6 +37,8 @@ kind = "pipeline"
 repositories = ["acme/orders"]
 refs = ["refs/heads/main"]
 environments = ["prod"]
+scopes = ["orders"]
+principals = ["arn:aws:iam::123456789012:role/stint/*"]
 max_duration = "30m"
 
 [roles.pair]
