@@ -28,26 +28,52 @@ if [ "$installed" != "$MOTO_VERSION" ] || [ ! -x "$venv/bin/moto_server" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
-port="$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-# Our launcher runs moto's own WSGI app with requests serialised (see moto_server.py for why).
-MOTO_PORT="$port" "$venv/bin/python" "$root/infra/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logdir/server.log" 2>&1 &
-moto_pid=$!
-cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
+free_port() {
+  "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+}
 trap cleanup EXIT INT TERM
 
-endpoint="http://127.0.0.1:$port"
-for _ in $(seq 1 150); do
-  if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; then
-    break
-  fi
-  if ! kill -0 "$moto_pid" 2>/dev/null; then
-    echo "with-moto: moto server exited; its log:" >&2
-    cat "$logdir/server.log" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
+# Starts one emulator on a free port; sets $url once it answers.
+start_moto() {
+  local name="$1" port
+  port="$(free_port)"
+  # Our launcher runs moto's own WSGI app with requests serialised (see moto_server.py for why).
+  MOTO_PORT="$port" "$venv/bin/python" "$root/infra/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logdir/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  url="http://127.0.0.1:$port"
+  for _ in $(seq 1 150); do
+    if "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$url/moto-api/', timeout=1)" 2>/dev/null; then
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "with-moto: moto server $name exited; its log:" >&2
+      cat "$logdir/$name.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  echo "with-moto: moto server $name did not answer" >&2
+  return 1
+}
+
+start_moto server
+endpoint="$url"
 echo "with-moto: moto $MOTO_VERSION listening on $endpoint" >&2
+
+# A second emulator that enforces IAM, for the attack tests: they check what a principal's own
+# credentials can actually do. Its setup makes the broker's user and keys, then enforces.
+start_moto enforcing
+enforcing="$url"
+keys="$("$venv/bin/python" "$root/infra/scripts/moto_enforcing_setup.py" "$enforcing")"
+export STINT_TEST_ENFORCING_ENDPOINT="$enforcing"
+export STINT_TEST_ENFORCING_KEY_ID="$(echo "$keys" | sed -n 1p)"
+export STINT_TEST_ENFORCING_SECRET="$(echo "$keys" | sed -n 2p)"
+echo "with-moto: IAM-enforcing moto listening on $enforcing" >&2
 
 export STINT_TEST_AWS_ENDPOINT="$endpoint"
 export STINT_VENV="$venv"

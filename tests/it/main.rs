@@ -12,6 +12,7 @@
 mod support;
 
 mod alerts;
+mod attacks;
 mod bad_input;
 mod broker_integrity;
 mod event_store_contract;

@@ -642,6 +642,189 @@ pub fn mail_header(raw: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
+pub mod enforced {
+    //! A Stint on the second emulator, the one that enforces IAM: Stint calls with the broker's
+    //! keys, and a principal's session (assumed-role credentials, as a person or a job gets
+    //! them) is checked against the role's policies, so tests see what access really is.
+
+    use super::*;
+    use std::sync::Arc;
+    use stint_app::clock::ManualClock;
+    use stint_app::{RetryPolicy, Stint};
+    use stint_aws::iam::IamAccessProvider;
+    use stint_aws::scheduler::{EventBridgeScheduler, SchedulerTargets};
+    use stint_domain::Catalog;
+
+    pub const ACCOUNT: &str = "123456789012";
+    /// Target roles trust the broker's user, which stands in for the company's federation.
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/stint-broker"},"Action":"sts:AssumeRole"}]}"#;
+
+    fn var(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: run the tests through infra/scripts/test.sh, which starts the IAM-enforcing emulator")
+        })
+    }
+
+    /// SDK configuration for the enforcing emulator with the given keys.
+    pub async fn config(key: &str, secret: &str, token: Option<String>) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(var("STINT_TEST_ENFORCING_ENDPOINT"))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(key, secret, token, None, "stint-enforced"))
+            .load()
+            .await
+    }
+
+    /// The broker's configuration: its user may do everything.
+    pub async fn broker() -> SdkConfig {
+        config(
+            &var("STINT_TEST_ENFORCING_KEY_ID"),
+            &var("STINT_TEST_ENFORCING_SECRET"),
+            None,
+        )
+        .await
+    }
+
+    pub struct World {
+        pub stint: Stint,
+        pub clock: Arc<ManualClock>,
+        pub store: DynamoEventStore,
+        pub iam: aws_sdk_iam::Client,
+        pub sqs: aws_sdk_sqs::Client,
+        sts: aws_sdk_sts::Client,
+    }
+
+    impl World {
+        /// Stint over its own table and schedule group on the enforcing emulator.
+        pub async fn new(catalog: Catalog, start: DateTime<Utc>) -> World {
+            let sdk = broker().await;
+            let iam = aws_sdk_iam::Client::new(&sdk);
+            let scheduler = aws_sdk_scheduler::Client::new(&sdk);
+            let group = unique_name("stint");
+            scheduler
+                .create_schedule_group()
+                .name(&group)
+                .send()
+                .await
+                .expect("create schedule group");
+            let store =
+                DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), unique_name("events"));
+            store.create_table().await.expect("create the events table");
+            let clock = Arc::new(ManualClock::new(start));
+            let targets = SchedulerTargets {
+                group,
+                role_arn: super::aws::SCHEDULER_ROLE.into(),
+                start_arn: super::aws::GRANT_FN.into(),
+                expiry_arn: super::aws::REVOKE_FN.into(),
+            };
+            let stint = Stint {
+                store: Arc::new(store.clone()),
+                catalog: Arc::new(catalog),
+                clock: clock.clone(),
+                access: Arc::new(IamAccessProvider::new(iam.clone())),
+                timers: Arc::new(EventBridgeScheduler::new(scheduler, targets)),
+                retry: RetryPolicy::IMMEDIATE,
+            };
+            World {
+                stint,
+                clock,
+                store,
+                sqs: aws_sdk_sqs::Client::new(&sdk),
+                sts: aws_sdk_sts::Client::new(&sdk),
+                iam,
+            }
+        }
+
+        /// A new role under `path` (such as `/stint/`); its ARN.
+        pub async fn role(&self, path: &str, name: &str) -> PrincipalArn {
+            let out = self
+                .iam
+                .create_role()
+                .role_name(name)
+                .path(path)
+                .assume_role_policy_document(TRUST)
+                .send()
+                .await
+                .expect("create role");
+            PrincipalArn::parse(out.role().expect("role").arn()).expect("role ARN")
+        }
+
+        /// A new queue; its URL.
+        pub async fn queue(&self, name: &str) -> String {
+            self.sqs
+                .create_queue()
+                .queue_name(name)
+                .send()
+                .await
+                .expect("create queue")
+                .queue_url()
+                .expect("queue URL")
+                .to_owned()
+        }
+
+        /// An SQS client with a session of `role`, as its user would hold it.
+        pub async fn session(&self, role: &PrincipalArn, who: &str) -> aws_sdk_sqs::Client {
+            let out = self
+                .sts
+                .assume_role()
+                .role_arn(role.as_str())
+                .role_session_name(who)
+                .send()
+                .await
+                .expect("assume role");
+            let c = out.credentials().expect("credentials");
+            let sdk = config(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+            )
+            .await;
+            aws_sdk_sqs::Client::new(&sdk)
+        }
+
+        pub async fn event_count(&self) -> usize {
+            use futures::TryStreamExt;
+            use stint_app::ports::{Clock, EventStore};
+            // The attack tests stay within a few hours of their start.
+            let far = chrono::TimeDelta::days(2);
+            let now = self.clock.now();
+            self.store
+                .read_log(now - far, now + far)
+                .try_collect::<Vec<_>>()
+                .await
+                .expect("read the log")
+                .len()
+        }
+    }
+
+    /// Whether `session` may send to the queue: true, or false on AccessDenied (anything else
+    /// fails the test, so a broken emulator never passes for a denial).
+    pub async fn can_send(session: &aws_sdk_sqs::Client, queue_url: &str) -> bool {
+        match session
+            .send_message()
+            .queue_url(queue_url)
+            .message_body("probe")
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                let code = aws_sdk_sqs::error::ProvideErrorMetadata::code(&e)
+                    .unwrap_or_default()
+                    .to_owned();
+                let text = format!("{e:?}");
+                assert!(
+                    code.contains("AccessDenied")
+                        || text.contains("AccessDenied")
+                        || text.contains("403"),
+                    "expected AccessDenied, got {code}: {text}"
+                );
+                false
+            }
+        }
+    }
+}
+
 pub mod proof {
     //! The suite's evidence, gathered across test processes: each part appends one JSON line to
     //! `$STINT_PROOF_DIR/proof.jsonl` (when the test command sets it), and
@@ -664,6 +847,14 @@ pub mod proof {
         record(
             "tampering",
             serde_json::json!({ "case": case, "detected": detected }),
+        );
+    }
+
+    /// Records one attack: who tried it, and whether it got anything beyond the approval.
+    pub fn attack(case: &str, attacker: &str, succeeded: bool) {
+        record(
+            "attacks",
+            serde_json::json!({ "case": case, "attacker": attacker, "succeeded": succeeded }),
         );
     }
 

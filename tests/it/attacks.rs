@@ -1,0 +1,594 @@
+//! The attacks table: what a malicious requester or approver, a careless catalog author, a
+//! webhook sender, a CI job from another repository or someone who can create alarms might try.
+//! Each case checks the exact refusal, that nothing was appended wrongly, and, where the
+//! emulator can tell, the effect: what the principal's own session can actually do in AWS
+//! (the second emulator enforces IAM). Each records itself for the proof line.
+
+use chrono::Duration;
+use stint_app::grant::GrantOutcome;
+use stint_app::AppError;
+use stint_domain::{
+    AccessDuration, Catalog, PrincipalArn, Rejection, RequestId, RevokeReason, Scope, Status,
+};
+use stint_tests::enforced::{can_send, World, ACCOUNT};
+use stint_tests::proof;
+use stint_tests::{alice, request, t0, unique_name, who};
+
+/// One role that sends to one queue chosen by scope, for people in `sre`, approved by `owners`;
+/// a pipeline rule for `acme/orders`, and an alert rule for a service whose alarms are matched by
+/// name only, pointing at `service_scope` on `service_principal`.
+fn catalog_for(service_scope: &str, service_principal: &PrincipalArn) -> Catalog {
+    let service_principal = service_principal.as_str();
+    let text = format!(
+        r#"
+[settings]
+pending_timeout = "1h"
+admin_groups = ["security"]
+
+[roles.queue-send]
+principals = ["arn:aws:iam::{ACCOUNT}:role/stint/*"]
+scopes = ["orders-*", "payments-*"]
+default_duration = "1h"
+max_duration = "2h"
+requesters = {{ groups = ["sre"] }}
+approvers = {{ groups = ["owners"], required = 1 }}
+statements = [{{ actions = ["sqs:SendMessage"], resources = ["arn:aws:sqs:us-east-1:{ACCOUNT}:{{scope}}"] }}]
+
+[[roles.queue-send.auto_approve]]
+name = "ci-orders"
+kind = "pipeline"
+repositories = ["acme/orders"]
+refs = ["refs/heads/main"]
+scopes = ["orders-*"]
+principals = ["arn:aws:iam::{ACCOUNT}:role/stint/*"]
+max_duration = "1h"
+
+[[roles.queue-send.auto_approve]]
+name = "oncall"
+kind = "alert"
+services = ["orders"]
+max_duration = "1h"
+
+# Matched by name only: anyone who can create an alarm named orders-... in any account.
+[services.orders]
+alarms = ["orders-*"]
+role = "queue-send"
+scope = "{service_scope}"
+principal = "{service_principal}"
+[services.orders.rotation]
+users = ["alice@example.com"]
+handoff = "09:00"
+time_zone = "UTC"
+starts = "2026-01-05"
+"#
+    );
+    Catalog::from_toml(&text).expect("the attack catalog loads")
+}
+
+/// A world with a target role, a queue the grant is for and a queue it is not for.
+struct Setup {
+    w: World,
+    role: PrincipalArn,
+    queue: String,
+    scope: String,
+    other_queue: String,
+}
+
+async fn setup() -> Setup {
+    let mut w = World::new(catalog_for("orders-x", &placeholder()), t0()).await;
+    let role = w.role("/stint/", &unique_name("target")).await;
+    let scope = unique_name("orders");
+    // The alert service points at this world's own role and queue.
+    w.stint.catalog = std::sync::Arc::new(catalog_for(&scope, &role));
+    let queue = w.queue(&scope).await;
+    let other_queue = w.queue(&unique_name("payments")).await;
+    Setup {
+        w,
+        role,
+        queue,
+        scope,
+        other_queue,
+    }
+}
+
+impl Setup {
+    fn ask(&self, why: &str) -> stint_app::requests::NewRequest {
+        request("queue-send", &self.scope, &self.role, why)
+    }
+    async fn submitted(&self) -> RequestId {
+        self.w
+            .stint
+            .submit(&alice(), self.ask("drain orders"))
+            .await
+            .unwrap()
+            .id
+    }
+    async fn granted(&self) -> RequestId {
+        let id = self.submitted().await;
+        self.w.stint.approve(id, &owner(), None).await.unwrap();
+        assert!(matches!(
+            self.w.stint.grant(id).await.unwrap(),
+            GrantOutcome::Granted { .. }
+        ));
+        id
+    }
+    async fn alice_can_send(&self) -> bool {
+        can_send(&self.w.session(&self.role, "alice").await, &self.queue).await
+    }
+}
+
+fn placeholder() -> PrincipalArn {
+    PrincipalArn::parse(&format!("arn:aws:iam::{ACCOUNT}:role/stint/placeholder")).unwrap()
+}
+
+/// A refused request: its name, the request, and the rejection it must get.
+type Case = (
+    &'static str,
+    stint_app::requests::NewRequest,
+    fn(&Rejection) -> bool,
+);
+
+fn owner() -> stint_domain::Identity {
+    who("bob@example.com", &["owners"])
+}
+
+/// Checks the refusal and records the case: `succeeded` is whether the attack got anything.
+fn verdict(
+    case: &str,
+    attacker: &str,
+    refused_as_expected: bool,
+    gained_access: bool,
+    appended_wrongly: bool,
+) {
+    let succeeded = !refused_as_expected || gained_access || appended_wrongly;
+    proof::attack(case, attacker, succeeded);
+    assert!(refused_as_expected, "{case}: not refused as expected");
+    assert!(!gained_access, "{case}: the principal gained access");
+    assert!(!appended_wrongly, "{case}: events were appended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requester_uses_the_role_before_approval() {
+    let s = setup().await;
+    s.submitted().await;
+    let before = s.w.event_count().await;
+    let access = s.alice_can_send().await;
+    verdict(
+        "use the role before approval",
+        "malicious requester",
+        true,
+        access,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requester_approves_their_own_request() {
+    let s = setup().await;
+    let id = s.submitted().await;
+    let before = s.w.event_count().await;
+    let me = who("alice@example.com", &["sre", "owners"]);
+    let r = s.w.stint.approve(id, &me, None).await;
+    let refused = matches!(r, Err(AppError::Rejected(Rejection::SelfApproval)));
+    verdict(
+        "approve one's own request",
+        "malicious requester",
+        refused,
+        s.alice_can_send().await,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outsider_approves() {
+    let s = setup().await;
+    let id = s.submitted().await;
+    let before = s.w.event_count().await;
+    let r =
+        s.w.stint
+            .approve(id, &who("mallory@example.com", &["sre"]), None)
+            .await;
+    let refused = matches!(r, Err(AppError::Rejected(Rejection::NotApprover(_))));
+    verdict(
+        "approve without being an approver",
+        "malicious approver",
+        refused,
+        s.alice_can_send().await,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_requester_reaches_beyond_the_scope() {
+    let s = setup().await;
+    s.granted().await;
+    let session = s.w.session(&s.role, "alice").await;
+    assert!(
+        can_send(&session, &s.queue).await,
+        "the granted action works"
+    );
+    let beyond = can_send(&session, &s.other_queue).await;
+    verdict(
+        "use the grant on a resource outside the scope",
+        "malicious requester",
+        true,
+        beyond,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opened_before_the_revoke_keeps_working() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let session = s.w.session(&s.role, "alice").await;
+    assert!(can_send(&session, &s.queue).await);
+    s.w.clock.set(t0() + Duration::minutes(5));
+    s.w.stint.revoke_by(id, &alice()).await.unwrap();
+    let still = can_send(&session, &s.queue).await;
+    verdict(
+        "keep a session opened before the revoke",
+        "malicious requester",
+        true,
+        still,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_timer_revokes_and_access_ends() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let session = s.w.session(&s.role, "alice").await;
+    s.w.clock.set(t0() + Duration::hours(1));
+    s.w.stint
+        .revoke(id, RevokeReason::Expired, None)
+        .await
+        .unwrap();
+    let still = can_send(&session, &s.queue).await;
+    verdict(
+        "outlast the expiry",
+        "malicious requester",
+        s.w.stint.get(id).await.unwrap().state.status == Status::Revoked,
+        still,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_name_that_resolves_under_another_path() {
+    let s = setup().await;
+    let name = unique_name("target");
+    let elsewhere = s.w.role("/other/", &name).await;
+    let claimed =
+        PrincipalArn::parse(&format!("arn:aws:iam::{ACCOUNT}:role/stint/{name}")).unwrap();
+    let id =
+        s.w.stint
+            .submit(&alice(), request("queue-send", &s.scope, &claimed, "x"))
+            .await
+            .unwrap()
+            .id;
+    s.w.stint.approve(id, &owner(), None).await.unwrap();
+    let out = s.w.stint.grant(id).await.unwrap();
+    let refused = matches!(out, GrantOutcome::Failed(ref e) if e.contains("resolves to"));
+    let access = can_send(&s.w.session(&elsewhere, "alice").await, &s.queue).await;
+    verdict(
+        "land a grant on a same-named role under another path",
+        "malicious requester",
+        refused,
+        access,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_outside_the_catalog_are_refused_and_append_nothing() {
+    let s = setup().await;
+    let before = s.w.event_count().await;
+    let mut cases: Vec<Case> = Vec::new();
+    let mut wrong_scope = s.ask("x");
+    wrong_scope.scope = Some(Scope::parse("payments").unwrap());
+    cases.push(("a scope the role does not allow", wrong_scope, |r| {
+        matches!(r, Rejection::ScopeNotAllowed { .. })
+    }));
+    let mut outside = s.ask("x");
+    outside.principal = PrincipalArn::parse(&format!("arn:aws:iam::{ACCOUNT}:role/admin")).unwrap();
+    cases.push(("a principal outside the role's patterns", outside, |r| {
+        matches!(r, Rejection::PrincipalNotAllowed(_))
+    }));
+    let mut other_account = s.ask("x");
+    other_account.principal =
+        PrincipalArn::parse("arn:aws:iam::999999999999:role/stint/x").unwrap();
+    cases.push(("a principal in another account", other_account, |r| {
+        matches!(r, Rejection::PrincipalNotAllowed(_))
+    }));
+    let mut long = s.ask("x");
+    long.duration = Some(AccessDuration::parse("3h").unwrap());
+    cases.push(("a duration over the maximum", long, |r| {
+        matches!(r, Rejection::OverMaxDuration { .. })
+    }));
+    let mut glass = s.ask("x");
+    glass.break_glass = true;
+    cases.push(("break-glass on a role without it", glass, |r| {
+        matches!(r, Rejection::BreakGlassNotAllowed(_))
+    }));
+    let mut unknown = s.ask("x");
+    unknown.role = "db-admin".parse().unwrap();
+    cases.push(("a role not in the catalog", unknown, |r| {
+        matches!(r, Rejection::UnknownRole(_))
+    }));
+    for (case, new, expected) in cases {
+        let r = s.w.stint.submit(&alice(), new).await;
+        let refused = matches!(&r, Err(AppError::Rejected(rej)) if expected(rej));
+        verdict(
+            case,
+            "malicious requester",
+            refused,
+            s.alice_can_send().await,
+            s.w.event_count().await != before,
+        );
+    }
+    // Someone outside the requester groups.
+    let r =
+        s.w.stint
+            .submit(&who("mallory@example.com", &["sales"]), s.ask("x"))
+            .await;
+    let refused = matches!(
+        r,
+        Err(AppError::Rejected(Rejection::NotAllowedToRequest(_)))
+    );
+    verdict(
+        "request a role without being a requester",
+        "malicious requester",
+        refused,
+        s.alice_can_send().await,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn others_cancel_revoke_or_extend_someone_elses_grant() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let before = s.w.event_count().await;
+    let mallory = who("mallory@example.com", &["sre"]);
+    let r = s.w.stint.revoke_by(id, &mallory).await;
+    verdict(
+        "revoke someone else's grant",
+        "malicious requester",
+        matches!(r, Err(AppError::Rejected(Rejection::NotPermittedToRevoke))),
+        false,
+        s.w.event_count().await != before,
+    );
+    let r =
+        s.w.stint
+            .extend(id, &mallory, AccessDuration::parse("30m").unwrap())
+            .await;
+    verdict(
+        "extend someone else's grant",
+        "malicious requester",
+        matches!(r, Err(AppError::Rejected(Rejection::NotApprover(_)))),
+        false,
+        s.w.event_count().await != before,
+    );
+    let r =
+        s.w.stint
+            .extend(id, &owner(), AccessDuration::parse("2h").unwrap())
+            .await;
+    verdict(
+        "extend past the role's total",
+        "malicious approver",
+        matches!(r, Err(AppError::Rejected(Rejection::OverMaxTotal { .. }))),
+        false,
+        s.w.event_count().await != before,
+    );
+    let pending = s.submitted().await;
+    let before = s.w.event_count().await;
+    let r = s.w.stint.cancel(pending, &mallory).await;
+    verdict(
+        "cancel someone else's request",
+        "malicious requester",
+        matches!(r, Err(AppError::Rejected(Rejection::NotRequester))),
+        false,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_request_is_approved_anyway() {
+    let s = setup().await;
+    let id = s.submitted().await;
+    s.w.stint
+        .deny(id, &owner(), Some("no".into()))
+        .await
+        .unwrap();
+    let before = s.w.event_count().await;
+    let other_owner = who("carol@example.com", &["owners"]);
+    let r = s.w.stint.approve(id, &other_owner, None).await;
+    let refused = matches!(r, Err(AppError::Rejected(Rejection::WrongState { .. })));
+    let _ = s.w.stint.grant(id).await;
+    verdict(
+        "approve a denied request",
+        "malicious approver",
+        refused,
+        s.alice_can_send().await,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_grant_revoked_before_its_start_never_gives_access() {
+    let s = setup().await;
+    let mut new = s.ask("later");
+    new.starts_at = Some(t0() + Duration::hours(2));
+    let id = s.w.stint.submit(&alice(), new).await.unwrap().id;
+    s.w.stint.approve(id, &owner(), None).await.unwrap();
+    s.w.stint.grant(id).await.unwrap();
+    s.w.stint.revoke_by(id, &owner()).await.unwrap();
+    s.w.clock.set(t0() + Duration::hours(2));
+    let out = s.w.stint.grant(id).await.unwrap();
+    verdict(
+        "start a scheduled grant that was revoked",
+        "malicious requester",
+        matches!(out, GrantOutcome::AlreadyDone(Status::Revoked)),
+        s.alice_can_send().await,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ci_job_asks_for_a_scope_its_rule_does_not_name() {
+    let s = setup().await;
+    let payments = unique_name("payments");
+    let queue = s.w.queue(&payments).await;
+    let job = who("repo:acme/orders:ref:refs/heads/main", &[]);
+    let mut ask = request("queue-send", &payments, &s.role, "deploy");
+    ask.source = stint_domain::Source::Pipeline {
+        repository: "acme/orders".into(),
+        git_ref: "refs/heads/main".into(),
+        environment: None,
+    };
+    // The requester pattern must let the job ask at all: give it the sre group.
+    let job =
+        stint_domain::Identity::new(job.user, [stint_domain::GroupName::parse("sre").unwrap()]);
+    let out = s.w.stint.submit(&job, ask).await.unwrap();
+    let waits = out.state.status == Status::Pending;
+    let _ = s.w.stint.grant(out.id).await;
+    let access = can_send(&s.w.session(&s.role, "ci").await, &queue).await;
+    verdict(
+        "a CI job asks for another repository's scope",
+        "CI job from another repository",
+        waits,
+        access,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_named_like_the_services_fires_in_another_account() {
+    let s = setup().await;
+    let event = serde_json::json!({
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "time": "2026-11-29T09:00:00Z",
+        "resources": ["arn:aws:cloudwatch:us-east-1:999999999999:alarm:orders-attacker"],
+        "detail": {"alarmName": "orders-attacker", "state": {"value": "ALARM", "reason": "set by hand", "timestamp": "2026-11-29T09:00:00.000+0000"}}
+    });
+    let stint_domain::alert::Parsed::Alert(alert) =
+        stint_domain::alert::from_cloudwatch(&event, &s.w.stint.catalog).unwrap()
+    else {
+        panic!("the name-only pattern takes the alarm")
+    };
+    let out = s.w.stint.on_alert(&alert).await.unwrap();
+    let waits = matches!(
+        out,
+        stint_app::alerts::AlertOutcome::Requested {
+            status: Status::Pending,
+            ..
+        }
+    );
+    if let stint_app::alerts::AlertOutcome::Requested { request_id, .. } = out {
+        let _ = s.w.stint.grant(request_id).await;
+    }
+    verdict(
+        "an alarm matched by name alone opens approved access",
+        "someone who can create alarms",
+        waits,
+        s.alice_can_send().await,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_formula_in_a_justification_reaches_the_auditors_spreadsheet() {
+    let s = setup().await;
+    let id =
+        s.w.stint
+            .submit(
+                &alice(),
+                s.ask("=HYPERLINK(\"http://evil.example/\",\"click\")"),
+            )
+            .await
+            .unwrap()
+            .id;
+    let r = stint_app::report::compile(
+        &s.w.store,
+        t0() - Duration::hours(1),
+        t0() + Duration::hours(1),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let csv = stint_app::render::report::to_csv(&r).unwrap();
+    let row = csv
+        .lines()
+        .find(|l| l.contains(&id.to_string()))
+        .unwrap_or_default()
+        .to_owned();
+    let neutralised = row.contains("'=HYPERLINK")
+        && !row.contains(",=HYPERLINK")
+        && !row.contains(",\"=HYPERLINK");
+    verdict(
+        "a formula in a justification runs in the auditor's spreadsheet",
+        "malicious requester",
+        neutralised,
+        false,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stint_policy_put_back_by_hand_survives_the_sweep() {
+    let s = setup().await;
+    let id = s.granted().await;
+    s.w.stint.revoke_by(id, &alice()).await.unwrap();
+    // Someone with IAM rights puts the ended grant's document back.
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}]}"#;
+    s.w.iam
+        .put_role_policy()
+        .role_name(s.role.role_name())
+        .policy_name(stint_domain::policy::grant_policy_name(id))
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        s.alice_can_send().await,
+        "the hand-made policy works until the sweep"
+    );
+    let report = s.w.stint.sweep().await.unwrap();
+    verdict(
+        "a stint policy put back by hand outlives its grant",
+        "someone with IAM rights",
+        report.orphans_removed == 1,
+        s.alice_can_send().await,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_the_roles_policy_quota_blocks_the_revoke() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let pad = "x".repeat(9_800);
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{pad}","Effect":"Deny","Action":"s3:GetObject","Resource":"*"}}]}}"#
+    );
+    s.w.iam
+        .put_role_policy()
+        .role_name(s.role.role_name())
+        .policy_name("filler")
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap();
+    s.w.clock.set(t0() + Duration::minutes(5));
+    let revoked = s.w.stint.revoke_by(id, &alice()).await.is_ok();
+    verdict(
+        "fill the role's policy quota so the revoke cannot run",
+        "malicious requester",
+        revoked,
+        s.alice_can_send().await,
+        false,
+    );
+}
