@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use stint_domain::{AccessDuration, GroupName, RequestId, UserId};
+use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
 
 pub struct Client {
@@ -22,8 +23,10 @@ pub fn token(
     ttl: AccessDuration,
     data: &Path,
 ) -> Result<(), Failure> {
+    // The same claim names `stint serve` reads (STINT_USER_CLAIM, STINT_GROUPS_CLAIM).
     let jwt = LocalJwt::load_or_create(data)
-        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
+        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?
+        .with_rules(ClaimRules::from_env());
     let token = jwt
         .issue(user, groups, ttl.to_chrono(), chrono::Utc::now())
         .map_err(|e| Failure::trouble(e.0))?;

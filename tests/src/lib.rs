@@ -711,6 +711,10 @@ pub mod bad_input {
         PipelineOnPersonRoute,
         /// A CI job with these repository, ref and environment claims.
         Job(&'static str, &'static str, &'static str),
+        /// A person's token from the right issuer carrying exactly these claims (JSON), for
+        /// the identity rules: which claim names the user, `email_verified`, group shapes.
+        /// Over API Gateway each value arrives as the authorizer passes it: a string.
+        Claims(&'static str),
     }
 
     /// Which request a decision targets (set up before the cases run).
@@ -808,6 +812,27 @@ pub mod bad_input {
             body: body.to_owned(),
             status,
             error,
+        }
+    }
+
+    /// `GET /requests/{id}` on the request `on` names.
+    fn read(
+        name: &'static str,
+        on: On,
+        caller: Caller,
+        status: u16,
+        error: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            method: "GET",
+            path: "/requests/{id}",
+            on: Some(on),
+            caller,
+            headers: vec![],
+            body: String::new(),
+            status,
+            error: Some(error),
         }
     }
 

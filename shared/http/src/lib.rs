@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod apigw;
+pub mod claims;
 pub mod error;
 pub mod jwt;
 pub mod pipeline;
