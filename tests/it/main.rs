@@ -23,3 +23,4 @@ mod lifecycle;
 mod local_mode;
 mod notify;
 mod reports;
+mod visibility;
