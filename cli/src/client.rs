@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use stint_domain::{AccessDuration, GroupName, RequestId, UserId};
+use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
 
 pub struct Client {
@@ -22,8 +23,10 @@ pub fn token(
     ttl: AccessDuration,
     data: &Path,
 ) -> Result<(), Failure> {
+    // The same claim names `stint serve` reads (STINT_USER_CLAIM, STINT_GROUPS_CLAIM).
     let jwt = LocalJwt::load_or_create(data)
-        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?;
+        .map_err(|e| Failure::trouble(format!("{}: {e}", data.display())))?
+        .with_rules(ClaimRules::from_env());
     let token = jwt
         .issue(user, groups, ttl.to_chrono(), chrono::Utc::now())
         .map_err(|e| Failure::trouble(e.0))?;
@@ -167,6 +170,37 @@ impl Client {
         }
     }
 
+    /// `GET /requests` page after page, following `next_cursor` until there are no more or
+    /// `limit` requests are in hand. Returns `{"requests": [...]}`, with the `next_cursor` to
+    /// go on from when `limit` stopped it early.
+    fn list_pages(&self, query: &[String], limit: Option<usize>) -> Result<Value, Failure> {
+        const PAGE: usize = 200; // the API's largest page
+        let mut all: Vec<Value> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let want = limit.map_or(PAGE, |l| (l - all.len()).min(PAGE));
+            let mut q = query.to_vec();
+            q.push(format!("limit={want}"));
+            if let Some(c) = &cursor {
+                q.push(format!("cursor={c}"));
+            }
+            let v = self.call("GET", &format!("/requests?{}", q.join("&")), None)?;
+            if let Some(page) = v["requests"].as_array() {
+                all.extend(page.iter().cloned());
+            }
+            cursor = v["next_cursor"].as_str().map(str::to_owned);
+            let full = limit.is_some_and(|l| all.len() >= l);
+            if cursor.is_none() || full {
+                break;
+            }
+        }
+        let mut out = json!({ "requests": all });
+        if let Some(c) = cursor {
+            out["next_cursor"] = json!(c);
+        }
+        Ok(out)
+    }
+
     pub fn run(&self, command: &Command) -> Result<(), Failure> {
         match command {
             Command::Request {
@@ -223,6 +257,7 @@ impl Client {
                 active,
                 awaiting,
                 days,
+                limit,
             } => {
                 let mut q = vec![format!("days={days}")];
                 if *pending {
@@ -237,7 +272,7 @@ impl Client {
                 if *awaiting {
                     q.push("awaiting=true".into());
                 }
-                let v = self.call("GET", &format!("/requests?{}", q.join("&")), None)?;
+                let v = self.list_pages(&q, limit.map(|n| n as usize))?;
                 self.print(&v, output::list);
             }
             Command::Show { id } => {

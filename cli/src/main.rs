@@ -123,6 +123,9 @@ enum Command {
         awaiting: bool,
         #[arg(long, default_value_t = 14)]
         days: u32,
+        /// Show at most this many (default: every page the API has, following `next_cursor`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     /// Show a request and its timeline.
     Show { id: RequestId },

@@ -86,7 +86,7 @@ pub fn list(v: &Value) -> String {
     if rows.is_empty() {
         return "no requests\n".into();
     }
-    table(
+    let mut out = table(
         &[
             "ID",
             "STATUS",
@@ -97,7 +97,11 @@ pub fn list(v: &Value) -> String {
             "EXPIRES",
         ],
         &rows,
-    )
+    );
+    if v["next_cursor"].is_string() {
+        out.push_str("(more requests follow: raise --limit to see them)\n");
+    }
+    out
 }
 
 pub fn show(v: &Value) -> String {

@@ -15,6 +15,7 @@ use stint_app::verify::verify_period;
 use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::iam::IamAccessProvider;
 use stint_domain::{AccessDuration, Catalog};
+use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
 use stint_http::{router, Api};
 use stint_local::broker::{LocalBroker, Provider};
@@ -128,7 +129,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::trouble(format!("resuming from the store: {e}")))?;
     let jwt = LocalJwt::load_or_create(&args.data)
-        .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+        .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?
+        .with_rules(ClaimRules::from_env());
     let jwt = Arc::new(jwt);
     // Alert webhooks are signed with STINT_ALERT_SECRET; without it `POST /alerts` answers 401.
     let alert_secrets = std::env::var("STINT_ALERT_SECRET")

@@ -109,7 +109,11 @@ async fn decisions_answer_403_404_409_and_append_only_what_succeeds() {
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         (
             "self-approval",
-            as_user(approve.clone(), "alice@example.com", "[sre db-owners]"),
+            as_user(
+                approve.clone(),
+                "alice@example.com",
+                r#"["sre","db-owners"]"#,
+            ),
             403,
             "self_approval",
         ),

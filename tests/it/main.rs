@@ -25,3 +25,4 @@ mod lifecycle;
 mod local_mode;
 mod notify;
 mod reports;
+mod visibility;

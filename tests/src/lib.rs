@@ -902,6 +902,10 @@ pub mod bad_input {
         PipelineOnPersonRoute,
         /// A CI job with these repository, ref and environment claims.
         Job(&'static str, &'static str, &'static str),
+        /// A person's token from the right issuer carrying exactly these claims (JSON), for
+        /// the identity rules: which claim names the user, `email_verified`, group shapes.
+        /// Over API Gateway each value arrives as the authorizer passes it: a string.
+        Claims(&'static str),
     }
 
     /// Which request a decision targets (set up before the cases run).
@@ -1002,6 +1006,21 @@ pub mod bad_input {
         }
     }
 
+    /// `GET /requests/{id}` on the request `on` names.
+    fn read(name: &'static str, on: On, caller: Caller, status: u16, error: &'static str) -> Case {
+        Case {
+            name,
+            method: "GET",
+            path: "/requests/{id}",
+            on: Some(on),
+            caller,
+            headers: vec![],
+            body: String::new(),
+            status,
+            error: Some(error),
+        }
+    }
+
     fn alert(
         name: &'static str,
         headers: Vec<(&'static str, String)>,
@@ -1086,6 +1105,12 @@ pub mod bad_input {
             create("token for the wrong audience", Caller::WrongAudience, body(json!({})), 401, "unauthenticated"),
             create("a token that is not a JWT", Caller::Garbage, body(json!({})), 401, "unauthenticated"),
             create("a CI job's token on a person's route", Caller::PipelineOnPersonRoute, body(json!({})), 401, "unauthenticated"),
+            // One claim names the user, with no fallback to sub; an email must be verified.
+            create("a token naming the user by sub alone", Caller::Claims(r#"{"sub": "alice-sub", "groups": "[sre]"}"#), body(json!({})), 401, "unauthenticated"),
+            create("an unverified email", Caller::Claims(r#"{"sub": "alice-sub", "email": "alice@example.com", "email_verified": false, "groups": "[sre]"}"#), body(json!({})), 401, "unauthenticated"),
+            create("an unverified email, spelled as Cognito sends it", Caller::Claims(r#"{"email": "alice@example.com", "email_verified": "false", "groups": "[sre]"}"#), body(json!({})), 401, "unauthenticated"),
+            create("an email without email_verified", Caller::Claims(r#"{"email": "alice@example.com", "groups": "[sre]"}"#), body(json!({})), 401, "unauthenticated"),
+            create("a group list API Gateway flattened with a space inside", Caller::Claims(r#"{"email": "alice@example.com", "email_verified": "true", "groups": "[sre backend]"}"#), body(json!({})), 401, "unauthenticated"),
             create("a requester outside the role's groups", Caller::User("mallory@example.com", "sales"), body(json!({})), 403, "not_allowed_to_request"),
             create("break-glass on a role without it", ALICE, body(json!({"break_glass": true})), 403, "break_glass_not_allowed"),
             // --- approvals
@@ -1103,6 +1128,12 @@ pub mod bad_input {
             decide("approving an unknown request", "approve", On::Unknown, BOB, "", 404, Some("not_found")),
             decide("approving a malformed request id", "approve", On::Malformed, BOB, "", 400, Some(bad)),
             decide("a revoke by an unrelated user", "revoke", On::Active, CAROL, "", 403, Some("not_permitted_to_revoke")),
+            // "Security Team" is not the admin group "security", however the list is spelled.
+            decide("a revoke by a 'Security Team' member, flattened by API Gateway", "revoke", On::Active, Caller::Claims(r#"{"email": "mallory@example.com", "email_verified": "true", "groups": "[Security Team]"}"#), "", 401, Some("unauthenticated")),
+            decide("a revoke by a 'Security Team' member, listed with commas", "revoke", On::Active, Caller::Claims(r#"{"email": "mallory@example.com", "email_verified": "true", "groups": "[Security Team, sales]"}"#), "", 403, Some("not_permitted_to_revoke")),
+            // --- reading: a request is for its requester, approvers, admins and auditors
+            read("reading someone else's request", On::Active, CAROL, 404, "not_found"),
+            read("reading a pending request of someone else", On::Pending, Caller::User("mallory@example.com", "sales"), 404, "not_found"),
             decide("revoking a request still pending", "revoke", On::Pending, ALICE, "", 409, Some("wrong_state")),
             decide("cancelling someone else's request", "cancel", On::Pending, CAROL, "", 403, Some("not_the_requester")),
             decide("extending past the maximum total", "extend", On::Active, ALICE, r#"{"duration": "8h"}"#, 422, Some("over_max_total_duration")),

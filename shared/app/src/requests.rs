@@ -4,7 +4,7 @@ use super::service::{AppError, Loaded, Stint};
 use super::view::RequestView;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use stint_domain::effects::{plan_cancel, plan_extend};
 use stint_domain::{
     AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState,
@@ -25,8 +25,8 @@ pub struct NewRequest {
     pub source: Source,
 }
 
-/// Which requests to list.
-#[derive(Debug, Clone, Default)]
+/// Which requests to list, and which page.
+#[derive(Debug, Clone)]
 pub struct ListFilter {
     pub status: Option<Status>,
     pub role: Option<RoleName>,
@@ -36,9 +36,47 @@ pub struct ListFilter {
     pub awaiting_me: bool,
     /// How many days back to look.
     pub days: u32,
+    /// At most this many requests on a page.
+    pub limit: usize,
+    /// Where the previous page ended; none: the first page.
+    pub cursor: Option<ListCursor>,
+}
+
+impl Default for ListFilter {
+    fn default() -> Self {
+        ListFilter {
+            status: None,
+            role: None,
+            mine: false,
+            awaiting_me: false,
+            days: DEFAULT_LIST_DAYS,
+            limit: DEFAULT_LIST_LIMIT,
+            cursor: None,
+        }
+    }
 }
 
 pub const MAX_LIST_DAYS: u32 = 90;
+pub const DEFAULT_LIST_DAYS: u32 = 14;
+pub const DEFAULT_LIST_LIMIT: usize = 50;
+pub const MAX_LIST_LIMIT: usize = 200;
+
+/// Where a page of a list ended. Later pages keep the first page's time window, so a request
+/// that shows up on one page never shows up on another (ids only go down from page to page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The last request of the previous page: this page starts below it.
+    pub after: RequestId,
+}
+
+/// One page of a list, and where the next one starts if there is one.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub requests: Vec<RequestView>,
+    pub next_cursor: Option<ListCursor>,
+}
 
 impl Stint {
     pub async fn submit(&self, who: &Identity, new: NewRequest) -> Result<Loaded, AppError> {
@@ -156,6 +194,8 @@ impl Stint {
         self.load(id).await
     }
 
+    /// A request, with no check of who asks: for callers that decide visibility themselves
+    /// (a CI job sees only its own). People go through [`Stint::show`].
     pub async fn get(&self, id: RequestId) -> Result<Loaded, AppError> {
         let loaded = self.load(id).await?;
         if !loaded.exists() {
@@ -164,38 +204,93 @@ impl Stint {
         Ok(loaded)
     }
 
-    /// Lists requests with activity in the last `days`, newest first, read through the log index.
-    pub async fn list(
-        &self,
-        who: &Identity,
-        filter: &ListFilter,
-    ) -> Result<Vec<RequestView>, AppError> {
+    /// A request as `who` may see it: one they may not see is as unknown as one that does not
+    /// exist (the same 404), so its existence does not leak.
+    pub async fn show(&self, who: &Identity, id: RequestId) -> Result<Loaded, AppError> {
+        let loaded = self.get(id).await?;
+        if !self.may_see(who, &loaded.state) {
+            return Err(stint_domain::Rejection::UnknownRequest.into());
+        }
+        Ok(loaded)
+    }
+
+    /// Who may read a request: its requester, the role's approvers, admins and auditors.
+    pub fn may_see(&self, who: &Identity, st: &RequestState) -> bool {
+        let Some(req) = st.request.as_ref() else {
+            return false;
+        };
+        req.requester == who.user
+            || self.catalog.is_auditor(who) // admins are auditors too
+            || self
+                .catalog
+                .role(&req.role)
+                .is_some_and(|r| r.is_approver(who))
+    }
+
+    /// One page of the requests `who` may see with activity in the last `days`, in descending
+    /// id order (newest first for ULIDs), read through the log index for that window only.
+    pub async fn list(&self, who: &Identity, filter: &ListFilter) -> Result<ListPage, AppError> {
         let now = self.clock.now();
-        let days = filter.days.clamp(1, MAX_LIST_DAYS);
-        let mut seen: BTreeMap<RequestId, ()> = BTreeMap::new();
-        let mut log = self.store.read_log(
-            now - TimeDelta::days(i64::from(days)),
-            now + TimeDelta::seconds(1),
-        );
-        while let Some(ev) = log.try_next().await? {
-            if let Some(id) = ev.stream.request_id() {
-                seen.insert(id, ());
+        let span = TimeDelta::days(i64::from(MAX_LIST_DAYS));
+        let (from, to, after) = match filter.cursor {
+            // A cursor comes back from the caller: its window is bounded again, so no cursor
+            // reads more than MAX_LIST_DAYS or past now.
+            Some(c) => {
+                let to = c.to.min(now + TimeDelta::seconds(1));
+                (c.from.max(to - span), to, Some(c.after))
+            }
+            None => {
+                let days = filter.days.clamp(1, MAX_LIST_DAYS);
+                (
+                    now - TimeDelta::days(i64::from(days)),
+                    now + TimeDelta::seconds(1),
+                    None,
+                )
+            }
+        };
+        let limit = filter.limit.clamp(1, MAX_LIST_LIMIT);
+        let mut seen: BTreeSet<RequestId> = BTreeSet::new();
+        if from < to {
+            let mut log = self.store.read_log(from, to);
+            while let Some(ev) = log.try_next().await? {
+                if let Some(id) = ev.stream.request_id() {
+                    if after.is_none_or(|a| id < a) {
+                        seen.insert(id);
+                    }
+                }
             }
         }
         let mut out = Vec::new();
-        // Whole streams, so a request begun before the window still folds correctly.
-        for id in seen.into_keys().rev() {
+        let mut more = false;
+        // Whole streams, so a request begun before the window still folds correctly; only as
+        // many as it takes to fill the page and learn whether another follows.
+        for id in seen.into_iter().rev() {
             let events = self.store.read_stream(&id.stream()).await?;
             let decoded = events
                 .iter()
                 .map(|e| Event::from_record(&e.record))
                 .collect::<Result<Vec<_>, _>>()?;
             let state = RequestState::fold(&decoded);
-            if self.matches(who, filter, &state) {
+            if self.may_see(who, &state) && self.matches(who, filter, &state) {
+                if out.len() == limit {
+                    more = true;
+                    break;
+                }
                 out.push(RequestView::summary(id, state));
             }
         }
-        Ok(out)
+        let next_cursor = match out.last() {
+            Some(last) if more => Some(ListCursor {
+                from,
+                to,
+                after: last.id,
+            }),
+            _ => None,
+        };
+        Ok(ListPage {
+            requests: out,
+            next_cursor,
+        })
     }
 
     fn matches(&self, who: &Identity, f: &ListFilter, st: &RequestState) -> bool {

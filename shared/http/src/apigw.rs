@@ -1,41 +1,18 @@
 //! Identity from API Gateway's JWT authorizer: the claims it verified, never the body.
 
+use super::claims::ClaimRules;
 use super::{Api, AuthError, Authenticator, PipelineAuthenticator, PipelineCaller};
 use http::request::Parts;
 use lambda_http::request::RequestContext;
 use std::sync::Arc;
 use stint_app::Stint;
-use stint_domain::{GroupName, Identity, UserId};
+use stint_domain::{Identity, UserId};
 
-/// Reads the user from `user_claim` (falling back to `sub`) and groups from `groups_claim`.
-#[derive(Debug, Clone)]
+/// Reads the user and groups from the authorizer's claims by [`ClaimRules`]: one user claim,
+/// no fallback, a verified email, groups read without guessing.
+#[derive(Debug, Clone, Default)]
 pub struct ApiGatewayClaims {
-    pub user_claim: String,
-    pub groups_claim: String,
-}
-
-impl Default for ApiGatewayClaims {
-    fn default() -> Self {
-        ApiGatewayClaims {
-            user_claim: "email".into(),
-            groups_claim: "groups".into(),
-        }
-    }
-}
-
-/// API Gateway flattens array claims to `[a b c]`; tokens may also carry `a,b` or a JSON array.
-pub fn parse_groups(raw: &str) -> Vec<String> {
-    let t = raw.trim();
-    if let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
-        return v;
-    }
-    t.trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .map(|s| s.trim_matches('"'))
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    pub rules: ClaimRules,
 }
 
 type Claims = std::collections::HashMap<String, String>;
@@ -75,37 +52,22 @@ impl PipelineAuthenticator for ApiGatewayClaims {
 
 impl Authenticator for ApiGatewayClaims {
     fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let claims = claims(parts)?;
-        let user = claims
-            .get(&self.user_claim)
-            .or_else(|| claims.get("sub"))
-            .ok_or_else(|| {
-                AuthError(format!("the token has no {} or sub claim", self.user_claim))
-            })?;
-        let user = UserId::parse(user).map_err(|e| AuthError(e.to_string()))?;
-        let groups = claims
-            .get(&self.groups_claim)
-            .map(|g| parse_groups(g))
-            .unwrap_or_default();
-        let groups = groups.iter().filter_map(|g| GroupName::parse(g).ok());
-        Ok(Identity::new(user, groups))
+        // API Gateway hands every claim on as a string (`"true"`, `[a b]`); the rules read
+        // those shapes as a decoded token's JSON values would be read.
+        let claims: serde_json::Map<String, serde_json::Value> = claims(parts)?
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        self.rules.identity(&claims)
     }
 }
 
 /// The HTTP API over the services, trusting API Gateway's JWT authorizer for identity.
 pub fn api_from_env(stint: Stint) -> Api {
     let claims = ApiGatewayClaims {
-        user_claim: env_or("STINT_USER_CLAIM", "email"),
-        groups_claim: env_or("STINT_GROUPS_CLAIM", "groups"),
+        rules: ClaimRules::from_env(),
     };
     Api::new(stint, Arc::new(claims.clone())).with_pipeline_auth(Arc::new(claims))
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Serves one API Gateway event through `router` and answers as API Gateway expects: the HTTP
@@ -136,17 +98,4 @@ pub fn edge(
     Box<dyn std::future::Future<Output = Result<serde_json::Value, lambda_runtime::Error>>>,
 > {
     move |payload, context| Box::pin(serve_event(router, payload, context))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_claims_in_every_shape() {
-        assert_eq!(parse_groups("[sre db-owners]"), ["sre", "db-owners"]);
-        assert_eq!(parse_groups(r#"["sre","db-owners"]"#), ["sre", "db-owners"]);
-        assert_eq!(parse_groups("sre, db-owners"), ["sre", "db-owners"]);
-        assert!(parse_groups("[]").is_empty());
-    }
 }

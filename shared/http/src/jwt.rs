@@ -1,10 +1,13 @@
-//! Local-mode identity: bearer JWTs with the same claims API Gateway's authorizer passes on
-//! (`sub`, `email`, `groups`), signed HS256 with a key kept in the data folder.
+//! Local-mode identity: bearer JWTs with the claims an identity provider's ID token carries
+//! (`sub`, `email`, `email_verified`, `groups`), signed HS256 with a key kept in the data
+//! folder, and read by the same [`ClaimRules`] as API Gateway's claims.
 
+use super::claims::ClaimRules;
 use super::{AuthError, Authenticator, PipelineAuthenticator, PipelineCaller};
 use http::request::Parts;
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::path::Path;
 use stint_domain::{GroupName, Identity, UserId};
 
@@ -28,24 +31,23 @@ pub struct PipelineClaims {
     pub exp: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    email: String,
-    groups: Vec<String>,
-    iss: String,
-    aud: String,
-    iat: i64,
-    exp: i64,
-}
-
 pub struct LocalJwt {
     key: Vec<u8>,
+    rules: ClaimRules,
 }
 
 impl LocalJwt {
     pub fn new(key: Vec<u8>) -> Self {
-        LocalJwt { key }
+        LocalJwt {
+            key,
+            rules: ClaimRules::default(),
+        }
+    }
+
+    /// Reads (and mints) the user and groups by `rules` instead of the defaults.
+    pub fn with_rules(mut self, rules: ClaimRules) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// The key in `<dir>/jwt.key`, made on first use (32 random bytes, hex, mode 0600).
@@ -54,7 +56,7 @@ impl LocalJwt {
         if let Ok(hexed) = std::fs::read_to_string(&path) {
             let key = hex::decode(hexed.trim())
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-            return Ok(LocalJwt { key });
+            return Ok(LocalJwt::new(key));
         }
         std::fs::create_dir_all(dir)?;
         let mut key = vec![0u8; 32];
@@ -65,7 +67,7 @@ impl LocalJwt {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         }
-        Ok(LocalJwt { key })
+        Ok(LocalJwt::new(key))
     }
 
     pub fn issue(
@@ -75,15 +77,20 @@ impl LocalJwt {
         ttl: chrono::TimeDelta,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<String, AuthError> {
-        let claims = Claims {
-            sub: user.to_string(),
-            email: user.to_string(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            iat: now.timestamp(),
-            exp: (now + ttl).timestamp(),
-        };
+        // A verified email, as an ID token carries it: the rules refuse an unverified one.
+        let mut claims = serde_json::json!({
+            "sub": user.to_string(),
+            "email": user.to_string(),
+            "email_verified": true,
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "iat": now.timestamp(),
+            "exp": (now + ttl).timestamp(),
+        });
+        // Under configured claim names the token carries the user and groups there too.
+        claims[self.rules.user_claim.as_str()] = Value::from(user.to_string());
+        claims[self.rules.groups_claim.as_str()] =
+            Value::from(groups.iter().map(|g| g.to_string()).collect::<Vec<_>>());
         let key = EncodingKey::from_secret(&self.key).map_err(|e| AuthError(e.to_string()))?;
         encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(|e| AuthError(e.to_string()))
     }
@@ -159,14 +166,80 @@ impl PipelineAuthenticator for LocalJwt {
 
 impl Authenticator for LocalJwt {
     fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let claims: Claims = self.verify(parts, ISSUER)?;
-        let user = UserId::parse(&claims.email).map_err(|e| AuthError(e.to_string()))?;
-        Ok(Identity::new(
-            user,
-            claims
-                .groups
-                .iter()
-                .filter_map(|g| GroupName::parse(g).ok()),
-        ))
+        let claims: Map<String, Value> = self.verify(parts, ISSUER)?;
+        self.rules.identity(&claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeDelta, Utc};
+
+    fn parts(token: &str) -> Parts {
+        http::Request::builder()
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(())
+            .expect("a request")
+            .into_parts()
+            .0
+    }
+
+    fn sign(claims: serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(b"k").expect("a key");
+        encode(&Header::new(Algorithm::HS256), &claims, &key).expect("signed")
+    }
+
+    #[test]
+    fn minted_tokens_name_a_verified_user_and_others_are_refused() {
+        let jwt = LocalJwt::new(b"k".to_vec());
+        let now = Utc::now();
+        let user = UserId::parse("alice@example.com").unwrap();
+        let groups = [GroupName::parse("sre").unwrap()];
+        let t = jwt.issue(&user, &groups, TimeDelta::hours(1), now).unwrap();
+        let id = jwt.identify(&parts(&t)).unwrap();
+        assert_eq!((id.user, id.groups), (user, groups.to_vec()));
+
+        let base = serde_json::json!({"iss": ISSUER, "aud": AUDIENCE, "exp": now.timestamp() + 60});
+        let with = |extra: serde_json::Value| {
+            let mut c = base.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            sign(c)
+        };
+        for (extra, says) in [
+            (serde_json::json!({"sub": "alice"}), "no email claim"),
+            (
+                serde_json::json!({"email": "alice@example.com"}),
+                "no email_verified",
+            ),
+            (
+                serde_json::json!({"email": "alice@example.com", "email_verified": false}),
+                "not verified",
+            ),
+            (
+                serde_json::json!({"email": "a@example.com", "email_verified": true, "groups": "[Security Team]"}),
+                "space-separated",
+            ),
+        ] {
+            let e = jwt.identify(&parts(&with(extra.clone()))).unwrap_err();
+            assert!(e.0.contains(says), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn configured_claim_names_are_minted_and_read() {
+        let jwt = LocalJwt::new(b"k".to_vec()).with_rules(ClaimRules {
+            user_claim: "upn".into(),
+            groups_claim: "roles".into(),
+        });
+        let user = UserId::parse("bob").unwrap();
+        let groups = [GroupName::parse("db-owners").unwrap()];
+        let t = jwt
+            .issue(&user, &groups, TimeDelta::hours(1), Utc::now())
+            .unwrap();
+        let id = jwt.identify(&parts(&t)).unwrap();
+        assert_eq!((id.user, id.groups), (user, groups.to_vec()));
     }
 }

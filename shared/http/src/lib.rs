@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod apigw;
+pub mod claims;
 pub mod error;
 pub mod jwt;
 pub mod pipeline;
@@ -192,10 +193,10 @@ async fn create(
 
 async fn show(
     State(api): State<Api>,
-    Caller(_): Caller,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let loaded = api.stint.get(request_id(&id)?).await?;
+    let loaded = api.stint.show(&who, request_id(&id)?).await?;
     Ok(Json(RequestView::with_timeline(&loaded)))
 }
 
@@ -207,6 +208,8 @@ struct ListQuery {
     mine: Option<bool>,
     awaiting: Option<bool>,
     days: Option<u32>,
+    limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 async fn list(
@@ -214,22 +217,126 @@ async fn list(
     Caller(who): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let days = q.days.unwrap_or(14);
-    if days == 0 || days > stint_app::requests::MAX_LIST_DAYS {
+    use stint_app::requests::{
+        DEFAULT_LIST_DAYS, DEFAULT_LIST_LIMIT, MAX_LIST_DAYS, MAX_LIST_LIMIT,
+    };
+    let days = q.days.unwrap_or(DEFAULT_LIST_DAYS);
+    if days == 0 || days > MAX_LIST_DAYS {
         return Err(ApiError::bad(
             "days",
-            format!("days must be 1 to {}", stint_app::requests::MAX_LIST_DAYS),
+            format!("days must be 1 to {MAX_LIST_DAYS}"),
         ));
     }
+    let limit = match q.limit.map(usize::try_from) {
+        None => DEFAULT_LIST_LIMIT,
+        Some(Ok(n)) if (1..=MAX_LIST_LIMIT).contains(&n) => n,
+        Some(_) => {
+            return Err(ApiError::bad(
+                "limit",
+                format!("limit must be 1 to {MAX_LIST_LIMIT}"),
+            ))
+        }
+    };
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(cursor::decode)
+        .transpose()
+        .map_err(|e| ApiError::bad("cursor", e))?;
     let filter = ListFilter {
         status: q.status,
         role: q.role,
         mine: q.mine.unwrap_or(false),
         awaiting_me: q.awaiting.unwrap_or(false),
         days,
+        limit,
+        cursor,
     };
-    let requests = api.stint.list(&who, &filter).await?;
-    Ok(Json(serde_json::json!({ "requests": requests })))
+    let page = api.stint.list(&who, &filter).await?;
+    let mut out = serde_json::json!({ "requests": page.requests });
+    if let Some(c) = page.next_cursor {
+        out["next_cursor"] = cursor::encode(&c).into();
+    }
+    Ok(Json(out))
+}
+
+/// `next_cursor`: opaque to clients (hex over a versioned text), so its shape can change.
+/// Nothing in it is trusted: the service bounds its window again and shows only what the
+/// caller may see, so a forged cursor reads no more than a first page could.
+mod cursor {
+    use chrono::{DateTime, Utc};
+    use stint_app::requests::ListCursor;
+    use stint_domain::RequestId;
+
+    const MAX_LEN: usize = 512;
+
+    pub fn encode(c: &ListCursor) -> String {
+        hex::encode(format!(
+            "v1|{}|{}|{}",
+            c.from.timestamp_millis(),
+            c.to.timestamp_millis(),
+            c.after
+        ))
+    }
+
+    pub fn decode(raw: &str) -> Result<ListCursor, String> {
+        let bad = || "not a cursor this API gave (pass next_cursor back as it came)".to_owned();
+        if raw.len() > MAX_LEN {
+            return Err(bad());
+        }
+        let text = hex::decode(raw)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)?;
+        let mut parts = text.split('|');
+        let (Some("v1"), Some(from), Some(to), Some(after), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(bad());
+        };
+        let time = |ms: &str| {
+            ms.parse::<i64>()
+                .ok()
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+        };
+        Ok(ListCursor {
+            from: time(from).ok_or_else(bad)?,
+            to: time(to).ok_or_else(bad)?,
+            after: RequestId::parse(after).map_err(|_| bad())?,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn cursors_round_trip_and_anything_else_is_refused() {
+            let c = ListCursor {
+                from: DateTime::from_timestamp_millis(1_795_000_000_000).unwrap(),
+                to: DateTime::from_timestamp_millis(1_796_000_000_000).unwrap(),
+                after: RequestId::new(),
+            };
+            assert_eq!(decode(&encode(&c)), Ok(c));
+            for bad in [
+                "",
+                "zz",
+                "abc",
+                &hex::encode("v2|1|2|01J00000000000000000000000"),
+                &hex::encode("v1|1|2"),
+                &hex::encode("v1|x|2|01J00000000000000000000000"),
+                &hex::encode("v1|1|2|not-a-ulid"),
+                &hex::encode("v1|1|2|01J00000000000000000000000|extra"),
+                &"0".repeat(600),
+            ] {
+                assert!(decode(bad).is_err(), "{bad}");
+            }
+        }
+    }
 }
 
 /// A query string deserialized into `T` by axum's `Query`, or the API's 400 naming the
