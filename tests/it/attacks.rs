@@ -592,3 +592,74 @@ async fn filling_the_roles_policy_quota_blocks_the_revoke() {
         false,
     );
 }
+
+/// An API Gateway event for `method path` whose authorizer passed these claims.
+fn apigw(method: &str, path: &str, claims: serde_json::Value) -> serde_json::Value {
+    let mut ev = stint_tests::sample("apigw-approve.json");
+    ev["routeKey"] = serde_json::json!(format!("{method} {path}"));
+    ev["rawPath"] = serde_json::json!(path);
+    ev["requestContext"]["http"]["path"] = serde_json::json!(path);
+    ev["requestContext"]["http"]["method"] = serde_json::json!(method);
+    ev["requestContext"]["authorizer"]["jwt"]["claims"] = claims;
+    ev["body"] = serde_json::json!("{}");
+    ev
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_tricks_through_api_gateway() {
+    use stint_http::apigw::ApiGatewayClaims;
+    let s = setup().await;
+    let api = stint_http::Api::new(
+        s.w.stint.clone(),
+        std::sync::Arc::new(ApiGatewayClaims {
+            rules: Default::default(),
+        }),
+    );
+    let app = stint_http::router(api);
+    let id = s.submitted().await;
+    let approve = format!("/requests/{id}/approve");
+    let cases: Vec<(&str, &str, serde_json::Value, u16)> = vec![
+        (
+            "approve one's own request with a second token that names the user by sub",
+            "malicious requester",
+            serde_json::json!({"sub": "alice-sub", "groups": "[owners]"}),
+            401,
+        ),
+        (
+            "approve as a never-verified address of an approver",
+            "malicious requester",
+            serde_json::json!({"email": "bob@example.com", "email_verified": "false", "groups": "[owners]"}),
+            401,
+        ),
+        (
+            "be read as an admin through an IdP group named 'Security Team'",
+            "malicious requester",
+            serde_json::json!({"email": "mallory@example.com", "email_verified": "true", "groups": "[Security Team]"}),
+            401,
+        ),
+    ];
+    for (case, attacker, claims, status) in cases {
+        let before = s.w.event_count().await;
+        let (got, body) = crate::support::call_router(&app, &apigw("POST", &approve, claims)).await;
+        let refused = got == status && body["error"].is_string();
+        verdict(
+            case,
+            attacker,
+            refused,
+            s.alice_can_send().await,
+            s.w.event_count().await != before,
+        );
+    }
+    // A stranger reads the request: the same 404 as an id that does not exist.
+    let stranger = serde_json::json!({"email": "mallory@example.com", "email_verified": "true", "groups": "[sales]"});
+    let (got, body) =
+        crate::support::call_router(&app, &apigw("GET", &format!("/requests/{id}"), stranger))
+            .await;
+    verdict(
+        "read someone else's request",
+        "malicious requester",
+        got == 404 && body["error"] == "not_found",
+        false,
+        false,
+    );
+}
