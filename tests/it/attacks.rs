@@ -663,3 +663,55 @@ async fn identity_tricks_through_api_gateway() {
         false,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_senders_without_the_secret_or_with_an_old_alert() {
+    let s = setup().await;
+    let secret = b"attack-secret".to_vec();
+    let api = stint_http::Api::new(
+        s.w.stint.clone(),
+        std::sync::Arc::new(stint_http::apigw::ApiGatewayClaims {
+            rules: Default::default(),
+        }),
+    )
+    .with_alert_secrets(vec![secret.clone()]);
+    let app = stint_http::requests_router(api);
+    let alert = |at: &str| {
+        serde_json::json!({"service": "orders", "incident": unique_name("inc"), "status": "triggered",
+            "occurred_at": at, "summary": "let me in"})
+        .to_string()
+    };
+    let post = |body: String, signature: String| {
+        let mut ev = apigw("POST", "/alerts", serde_json::Value::Null);
+        ev["requestContext"]["authorizer"] = serde_json::Value::Null;
+        ev["headers"]["x-stint-signature"] = serde_json::json!(signature);
+        ev["body"] = serde_json::json!(body);
+        ev
+    };
+    let now = "2026-11-29T09:00:00Z";
+    let cases = [
+        (
+            "an alert signed with a guessed secret",
+            post(
+                alert(now),
+                stint_http::alerts::sign(b"guess", alert(now).as_bytes()),
+            ),
+        ),
+        ("a validly signed alert replayed an hour later", {
+            let old = alert("2026-11-29T08:00:00Z");
+            let sig = stint_http::alerts::sign(&secret, old.as_bytes());
+            post(old, sig)
+        }),
+    ];
+    for (case, ev) in cases {
+        let before = s.w.event_count().await;
+        let (status, body) = crate::support::call_router(&app, &ev).await;
+        verdict(
+            case,
+            "webhook sender",
+            status == 401 && body["error"].is_string(),
+            s.alice_can_send().await,
+            s.w.event_count().await != before,
+        );
+    }
+}

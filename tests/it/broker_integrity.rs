@@ -133,7 +133,23 @@ async fn an_extension_moves_the_policys_own_expiry_in_iam() {
     f.stint
         .extend(id, &bob(), AccessDuration::parse("30m").unwrap())
         .await
-        .expect("extended");
+        .expect("extension approved");
+    // Approved is not yet extended: IAM still holds the old window, and so does Stint's record.
+    assert_eq!(
+        f.state(id).await.expires_at(),
+        Some(t0() + Duration::hours(1))
+    );
+    assert_eq!(
+        until(f.policy(&grant_policy_name(id)).await.unwrap()).as_deref(),
+        Some("2026-11-29T10:00:00Z")
+    );
+    // The grant function, on ExtensionApproved, takes it to IAM; twice is once.
+    f.stint.apply_extension(id).await.unwrap();
+    f.stint.apply_extension(id).await.unwrap();
+    assert_eq!(
+        f.state(id).await.expires_at(),
+        Some(t0() + Duration::minutes(90))
+    );
     assert_eq!(
         until(f.policy(&grant_policy_name(id)).await.unwrap()).as_deref(),
         Some("2026-11-29T10:30:00Z")

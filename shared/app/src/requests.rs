@@ -155,13 +155,20 @@ impl Stint {
         who: &Identity,
         by: AccessDuration,
     ) -> Result<Loaded, AppError> {
+        // Recorded as approved; the grant function (the one with IAM rights to put policies)
+        // takes it to IAM on `ExtensionApproved`, then records `AccessExtended`.
         let command = Command::Extend {
             by: who.clone(),
             by_duration: by,
         };
+        self.act(id, command).await
+    }
+
+    /// Takes an approved extension to IAM: the policy with the new window, the expiry timer,
+    /// then `AccessExtended`. A redelivery finds it applied and does nothing.
+    pub async fn apply_extension(&self, id: RequestId) -> Result<Loaded, AppError> {
         let st = self.load(id).await?.state;
-        // IAM gets the new window (and the timer its new time) before Stint records it.
-        let plan = plan_extend(id, &st, &command, &self.catalog, self.clock.now())?;
+        let plan = plan_extend(id, &st, &self.catalog)?;
         self.run(id, plan).await?;
         self.load(id).await
     }

@@ -158,6 +158,7 @@ impl Stint {
                     .close_incident_access(id)
                     .await
                     .map(|o| report.revoked += revoked(o)),
+                SweepAction::ApplyExtension => self.apply_extension(id).await.map(|_| ()),
                 SweepAction::Lapse => self
                     .execute(id, &Command::Lapse)
                     .await

@@ -61,6 +61,24 @@ pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Va
             .as_deref()
             .and_then(|s| RequestId::parse(s).ok())
             .ok_or("AccessApproved without a request id")?,
+        // An approved extension: the grant function alone may put policies, so it takes the
+        // new window to IAM and records it.
+        GrantTrigger::Approved(e) if e.detail.event_type == "ExtensionApproved" => {
+            let id = e
+                .detail
+                .request_id
+                .as_deref()
+                .and_then(|s| RequestId::parse(s).ok())
+                .ok_or("ExtensionApproved without a request id")?;
+            return match stint.apply_extension(id).await {
+                Ok(l) => Ok(json!({ "request_id": id, "expires_at": l.state.expires_at() })),
+                Err(e) if e.is_transient() => Err(into_lambda_error(e)),
+                Err(e) => {
+                    tracing::warn!(request_id = %id, error = %e, "extension not applied");
+                    Ok(json!({ "request_id": id, "error": e.to_string() }))
+                }
+            };
+        }
         GrantTrigger::Approved(e) => {
             return Err(format!("grant does not handle {}", e.detail.event_type).into())
         }

@@ -2,7 +2,7 @@
 //! run through the ports (as data) and the command to record once they succeeded.
 
 use crate::catalog::{AutoRule, Catalog};
-use crate::event::{EventBody, RevokeReason};
+use crate::event::RevokeReason;
 use crate::ids::{Identity, PrincipalArn, RequestId};
 use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
 use crate::request::{decide, Command, Rejection, RequestState, Status};
@@ -335,25 +335,17 @@ fn cancel_timer(request: RequestId, kind: TimerKind) -> Step {
     Step::new(Effect::CancelTimer { request, kind }, OnFailure::Continue)
 }
 
-/// Extending: IAM must hold what Stint records, so the policy is put again with the new window
-/// and the expiry timer moved before `AccessExtended` is recorded.
-pub fn plan_extend(
-    id: RequestId,
-    st: &RequestState,
-    command: &Command,
-    catalog: &Catalog,
-    now: DateTime<Utc>,
-) -> Result<Plan, Rejection> {
-    let events = decide(st, command, catalog, now)?;
-    let Some(until) = events.iter().find_map(|e| match e.body {
-        EventBody::AccessExtended { expires_at, .. } => Some(expires_at),
-        _ => None,
-    }) else {
+/// Applying an approved extension: IAM must hold what Stint records, so the policy is put
+/// again with the new window and the expiry timer moved before `AccessExtended` is recorded.
+pub fn plan_extend(id: RequestId, st: &RequestState, catalog: &Catalog) -> Result<Plan, Rejection> {
+    let (Some(req), Some(grant), Some(until)) =
+        (st.request.as_ref(), st.grant.as_ref(), st.pending_extension)
+    else {
         return Ok(Plan::none());
     };
-    let (Some(req), Some(grant)) = (st.request.as_ref(), st.grant.as_ref()) else {
-        return Ok(Plan::none());
-    };
+    if st.status != Status::Active || until <= grant.expires_at {
+        return Ok(Plan::none()); // applied already (a redelivery), or revoked meanwhile
+    }
     let role = catalog
         .role(&req.role)
         .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))?;
@@ -377,7 +369,7 @@ pub fn plan_extend(
                 OnFailure::Stop,
             ),
         ],
-        then: Some(command.clone()),
+        then: Some(Command::ApplyExtension),
     })
 }
 
@@ -388,6 +380,8 @@ pub enum SweepAction {
     Revoke,
     /// Its incident ended but the bus event never reached the revoke function.
     CloseIncident,
+    /// An approved extension whose bus event never reached the grant function.
+    ApplyExtension,
     /// Pending longer than the catalog allows.
     Lapse,
     /// Approved, due, and never granted (a lost bus event).
@@ -397,6 +391,13 @@ pub enum SweepAction {
 
 pub fn sweep_action(st: &RequestState, catalog: &Catalog, now: DateTime<Utc>) -> SweepAction {
     match st.status {
+        Status::Active
+            if st
+                .pending_extension
+                .is_some_and(|p| st.expires_at().is_some_and(|e| p > e)) =>
+        {
+            SweepAction::ApplyExtension
+        }
         Status::Active if st.expires_at().is_some_and(|e| e <= now) => SweepAction::Revoke,
         Status::Active if st.incident_resolved_at.is_some() && revokes_on_resolve(st, catalog) => {
             SweepAction::CloseIncident

@@ -238,20 +238,46 @@ fn the_expiry_timer_of_an_older_early_revoke_removes_its_cutoff() {
 
 // --- extend ----------------------------------------------------------------------------------
 
-#[test]
-fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
-    let by = Command::Extend {
+fn extended(by: &str) -> RequestState {
+    let c = catalog();
+    let cmd = Command::Extend {
         by: bob(),
-        by_duration: crate::duration::AccessDuration::parse("30m").unwrap(),
+        by_duration: crate::duration::AccessDuration::parse(by).unwrap(),
     };
-    let plan = plan_extend(
+    let st = active();
+    decide(&st, &cmd, &c, t0() + TimeDelta::minutes(50))
+        .unwrap()
+        .iter()
+        .fold(st, apply)
+}
+
+#[test]
+fn an_approved_extension_is_not_the_expiry_until_iam_holds_it() {
+    let st = extended("30m");
+    assert_eq!(
+        st.expires_at(),
+        Some(t0() + TimeDelta::hours(1)),
+        "IAM still has the old window"
+    );
+    assert_eq!(st.pending_extension, Some(t0() + TimeDelta::minutes(90)));
+    // The expiry timer firing in between does not revoke what is being extended.
+    let at_old_expiry = t0() + TimeDelta::hours(1);
+    let revoke = plan_revoke(
         id(),
-        &active(),
-        &by,
+        &st,
+        RevokeReason::Expired,
+        None,
         &catalog(),
-        t0() + TimeDelta::minutes(50),
+        at_old_expiry,
     )
     .unwrap();
+    assert!(revoke.is_empty());
+}
+
+#[test]
+fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
+    let st = extended("30m");
+    let plan = plan_extend(id(), &st, &catalog()).unwrap();
     assert_eq!(
         effects(&plan),
         [
@@ -264,19 +290,45 @@ fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
     };
     let until = document["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str();
     assert_eq!(until, Some("2026-11-01T10:30:00Z"));
-    assert_eq!(plan.then, Some(by));
+    assert_eq!(plan.then, Some(Command::ApplyExtension));
+    let c = catalog();
+    let applied = decide(
+        &st,
+        &Command::ApplyExtension,
+        &c,
+        t0() + TimeDelta::minutes(51),
+    )
+    .unwrap()
+    .iter()
+    .fold(st, apply);
+    assert_eq!(applied.expires_at(), Some(t0() + TimeDelta::minutes(90)));
+    assert_eq!(applied.pending_extension, None);
+    // A redelivered ApplyExtension (or its bus event) has nothing left to do.
+    assert!(plan_extend(id(), &applied, &c).unwrap().is_empty());
+    assert_eq!(
+        decide(&applied, &Command::ApplyExtension, &c, t0()),
+        Ok(vec![])
+    );
 }
 
 #[test]
-fn an_extension_over_the_total_is_refused_before_iam_is_touched() {
+fn an_extension_over_the_total_is_refused_before_anything_is_recorded() {
     let by = Command::Extend {
         by: bob(),
         by_duration: crate::duration::AccessDuration::parse("3h").unwrap(),
     };
     assert!(matches!(
-        plan_extend(id(), &active(), &by, &catalog(), t0()),
+        decide(&active(), &by, &catalog(), t0()),
         Err(Rejection::OverMaxTotal { .. })
     ));
+}
+
+#[test]
+fn the_sweep_applies_an_extension_whose_event_was_lost() {
+    assert_eq!(
+        sweep_action(&extended("30m"), &catalog(), t0() + TimeDelta::hours(1)),
+        SweepAction::ApplyExtension
+    );
 }
 
 // --- sweep -----------------------------------------------------------------------------------

@@ -149,6 +149,13 @@ pub enum EventBody {
         error: String,
         attempts: u32,
     },
+    /// An extension decided by the requester (where the role allows) or an approver. IAM does
+    /// not hold it yet: the grant function puts the policy with the new window, then records
+    /// `AccessExtended`, so the expiry Stint reports is always the one IAM enforces.
+    ExtensionApproved {
+        by: UserId,
+        expires_at: DateTime<Utc>,
+    },
     AccessExtended {
         previous_expires_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,

@@ -94,6 +94,8 @@ pub enum Command {
         by: Identity,
         by_duration: AccessDuration,
     },
+    /// Record that the approved extension's window is now the policy's in IAM.
+    ApplyExtension,
     /// `by` is required for a manual revoke; timers, sweeps and incidents carry none.
     Revoke {
         reason: RevokeReason,
@@ -202,6 +204,8 @@ pub struct RequestState {
     pub break_glass_review_by: Option<DateTime<Utc>>,
     pub break_glass_reviewed_by: Option<UserId>,
     pub incident_resolved_at: Option<DateTime<Utc>>,
+    /// An approved extension not yet in IAM: its new expiry.
+    pub pending_extension: Option<DateTime<Utc>>,
 }
 
 impl RequestState {
@@ -427,8 +431,37 @@ pub fn decide(
             if !is_requester && !role.is_approver(by) {
                 return Err(Rejection::NotApprover(req.role.clone()));
             }
-            let until = grant.expires_at + by_duration.to_chrono();
-            extend_to(grant, role, until, None, Actor::User(by.user.clone()), now)
+            // Extensions approved before the last one reached IAM add up.
+            let base = state
+                .pending_extension
+                .unwrap_or(grant.expires_at)
+                .max(grant.expires_at);
+            let until = base + by_duration.to_chrono();
+            check_total(grant, role, until)?;
+            Ok(vec![ev(
+                Actor::User(by.user.clone()),
+                EventBody::ExtensionApproved {
+                    by: by.user.clone(),
+                    expires_at: until,
+                },
+            )])
+        }
+
+        Command::ApplyExtension => {
+            let (Some(grant), Some(until)) = (state.grant.as_ref(), state.pending_extension) else {
+                return Ok(vec![]);
+            };
+            if state.status != Status::Active || until <= grant.expires_at {
+                return Ok(vec![]); // applied already, or nothing left to extend
+            }
+            Ok(vec![ev(
+                Actor::System("grant".into()),
+                EventBody::AccessExtended {
+                    previous_expires_at: grant.expires_at,
+                    expires_at: until,
+                    via_request: None,
+                },
+            )])
         }
 
         Command::Revoke { reason, by } => {
@@ -468,6 +501,9 @@ pub fn decide(
             let timed = matches!(reason, RevokeReason::Expired | RevokeReason::Sweep);
             if timed && now < grant.expires_at {
                 return Ok(vec![]); // a stale timer from before an extension
+            }
+            if timed && state.pending_extension.is_some_and(|p| now < p) {
+                return Ok(vec![]); // an approved extension is on its way to IAM
             }
             let actor = match (manual, by) {
                 (true, Some(by)) => Actor::User(by.user.clone()),
@@ -547,14 +583,8 @@ fn check_approver(req: &AccessRequested, role: &Role, who: &Identity) -> Result<
     Ok(())
 }
 
-fn extend_to(
-    grant: &Grant,
-    role: &Role,
-    until: DateTime<Utc>,
-    via: Option<RequestId>,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> Decision {
+/// An extension may not take the whole grant past the role's `max_total_duration`.
+fn check_total(grant: &Grant, role: &Role, until: DateTime<Utc>) -> Result<(), Rejection> {
     let total_secs = (until - grant.starts_at).num_seconds().max(1) as u64;
     let requested =
         AccessDuration::from_secs(total_secs).map_err(|e| Rejection::Invalid(e.to_string()))?;
@@ -564,15 +594,7 @@ fn extend_to(
             max: role.max_total(),
         });
     }
-    Ok(vec![Event::new(
-        now,
-        actor,
-        EventBody::AccessExtended {
-            previous_expires_at: grant.expires_at,
-            expires_at: until,
-            via_request: via,
-        },
-    )])
+    Ok(())
 }
 
 fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
@@ -722,9 +744,15 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             s.status = Status::GrantFailed;
             s.grant_failures += 1;
         }
+        EventBody::ExtensionApproved { expires_at, .. } => {
+            s.pending_extension = Some(*expires_at);
+        }
         EventBody::AccessExtended { expires_at, .. } => {
             if let Some(g) = s.grant.as_mut() {
                 g.expires_at = *expires_at;
+            }
+            if s.pending_extension.is_some_and(|p| p <= *expires_at) {
+                s.pending_extension = None;
             }
         }
         EventBody::AccessRevoked {

@@ -657,14 +657,17 @@ fn an_extension_stays_within_the_maximum_total() {
             },
             t0()
         ),
-        Ok(vec!["AccessExtended"])
+        Ok(vec!["ExtensionApproved"])
     );
     let s = given_from(
-        active(),
-        Command::Extend {
-            by: bob(),
-            by_duration: AccessDuration::parse("2h").unwrap(),
-        },
+        given_from(
+            active(),
+            Command::Extend {
+                by: bob(),
+                by_duration: AccessDuration::parse("2h").unwrap(),
+            },
+        ),
+        Command::ApplyExtension,
     );
     assert_eq!(s.expires_at(), Some(t0() + Duration::hours(3)));
     assert!(matches!(
@@ -708,18 +711,21 @@ fn a_role_may_let_the_requester_extend() {
             },
             t0()
         ),
-        Ok(vec!["AccessExtended"])
+        Ok(vec!["ExtensionApproved"])
     );
 }
 
 #[test]
 fn the_expiry_timer_from_before_an_extension_does_not_revoke() {
     let s = given_from(
-        active(),
-        Command::Extend {
-            by: bob(),
-            by_duration: AccessDuration::parse("1h").unwrap(),
-        },
+        given_from(
+            active(),
+            Command::Extend {
+                by: bob(),
+                by_duration: AccessDuration::parse("1h").unwrap(),
+            },
+        ),
+        Command::ApplyExtension,
     );
     assert_eq!(s.expires_at(), Some(t0() + Duration::hours(2)));
     // The old expiry timer fires at the old time and must not revoke.
@@ -815,6 +821,7 @@ fn any_command() -> impl Strategy<Value = (Command, i64)> {
             by: a,
             by_duration: AccessDuration::parse("20m").unwrap()
         }),
+        Just(Command::ApplyExtension),
         prop_oneof![
             Just(RevokeReason::Expired),
             Just(RevokeReason::Sweep),

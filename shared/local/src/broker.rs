@@ -129,6 +129,11 @@ impl LocalBroker {
                     }
                 }
             }
+            if ev.record.event_type == "ExtensionApproved" {
+                if let Err(e) = self.stint.apply_extension(id).await {
+                    tracing::error!(request_id = %id, error = %e, "extension not applied; the sweep retries");
+                }
+            }
             if ev.record.event_type == "AccessApproved" {
                 match self.stint.grant(id).await {
                     Ok(out) => {
