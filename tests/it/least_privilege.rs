@@ -114,7 +114,14 @@ fn iam_actions_reach_only_role_stint() {
             continue;
         }
         assert!(
-            ["iam:PutRolePolicy", "iam:DeleteRolePolicy"].contains(&action.as_str()),
+            [
+                "iam:GetRole",
+                "iam:ListRolePolicies",
+                "iam:GetRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy"
+            ]
+            .contains(&action.as_str()),
             "{f} may {action}"
         );
         for r in &resources {
