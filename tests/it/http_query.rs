@@ -1,37 +1,20 @@
 //! Query strings through the router: axum's `Query` with typed structs, and every refusal the
 //! API's 400 JSON naming the parameter. Local adapters only: no emulator.
 
+use crate::support::HeaderUser;
 use axum::body::Body;
 use chrono::{TimeZone, Utc};
-use http::request::Parts;
 use http::Request;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use stint_app::clock::ManualClock;
 use stint_app::{RetryPolicy, Stint};
-use stint_domain::{Catalog, GroupName, Identity, UserId};
-use stint_http::{router, Api, AuthError, Authenticator};
+use stint_domain::Catalog;
+use stint_http::{router, Api};
 use stint_local::memory::{LocalTimers, RecordingProvider};
 use stint_local::sqlite::SqliteEventStore;
 use tower::ServiceExt;
-
-/// The user named in `x-user`, in the requester and auditor groups; none: 401.
-struct HeaderUser;
-
-impl Authenticator for HeaderUser {
-    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let user = parts
-            .headers
-            .get("x-user")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AuthError("no x-user".into()))?;
-        Ok(Identity::new(
-            UserId::parse(user).map_err(|e| AuthError(e.to_string()))?,
-            ["sre", "audit"].map(|g| GroupName::parse(g).unwrap()),
-        ))
-    }
-}
 
 struct Harness {
     app: axum::Router,
@@ -68,6 +51,7 @@ impl Harness {
             .method(method)
             .uri(uri)
             .header("x-user", "alice@example.com")
+            .header("x-groups", "sre,audit")
             .header("content-type", "application/json")
             .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
             .unwrap();

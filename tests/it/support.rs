@@ -201,3 +201,24 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// The user in `x-user` with the comma-separated groups in `x-groups`; none: 401.
+pub struct HeaderUser;
+
+impl stint_http::Authenticator for HeaderUser {
+    fn identify(
+        &self,
+        parts: &http::request::Parts,
+    ) -> Result<stint_domain::Identity, stint_http::AuthError> {
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let user = header("x-user").ok_or_else(|| stint_http::AuthError("no x-user".into()))?;
+        let groups = header("x-groups").unwrap_or("");
+        Ok(stint_domain::Identity::new(
+            stint_domain::UserId::parse(user).map_err(|e| stint_http::AuthError(e.to_string()))?,
+            groups
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(|g| stint_domain::GroupName::parse(g).unwrap()),
+        ))
+    }
+}

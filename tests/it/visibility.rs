@@ -3,6 +3,7 @@
 //! page at a time, each visible request exactly once, and read only the days they cover.
 //! Local adapters only: no emulator.
 
+use crate::support::HeaderUser;
 use async_trait::async_trait;
 use axum::body::Body;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -15,31 +16,13 @@ use std::sync::{Arc, Mutex};
 use stint_app::clock::ManualClock;
 use stint_app::ports::{Clock, EventStore, LogStream, StoreError};
 use stint_app::{RetryPolicy, Stint};
-use stint_domain::{Catalog, EventRecord, GroupName, Identity, StoredEvent, StreamId, UserId};
-use stint_http::{router, Api, AuthError, Authenticator, PipelineAuthenticator, PipelineCaller};
+use stint_domain::{Catalog, EventRecord, Identity, StoredEvent, StreamId, UserId};
+use stint_http::{router, Api, AuthError, PipelineAuthenticator, PipelineCaller};
 use stint_local::memory::{LocalTimers, RecordingProvider};
 use stint_local::sqlite::SqliteEventStore;
 use tower::ServiceExt;
 
 const PRINCIPAL: &str = "arn:aws:iam::123456789012:role/stint/oncall";
-
-/// The user in `x-user` with the comma-separated groups in `x-groups`; none: 401.
-struct HeaderUser;
-
-impl Authenticator for HeaderUser {
-    fn identify(&self, parts: &Parts) -> Result<Identity, AuthError> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let user = header("x-user").ok_or_else(|| AuthError("no x-user".into()))?;
-        let groups = header("x-groups").unwrap_or("");
-        Ok(Identity::new(
-            UserId::parse(user).map_err(|e| AuthError(e.to_string()))?,
-            groups
-                .split(',')
-                .filter(|g| !g.is_empty())
-                .map(|g| GroupName::parse(g).unwrap()),
-        ))
-    }
-}
 
 /// A CI job whose repository is in `x-repo`, on main.
 struct HeaderJob;
