@@ -202,7 +202,7 @@ async fn outsider_approves() {
 async fn granted_requester_reaches_beyond_the_scope() {
     let s = setup().await;
     s.granted().await;
-    let session = s.w.session(&s.role, "alice").await;
+    let session = s.w.session(&s.role, "alice@example.com").await;
     assert!(
         can_send(&session, &s.queue).await,
         "the granted action works"
@@ -221,7 +221,7 @@ async fn granted_requester_reaches_beyond_the_scope() {
 async fn a_session_opened_before_the_revoke_keeps_working() {
     let s = setup().await;
     let id = s.granted().await;
-    let session = s.w.session(&s.role, "alice").await;
+    let session = s.w.session(&s.role, "alice@example.com").await;
     assert!(can_send(&session, &s.queue).await);
     s.w.clock.set(t0() + Duration::minutes(5));
     s.w.stint.revoke_by(id, &alice()).await.unwrap();
@@ -239,7 +239,7 @@ async fn a_session_opened_before_the_revoke_keeps_working() {
 async fn the_expiry_timer_revokes_and_access_ends() {
     let s = setup().await;
     let id = s.granted().await;
-    let session = s.w.session(&s.role, "alice").await;
+    let session = s.w.session(&s.role, "alice@example.com").await;
     s.w.clock.set(t0() + Duration::hours(1));
     s.w.stint
         .revoke(id, RevokeReason::Expired, None)
@@ -271,7 +271,7 @@ async fn a_role_name_that_resolves_under_another_path() {
     s.w.stint.approve(id, &owner(), None).await.unwrap();
     let out = s.w.stint.grant(id).await.unwrap();
     let refused = matches!(out, GrantOutcome::Failed(ref e) if e.contains("resolves to"));
-    let access = can_send(&s.w.session(&elsewhere, "alice").await, &s.queue).await;
+    let access = can_send(&s.w.session(&elsewhere, "alice@example.com").await, &s.queue).await;
     verdict(
         "land a grant on a same-named role under another path",
         "malicious requester",

@@ -192,9 +192,12 @@ async fn a_crash_after_the_iam_put_and_before_the_append_converges_on_redelivery
     let doc = grant_document(
         role,
         Some(&Scope::parse("orders").unwrap()),
+        &st.request.as_ref().unwrap().requester,
+        f.stint.catalog.protected(),
         starts,
         expires,
-    );
+    )
+    .unwrap();
     f.stint
         .access
         .put_policy(&f.principal, &grant_policy_name(id), &doc)

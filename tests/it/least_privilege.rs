@@ -156,3 +156,73 @@ fn the_event_table_keeps_its_history() {
         Some("Enabled")
     );
 }
+
+/// Every function is told the deployment's own resources, built from the real ones: no
+/// function may start without them, and grants deny every action on them.
+#[test]
+fn every_function_is_told_stints_own_resources_from_the_real_ones() {
+    let t = template();
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"];
+    let joined = &env["STINT_PROTECTED_RESOURCES"];
+    let Value::Tagged(join) = joined else {
+        panic!("STINT_PROTECTED_RESOURCES is a !Join: {joined:?}")
+    };
+    assert_eq!(join.tag.to_string(), "!Join");
+    let parts = join.value.as_sequence().expect("[separator, list]");
+    assert_eq!(parts[0].as_str(), Some(","));
+    let listed: Vec<String> = list(&parts[1]);
+    let has = |s: &str| listed.iter().any(|l| l == s);
+    for must in [
+        "!GetAtt:EventsTable.Arn",
+        "!Sub:${EventsTable.Arn}/*",
+        "!GetAtt:Bus.Arn",
+        "!GetAtt:ScheduleGroup.Arn",
+        "!GetAtt:SchedulerRole.Arn",
+        "!GetAtt:ReportBucket.Arn",
+        "!Sub:${ReportBucket.Arn}/*",
+        "!Ref:AWS::StackId",
+        "!Ref:ExtraProtectedResources",
+    ] {
+        assert!(has(must), "{must} missing from {listed:?}");
+    }
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains(":parameter${CatalogParameterName}")),
+        "the catalog parameter: {listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.contains(":parameter${AlertSecretParameterName}")),
+        "the alert secret parameter: {listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.ends_with(":function:${AWS::StackName}-*")),
+        "the functions: {listed:?}"
+    );
+    // Each function's own role and name, and each queue: a new one must be added here.
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        let name = text(name);
+        match res["Type"].as_str() {
+            Some("AWS::Serverless::Function") => {
+                assert!(
+                    has(&format!("!GetAtt:{name}Role.Arn")),
+                    "{name}'s role is not protected: {listed:?}"
+                );
+                let fname = text(&res["Properties"]["FunctionName"]);
+                assert!(
+                    fname.starts_with("!Sub:${AWS::StackName}-"),
+                    "{name} is named {fname}, outside the protected ${{AWS::StackName}}-*"
+                );
+            }
+            Some("AWS::SQS::Queue") => assert!(
+                has(&format!("!GetAtt:{name}.Arn")),
+                "{name} is not protected: {listed:?}"
+            ),
+            _ => {}
+        }
+    }
+}

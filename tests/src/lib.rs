@@ -173,6 +173,22 @@ pub mod aws {
     pub const GRANT_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:stint-grant";
     pub const REVOKE_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:stint-revoke";
 
+    /// `STINT_PROTECTED_RESOURCES` for a function run against this table and schedule group,
+    /// as the template would pass it.
+    pub fn protected_resources(table: &str, group: &str) -> String {
+        let table = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
+        [
+            table.clone(),
+            format!("{table}/*"),
+            format!("arn:aws:scheduler:us-east-1:123456789012:schedule-group/{group}"),
+            format!("arn:aws:scheduler:us-east-1:123456789012:schedule/{group}/*"),
+            GRANT_FN.to_owned(),
+            REVOKE_FN.to_owned(),
+            SCHEDULER_ROLE.to_owned(),
+        ]
+        .join(",")
+    }
+
     pub fn catalog() -> Catalog {
         Catalog::from_toml(
             &std::fs::read_to_string(CATALOG_PATH).expect("read the example catalog"),

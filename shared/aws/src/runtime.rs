@@ -10,7 +10,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::Arc;
 use stint_app::clock::SystemClock;
 use stint_app::{RetryPolicy, Stint};
-use stint_domain::Catalog;
+use stint_domain::{Catalog, ProtectedResources};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -18,6 +18,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("catalog: {0}")]
     Catalog(String),
+    #[error("STINT_PROTECTED_RESOURCES: {0}")]
+    Protected(#[from] stint_domain::ProtectedError),
     #[error("alert secret: {0}")]
     Secret(String),
 }
@@ -36,9 +38,20 @@ pub fn var_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// The deployment's own resources, which no grant may reach: `STINT_PROTECTED_RESOURCES`, a
+/// comma-separated list of ARNs the template builds from the real resources. Required: a
+/// function without it would fall back on guessed names, so it refuses to start instead.
+pub fn protected_resources() -> Result<ProtectedResources, ConfigError> {
+    Ok(ProtectedResources::parse_list(&var(
+        "STINT_PROTECTED_RESOURCES",
+    )?)?)
+}
+
 /// The catalog from `STINT_CATALOG_FILE` (a path), or else from the SSM parameter named by
-/// `STINT_CATALOG_PARAMETER`, so a deployment changes roles without a rebuild.
+/// `STINT_CATALOG_PARAMETER`, so a deployment changes roles without a rebuild. It is checked
+/// against the deployment's own resources (`STINT_PROTECTED_RESOURCES`).
 pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
+    let protected = protected_resources()?;
     let text = if let Ok(path) = var("STINT_CATALOG_FILE") {
         std::fs::read_to_string(&path).map_err(|e| ConfigError::Catalog(format!("{path}: {e}")))?
     } else {
@@ -55,7 +68,7 @@ pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
             .map(str::to_owned)
             .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
     };
-    Catalog::from_toml(&text).map_err(|e| ConfigError::Catalog(e.to_string()))
+    Catalog::from_toml_for(&text, &protected).map_err(|e| ConfigError::Catalog(e.to_string()))
 }
 
 /// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.

@@ -5,6 +5,10 @@ use super::duration::AccessDuration;
 use super::event::Source;
 use super::ids::{GroupName, Identity, PrincipalArn, RoleName, Scope};
 use super::oncall::Rotation;
+pub use crate::glob::glob_match;
+use crate::glob::segment_match;
+use crate::guard::{self, Field};
+use crate::protected::{ProtectedArn, ProtectedResources};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,7 +28,9 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> CatalogError {
     }
 }
 
-/// A pattern where `*` matches any run of characters (including none).
+/// A pattern where `*` matches any run of characters (including none). Where the pattern is
+/// a path that says where a grant lands (principals, scopes), `*` stays inside one segment:
+/// see [`Pattern::matches_segment`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Pattern(String);
@@ -44,6 +50,10 @@ impl Pattern {
     pub fn matches(&self, value: &str) -> bool {
         glob_match(&self.0, value)
     }
+    /// `*` matches within one `/`-separated segment only.
+    pub fn matches_segment(&self, value: &str) -> bool {
+        segment_match(&self.0, value)
+    }
 }
 impl TryFrom<String> for Pattern {
     type Error = String;
@@ -60,31 +70,6 @@ impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// `*`-only glob matching, iterative with one backtrack point, so it is linear-ish and never
-/// blows the stack on hostile input.
-pub fn glob_match(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while vi < v.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if pi < p.len() && p[pi] == v[vi] {
-            pi += 1;
-            vi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +89,21 @@ pub struct Statement {
 }
 fn allow() -> Effect {
     Effect::Allow
+}
+
+/// Whose sessions of the target role a grant serves. A role is shared (`stint/oncall` is
+/// assumed by every engineer on call), so an unbound grant serves everyone who can assume it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionBinding {
+    /// Only sessions named after the requester (`aws:userid` ends in `:<requester>`), the
+    /// session name Identity Center and SAML federation set. The default.
+    #[default]
+    RoleSessionName,
+    /// Only sessions whose source identity is the requester (`aws:SourceIdentity`).
+    SourceIdentity,
+    /// Every session of the role: only for roles a single workload assumes.
+    None,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +221,10 @@ pub struct Role {
     /// Where this role's notices go, instead of or besides the global channels.
     #[serde(default)]
     pub notify: RoleNotify,
+    /// Whose sessions of the target role the grant serves; binds to the requester unless
+    /// the catalog says otherwise.
+    #[serde(default)]
+    pub session_binding: SessionBinding,
 }
 
 /// Per-role notification channels.
@@ -313,17 +317,20 @@ impl Role {
         who.in_any(&self.approvers.groups)
     }
 
+    /// A scope lands in resource ARNs, so `*` in a scope pattern stays inside one segment.
     pub fn allows_scope(&self, scope: Option<&Scope>) -> bool {
         match scope {
             None => self.scopes.is_empty(),
-            Some(s) => self.scopes.iter().any(|p| p.matches(s.as_str())),
+            Some(s) => self.scopes.iter().any(|p| p.matches_segment(s.as_str())),
         }
     }
 
+    /// `*` stays inside one path segment: IAM's role-policy calls take only the last segment
+    /// as the role name, so `role/stint/ci-*` must never match `role/stint/ci-x/oncall`.
     pub fn allows_principal(&self, principal: &PrincipalArn) -> bool {
         self.principals
             .iter()
-            .any(|p| p.matches(principal.as_str()))
+            .any(|p| p.matches_segment(principal.as_str()))
     }
 
     /// The first automatic-approval rule that covers this source and duration.
@@ -417,9 +424,13 @@ pub struct Settings {
     /// Groups that may read compliance reports (admins may too).
     #[serde(default)]
     pub auditor_groups: Vec<GroupName>,
-    /// Stint's own resources, which no role may act on or be attached to.
-    #[serde(default = "protected")]
-    pub protected_resources: Vec<Pattern>,
+    /// More of Stint's own resources (ARNs or ARN patterns), besides the deployment's (passed
+    /// in by the template) or, locally, the defaults. No role may act on or be attached to any.
+    #[serde(default)]
+    pub protected_resources: Vec<String>,
+    /// When set, the only services whose actions roles may grant.
+    #[serde(default)]
+    pub allowed_services: Option<Vec<String>>,
 }
 fn d24h() -> AccessDuration {
     AccessDuration::from_secs(86_400).expect("constant is valid")
@@ -430,21 +441,6 @@ fn d7d() -> AccessDuration {
 fn stint_path() -> String {
     "/stint/".into()
 }
-fn protected() -> Vec<Pattern> {
-    [
-        "arn:aws:dynamodb:*:*:table/stint*",
-        "arn:aws:iam::*:role/stint-*",
-        "arn:aws:iam::*:role/stint/stint-*",
-        "arn:aws:iam::*:policy/stint*",
-        "arn:aws:events:*:*:event-bus/stint*",
-        "arn:aws:scheduler:*:*:schedule/stint/*",
-        "arn:aws:lambda:*:*:function:stint-*",
-        "arn:aws:s3:::stint-*",
-    ]
-    .into_iter()
-    .map(|p| Pattern(p.to_owned()))
-    .collect()
-}
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -454,7 +450,8 @@ impl Default for Settings {
             principal_path: stint_path(),
             admin_groups: vec![],
             auditor_groups: vec![],
-            protected_resources: protected(),
+            protected_resources: vec![],
+            allowed_services: None,
         }
     }
 }
@@ -470,11 +467,32 @@ pub struct Catalog {
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub notify: Notify,
+    /// Everything no grant may reach: the deployment's resources and the catalog's own list.
+    /// Set on load, never read from the catalog text.
+    #[serde(skip)]
+    protected: ProtectedResources,
 }
 
 impl Catalog {
-    /// Parses and validates a TOML catalog.
+    /// Parses and validates a TOML catalog for `stint serve` and tests: the protected
+    /// resources are the local defaults plus the catalog's own list.
     pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
+        Self::from_toml_for(text, &ProtectedResources::local_defaults())
+    }
+
+    /// Parses and validates a TOML catalog for a deployment whose own resources are
+    /// `deployment` (the template's list); the catalog's own list is added to it.
+    pub fn from_toml_for(
+        text: &str,
+        deployment: &ProtectedResources,
+    ) -> Result<Catalog, CatalogError> {
+        let mut catalog = Self::parse(text)?;
+        catalog.protected = catalog.protected_with(deployment)?;
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    fn parse(text: &str) -> Result<Catalog, CatalogError> {
         let de = toml::de::Deserializer::parse(text).map_err(|e| err("catalog", e.to_string()))?;
         let catalog: Catalog = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
@@ -483,8 +501,33 @@ impl Catalog {
                 e.into_inner().message().trim_end().to_owned(),
             )
         })?;
-        catalog.validate()?;
         Ok(catalog)
+    }
+
+    /// `deployment` and the catalog's `settings.protected_resources`, each entry checked.
+    fn protected_with(
+        &self,
+        deployment: &ProtectedResources,
+    ) -> Result<ProtectedResources, CatalogError> {
+        let mut more = Vec::new();
+        for (i, raw) in self.settings.protected_resources.iter().enumerate() {
+            let arn = ProtectedArn::parse(raw)
+                .map_err(|why| err(format!("settings.protected_resources[{i}]"), why))?;
+            more.push(arn);
+        }
+        let all = deployment.with(more);
+        if all.is_empty() {
+            return Err(err(
+                "settings.protected_resources",
+                "no protected resources: the deployment passed none and the catalog lists none",
+            ));
+        }
+        Ok(all)
+    }
+
+    /// Stint's own resources, which every grant document denies.
+    pub fn protected(&self) -> &ProtectedResources {
+        &self.protected
     }
 
     pub fn role(&self, name: &RoleName) -> Option<&Role> {
@@ -529,11 +572,9 @@ impl Catalog {
         who.in_any(&self.settings.auditor_groups) || self.is_admin(who)
     }
 
+    /// Whether a concrete ARN (or a principal pattern read literally) is one of Stint's own.
     pub fn is_protected(&self, arn: &str) -> bool {
-        self.settings
-            .protected_resources
-            .iter()
-            .any(|p| p.matches(arn))
+        self.protected.covering(arn).is_some()
     }
 
     fn validate(&self) -> Result<(), CatalogError> {
@@ -550,6 +591,17 @@ impl Catalog {
         if self.roles.is_empty() {
             return Err(err("roles", "the catalog defines no roles"));
         }
+        if let Some(services) = &s.allowed_services {
+            for (i, svc) in services.iter().enumerate() {
+                if svc.is_empty() || !svc.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(err(
+                        format!("settings.allowed_services[{i}]"),
+                        format!("{svc:?} is not a service name such as dynamodb"),
+                    ));
+                }
+            }
+        }
+        self.validate_group_names()?;
         for (name, role) in &self.roles {
             self.validate_role(&format!("roles.{name}"), role)?;
         }
@@ -557,6 +609,37 @@ impl Catalog {
             self.validate_service(&format!("services.{name}"), name, service)?;
         }
         self.validate_notify()
+    }
+
+    /// Group names are single tokens: an IdP group "Security Team" must never be read as the
+    /// groups `security` and `team`, so no catalog group may be written with a space.
+    fn validate_group_names(&self) -> Result<(), CatalogError> {
+        let lists = [
+            (
+                "settings.admin_groups".to_owned(),
+                &self.settings.admin_groups,
+            ),
+            (
+                "settings.auditor_groups".to_owned(),
+                &self.settings.auditor_groups,
+            ),
+        ]
+        .into_iter()
+        .chain(self.roles.iter().flat_map(|(n, r)| {
+            [
+                (format!("roles.{n}.requesters.groups"), &r.requesters.groups),
+                (format!("roles.{n}.approvers.groups"), &r.approvers.groups),
+            ]
+        }));
+        for (at, groups) in lists {
+            for (i, g) in groups.iter().enumerate() {
+                check_group_name(g).map_err(|m| err(format!("{at}[{i}]"), m))?;
+            }
+        }
+        for g in self.notify.group_emails.keys() {
+            check_group_name(g).map_err(|m| err(format!("notify.group_emails.{g}"), m))?;
+        }
+        Ok(())
     }
 
     fn validate_service(&self, at: &str, name: &str, s: &Service) -> Result<(), CatalogError> {
@@ -683,26 +766,7 @@ impl Catalog {
             return Err(err(format!("{at}.statements"), "grants nothing"));
         }
         for (i, st) in role.statements.iter().enumerate() {
-            let sp = format!("{at}.statements[{i}]");
-            if st.actions.is_empty() {
-                return Err(err(format!("{sp}.actions"), "is empty"));
-            }
-            if st.resources.is_empty() {
-                return Err(err(format!("{sp}.resources"), "is empty"));
-            }
-            for (j, a) in st.actions.iter().enumerate() {
-                check_action(a).map_err(|m| err(format!("{sp}.actions[{j}]"), m))?;
-            }
-            for (j, r) in st.resources.iter().enumerate() {
-                let rp = format!("{sp}.resources[{j}]");
-                if r.contains("{scope}") && role.scopes.is_empty() {
-                    return Err(err(rp, "uses {scope} but the role lists no scopes"));
-                }
-                if st.effect == Effect::Allow {
-                    self.check_not_protected(&st.actions, r)
-                        .map_err(|m| err(rp, m))?;
-                }
-            }
+            self.validate_statement(&format!("{at}.statements[{i}]"), role, st)?;
         }
         for (i, rule) in role.auto_approve.iter().enumerate() {
             if rule.max_duration() > role.max_duration {
@@ -749,26 +813,55 @@ impl Catalog {
         Ok(())
     }
 
-    /// Refuses a resource that reaches Stint's own resources through an action on their service.
-    fn check_not_protected(&self, actions: &[String], resource: &str) -> Result<(), String> {
-        for protected in &self.settings.protected_resources {
-            let service = protected.as_str().split(':').nth(2).unwrap_or_default();
-            let touches_service = actions.iter().any(|a| {
-                let svc = a.split(':').next().unwrap_or_default().to_ascii_lowercase();
-                a == "*" || svc == service || glob_match(&svc, service)
-            });
-            // Overlap either way: the resource falls inside the protected pattern, or is a
-            // wildcard wide enough to cover it.
-            if touches_service
-                && (protected.matches(resource) || glob_match(resource, protected.as_str()))
-            {
-                return Err(format!(
-                    "{resource:?} reaches Stint's own resources ({protected})"
-                ));
+    /// One statement: each action and resource on its own, then whether the statement, with
+    /// `{scope}` filled in by every allowed scope pattern, reaches Stint's own resources.
+    fn validate_statement(
+        &self,
+        sp: &str,
+        role: &Role,
+        st: &Statement,
+    ) -> Result<(), CatalogError> {
+        if st.actions.is_empty() {
+            return Err(err(format!("{sp}.actions"), "is empty"));
+        }
+        if st.resources.is_empty() {
+            return Err(err(format!("{sp}.resources"), "is empty"));
+        }
+        let allowed = self.settings.allowed_services.as_deref();
+        for (j, a) in st.actions.iter().enumerate() {
+            let checked = match st.effect {
+                Effect::Allow => guard::check_action(a, allowed),
+                // A deny only takes away: its actions need only be actions.
+                Effect::Deny => guard::check_deny_action(a),
+            };
+            checked.map_err(|m| err(format!("{sp}.actions[{j}]"), m))?;
+        }
+        for (j, r) in st.resources.iter().enumerate() {
+            let rp = format!("{sp}.resources[{j}]");
+            guard::check_resource(r).map_err(|m| err(&rp, m))?;
+            if r.contains("{scope}") && role.scopes.is_empty() {
+                return Err(err(rp, "uses {scope} but the role lists no scopes"));
             }
         }
-        Ok(())
+        guard::check_reach(st, &role.scopes, &self.protected).map_err(|(field, m)| {
+            let at = match field {
+                Field::Action(j) => format!("{sp}.actions[{j}]"),
+                Field::Resource(j) => format!("{sp}.resources[{j}]"),
+            };
+            err(at, m)
+        })
     }
+}
+
+/// A catalog group name is one token: no whitespace anywhere in it.
+fn check_group_name(g: &GroupName) -> Result<(), String> {
+    if g.as_str().chars().any(char::is_whitespace) {
+        return Err(format!(
+            "{:?} contains whitespace; group names in the catalog are single tokens",
+            g.as_str()
+        ));
+    }
+    Ok(())
 }
 
 /// Webhooks go over HTTPS; plain HTTP only to this machine (a local stand-in).
@@ -788,28 +881,6 @@ fn check_webhook(url: &str) -> Result<(), String> {
 pub fn looks_like_email(a: &str) -> bool {
     a.parse::<lettre::Address>()
         .is_ok_and(|addr| addr.domain().contains('.'))
-}
-
-/// Actions are `service:Action`; IAM is never granted beyond read calls, and `*` never.
-fn check_action(a: &str) -> Result<(), String> {
-    let Some((svc, act)) = a.split_once(':') else {
-        return Err(format!("{a:?} is not service:Action"));
-    };
-    if svc.is_empty() || act.is_empty() || svc.contains('*') {
-        return Err(format!(
-            "{a:?} must name one service, e.g. dynamodb:GetItem"
-        ));
-    }
-    let svc = svc.to_ascii_lowercase();
-    if svc == "iam" || svc == "sts" || svc == "organizations" {
-        let read_only = (act.starts_with("Get") || act.starts_with("List")) && !act.contains('*');
-        if svc != "iam" || !read_only {
-            return Err(format!(
-                "{a:?} grants identity administration, which Stint never hands out"
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -891,42 +962,363 @@ approvers = {{ groups = ["db-owners"] }}
         assert_eq!(e.path, "roles.db-read.default_duration");
     }
 
-    #[test]
-    fn refuses_iam_and_wildcard_actions() {
-        for action in [
-            "iam:*",
-            "iam:PutRolePolicy",
-            "iam:Get*",
-            "*",
-            "sts:AssumeRole",
-            "*:GetItem",
-        ] {
-            let toml = with_role(r#"max_duration = "4h""#).replace("dynamodb:GetItem", action);
-            let e = Catalog::from_toml(&toml).unwrap_err();
-            assert_eq!(
-                e.path, "roles.db-read.statements[0].actions[0]",
-                "{action}: {e}"
+    /// Given the test role with this action and resource, when the catalog loads, then the
+    /// refusal (path and message), or `None` when it loads.
+    fn load_with(action: &str, resource: &str) -> Option<CatalogError> {
+        let toml = with_role(r#"max_duration = "4h""#)
+            .replace("dynamodb:GetItem", action)
+            .replace(
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/{scope}",
+                resource,
             );
+        Catalog::from_toml(&toml).err()
+    }
+    const TABLE: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/{scope}";
+    const ACTION0: &str = "roles.db-read.statements[0].actions[0]";
+    const RESOURCE0: &str = "roles.db-read.statements[0].resources[0]";
+
+    #[test]
+    fn refuses_identity_and_control_plane_actions_naming_field_and_reason() {
+        for (action, message) in [
+            ("iam:*", "\"iam:*\" grants IAM beyond reads; only iam:Get* and iam:List* may be granted"),
+            ("iam:PutRolePolicy", "\"iam:PutRolePolicy\" grants IAM beyond reads; only iam:Get* and iam:List* may be granted"),
+            ("iam:PassRole", "\"iam:PassRole\" grants IAM beyond reads; only iam:Get* and iam:List* may be granted"),
+            ("iam:CreateRole", "\"iam:CreateRole\" grants IAM beyond reads; only iam:Get* and iam:List* may be granted"),
+            ("iam:Attach*", "\"iam:Attach*\" grants IAM beyond reads; only iam:Get* and iam:List* may be granted"),
+            ("*", "\"*\" is every action of every service, identity administration and Stint's own resources included"),
+            ("*:*", "\"*:*\" must name one service, e.g. dynamodb:GetItem"),
+            ("*:GetItem", "\"*:GetItem\" must name one service, e.g. dynamodb:GetItem"),
+            ("sts:AssumeRole", "\"sts:AssumeRole\" grants identity administration (sts), which Stint never hands out"),
+            ("sts:Assume*", "\"sts:Assume*\" grants identity administration (sts), which Stint never hands out"),
+            ("organizations:*", "\"organizations:*\" grants identity administration (organizations), which Stint never hands out"),
+            ("sso:*", "\"sso:*\" grants identity administration (sso), which Stint never hands out"),
+            ("sso-admin:CreateAccountAssignment", "\"sso-admin:CreateAccountAssignment\" grants identity administration (sso-admin), which Stint never hands out"),
+            ("identitystore:*", "\"identitystore:*\" grants identity administration (identitystore), which Stint never hands out"),
+            ("cognito-idp:AdminAddUserToGroup", "\"cognito-idp:AdminAddUserToGroup\" can administer Cognito users (cognito-idp:Admin*), such as adding anyone to an approver group"),
+            ("cognito-idp:*", "\"cognito-idp:*\" can administer Cognito users (cognito-idp:Admin*), such as adding anyone to an approver group"),
+        ] {
+            let e = load_with(action, TABLE).unwrap_or_else(|| panic!("{action} loaded"));
+            assert_eq!(e.path, ACTION0, "{action}: {e}");
+            assert_eq!(e.message, message, "{action}");
         }
-        let toml = with_role(r#"max_duration = "4h""#).replace("dynamodb:GetItem", "iam:GetRole");
-        assert!(Catalog::from_toml(&toml).is_ok());
+        for reads in [
+            "iam:GetRole",
+            "iam:Get*",
+            "iam:List*",
+            "cognito-idp:ListUsers",
+        ] {
+            assert_eq!(load_with(reads, TABLE), None, "{reads}");
+        }
     }
 
     #[test]
-    fn refuses_stints_own_resources() {
-        for res in [
-            "arn:aws:dynamodb:eu-west-1:123456789012:table/stint-events",
-            "*",
-            "arn:aws:dynamodb:*:*:table/*",
+    fn the_catalogs_tried_in_issue_12_are_refused() {
+        // Given statements that reach Stint itself, when the catalog loads, then each is
+        // refused on the field that does it.
+        let e = load_with(
+            "lambda:UpdateFunctionCode",
+            "arn:aws:lambda:eu-west-1:123456789012:function:*",
+        )
+        .unwrap();
+        assert_eq!(e.path, ACTION0);
+        assert_eq!(
+            e.message,
+            "\"lambda:UpdateFunctionCode\" on \"arn:aws:lambda:eu-west-1:123456789012:function:*\" \
+             could change Stint's own resource arn:aws:lambda:*:*:function:stint-*"
+        );
+        let e = load_with(
+            "dynamodb:*",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/*",
+        )
+        .unwrap();
+        assert_eq!(e.path, ACTION0);
+        assert!(
+            e.message
+                .contains("could change Stint's own resource arn:aws:dynamodb:*:*:table/stint*"),
+            "{e}"
+        );
+        let e = load_with("ssm:PutParameter", "*").unwrap();
+        assert_eq!(e.path, ACTION0);
+        assert!(
+            e.message.contains("arn:aws:ssm:*:*:parameter/stint/*"),
+            "{e}"
+        );
+        let e = load_with("cognito-idp:AdminAddUserToGroup", "*").unwrap();
+        assert_eq!(e.path, ACTION0);
+    }
+
+    #[test]
+    fn wildcards_that_could_expand_to_stints_own_resources_are_refused() {
+        for (action, resource, path) in [
+            (
+                "lambda:Update*",
+                "arn:aws:lambda:eu-west-1:123456789012:function:*",
+                ACTION0,
+            ),
+            ("lambda:InvokeFunction", "*", ACTION0),
+            (
+                "events:PutEvents",
+                "arn:aws:events:eu-west-1:123456789012:event-bus/*",
+                ACTION0,
+            ),
+            ("scheduler:CreateSchedule", "*", ACTION0),
+            ("ssm:*", "*", ACTION0),
+            (
+                "ssm:Delete*",
+                "arn:aws:ssm:eu-west-1:123456789012:parameter/*",
+                ACTION0,
+            ),
+            ("s3:PutObject", "arn:aws:s3:::*", ACTION0),
+            ("dynamodb:GetItem", "*", RESOURCE0),
+            ("dynamodb:Query", "arn:aws:dynamodb:*:*:table/*", RESOURCE0),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/stint-events",
+                RESOURCE0,
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/stint-event?",
+                RESOURCE0,
+            ),
+            (
+                "ssm:GetParameter",
+                "arn:aws:ssm:eu-west-1:123456789012:parameter/stint/alert-webhook-secret",
+                RESOURCE0,
+            ),
         ] {
-            let toml = with_role(r#"max_duration = "4h""#)
-                .replace("arn:aws:dynamodb:eu-west-1:123456789012:table/{scope}", res);
+            let e = load_with(action, resource)
+                .unwrap_or_else(|| panic!("{action} on {resource} loaded"));
+            assert_eq!(e.path, path, "{action} on {resource}: {e}");
+        }
+        // Other services' actions on `*`, and these services on other resources, are fine.
+        for (action, resource) in [
+            ("logs:GetLogEvents", "*"),
+            (
+                "lambda:UpdateFunctionCode",
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders-api",
+            ),
+            (
+                "ssm:PutParameter",
+                "arn:aws:ssm:eu-west-1:123456789012:parameter/orders/*",
+            ),
+            ("dynamodb:GetItem", TABLE),
+        ] {
+            assert_eq!(load_with(action, resource), None, "{action} on {resource}");
+        }
+    }
+
+    #[test]
+    fn resources_are_checked_with_every_allowed_scope_filled_in() {
+        for scope in ["stint*", "*", "stint-events"] {
+            let toml = with_role(r#"max_duration = "4h""#).replace(
+                r#"scopes = ["orders"]"#,
+                &format!(r#"scopes = ["orders", "{scope}"]"#),
+            );
             let e = Catalog::from_toml(&toml).unwrap_err();
+            assert_eq!(e.path, RESOURCE0, "{scope}: {e}");
             assert_eq!(
-                e.path, "roles.db-read.statements[0].resources[0]",
-                "{res}: {e}"
+                e.message,
+                format!(
+                    "\"{TABLE}\" (with scope \"{scope}\") reaches Stint's own resource \
+                     arn:aws:dynamodb:*:*:table/stint* through dynamodb:GetItem"
+                )
             );
         }
+    }
+
+    #[test]
+    fn a_deployment_passes_its_real_resources_whatever_the_stack_is_called() {
+        let deployed = ProtectedResources::parse_list(
+            "arn:aws:lambda:eu-west-1:123456789012:function:prod-broker-grant,\
+             arn:aws:dynamodb:eu-west-1:123456789012:table/prod-broker-EventsTable-1X",
+        )
+        .unwrap();
+        let toml = with_role(r#"max_duration = "4h""#)
+            .replace("dynamodb:GetItem", "lambda:UpdateFunctionCode")
+            .replace(
+                TABLE,
+                "arn:aws:lambda:eu-west-1:123456789012:function:prod-*",
+            );
+        let e = Catalog::from_toml_for(&toml, &deployed).unwrap_err();
+        assert_eq!(e.path, ACTION0);
+        assert!(
+            e.message
+                .ends_with("arn:aws:lambda:eu-west-1:123456789012:function:prod-broker-grant"),
+            "{e}"
+        );
+        // The defaults are for `stint serve`, not for a deployment: a stint-* name is not
+        // assumed to be Stint's there.
+        let toml = with_role(r#"max_duration = "4h""#).replace(
+            TABLE,
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/stint-legacy",
+        );
+        let c = Catalog::from_toml_for(&toml, &deployed).unwrap();
+        assert_eq!(c.protected(), &deployed);
+        assert!(Catalog::from_toml(&toml).is_err());
+    }
+
+    #[test]
+    fn the_catalog_adds_protected_resources_and_each_entry_is_checked() {
+        let extra = r#"
+[settings]
+protected_resources = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-0000"]
+"#;
+        let c =
+            Catalog::from_toml(&format!("{extra}{}", with_role(r#"max_duration = "4h""#))).unwrap();
+        assert!(c.is_protected("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-0000"));
+        assert!(c.is_protected("arn:aws:lambda:eu-west-1:123456789012:function:stint-grant"));
+        let toml = format!(
+            "{}{}",
+            extra.replace("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-0000", "*"),
+            with_role(r#"max_duration = "4h""#)
+        );
+        let e = Catalog::from_toml(&toml).unwrap_err();
+        assert_eq!(e.path, "settings.protected_resources[0]");
+        // Given a KMS key the catalog protects, a statement on every key is refused.
+        let toml = format!("{extra}{}", with_role(r#"max_duration = "4h""#))
+            .replace("dynamodb:GetItem", "kms:Decrypt")
+            .replace(TABLE, "arn:aws:kms:eu-west-1:123456789012:key/*");
+        assert_eq!(Catalog::from_toml(&toml).unwrap_err().path, ACTION0);
+    }
+
+    #[test]
+    fn the_allowed_services_list_is_enforced_when_set() {
+        let settings = "[settings]\nallowed_services = [\"dynamodb\", \"logs\"]\n";
+        let ok = format!("{settings}{}", with_role(r#"max_duration = "4h""#));
+        assert!(Catalog::from_toml(&ok).is_ok());
+        let bad = ok
+            .replace("dynamodb:GetItem", "lambda:GetFunction")
+            .replace(
+                TABLE,
+                "arn:aws:lambda:eu-west-1:123456789012:function:orders",
+            );
+        let e = Catalog::from_toml(&bad).unwrap_err();
+        assert_eq!(e.path, ACTION0);
+        assert_eq!(
+            e.message,
+            "\"lambda:GetFunction\": service lambda is not in settings.allowed_services"
+        );
+        let e = Catalog::from_toml(&ok.replace("\"logs\"", "\"lo gs\"")).unwrap_err();
+        assert_eq!(e.path, "settings.allowed_services[1]");
+    }
+
+    #[test]
+    fn resources_with_policy_variables_or_other_placeholders_are_refused() {
+        for r in [
+            "arn:aws:lambda:eu-west-1:123456789012:function:${aws:username}",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/{team}",
+            "table/orders",
+        ] {
+            let e = load_with("dynamodb:GetItem", r).unwrap_or_else(|| panic!("{r} loaded"));
+            assert_eq!(e.path, RESOURCE0, "{r}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_catalog_deny_is_only_checked_for_shape() {
+        let toml = with_role(r#"max_duration = "4h""#).replace(
+            "statements = [",
+            r#"statements = [{ effect = "Deny", actions = ["iam:*", "*"], resources = ["*"] }, "#,
+        );
+        assert!(
+            Catalog::from_toml(&toml).is_ok(),
+            "{:?}",
+            Catalog::from_toml(&toml)
+        );
+    }
+
+    #[test]
+    fn group_names_in_the_catalog_may_not_contain_whitespace() {
+        let base = with_role(r#"max_duration = "4h""#);
+        for (toml, path) in [
+            (
+                base.replace(
+                    r#"groups = ["db-owners"]"#,
+                    r#"groups = ["db-owners", "Security Team"]"#,
+                ),
+                "roles.db-read.approvers.groups[1]",
+            ),
+            (
+                base.replace(r#"groups = ["sre"]"#, r#"groups = ["site reliability"]"#),
+                "roles.db-read.requesters.groups[0]",
+            ),
+            (
+                format!("[settings]\nadmin_groups = [\"security team\"]\n{base}"),
+                "settings.admin_groups[0]",
+            ),
+            (
+                format!("[settings]\nauditor_groups = [\"ok\", \"audit\\u00A0team\"]\n{base}"),
+                "settings.auditor_groups[1]",
+            ),
+            (
+                format!("{base}\n[notify.group_emails]\n\"db owners\" = [\"a@example.com\"]\n"),
+                "notify.group_emails.db owners",
+            ),
+        ] {
+            let e = Catalog::from_toml(&toml).unwrap_err();
+            assert_eq!(e.path, path, "{e}");
+            assert!(
+                e.message
+                    .ends_with("contains whitespace; group names in the catalog are single tokens"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_binding_defaults_to_the_session_name_and_is_read_from_the_role() {
+        let c = Catalog::from_toml(&with_role(r#"max_duration = "4h""#)).unwrap();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        assert_eq!(role.session_binding, SessionBinding::RoleSessionName);
+        for (raw, want) in [
+            ("role_session_name", SessionBinding::RoleSessionName),
+            ("source_identity", SessionBinding::SourceIdentity),
+            ("none", SessionBinding::None),
+        ] {
+            let toml = with_role(&format!(
+                "max_duration = \"4h\"\nsession_binding = \"{raw}\""
+            ));
+            let c = Catalog::from_toml(&toml).unwrap();
+            assert_eq!(
+                c.role(&"db-read".parse().unwrap()).unwrap().session_binding,
+                want
+            );
+        }
+        let e = Catalog::from_toml(&with_role(
+            "max_duration = \"4h\"\nsession_binding = \"user\"",
+        ))
+        .unwrap_err();
+        assert_eq!(e.path, "roles.db-read.session_binding", "{e}");
+    }
+
+    #[test]
+    fn principal_patterns_match_within_one_path_segment() {
+        let toml = with_role(r#"max_duration = "4h""#).replace(
+            "arn:aws:iam::123456789012:role/stint/*",
+            "arn:aws:iam::123456789012:role/stint/ci-*",
+        );
+        let c = Catalog::from_toml(&toml).unwrap();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        let arn = |a: &str| PrincipalArn::parse(a).unwrap();
+        assert!(role.allows_principal(&arn("arn:aws:iam::123456789012:role/stint/ci-orders")));
+        // Issue 12: IAM would put the policy on the role named `oncall`.
+        assert!(!role.allows_principal(&arn("arn:aws:iam::123456789012:role/stint/ci-x/oncall")));
+        assert!(!role.allows_principal(&arn("arn:aws:iam::123456789012:role/stint/ci-/x")));
+        let c = Catalog::from_toml(&with_role(r#"max_duration = "4h""#)).unwrap();
+        let any = c.role(&"db-read".parse().unwrap()).unwrap();
+        assert!(any.allows_principal(&arn("arn:aws:iam::123456789012:role/stint/oncall")));
+        assert!(!any.allows_principal(&arn("arn:aws:iam::123456789012:role/stint/team/oncall")));
+    }
+
+    #[test]
+    fn scope_patterns_match_within_one_path_segment() {
+        let toml = with_role(r#"max_duration = "4h""#)
+            .replace(r#"scopes = ["orders"]"#, r#"scopes = ["orders-*"]"#);
+        let c = Catalog::from_toml(&toml).unwrap();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        assert!(role.allows_scope(Some(&Scope::parse("orders-eu").unwrap())));
+        assert!(!role.allows_scope(Some(&Scope::parse("orders-eu/index/x").unwrap())));
     }
 
     #[test]
@@ -943,15 +1335,5 @@ approvers = {{ groups = ["db-owners"] }}
             let e = Catalog::from_toml(&toml).unwrap_err();
             assert_eq!(e.path, "roles.db-read.principals[0]", "{p}: {e}");
         }
-    }
-
-    #[test]
-    fn glob() {
-        assert!(glob_match("a*c", "abbbc"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("refs/heads/*", "refs/heads/main"));
-        assert!(!glob_match("refs/heads/*", "refs/tags/v1"));
-        assert!(!glob_match("a*b", "a"));
-        assert!(glob_match("*stint*", "my-stint-table"));
     }
 }

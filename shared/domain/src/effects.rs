@@ -3,6 +3,7 @@
 
 use crate::catalog::{AutoRule, Catalog};
 use crate::event::RevokeReason;
+use crate::guard::check_reach;
 use crate::ids::{Identity, PrincipalArn, RequestId};
 use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
 use crate::request::{decide, Command, Rejection, RequestState, Status};
@@ -194,8 +195,25 @@ pub fn plan_grant(
             )))
         }
     };
+    // Checked at load for every scope pattern; checked again on the filled statements, so a
+    // catalog changed in memory can never put an Allow on Stint's own resources.
+    for st in role.statements_for(req.scope.as_ref()) {
+        if let Err((_, why)) = check_reach(&st, &[], catalog.protected()) {
+            return Ok(fail(why));
+        }
+    }
     let name = grant_policy_name(id);
-    let document = grant_document(role, req.scope.as_ref(), starts_at, expires_at);
+    let document = match grant_document(
+        role,
+        req.scope.as_ref(),
+        &req.requester,
+        catalog.protected(),
+        starts_at,
+        expires_at,
+    ) {
+        Ok(d) => d,
+        Err(e) => return Ok(fail(e.to_string())),
+    };
     let plan = Plan {
         steps: vec![
             Step::new(
@@ -349,7 +367,15 @@ pub fn plan_extend(id: RequestId, st: &RequestState, catalog: &Catalog) -> Resul
     let role = catalog
         .role(&req.role)
         .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))?;
-    let document = grant_document(role, req.scope.as_ref(), grant.starts_at, until);
+    let document = grant_document(
+        role,
+        req.scope.as_ref(),
+        &req.requester,
+        catalog.protected(),
+        grant.starts_at,
+        until,
+    )
+    .map_err(|e| Rejection::Invalid(e.to_string()))?;
     Ok(Plan {
         steps: vec![
             Step::new(

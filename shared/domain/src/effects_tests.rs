@@ -1,6 +1,7 @@
 //! Given/when/then tests of the grant, revoke, extend and sweep plans: no emulator, no ports.
 
 use super::*;
+use crate::ids::RoleName;
 use crate::request::apply;
 use crate::testkit::*;
 use chrono::TimeDelta;
@@ -126,6 +127,96 @@ fn a_role_removed_from_the_catalog_fails_the_grant() {
     assert!(
         matches!(plan, GrantPlan::Fail { ref reason, .. } if reason.contains("no longer allows"))
     );
+}
+
+fn put_document(plan: &Plan) -> &Value {
+    plan.steps
+        .iter()
+        .find_map(|s| match &s.effect {
+            Effect::PutPolicy { document, .. } => Some(document),
+            _ => None,
+        })
+        .expect("a PutPolicy step")
+}
+
+#[test]
+fn a_grant_is_bound_to_its_requester_and_ends_denying_stints_own_resources() {
+    // Given alice's approved request, when it is granted, then the role's statement holds
+    // only for alice's sessions, and the last statement denies every action on Stint.
+    let GrantPlan::Grant { plan, .. } = plan_grant(id(), &approved(), &catalog(), t0()).unwrap()
+    else {
+        panic!("expected a grant")
+    };
+    let doc = put_document(&plan);
+    assert_eq!(
+        doc["Statement"][0]["Condition"]["StringLike"]["aws:userid"],
+        "*:alice"
+    );
+    let last = doc["Statement"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["Sid"], "StintProtected");
+    assert_eq!(last["Effect"], "Deny");
+    assert_eq!(last["Action"], "*");
+    assert_eq!(
+        last["Resource"],
+        serde_json::to_value(catalog().protected().arns()).unwrap()
+    );
+    // What is recorded is what was put.
+    assert!(matches!(&plan.then, Some(Command::RecordGrant { policy, .. }) if policy == doc));
+}
+
+#[test]
+fn a_requester_who_cannot_be_a_session_name_fails_a_bound_grant_without_touching_iam() {
+    // Given a pipeline's approved request on a role bound to session names...
+    let mut s = submit_as(who("repo:acme/orders:ref:refs/heads/main", &[]), "db");
+    s.duration = Some(crate::duration::AccessDuration::parse("15m").unwrap());
+    let st = given(vec![submit_cmd(s), approve(bob())]);
+    // ...when it is granted, then the grant fails with the reason and IAM is not touched.
+    let GrantPlan::Fail { reason, plan } = plan_grant(id(), &st, &catalog(), t0()).unwrap() else {
+        panic!("expected a failure")
+    };
+    assert!(reason.starts_with("requester \"repo:acme/orders:ref:refs/heads/main\" cannot be bound by role_session_name"), "{reason}");
+    assert!(plan.steps.is_empty());
+    // The same role, unbound (one workload assumes it), grants.
+    let unbound = Catalog::from_toml(&CATALOG.replacen(
+        "break_glass = true",
+        "break_glass = true\nsession_binding = \"none\"",
+        1,
+    ))
+    .unwrap();
+    assert!(matches!(
+        plan_grant(id(), &st, &unbound, t0()).unwrap(),
+        GrantPlan::Grant { .. }
+    ));
+}
+
+#[test]
+fn a_grant_never_lands_on_a_role_nested_under_a_principal_pattern() {
+    // Given a role whose principals are `role/stint/ci-*`, when alice asks for
+    // `role/stint/ci-x/oncall`, then the request is refused (IAM would take `oncall`).
+    let narrowed =
+        Catalog::from_toml(&CATALOG.replacen("role/stint/*", "role/stint/ci-*", 1)).unwrap();
+    let mut s = submit();
+    s.principal = PrincipalArn::parse("arn:aws:iam::123456789012:role/stint/ci-x/oncall").unwrap();
+    assert_eq!(
+        decide(&RequestState::default(), &submit_cmd(s), &narrowed, t0()),
+        Err(Rejection::PrincipalNotAllowed(
+            "arn:aws:iam::123456789012:role/stint/ci-x/oncall".into()
+        ))
+    );
+}
+
+#[test]
+fn a_grant_whose_filled_statements_reach_stint_fails() {
+    // Given a catalog changed in memory after load (load would have refused it)...
+    let mut c = catalog();
+    let role = c.roles.get_mut(&RoleName::parse("db").unwrap()).unwrap();
+    role.statements[0].resources = vec!["arn:aws:dynamodb:eu-west-1:123456789012:table/*".into()];
+    // ...when the approved request is granted, then it fails and nothing is put.
+    let GrantPlan::Fail { reason, plan } = plan_grant(id(), &approved(), &c, t0()).unwrap() else {
+        panic!("expected a failure")
+    };
+    assert!(reason.contains("reaches Stint's own resource"), "{reason}");
+    assert!(plan.steps.is_empty());
 }
 
 // --- revoke ----------------------------------------------------------------------------------
@@ -290,6 +381,12 @@ fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
     };
     let until = document["Statement"][0]["Condition"]["DateLessThan"]["aws:CurrentTime"].as_str();
     assert_eq!(until, Some("2026-11-01T10:30:00Z"));
+    // The re-put keeps the requester's binding and the deny of Stint's own resources.
+    assert_eq!(
+        document["Statement"][0]["Condition"]["StringLike"]["aws:userid"],
+        "*:alice"
+    );
+    assert_eq!(document["Statement"][1]["Sid"], "StintProtected");
     assert_eq!(plan.then, Some(Command::ApplyExtension));
     let c = catalog();
     let applied = decide(

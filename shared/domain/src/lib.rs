@@ -10,12 +10,15 @@ pub mod drift;
 pub mod duration;
 pub mod effects;
 pub mod event;
+pub mod glob;
+pub mod guard;
 pub mod ids;
 pub mod ledger;
 pub mod log;
 pub mod notice;
 pub mod oncall;
 pub mod policy;
+pub mod protected;
 pub mod recorded;
 pub mod report;
 pub mod request;
@@ -25,13 +28,14 @@ pub(crate) mod testkit;
 pub mod text;
 pub mod timer;
 
-pub use catalog::{Catalog, CatalogError, Role};
+pub use catalog::{Catalog, CatalogError, Role, SessionBinding};
 pub use decider::Decider;
 pub use duration::AccessDuration;
 pub use event::Envelope;
 pub use event::{AccessRequested, Actor, Event, EventBody, RevokeReason, Source};
 pub use ids::{GroupName, Identity, PrincipalArn, RequestId, RoleName, Scope, UserId};
 pub use log::{EventRecord, Hash, StoredEvent, StreamId};
+pub use protected::{ProtectedError, ProtectedResources};
 pub use request::{
     apply, decide, Command, Rejection, RequestContext, RequestState, Requests, Status, Submit,
 };

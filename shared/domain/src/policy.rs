@@ -1,10 +1,30 @@
 //! IAM policy documents for grants: the role's statements for the scope, bounded in time by
 //! conditions IAM enforces itself, and the deny that cuts off sessions after an early revoke.
 
-use super::catalog::{Effect, Role};
-use super::ids::{RequestId, Scope};
+use super::catalog::{Effect, Role, SessionBinding};
+use super::ids::{RequestId, Scope, UserId};
+use super::protected::ProtectedResources;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+/// Why a grant's document cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// The session binding names the requester in a condition, and this requester cannot be
+    /// a session name or source identity (and must not smuggle IAM wildcards or variables).
+    #[error(
+        "requester {requester:?} cannot be bound by {binding}: a role session name or source \
+         identity is 2 to 64 of A-Z a-z 0-9 + = , . @ _ -; only a role a single workload \
+         assumes may use session_binding = \"none\""
+    )]
+    Unbindable {
+        requester: String,
+        binding: &'static str,
+    },
+    /// With nothing protected, the grant would carry no deny for Stint's own resources.
+    #[error("no protected resources are configured, so the grant cannot deny Stint's own")]
+    NothingProtected,
+}
 
 /// The inline policy that carries a grant.
 pub fn grant_policy_name(id: RequestId) -> String {
@@ -21,79 +41,170 @@ fn iam_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The grant's policy: every statement holds only while `starts_at <= now < expires_at`.
+/// What IAM accepts as a role session name and as a source identity: `[\w+=,.@-]{2,64}`.
+/// Nothing else may reach a condition, where `*`, `?` and `${...}` would be read as wildcards
+/// or policy variables.
+fn is_session_name(v: &str) -> bool {
+    (2..=64).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+/// The condition that limits a statement to the requester's own sessions of the role, as an
+/// operator and its key; `None` for an unbound role.
+pub fn binding_condition(
+    binding: SessionBinding,
+    requester: &UserId,
+) -> Result<Option<(&'static str, Value)>, PolicyError> {
+    let name = match binding {
+        SessionBinding::None => return Ok(None),
+        SessionBinding::RoleSessionName => "role_session_name",
+        SessionBinding::SourceIdentity => "source_identity",
+    };
+    let who = requester.as_str();
+    if !is_session_name(who) {
+        return Err(PolicyError::Unbindable {
+            requester: who.chars().take(80).collect(),
+            binding: name,
+        });
+    }
+    Ok(Some(match binding {
+        // An assumed role's aws:userid is `<role id>:<session name>`.
+        SessionBinding::RoleSessionName => {
+            ("StringLike", json!({ "aws:userid": format!("*:{who}") }))
+        }
+        _ => ("StringEquals", json!({ "aws:SourceIdentity": who })),
+    }))
+}
+
+fn with_binding(
+    mut condition: Map<String, Value>,
+    binding: &Option<(&'static str, Value)>,
+) -> Value {
+    if let Some((op, key)) = binding {
+        condition.insert((*op).to_owned(), key.clone());
+    }
+    Value::Object(condition)
+}
+
+/// The grant's policy: every statement of the role holds only while
+/// `starts_at <= now < expires_at` and, unless the role is unbound, only for the requester's
+/// own sessions; then one deny, unconditional and unbound, of every action on Stint's own
+/// resources, so no catalog statement can reach them whatever it says.
 pub fn grant_document(
     role: &Role,
     scope: Option<&Scope>,
+    requester: &UserId,
+    protected: &ProtectedResources,
     starts_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Value {
-    let statements: Vec<Value> = role
+) -> Result<Value, PolicyError> {
+    if protected.is_empty() {
+        return Err(PolicyError::NothingProtected);
+    }
+    let binding = binding_condition(role.session_binding, requester)?;
+    let mut statements: Vec<Value> = role
         .statements_for(scope)
         .into_iter()
         .enumerate()
         .map(|(i, st)| {
+            let mut window = Map::new();
+            window.insert(
+                "DateGreaterThan".into(),
+                json!({ "aws:CurrentTime": iam_time(starts_at) }),
+            );
+            window.insert(
+                "DateLessThan".into(),
+                json!({ "aws:CurrentTime": iam_time(expires_at) }),
+            );
+            // A catalog deny is bound too: it carves out of this grant, not out of other
+            // people's sessions of a shared role.
             json!({
                 "Sid": format!("Stint{i}"),
                 "Effect": match st.effect { Effect::Allow => "Allow", Effect::Deny => "Deny" },
                 "Action": st.actions,
                 "Resource": st.resources,
-                "Condition": {
-                    "DateGreaterThan": { "aws:CurrentTime": iam_time(starts_at) },
-                    "DateLessThan": { "aws:CurrentTime": iam_time(expires_at) },
-                },
+                "Condition": with_binding(window, &binding),
             })
         })
         .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    statements.push(json!({
+        "Sid": "StintProtected",
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": protected.arns(),
+    }));
+    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
 /// After an early revoke, deny what was granted to any session issued before the revoke.
 /// Deleting the grant policy stops new calls once IAM propagates; this deny also names the
 /// sessions themselves, and it lapses at the grant's own expiry, when the grant policy's time
-/// condition would have ended everything anyway.
+/// condition would have ended everything anyway. It is bound like the grant, so it never
+/// cuts another person's sessions of a shared role.
 pub fn cutoff_document(
     role: &Role,
     scope: Option<&Scope>,
+    requester: &UserId,
     revoked_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
-) -> Value {
+) -> Result<Value, PolicyError> {
+    let binding = binding_condition(role.session_binding, requester)?;
     let statements: Vec<Value> = role
         .statements_for(scope)
         .into_iter()
         .filter(|st| st.effect == Effect::Allow)
         .enumerate()
         .map(|(i, st)| {
+            let mut before = Map::new();
+            before.insert(
+                "DateLessThan".into(),
+                json!({
+                    "aws:TokenIssueTime": iam_time(revoked_at + chrono::TimeDelta::seconds(1)),
+                    "aws:CurrentTime": iam_time(expires_at),
+                }),
+            );
             json!({
                 "Sid": format!("StintCutoff{i}"),
                 "Effect": "Deny",
                 "Action": st.actions,
                 "Resource": st.resources,
-                "Condition": {
-                    "DateLessThan": {
-                        "aws:TokenIssueTime": iam_time(revoked_at + chrono::TimeDelta::seconds(1)),
-                        "aws:CurrentTime": iam_time(expires_at),
-                    },
-                },
+                "Condition": with_binding(before, &binding),
             })
         })
         .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements })
+    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
+    use crate::glob::arn_overlap;
     use chrono::TimeZone;
+
+    fn example() -> Catalog {
+        Catalog::from_toml(include_str!("../../../infra/catalog.example.toml")).unwrap()
+    }
+    fn window() -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 5, 1, 11, 0, 0).unwrap(),
+        )
+    }
+    fn alice() -> UserId {
+        UserId::parse("alice@example.com").unwrap()
+    }
+    fn orders() -> Scope {
+        Scope::parse("orders").unwrap()
+    }
 
     #[test]
     fn grant_documents_carry_both_time_conditions_and_the_scope() {
-        let c = Catalog::from_toml(include_str!("../../../infra/catalog.example.toml")).unwrap();
+        let c = example();
         let role = c.role(&"db-read".parse().unwrap()).unwrap();
-        let s = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
-        let e = Utc.with_ymd_and_hms(2026, 5, 1, 11, 0, 0).unwrap();
-        let doc = grant_document(role, Some(&Scope::parse("orders").unwrap()), s, e);
+        let (s, e) = window();
+        let doc = grant_document(role, Some(&orders()), &alice(), c.protected(), s, e).unwrap();
         let st = &doc["Statement"][0];
         assert_eq!(st["Effect"], "Allow");
         assert_eq!(
@@ -108,11 +219,154 @@ mod tests {
             st["Resource"][0],
             "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
         );
-        let cut = cutoff_document(role, Some(&Scope::parse("orders").unwrap()), s, e);
+        let cut = cutoff_document(role, Some(&orders()), &alice(), s, e).unwrap();
         assert_eq!(cut["Statement"][0]["Effect"], "Deny");
         assert_eq!(
             cut["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
             "2026-05-01T10:00:01Z"
+        );
+    }
+
+    #[test]
+    fn every_grant_document_ends_denying_stints_own_resources() {
+        let c = example();
+        let (s, e) = window();
+        for (name, role) in &c.roles {
+            let scope = role
+                .scopes
+                .first()
+                .map(|p| Scope::parse(p.as_str()).unwrap());
+            let doc = grant_document(role, scope.as_ref(), &alice(), c.protected(), s, e).unwrap();
+            let statements = doc["Statement"].as_array().unwrap();
+            let last = statements.last().unwrap();
+            assert_eq!(last["Sid"], "StintProtected", "{name}");
+            assert_eq!(last["Effect"], "Deny", "{name}");
+            assert_eq!(last["Action"], "*", "{name}");
+            // Unconditional: it holds for every session, bound or not, at any time.
+            assert!(last.get("Condition").is_none(), "{name}");
+            assert_eq!(
+                last["Resource"],
+                serde_json::to_value(c.protected().arns()).unwrap(),
+                "{name}"
+            );
+            // And no Allow resource reaches a protected ARN through its own service.
+            for st in &statements[..statements.len() - 1] {
+                if st["Effect"] != "Allow" {
+                    continue;
+                }
+                for r in st["Resource"].as_array().unwrap() {
+                    for p in c.protected().iter() {
+                        let reaches = arn_overlap(r.as_str().unwrap(), p.as_str())
+                            && st["Action"].as_array().unwrap().iter().any(|a| {
+                                a.as_str()
+                                    .unwrap()
+                                    .to_ascii_lowercase()
+                                    .starts_with(&format!("{}:", p.service()))
+                            });
+                        assert!(!reaches, "{name}: {r} reaches {p}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_grant_is_bound_to_its_requesters_session_name_by_default() {
+        let c = example();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        assert_eq!(role.session_binding, SessionBinding::RoleSessionName);
+        let (s, e) = window();
+        let doc = grant_document(role, Some(&orders()), &alice(), c.protected(), s, e).unwrap();
+        for st in doc["Statement"].as_array().unwrap() {
+            if st["Sid"] == "StintProtected" {
+                continue;
+            }
+            assert_eq!(
+                st["Condition"]["StringLike"],
+                json!({ "aws:userid": "*:alice@example.com" })
+            );
+        }
+        let cut = cutoff_document(role, Some(&orders()), &alice(), s, e).unwrap();
+        assert_eq!(
+            cut["Statement"][0]["Condition"]["StringLike"],
+            json!({ "aws:userid": "*:alice@example.com" }),
+            "the cutoff never reaches another person's sessions"
+        );
+    }
+
+    #[test]
+    fn source_identity_and_unbound_roles() {
+        let c = example();
+        let mut role = c.role(&"db-read".parse().unwrap()).unwrap().clone();
+        let (s, e) = window();
+        role.session_binding = SessionBinding::SourceIdentity;
+        let doc = grant_document(&role, Some(&orders()), &alice(), c.protected(), s, e).unwrap();
+        assert_eq!(
+            doc["Statement"][0]["Condition"]["StringEquals"],
+            json!({ "aws:SourceIdentity": "alice@example.com" })
+        );
+        assert!(doc["Statement"][0]["Condition"].get("StringLike").is_none());
+        let cut = cutoff_document(&role, Some(&orders()), &alice(), s, e).unwrap();
+        assert_eq!(
+            cut["Statement"][0]["Condition"]["StringEquals"],
+            json!({ "aws:SourceIdentity": "alice@example.com" })
+        );
+        role.session_binding = SessionBinding::None;
+        let doc = grant_document(&role, Some(&orders()), &alice(), c.protected(), s, e).unwrap();
+        let cond = doc["Statement"][0]["Condition"].as_object().unwrap();
+        assert_eq!(
+            cond.keys().collect::<Vec<_>>(),
+            ["DateGreaterThan", "DateLessThan"]
+        );
+    }
+
+    #[test]
+    fn requesters_that_are_no_session_name_cannot_be_bound() {
+        let c = example();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        let (s, e) = window();
+        for who in [
+            "repo:acme/orders:ref:refs/heads/main",
+            "*",
+            "a*",
+            "al?ce",
+            "${aws:username}",
+            "x",
+            &"a".repeat(65),
+        ] {
+            let user = UserId::parse(who).unwrap();
+            let got = grant_document(role, Some(&orders()), &user, c.protected(), s, e);
+            assert!(
+                matches!(got, Err(PolicyError::Unbindable { .. })),
+                "{who}: {got:?}"
+            );
+            assert!(
+                cutoff_document(role, Some(&orders()), &user, s, e).is_err(),
+                "{who}"
+            );
+        }
+        // An unbound role takes any requester: it names nobody.
+        let mut unbound = role.clone();
+        unbound.session_binding = SessionBinding::None;
+        let pipeline = UserId::parse("repo:acme/orders:ref:refs/heads/main").unwrap();
+        assert!(grant_document(&unbound, Some(&orders()), &pipeline, c.protected(), s, e).is_ok());
+    }
+
+    #[test]
+    fn with_nothing_protected_no_document_is_written() {
+        let c = example();
+        let role = c.role(&"db-read".parse().unwrap()).unwrap();
+        let (s, e) = window();
+        assert_eq!(
+            grant_document(
+                role,
+                Some(&orders()),
+                &alice(),
+                &ProtectedResources::default(),
+                s,
+                e
+            ),
+            Err(PolicyError::NothingProtected)
         );
     }
 }
