@@ -271,7 +271,11 @@ async fn a_role_name_that_resolves_under_another_path() {
     s.w.stint.approve(id, &owner(), None).await.unwrap();
     let out = s.w.stint.grant(id).await.unwrap();
     let refused = matches!(out, GrantOutcome::Failed(ref e) if e.contains("resolves to"));
-    let access = can_send(&s.w.session(&elsewhere, "alice@example.com").await, &s.queue).await;
+    let access = can_send(
+        &s.w.session(&elsewhere, "alice@example.com").await,
+        &s.queue,
+    )
+    .await;
     verdict(
         "land a grant on a same-named role under another path",
         "malicious requester",
@@ -714,4 +718,249 @@ async fn webhook_senders_without_the_secret_or_with_an_old_alert() {
             s.w.event_count().await != before,
         );
     }
+}
+
+/// The attack catalog with its statements line replaced (and `settings` extended).
+fn authored(statements: &str, settings: &str) -> Result<Catalog, stint_domain::CatalogError> {
+    let base = format!(
+        r#"
+[settings]
+pending_timeout = "1h"
+admin_groups = ["security"]
+{settings}
+
+[roles.db-read]
+principals = ["arn:aws:iam::{ACCOUNT}:role/stint/*"]
+scopes = ["orders", "payments"]
+default_duration = "1h"
+max_duration = "2h"
+requesters = {{ groups = ["sre"] }}
+approvers = {{ groups = ["owners"], required = 1 }}
+statements = [{statements}]
+"#
+    );
+    Catalog::from_toml(&base)
+}
+
+#[test]
+fn careless_catalog_authors_cannot_hand_out_stint_or_identity_administration() {
+    let st = |action: &str, resource: &str| {
+        format!(r#"{{ actions = ["{action}"], resources = ["{resource}"] }}"#)
+    };
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "grant lambda:UpdateFunctionCode on every function (Stint's own)",
+            st(
+                "lambda:UpdateFunctionCode",
+                "arn:aws:lambda:eu-west-1:123456789012:function:*",
+            ),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "grant dynamodb:* on every table (the event store)",
+            st(
+                "dynamodb:*",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/*",
+            ),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "grant ssm:PutParameter on * (rewrite the catalog)",
+            st("ssm:PutParameter", "*"),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "grant cognito-idp:AdminAddUserToGroup (make anyone an approver)",
+            st("cognito-idp:AdminAddUserToGroup", "*"),
+            "",
+            "can administer Cognito users",
+        ),
+        (
+            "grant iam:PassRole",
+            st("iam:PassRole", "*"),
+            "",
+            "grants IAM beyond reads",
+        ),
+        (
+            "grant iam:*",
+            st("iam:*", "*"),
+            "",
+            "grants IAM beyond reads",
+        ),
+        (
+            "grant every action",
+            st("*", "*"),
+            "",
+            "is every action of every service",
+        ),
+        (
+            "grant sts:Assume*",
+            st("sts:Assume*", "*"),
+            "",
+            "grants identity administration (sts)",
+        ),
+        (
+            "grant organizations:*",
+            st("organizations:*", "*"),
+            "",
+            "grants identity administration (organizations)",
+        ),
+        (
+            "grant sso-admin:CreateAccountAssignment",
+            st("sso-admin:CreateAccountAssignment", "*"),
+            "",
+            "grants identity administration (sso-admin)",
+        ),
+        (
+            "grant events:PutEvents on * (forge AccessApproved on Stint's bus)",
+            st("events:PutEvents", "*"),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "grant lambda:InvokeFunction on * (invoke the grant function)",
+            st("lambda:InvokeFunction", "*"),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "grant sqs:PurgeQueue on * (empty the dead-letter queues)",
+            st("sqs:PurgeQueue", "*"),
+            "",
+            "could change Stint's own resource",
+        ),
+        (
+            "read Stint's alert secret parameter",
+            st(
+                "ssm:GetParameter",
+                "arn:aws:ssm:eu-west-1:123456789012:parameter/stint/alert-webhook-secret",
+            ),
+            "",
+            "reaches Stint's own resource",
+        ),
+        (
+            "reach Stint's table through a policy variable",
+            st(
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/${aws:username}",
+            ),
+            "",
+            "uses an IAM policy variable",
+        ),
+        (
+            "a service outside settings.allowed_services",
+            st("ec2:TerminateInstances", "*"),
+            "allowed_services = [\"dynamodb\"]",
+            "is not in settings.allowed_services",
+        ),
+    ];
+    for (case, statements, settings, expected) in cases {
+        let refused = matches!(authored(&statements, settings), Err(ref e) if e.to_string().contains(expected));
+        verdict(case, "careless catalog author", refused, false, false);
+    }
+    // The statements that stand alone are accepted: the table above is not refusing everything.
+    assert!(authored(
+        &st(
+            "dynamodb:GetItem",
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/{scope}"
+        ),
+        ""
+    )
+    .is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_never_reaches_stints_own_queues() {
+    let s = setup().await;
+    let stints = s.w.queue(&unique_name("stint-dlq")).await;
+    let id = s.granted().await;
+    let session = s.w.session(&s.role, "alice@example.com").await;
+    assert!(can_send(&session, &s.queue).await);
+    // The grant's document ends with an unconditional deny of Stint's own resources.
+    let doc =
+        s.w.stint
+            .get(id)
+            .await
+            .unwrap()
+            .events
+            .iter()
+            .find_map(|e| {
+                (e.record.event_type == "AccessGranted").then(|| e.record.payload["policy"].clone())
+            });
+    let denies = doc
+        .as_ref()
+        .and_then(|d| d["Statement"].as_array())
+        .is_some_and(|st| {
+            st.iter().any(|x| {
+                x["Effect"] == "Deny"
+                    && x["Resource"]
+                        .to_string()
+                        .contains("arn:aws:sqs:*:*:stint-*")
+            })
+        });
+    verdict(
+        "reach Stint's own queue with a grant",
+        "careless catalog author",
+        denies,
+        can_send(&session, &stints).await,
+        false,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_principal_pattern_is_escaped_with_a_deeper_path() {
+    let s = setup().await;
+    let oncall = s.w.role("/stint/", &unique_name("oncall")).await;
+    let before = s.w.event_count().await;
+    let deeper = PrincipalArn::parse(&format!(
+        "arn:aws:iam::{ACCOUNT}:role/stint/x/{}",
+        oncall.role_name()
+    ))
+    .unwrap();
+    let r =
+        s.w.stint
+            .submit(&alice(), request("queue-send", &s.scope, &deeper, "deploy"))
+            .await;
+    let refused = matches!(
+        r,
+        Err(AppError::Rejected(Rejection::PrincipalNotAllowed(_)))
+    );
+    let access = can_send(&s.w.session(&oncall, "alice@example.com").await, &s.queue).await;
+    verdict(
+        "land a grant on another role through a deeper path",
+        "malicious requester",
+        refused,
+        access,
+        s.w.event_count().await != before,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_person_rides_a_grant_on_a_shared_role() {
+    let s = setup().await;
+    let id = s.granted().await;
+    // moto does not evaluate StringLike: the document is what binds the grant to alice's
+    // sessions, so the document is what is checked.
+    let st = s.w.stint.get(id).await.unwrap();
+    let doc = st.events.iter().find_map(|e| {
+        (e.record.event_type == "AccessGranted").then(|| e.record.payload["policy"].clone())
+    });
+    let bound = doc
+        .as_ref()
+        .and_then(|d| d["Statement"].as_array())
+        .is_some_and(|sts| {
+            sts.iter()
+                .filter(|x| x["Effect"] == "Allow")
+                .all(|x| x["Condition"]["StringLike"]["aws:userid"] == "*:alice@example.com")
+        });
+    verdict(
+        "use alice's grant from mallory's session of the same role",
+        "malicious requester",
+        bound,
+        false,
+        false,
+    );
 }
