@@ -14,7 +14,7 @@ use stint_app::ports::{Clock, EventStore};
 use stint_app::verify::verify_period;
 use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::iam::IamAccessProvider;
-use stint_domain::{AccessDuration, Catalog};
+use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
 use stint_http::{router, Api};
@@ -102,7 +102,14 @@ async fn move_clock(
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.catalog)
         .map_err(|e| Failure::usage(format!("--catalog {}: {e}", args.catalog.display())))?;
-    let catalog = Catalog::from_toml(&text)
+    // Against real AWS (`--provider aws`) a deployment's own resources may be named as in the
+    // template; otherwise the local defaults stand in for them.
+    let protected = match std::env::var("STINT_PROTECTED_RESOURCES") {
+        Ok(list) if !list.trim().is_empty() => ProtectedResources::parse_list(&list)
+            .map_err(|e| Failure::usage(format!("STINT_PROTECTED_RESOURCES: {e}")))?,
+        _ => ProtectedResources::local_defaults(),
+    };
+    let catalog = Catalog::from_toml_for(&text, &protected)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.catalog.display())))?;
     let manual = args.manual_clock.map(|t| Arc::new(ManualClock::new(t)));
     let clock: Arc<dyn Clock> = match &manual {

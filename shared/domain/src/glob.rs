@@ -115,13 +115,21 @@ pub fn overlap(a: &str, b: &str) -> bool {
 /// both patterns have all six parts, the first five are compared part by part (a `*` in the
 /// region cannot swallow the account and half the resource) and the resources as wholes, where
 /// `*` crosses `/` and `:` as in IAM. Anything else (`*`, `arn:aws:*`) is compared as a plain
-/// string, which can only find more overlap, never less.
+/// string ignoring case, which can only find more overlap, never less.
 pub fn arn_overlap(a: &str, b: &str) -> bool {
     let (pa, pb): (Vec<&str>, Vec<&str>) = (a.splitn(6, ':').collect(), b.splitn(6, ':').collect());
     if pa.len() == 6 && pb.len() == 6 {
-        pa.iter().zip(&pb).all(|(x, y)| overlap(x, y))
+        // The first five parts are compared ignoring case: a catalog that writes `DynamoDB`
+        // must not slip past a check IAM might not make the same way.
+        pa.iter().zip(&pb).enumerate().all(|(i, (x, y))| {
+            if i < 5 {
+                overlap(&x.to_ascii_lowercase(), &y.to_ascii_lowercase())
+            } else {
+                overlap(x, y)
+            }
+        })
     } else {
-        overlap(a, b)
+        overlap(&a.to_ascii_lowercase(), &b.to_ascii_lowercase())
     }
 }
 
@@ -262,10 +270,15 @@ mod tests {
             "arn:aws:lambda:eu-west-1:123456789012:function:*",
             "arn:aws:dynamodb:eu-west-1:123456789012:table/stint"
         ));
+        assert!(arn_overlap(
+            "arn:AWS:DynamoDB:EU-west-1:123456789012:table/*",
+            stint
+        ));
         // Short or bare patterns are compared as strings: conservative.
         assert!(arn_overlap("*", stint));
         assert!(arn_overlap("arn:aws:*", stint));
         assert!(arn_overlap("arn:*", "arn:aws:s3:::stint-reports"));
+        assert!(arn_overlap("arn:AWS:*", "arn:aws:s3:::stint-reports"));
         // The resource part still crosses `/` and `:`.
         assert!(arn_overlap(
             "arn:aws:lambda:eu-west-1:123456789012:*",
