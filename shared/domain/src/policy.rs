@@ -158,45 +158,6 @@ pub fn grant_document(
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
-/// After an early revoke, deny what was granted to any session issued before the revoke.
-/// Deleting the grant policy stops new calls once IAM propagates; this deny also names the
-/// sessions themselves, and it lapses at the grant's own expiry, when the grant policy's time
-/// condition would have ended everything anyway. It is bound like the grant, so it never
-/// cuts another person's sessions of a shared role.
-pub fn cutoff_document(
-    role: &Role,
-    scope: Option<&Scope>,
-    requester: &UserId,
-    revoked_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-) -> Result<Value, PolicyError> {
-    let binding = binding_condition(role.session_binding, requester)?;
-    let statements: Vec<Value> = role
-        .statements_for(scope)
-        .into_iter()
-        .filter(|st| st.effect == Effect::Allow)
-        .enumerate()
-        .map(|(i, st)| {
-            let mut before = Map::new();
-            before.insert(
-                "DateLessThan".into(),
-                json!({
-                    "aws:TokenIssueTime": iam_time(revoked_at + chrono::TimeDelta::seconds(1)),
-                    "aws:CurrentTime": iam_time(expires_at),
-                }),
-            );
-            json!({
-                "Sid": format!("StintCutoff{i}"),
-                "Effect": "Deny",
-                "Action": st.actions,
-                "Resource": st.resources,
-                "Condition": with_binding(before, &binding),
-            })
-        })
-        .collect();
-    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,12 +200,6 @@ mod tests {
         assert_eq!(
             st["Resource"][0],
             "arn:aws:dynamodb:eu-west-1:123456789012:table/orders"
-        );
-        let cut = cutoff_document(role, Some(&orders()), &alice(), s, e).unwrap();
-        assert_eq!(cut["Statement"][0]["Effect"], "Deny");
-        assert_eq!(
-            cut["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"],
-            "2026-05-01T10:00:01Z"
         );
     }
 
@@ -333,12 +288,6 @@ mod tests {
                 json!({ "aws:userid": "*:alice@example.com" })
             );
         }
-        let cut = cutoff_document(role, Some(&orders()), &alice(), s, e).unwrap();
-        assert_eq!(
-            cut["Statement"][0]["Condition"]["StringLike"],
-            json!({ "aws:userid": "*:alice@example.com" }),
-            "the cutoff never reaches another person's sessions"
-        );
     }
 
     #[test]
@@ -353,11 +302,6 @@ mod tests {
             json!({ "aws:SourceIdentity": "alice@example.com" })
         );
         assert!(doc["Statement"][0]["Condition"].get("StringLike").is_none());
-        let cut = cutoff_document(&role, Some(&orders()), &alice(), s, e).unwrap();
-        assert_eq!(
-            cut["Statement"][0]["Condition"]["StringEquals"],
-            json!({ "aws:SourceIdentity": "alice@example.com" })
-        );
         role.session_binding = SessionBinding::None;
         let doc = grant_document(&role, Some(&orders()), &alice(), c.protected(), s, e).unwrap();
         let cond = doc["Statement"][0]["Condition"].as_object().unwrap();
@@ -386,10 +330,6 @@ mod tests {
             assert!(
                 matches!(got, Err(PolicyError::Unbindable { .. })),
                 "{who}: {got:?}"
-            );
-            assert!(
-                cutoff_document(role, Some(&orders()), &user, s, e).is_err(),
-                "{who}"
             );
         }
         // An unbound role takes any requester: it names nobody.
