@@ -69,6 +69,9 @@ impl EventStore for WatchedStore {
         self.windows.lock().unwrap().push((from, to));
         self.inner.read_log(from, to)
     }
+    fn scan(&self) -> stint_app::ports::ScanStream<'_> {
+        self.inner.scan()
+    }
 }
 
 /// People of the example catalog: db-read is requested by sre and backend, approved by

@@ -4,6 +4,7 @@
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod iam;
+pub mod kms;
 pub mod lambda;
 pub mod runtime;
 pub mod s3;

@@ -2,8 +2,10 @@
 //! async, no SDK types.
 
 pub mod alert;
+pub mod audit;
 pub mod budget;
 pub mod catalog;
+pub mod checkpoint;
 pub mod claims;
 pub mod decider;
 pub mod drift;

@@ -2,6 +2,7 @@
 //! in-process bus and timers, and an outbox folder for mail.
 
 pub mod broker;
+pub mod checkpoints;
 pub mod memory;
 pub mod outbox;
 pub mod sqlite;

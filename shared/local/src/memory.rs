@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use stint_app::execute::{execute, load, ConflictPolicy};
 use stint_app::ports::{
-    AccessProvider, Clock, EventStore, LogStream, ProviderError, Scheduler, StoreError, TimerKind,
+    AccessProvider, Clock, EventStore, LogStream, ProviderError, ScanStream, Scheduler, StoreError,
+    TimerKind,
 };
 use stint_app::AppError;
 use stint_domain::budget::InlinePolicy;
@@ -200,5 +201,9 @@ impl EventStore for PublishingStore {
 
     fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_> {
         self.inner.read_log(from, to)
+    }
+
+    fn scan(&self) -> ScanStream<'_> {
+        self.inner.scan()
     }
 }

@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use stint_app::ports::{check_append, EventStore, LogStream, StoreError};
+use stint_app::ports::{check_append, EventStore, LogStream, ScanStream, StoreError};
+use stint_domain::audit::ScannedEvent;
 use stint_domain::log::{chain, time_key};
 use stint_domain::{EventRecord, Hash, StoredEvent, StreamId};
 
@@ -263,5 +264,59 @@ impl EventStore for SqliteEventStore {
                 }
             }
         }))
+    }
+
+    fn scan(&self) -> ScanStream<'_> {
+        // Keyset pagination on the primary key: (stream, version) order, the table itself.
+        let page_size = self.page_size;
+        let cursor: (Option<(String, i64)>, VecDeque<StoredEvent>, bool) =
+            (None, VecDeque::new(), false);
+        Box::pin(futures::stream::unfold(
+            cursor,
+            move |(mut after, mut buffer, mut done)| async move {
+                loop {
+                    if let Some(ev) = buffer.pop_front() {
+                        // The local index is `occurred_at` itself, which the hash covers.
+                        return Some((
+                            Ok(ScannedEvent {
+                                event: ev,
+                                index: None,
+                            }),
+                            (after, buffer, done),
+                        ));
+                    }
+                    if done {
+                        return None;
+                    }
+                    let a = after.clone();
+                    let page = self
+                        .with_conn(move |conn| {
+                            let (a_stream, a_version) = a.unwrap_or((String::new(), -1));
+                            let mut q = conn
+                                .prepare_cached(&format!(
+                                "SELECT {COLUMNS} FROM events WHERE (stream, version) > (?1, ?2)
+                                 ORDER BY stream, version LIMIT ?3"
+                            ))
+                                .map_err(db_err)?;
+                            let rows = q
+                                .query_map(params![a_stream, a_version, page_size], row_to_event)
+                                .map_err(db_err)?;
+                            rows.map(|r| r.map_err(db_err).and_then(|x| x))
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                        .await;
+                    match page {
+                        Ok(events) => {
+                            done = (events.len() as i64) < page_size;
+                            if let Some(last) = events.last() {
+                                after = Some((last.stream.to_string(), last.version as i64));
+                            }
+                            buffer.extend(events);
+                        }
+                        Err(e) => return Some((Err(e), (after, buffer, true))),
+                    }
+                }
+            },
+        ))
     }
 }

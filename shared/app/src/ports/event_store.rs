@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
+use stint_domain::audit::ScannedEvent;
 use stint_domain::{EventRecord, StoredEvent, StreamId};
 
 /// Infrastructure failures of a store. A `Conflict` is the one a caller resolves by reloading.
@@ -37,6 +38,7 @@ impl StoreError {
 }
 
 pub type LogStream<'a> = BoxStream<'a, Result<StoredEvent, StoreError>>;
+pub type ScanStream<'a> = BoxStream<'a, Result<ScannedEvent, StoreError>>;
 
 /// Most events one append may carry (DynamoDB transactions take at most 100 items).
 pub const MAX_APPEND: usize = 100;
@@ -57,6 +59,10 @@ pub trait EventStore: Send + Sync {
 
     /// Every event with `from <= occurred_at < to`, across streams, in time order, page by page.
     fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_>;
+
+    /// Every event in the store, with the index attributes stored beside it, in no set order
+    /// across streams: what an audit reads. Never goes through the index it checks.
+    fn scan(&self) -> ScanStream<'_>;
 }
 
 /// The checks every adapter makes before it writes.

@@ -3,6 +3,7 @@
 mod access;
 mod bus;
 mod chat;
+mod checkpoints;
 mod clock;
 mod delivery;
 mod event_store;
@@ -11,7 +12,8 @@ mod scheduler;
 pub use access::{AccessProvider, ProviderError};
 pub use bus::{BusMessage, EventBus};
 pub use chat::Chat;
+pub use checkpoints::{CheckpointArchive, CheckpointKey, CheckpointSigner};
 pub use clock::Clock;
 pub use delivery::{Archive, Mailer};
-pub use event_store::{check_append, EventStore, LogStream, StoreError, MAX_APPEND};
+pub use event_store::{check_append, EventStore, LogStream, ScanStream, StoreError, MAX_APPEND};
 pub use scheduler::{Scheduler, TimerFired, TimerKind};

@@ -1,0 +1,143 @@
+//! Anchoring the store: writing signed checkpoints of the stream heads, and auditing the whole
+//! store against them.
+
+use crate::ports::{CheckpointArchive, CheckpointSigner, EventStore, ProviderError, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::TryStreamExt;
+use std::collections::BTreeMap;
+use stint_domain::audit::{check_event, AuditReport, Auditor};
+use stint_domain::checkpoint::{self, Checkpoint, Head, PublicKey, SignedCheckpoint};
+use stint_domain::StreamId;
+
+/// How far before the previous checkpoint the next one reads the log: an event's time is set
+/// when it is decided, and its append may land a little later.
+pub const OVERLAP: TimeDelta = TimeDelta::minutes(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("the latest checkpoint cannot be built on: {0}")]
+    Corrupt(String),
+}
+
+/// Where checkpoints are signed and kept.
+#[derive(Clone, Copy)]
+pub struct Anchor<'a> {
+    pub archive: &'a dyn CheckpointArchive,
+    pub signer: &'a dyn CheckpointSigner,
+}
+
+/// Writes the next checkpoint: the heads that moved since the latest one. Returns `None` when
+/// nothing moved (unless `force`), or when another writer took the sequence number first.
+pub async fn write(
+    store: &dyn EventStore,
+    anchor: Anchor<'_>,
+    now: DateTime<Utc>,
+    force: bool,
+) -> Result<Option<Checkpoint>, CheckpointError> {
+    let latest = anchor.archive.latest().await?;
+    let prev = match &latest {
+        Some(s) => Some((s.parse().map_err(CheckpointError::Corrupt)?, s)),
+        None => None,
+    };
+    let observed = match &prev {
+        // The first checkpoint covers everything already in the store.
+        None => {
+            let mut heads = BTreeMap::<StreamId, Head>::new();
+            let mut scan = store.scan();
+            while let Some(ev) = scan.try_next().await? {
+                let e = ev.event;
+                if heads.get(&e.stream).is_none_or(|h| h.version < e.version) {
+                    heads.insert(
+                        e.stream.clone(),
+                        Head {
+                            stream: e.stream,
+                            version: e.version,
+                            hash: e.hash,
+                        },
+                    );
+                }
+            }
+            heads
+        }
+        Some((cp, _)) => {
+            let events: Vec<_> = store
+                .read_log(cp.at - OVERLAP, now + TimeDelta::seconds(1))
+                .try_collect()
+                .await?;
+            checkpoint::heads_of(&events)
+        }
+    };
+    let Some(cp) = checkpoint::next(
+        prev.as_ref().map(|(c, s)| (c, *s)),
+        observed,
+        now,
+        &anchor.signer.key_id(),
+        force,
+    ) else {
+        return Ok(None);
+    };
+    let bytes = cp.to_bytes();
+    let signature = anchor.signer.sign(&bytes).await?;
+    let signed = SignedCheckpoint {
+        seq: cp.seq,
+        bytes,
+        signature,
+    };
+    if !anchor.archive.put(&signed).await? {
+        tracing::info!(seq = cp.seq, "another writer took this checkpoint number");
+        return Ok(None);
+    }
+    tracing::info!(seq = cp.seq, heads = cp.heads.len(), "checkpoint written");
+    Ok(Some(cp))
+}
+
+/// Audits every event of the store and the checkpoint chain with `key`: edits, gaps, index
+/// attributes, rewrites, deleted tails and streams, and the checkpoints themselves.
+pub async fn audit(
+    store: &dyn EventStore,
+    archive: &dyn CheckpointArchive,
+    key: Option<&PublicKey>,
+) -> Result<AuditReport, CheckpointError> {
+    let checkpoints = archive.list().await?;
+    Ok(audit_with(store, &checkpoints, key).await?)
+}
+
+/// [`audit`] against checkpoints already read (an evidence pack carries its own).
+pub async fn audit_with(
+    store: &dyn EventStore,
+    checkpoints: &[SignedCheckpoint],
+    key: Option<&PublicKey>,
+) -> Result<AuditReport, StoreError> {
+    let mut auditor = Auditor::default();
+    let mut scan = store.scan().try_chunks(4096);
+    while let Some(chunk) = scan.try_next().await.map_err(|e| e.1)? {
+        // Hashing is the cost of an audit: check the chunk's events on two threads.
+        let found = check_parallel(&chunk);
+        for (ev, f) in chunk.iter().zip(found) {
+            auditor.push_checked(&ev.event, f);
+        }
+    }
+    Ok(auditor.finish(checkpoints, key))
+}
+
+fn check_parallel(
+    chunk: &[stint_domain::audit::ScannedEvent],
+) -> Vec<Vec<stint_domain::audit::Finding>> {
+    let mid = chunk.len() / 2;
+    let (a, b) = chunk.split_at(mid);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| b.iter().map(check_event).collect::<Vec<_>>());
+        let mut out: Vec<_> = a.iter().map(check_event).collect();
+        // A panic in hashing is a bug; surface it rather than report a clean audit.
+        out.extend(
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        );
+        out
+    })
+}
