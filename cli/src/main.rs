@@ -2,6 +2,7 @@
 //! broker on one machine. Exit codes: 0 done, 1 refused by the API, 2 usage, 3 server or
 //! network trouble, 4 verification failed, 5 the watched request ended without a grant.
 
+mod audit;
 mod client;
 mod output;
 mod serve;
@@ -146,20 +147,25 @@ enum Command {
         #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
         format: String,
     },
-    /// Verify the hash chains of the local store (or of a deployment's table).
+    /// Audit the whole store: every event's hash, every chain, the index attributes, and the
+    /// store against the signed checkpoints (the local data folder, or a deployment's table).
     Verify {
-        #[arg(long, default_value = ".stint")]
-        data: PathBuf,
-        /// Verify the DynamoDB event table of a deployment instead (AWS configuration from the
-        /// environment; AWS_ENDPOINT_URL is honoured).
+        #[command(flatten)]
+        target: audit::Target,
+        /// A trusted copy of the checkpoints' public key (PEM), instead of the one beside them.
         #[arg(long)]
-        table: Option<String>,
-        /// Start of the period (RFC 3339); default: 400 days ago.
-        #[arg(long, value_parser = rfc3339)]
+        public_key: Option<PathBuf>,
+        /// Also print the digest of the events in a period: its start (RFC 3339).
+        #[arg(long, value_parser = rfc3339, requires = "to")]
         from: Option<DateTime<Utc>>,
-        /// End of the period (RFC 3339); default: now.
-        #[arg(long, value_parser = rfc3339)]
+        /// The period's end (RFC 3339).
+        #[arg(long, value_parser = rfc3339, requires = "from")]
         to: Option<DateTime<Utc>>,
+    },
+    /// Write a signed checkpoint of the stream heads that moved since the last one.
+    Checkpoint {
+        #[command(flatten)]
+        target: audit::Target,
     },
 }
 
@@ -181,11 +187,12 @@ fn main() -> ExitCode {
             ref data,
         } => client::pipeline_token(repository, git_ref, environment.as_deref(), ttl, data),
         Command::Verify {
-            ref data,
-            ref table,
+            ref target,
+            ref public_key,
             from,
             to,
-        } => serve::verify(data, table.as_deref(), from, to, cli.json),
+        } => audit::verify(target, public_key.as_deref(), from.zip(to), cli.json),
+        Command::Checkpoint { ref target } => audit::checkpoint(target, cli.json),
         ref other => client::Client::new(&cli).and_then(|c| c.run(other)),
     };
     match result {

@@ -7,19 +7,17 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use stint_app::clock::{ManualClock, SystemClock};
 use stint_app::ports::{Clock, EventStore};
-use stint_app::verify::verify_period;
-use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::iam::IamAccessProvider;
 use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
 use stint_http::{router, Api};
 use stint_local::broker::{LocalBroker, Provider};
-use stint_local::sqlite::SqliteEventStore;
+use stint_local::checkpoints::{CheckpointFolder, KeyFileSigner};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -44,6 +42,10 @@ pub struct ServeArgs {
     /// How often the broker checks timers and the bus, in milliseconds.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
+    /// Minutes between signed checkpoints (by the broker's clock); one is also written at
+    /// start and at a clean stop when anything moved.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    checkpoint_minutes: u32,
 }
 
 fn aws_configured() -> bool {
@@ -129,7 +131,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     } else {
         Provider::Record
     };
-    let mut broker = LocalBroker::open(&args.data, catalog, clock, provider)
+    let mut broker = LocalBroker::open(&args.data, catalog, clock.clone(), provider)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
     broker
         .resume()
@@ -145,8 +147,13 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| vec![s.into_bytes()])
         .unwrap_or_default();
+    let signer = Arc::new(
+        KeyFileSigner::open_or_create(&args.data)
+            .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?,
+    );
     let mut app = router(
         Api::new(broker.stint.clone(), jwt.clone())
+            .with_checkpoint_key(signer.clone())
             .with_pipeline_auth(jwt)
             .with_alert_secrets(alert_secrets),
     );
@@ -173,16 +180,69 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut broker_stop = stop_rx.clone();
     let tick = std::time::Duration::from_millis(args.tick_ms.max(10));
+    let store = broker.stint.store.clone();
     let broker_task = tokio::spawn(broker.run(tick, async move {
         let _ = broker_stop.wait_for(|s| *s).await;
     }));
+    let anchors = tokio::spawn(checkpoints(
+        store,
+        signer,
+        CheckpointFolder::new(&args.data),
+        clock.clone(),
+        chrono::TimeDelta::minutes(i64::from(args.checkpoint_minutes)),
+        tick,
+        stop_rx.clone(),
+    ));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| Failure::trouble(e.to_string()))?;
     let _ = stop_tx.send(true);
     let _ = broker_task.await;
+    let _ = anchors.await;
     Ok(())
+}
+
+/// Writes a signed checkpoint at start, every `every` by the broker's clock, and at a clean
+/// stop, each only if a stream moved. A failure is logged and tried again next time.
+async fn checkpoints(
+    store: Arc<dyn EventStore>,
+    signer: Arc<KeyFileSigner>,
+    folder: CheckpointFolder,
+    clock: Arc<dyn Clock>,
+    every: chrono::TimeDelta,
+    tick: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let anchor = stint_app::checkpoint::Anchor {
+        archive: &folder,
+        signer: signer.as_ref(),
+    };
+    let mut due = clock.now();
+    loop {
+        let stopping = *stop.borrow();
+        if stopping || clock.now() >= due {
+            if let Err(e) = stint_app::checkpoint::write(
+                store.as_ref(),
+                anchor,
+                clock.now(),
+                stint_app::checkpoint::Scope::Everything,
+                false,
+            )
+            .await
+            {
+                tracing::error!(error = %e, "checkpoint failed");
+            }
+            due = clock.now() + every;
+        }
+        if stopping {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {
@@ -199,61 +259,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// `stint verify`: every stream with events in the period, verified from its first event.
-pub fn verify(
-    data: &Path,
-    table: Option<&str>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-    as_json: bool,
-) -> Result<(), Failure> {
-    let to = to.unwrap_or_else(|| Utc::now() + chrono::TimeDelta::days(1));
-    let from = from.unwrap_or(to - chrono::TimeDelta::days(400));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::trouble(e.to_string()))?;
-    let store: Box<dyn EventStore> = match table {
-        Some(t) => {
-            let sdk = rt.block_on(stint_aws::runtime::sdk_config());
-            Box::new(DynamoEventStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                t,
-            ))
-        }
-        None => {
-            let path = data.join("events.db");
-            if !path.exists() {
-                return Err(Failure::usage(format!("no store at {}", path.display())));
-            }
-            Box::new(SqliteEventStore::open(&path).map_err(|e| Failure::trouble(e.to_string()))?)
-        }
-    };
-    let v = rt
-        .block_on(verify_period(store.as_ref(), from, to))
-        .map_err(|e| Failure::trouble(e.to_string()))?;
-    if as_json {
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-    } else {
-        println!(
-            "{} streams, {} events, period digest {}",
-            v.streams_checked, v.events_in_period, v.period_digest
-        );
-        for b in &v.breaks {
-            println!("BROKEN {b}");
-        }
-        if v.verified() {
-            println!("verified");
-        }
-    }
-    if v.verified() {
-        Ok(())
-    } else {
-        Err(Failure {
-            code: 4,
-            message: format!("{} broken chain(s); first: {}", v.breaks.len(), v.breaks[0]),
-        })
-    }
 }

@@ -12,6 +12,7 @@
 mod support;
 
 mod alerts;
+mod anchoring;
 mod attacks;
 mod bad_input;
 mod broker_integrity;

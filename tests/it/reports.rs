@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use stint_app::ports::{AccessProvider, ProviderError, TimerKind};
 use stint_app::render::report::{finding_id, finding_kind, to_csv, to_html};
-use stint_app::report::{compile, deliver, Recipients};
+use stint_app::report::{compile, deliver, Delivery, Recipients};
 use stint_app::Stint;
 use stint_aws::s3::S3Archive;
 use stint_aws::ses::SesMailer;
@@ -435,17 +435,14 @@ async fn the_report_is_emailed_with_its_csv_and_archived() {
         auditors: vec!["audit@example.com".into(), "ciso@example.com".into()],
     };
     let (from, until, now) = period();
-    let done = deliver(
-        &f.store,
-        &SesMailer::new(ses),
-        &S3Archive::new(s3.clone(), &bucket),
-        &to,
-        from,
-        until,
-        now,
-    )
-    .await
-    .unwrap();
+    let (mailer, archive) = (SesMailer::new(ses), S3Archive::new(s3.clone(), &bucket));
+    let delivery = Delivery {
+        mailer: &mailer,
+        archive: &archive,
+        to: &to,
+        anchor: None,
+    };
+    let done = deliver(&f.store, delivery, from, until, now).await.unwrap();
     assert_eq!((done.rows, done.verified), (12, true));
 
     // The archived copy is the CSV.

@@ -10,8 +10,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
     let stint = runtime::stint_from_env(&sdk).await?;
-    let api =
+    let mut api =
         apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);
+    if let Some(key) = runtime::checkpoint_key_from_env(&sdk) {
+        api = api.with_checkpoint_key(key);
+    }
     let router = stint_http::requests_router(api);
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {

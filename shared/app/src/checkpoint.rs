@@ -30,22 +30,53 @@ pub struct Anchor<'a> {
     pub signer: &'a dyn CheckpointSigner,
 }
 
-/// Writes the next checkpoint: the heads that moved since the latest one. Returns `None` when
-/// nothing moved (unless `force`), or when another writer took the sequence number first.
+/// Which events a checkpoint run looks at for heads that moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The log since shortly before the latest checkpoint: cheap, for the frequent schedule.
+    /// An event appended with a time older than that window waits for the next full run.
+    Recent,
+    /// Every event, against every head any checkpoint listed: for reports and local mode.
+    Everything,
+}
+
+/// Writes the next checkpoint: the heads that moved since they were last listed. Returns
+/// `None` when nothing moved (unless `force`), or when another writer took the number first.
 pub async fn write(
     store: &dyn EventStore,
     anchor: Anchor<'_>,
     now: DateTime<Utc>,
+    scope: Scope,
     force: bool,
 ) -> Result<Option<Checkpoint>, CheckpointError> {
-    let latest = anchor.archive.latest().await?;
-    let prev = match &latest {
-        Some(s) => Some((s.parse().map_err(CheckpointError::Corrupt)?, s)),
-        None => None,
+    let (latest, listed) = match scope {
+        Scope::Recent => {
+            let latest = anchor.archive.latest().await?;
+            let parsed = parse(latest.as_ref())?;
+            let listed = checkpoint::listed_heads(parsed.iter());
+            (latest.zip(parsed), listed)
+        }
+        Scope::Everything => {
+            let all = anchor.archive.list().await?;
+            let parsed = all
+                .iter()
+                .map(|s| s.parse().map_err(CheckpointError::Corrupt))
+                .collect::<Result<Vec<_>, _>>()?;
+            let listed = checkpoint::listed_heads(parsed.iter());
+            (all.last().cloned().zip(parsed.last().cloned()), listed)
+        }
     };
-    let observed = match &prev {
-        // The first checkpoint covers everything already in the store.
-        None => {
+    let prev = latest.as_ref().map(|(s, c)| (c, s));
+    let observed = match (scope, prev) {
+        (Scope::Recent, Some((cp, _))) => {
+            let events: Vec<_> = store
+                .read_log(cp.at - OVERLAP, now + TimeDelta::seconds(1))
+                .try_collect()
+                .await?;
+            checkpoint::heads_of(&events)
+        }
+        // The first checkpoint, and every full run, cover everything in the store.
+        _ => {
             let mut heads = BTreeMap::<StreamId, Head>::new();
             let mut scan = store.scan();
             while let Some(ev) = scan.try_next().await? {
@@ -63,21 +94,10 @@ pub async fn write(
             }
             heads
         }
-        Some((cp, _)) => {
-            let events: Vec<_> = store
-                .read_log(cp.at - OVERLAP, now + TimeDelta::seconds(1))
-                .try_collect()
-                .await?;
-            checkpoint::heads_of(&events)
-        }
     };
-    let Some(cp) = checkpoint::next(
-        prev.as_ref().map(|(c, s)| (c, *s)),
-        observed,
-        now,
-        &anchor.signer.key_id(),
-        force,
-    ) else {
+    let Some(cp) =
+        checkpoint::next_after(prev, &listed, observed, now, &anchor.signer.key_id(), force)
+    else {
         return Ok(None);
     };
     let bytes = cp.to_bytes();
@@ -93,6 +113,11 @@ pub async fn write(
     }
     tracing::info!(seq = cp.seq, heads = cp.heads.len(), "checkpoint written");
     Ok(Some(cp))
+}
+
+fn parse(s: Option<&SignedCheckpoint>) -> Result<Option<Checkpoint>, CheckpointError> {
+    s.map(|s| s.parse().map_err(CheckpointError::Corrupt))
+        .transpose()
 }
 
 /// Audits every event of the store and the checkpoint chain with `key`: edits, gaps, index

@@ -1,9 +1,11 @@
 //! Compliance reports: compile a period from the log (verified), and deliver it by email and to
 //! the archive as CSV and JSON. How it reads (CSV, HTML, text) is `render::report`'s.
 
+use crate::checkpoint::{Anchor, CheckpointError};
 use crate::ports::{Archive, EventStore, Mailer, ProviderError, StoreError};
 use crate::render::report::{to_csv, to_html, to_text};
 use chrono::{DateTime, Utc};
+use stint_domain::audit::AuditReport;
 use stint_domain::drift::DriftEvent;
 use stint_domain::report::{Report, ReportBuilder};
 use stint_domain::{Envelope, Event, RequestState};
@@ -16,7 +18,21 @@ pub async fn compile(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
+    compile_audited(store, from, to, now, None).await
+}
+
+/// As [`compile`], with the whole-store audit against the signed checkpoints in the report.
+pub async fn compile_audited(
+    store: &dyn EventStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    audit: Option<&AuditReport>,
+) -> Result<Report, StoreError> {
     let mut builder = ReportBuilder::new(from, to, now);
+    if let Some(a) = audit {
+        builder.add_audit(a);
+    }
     let mut undecodable = Vec::new();
     let v = crate::verify::scan_period(store, from, to, |stream, events| {
         if stream.as_str().starts_with("drift#") {
@@ -83,6 +99,8 @@ pub enum DeliveryError {
     Provider(#[from] ProviderError),
     #[error("building the report: {0}")]
     Build(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 /// Who receives the report.
@@ -140,17 +158,35 @@ pub struct Delivered {
     pub verified: bool,
 }
 
+/// Where a report goes: the auditors' mail, the archive, and the checkpoints it anchors first.
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    pub mailer: &'a dyn Mailer,
+    pub archive: &'a dyn Archive,
+    pub to: &'a Recipients,
+    pub anchor: Option<Anchor<'a>>,
+}
+
 /// Compiles the period, mails it to the auditors and archives the CSV and JSON.
 pub async fn deliver(
     store: &dyn EventStore,
-    mailer: &dyn Mailer,
-    archive: &dyn Archive,
-    to: &Recipients,
+    d: Delivery<'_>,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Delivered, DeliveryError> {
-    let report = compile(store, from, until, now).await?;
+    // Every report first anchors the store as it is, then audits all of it against the chain.
+    let (mailer, archive, to) = (d.mailer, d.archive, d.to);
+    let audit = match d.anchor {
+        Some(a) => {
+            crate::checkpoint::write(store, a, now, crate::checkpoint::Scope::Everything, true)
+                .await?;
+            let key = a.signer.public_key().await?;
+            Some(crate::checkpoint::audit(store, a.archive, Some(&key)).await?)
+        }
+        None => None,
+    };
+    let report = compile_audited(store, from, until, now, audit.as_ref()).await?;
     let key = archive_key(&report);
     let csv = to_csv(&report).map_err(|e| DeliveryError::Build(e.to_string()))?;
     let version = archive.put(&key, csv.into_bytes(), "text/csv").await?;

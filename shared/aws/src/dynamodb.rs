@@ -379,7 +379,10 @@ struct EventItem {
     payload: String,
     prev_hash: String,
     hash: String,
+    /// Index attributes: not part of the event, so a missing one still reads (the audit names it).
+    #[serde(default)]
     day: String,
+    #[serde(default)]
     log_sk: String,
 }
 

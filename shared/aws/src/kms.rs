@@ -64,3 +64,28 @@ impl CheckpointSigner for KmsSigner {
             .ok_or_else(|| ProviderError::Unavailable("Sign returned no signature".into()))
     }
 }
+
+/// A public key fetched once: it never changes for a key id, and `GetPublicKey` costs a call.
+pub struct CachedKey<K> {
+    inner: K,
+    key: tokio::sync::OnceCell<PublicKey>,
+}
+
+impl<K> CachedKey<K> {
+    pub fn new(inner: K) -> Self {
+        CachedKey {
+            inner,
+            key: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl<K: CheckpointKey> CheckpointKey for CachedKey<K> {
+    async fn public_key(&self) -> Result<PublicKey, ProviderError> {
+        self.key
+            .get_or_try_init(|| self.inner.public_key())
+            .await
+            .cloned()
+    }
+}

@@ -267,11 +267,27 @@ pub async fn handle_report(
     store: &dyn stint_app::ports::EventStore,
     mailer: &dyn stint_app::ports::Mailer,
     archive: &dyn stint_app::ports::Archive,
+    anchor: stint_app::checkpoint::Anchor<'_>,
     config: &crate::runtime::ReportConfig,
     clock: &dyn stint_app::ports::Clock,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let now = clock.now();
+    // The 15-minute schedule sends `{"checkpoint": true}`: anchor what moved, no report.
+    if event.payload.get("checkpoint").and_then(Value::as_bool) == Some(true) {
+        let cp = stint_app::checkpoint::write(
+            store,
+            anchor,
+            now,
+            stint_app::checkpoint::Scope::Recent,
+            false,
+        )
+        .await?;
+        return Ok(json!({
+            "checkpoint": cp.as_ref().map(|c| c.seq),
+            "heads": cp.as_ref().map_or(0, |c| c.heads.len()),
+        }));
+    }
     let given = |k: &str| {
         event
             .payload
@@ -284,8 +300,12 @@ pub async fn handle_report(
         (Some(f), Some(t)) => (f, t),
         _ => stint_domain::report::last_days(now, config.days),
     };
-    let done =
-        stint_app::report::deliver(store, mailer, archive, &config.recipients, from, to, now)
-            .await?;
+    let delivery = stint_app::report::Delivery {
+        mailer,
+        archive,
+        to: &config.recipients,
+        anchor: Some(anchor),
+    };
+    let done = stint_app::report::deliver(store, delivery, from, to, now).await?;
     Ok(serde_json::to_value(done)?)
 }

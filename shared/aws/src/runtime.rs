@@ -144,6 +144,8 @@ pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
 pub struct ReportConfig {
     pub recipients: stint_app::report::Recipients,
     pub bucket: String,
+    /// The KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs checkpoints.
+    pub checkpoint_key: String,
     /// How many whole days a scheduled run covers (7 by default: weekly).
     pub days: u32,
 }
@@ -160,6 +162,7 @@ pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
             auditors,
         },
         bucket: var("STINT_REPORT_BUCKET")?,
+        checkpoint_key: var("STINT_CHECKPOINT_KEY_ID")?,
         days: var_or("STINT_REPORT_DAYS", "7")
             .parse()
             .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
@@ -192,4 +195,17 @@ pub async fn notifier_from_env(
         mailer,
         retry: RetryPolicy::default(),
     })
+}
+
+/// The checkpoints' KMS key named by `STINT_CHECKPOINT_KEY_ID`, for publishing its public half
+/// (`GET /checkpoints/key`); the public key is fetched when first asked for, then kept.
+pub fn checkpoint_key_from_env(
+    sdk: &SdkConfig,
+) -> Option<Arc<dyn stint_app::ports::CheckpointKey>> {
+    let id = std::env::var("STINT_CHECKPOINT_KEY_ID")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    Some(Arc::new(crate::kms::CachedKey::new(
+        crate::kms::KmsSigner::new(aws_sdk_kms::Client::new(sdk), id),
+    )))
 }

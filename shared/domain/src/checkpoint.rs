@@ -154,9 +154,33 @@ pub fn next(
     key_id: &str,
     force: bool,
 ) -> Option<Checkpoint> {
-    let listed: BTreeMap<&StreamId, u64> = prev
-        .map(|(cp, _)| cp.heads.iter().map(|h| (&h.stream, h.version)).collect())
-        .unwrap_or_default();
+    let listed = listed_heads(prev.map(|(cp, _)| cp));
+    next_after(prev, &listed, observed, at, key_id, force)
+}
+
+/// The last version each stream was listed at, over `checkpoints` in order.
+pub fn listed_heads<'a>(
+    checkpoints: impl IntoIterator<Item = &'a Checkpoint>,
+) -> BTreeMap<StreamId, u64> {
+    let mut listed = BTreeMap::new();
+    for cp in checkpoints {
+        for h in &cp.heads {
+            listed.insert(h.stream.clone(), h.version);
+        }
+    }
+    listed
+}
+
+/// As [`next`], against heads already listed by any earlier checkpoint (after a full scan,
+/// every stream is observed, and only the ones that moved belong in the next checkpoint).
+pub fn next_after(
+    prev: Option<(&Checkpoint, &SignedCheckpoint)>,
+    listed: &BTreeMap<StreamId, u64>,
+    observed: BTreeMap<StreamId, Head>,
+    at: DateTime<Utc>,
+    key_id: &str,
+    force: bool,
+) -> Option<Checkpoint> {
     let heads: Vec<Head> = observed
         .into_values()
         .filter(|h| listed.get(&h.stream).is_none_or(|v| h.version > *v))

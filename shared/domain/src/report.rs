@@ -148,6 +148,41 @@ pub enum Finding {
         event_id: String,
         problem: String,
     },
+    /// What the whole-store audit against the signed checkpoints found.
+    Tampered {
+        tamper: crate::audit::FindingKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        version: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checkpoint: Option<u64>,
+        detail: String,
+    },
+}
+
+impl From<&crate::audit::Finding> for Finding {
+    fn from(f: &crate::audit::Finding) -> Self {
+        Finding::Tampered {
+            tamper: f.kind,
+            stream: f.stream.clone(),
+            version: f.version,
+            checkpoint: f.checkpoint,
+            detail: f.detail.clone(),
+        }
+    }
+}
+
+/// The whole-store audit as the report states it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Anchoring {
+    pub events: u64,
+    pub streams: usize,
+    pub checkpoints: usize,
+    pub last_checkpoint: Option<u64>,
+    pub last_checkpoint_at: Option<DateTime<Utc>>,
+    pub events_after_last_checkpoint: u64,
+    pub findings: usize,
 }
 
 /// The findings one request gives at `now`.
@@ -240,6 +275,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Hours of access per day (`YYYY-MM-DD`) per role, for the chart.
     pub hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The whole store checked against the signed checkpoints; `None` when the report was
+    /// compiled without a checkpoint archive.
+    pub anchoring: Option<Anchoring>,
 }
 
 /// Accumulates the report one request at a time, so memory follows requests, not events.
@@ -253,9 +291,25 @@ pub struct ReportBuilder {
     requesters: BTreeMap<String, u64>,
     summary: Summary,
     hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+    anchoring: Option<Anchoring>,
+    tampered: Vec<Finding>,
 }
 
 impl ReportBuilder {
+    /// Adds the whole-store audit: each of its findings is a finding of the report.
+    pub fn add_audit(&mut self, a: &crate::audit::AuditReport) {
+        self.tampered.extend(a.findings.iter().map(Finding::from));
+        self.anchoring = Some(Anchoring {
+            events: a.events,
+            streams: a.streams,
+            checkpoints: a.checkpoints,
+            last_checkpoint: a.last_checkpoint,
+            last_checkpoint_at: a.last_checkpoint_at,
+            events_after_last_checkpoint: a.events_after_last_checkpoint,
+            findings: a.findings.len(),
+        });
+    }
+
     pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Self {
         ReportBuilder {
             from,
@@ -267,6 +321,8 @@ impl ReportBuilder {
             requesters: BTreeMap::new(),
             summary: Summary::default(),
             hours_by_day: BTreeMap::new(),
+            anchoring: None,
+            tampered: Vec::new(),
         }
     }
 
@@ -358,12 +414,14 @@ impl ReportBuilder {
         self.rows
             .sort_by(|a, b| a.requested_at.cmp(&b.requested_at).then(a.id.cmp(&b.id)));
         let mut findings: Vec<Finding> = verified_breaks.iter().map(Finding::from).collect();
+        let verified = verified_breaks.is_empty() && self.tampered.is_empty();
+        findings.extend(self.tampered);
         findings.extend(self.findings);
         Report {
             from: self.from,
             to: self.to,
             generated_at: self.now,
-            verified: verified_breaks.is_empty(),
+            verified,
             period_digest,
             streams_checked,
             events_in_period,
@@ -371,6 +429,7 @@ impl ReportBuilder {
             summary: self.summary,
             findings,
             hours_by_day: self.hours_by_day,
+            anchoring: self.anchoring,
         }
     }
 }

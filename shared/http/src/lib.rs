@@ -67,6 +67,8 @@ pub struct Api {
     pub pipeline_auth: Option<Arc<dyn PipelineAuthenticator>>,
     /// HMAC secrets for `POST /alerts`; none: the route answers 401.
     pub alert_secrets: Arc<Vec<Vec<u8>>>,
+    /// The public key of the signed checkpoints, for `GET /checkpoints/key`; none: 404.
+    pub checkpoint_key: Option<Arc<dyn stint_app::ports::CheckpointKey>>,
 }
 
 impl Api {
@@ -76,7 +78,13 @@ impl Api {
             auth,
             pipeline_auth: None,
             alert_secrets: Arc::new(vec![]),
+            checkpoint_key: None,
         }
+    }
+
+    pub fn with_checkpoint_key(mut self, key: Arc<dyn stint_app::ports::CheckpointKey>) -> Api {
+        self.checkpoint_key = Some(key);
+        self
     }
 
     pub fn with_pipeline_auth(mut self, auth: Arc<dyn PipelineAuthenticator>) -> Api {
@@ -546,6 +554,23 @@ async fn report(
     Ok(([(http::header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
+/// The checkpoints' public key, for auditors to verify checkpoints and evidence packs with.
+/// Public by nature, so no token is needed; it says which algorithm and gives a fingerprint.
+async fn checkpoint_key(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
+    let source = api.checkpoint_key.as_ref().ok_or_else(|| {
+        ApiError::NotFound("/checkpoints/key (no checkpoint key is set up)".into())
+    })?;
+    let key = source
+        .public_key()
+        .await
+        .map_err(|e| ApiError::App(AppError::Provider(e)))?;
+    Ok(Json(serde_json::json!({
+        "algorithm": stint_domain::checkpoint::ALGORITHM,
+        "fingerprint": key.fingerprint(),
+        "public_key_pem": key.to_pem(),
+    })))
+}
+
 async fn openapi() -> impl IntoResponse {
     ([(http::header::CONTENT_TYPE, "application/yaml")], OPENAPI)
 }
@@ -570,6 +595,12 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
         ("GET", "/requests/{id}", Part::Requests, get(show)),
         ("GET", "/openapi.yaml", Part::Requests, get(openapi)),
         ("GET", "/reports", Part::Requests, get(report)),
+        (
+            "GET",
+            "/checkpoints/key",
+            Part::Requests,
+            get(checkpoint_key),
+        ),
         (
             "POST",
             "/requests/{id}/approve",

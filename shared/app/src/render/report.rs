@@ -131,7 +131,7 @@ pub fn finding_id(f: &Finding) -> Option<&str> {
         | Finding::GrantFailed { id }
         | Finding::RevokeFailed { id, .. } => Some(id),
         Finding::OrphanPolicyRemoved { request, .. } => request.as_deref(),
-        Finding::ChainBroken { .. } => None,
+        Finding::ChainBroken { .. } | Finding::Tampered { .. } => None,
     }
 }
 
@@ -172,6 +172,22 @@ pub fn describe(f: &Finding) -> String {
             event_id,
             problem,
         } => format!("CHAIN BROKEN in {stream} at version {version} (event {event_id}): {problem}"),
+        Finding::Tampered {
+            tamper,
+            stream,
+            version,
+            checkpoint,
+            detail,
+        } => format!(
+            "TAMPERED: {}",
+            stint_domain::audit::Finding {
+                kind: *tamper,
+                stream: stream.clone(),
+                version: *version,
+                checkpoint: *checkpoint,
+                detail: detail.clone(),
+            }
+        ),
     }
 }
 
@@ -185,12 +201,20 @@ pub fn headline(r: &Report) -> String {
             r.events_in_period, r.streams_checked
         )
     } else {
-        format!(
-            "NOT VERIFIED: {} broken chain(s)",
+        let count = |tampered: bool| {
             r.findings
                 .iter()
-                .filter(|f| matches!(f, Finding::ChainBroken { .. }))
+                .filter(|f| match f {
+                    Finding::ChainBroken { .. } => !tampered,
+                    Finding::Tampered { .. } => tampered,
+                    _ => false,
+                })
                 .count()
+        };
+        format!(
+            "NOT VERIFIED: {} broken chain(s), {} finding(s) against the signed checkpoints",
+            count(false),
+            count(true)
         )
     }
 }
@@ -233,6 +257,7 @@ pub fn to_html(r: &Report) -> String {
                 p { (period) }
                 p class=(if r.verified { "ok" } else { "bad" }) { (headline(r)) }
                 p { "Period digest " code { (r.period_digest.as_str()) } }
+                p { (anchoring_line(r)) }
                 h2 { "Summary" }
                 p { (s.requests) " requests; median time to approve " (median) "." }
                 @for (title, map) in counts {
@@ -371,13 +396,33 @@ fn chart(r: &Report) -> Markup {
     }
 }
 
+/// How far the signed checkpoints vouch for the store, in one sentence.
+pub fn anchoring_line(r: &Report) -> String {
+    match &r.anchoring {
+        None => "The store was not checked against signed checkpoints.".into(),
+        Some(a) => format!(
+            "Whole store audited: {} events in {} streams against {} signed checkpoint(s){}; {} event(s) since the last; {} finding(s).",
+            a.events,
+            a.streams,
+            a.checkpoints,
+            match (a.last_checkpoint, a.last_checkpoint_at) {
+                (Some(n), Some(at)) => format!(" (last: {n} at {})", at.format("%Y-%m-%d %H:%M UTC")),
+                _ => String::new(),
+            },
+            a.events_after_last_checkpoint,
+            a.findings
+        ),
+    }
+}
+
 /// The plain-text part of the email.
 pub fn to_text(r: &Report) -> String {
     let mut s = format!(
-        "Stint access report\n{}\n{}\nPeriod digest {}\n\n{} requests\n",
+        "Stint access report\n{}\n{}\nPeriod digest {}\n{}\n\n{} requests\n",
         period(r),
         headline(r),
         r.period_digest,
+        anchoring_line(r),
         r.summary.requests
     );
     let _ = writeln!(s, "\nFindings ({}):", r.findings.len());
@@ -444,6 +489,7 @@ mod tests {
             },
             rows,
             findings,
+            anchoring: None,
             hours_by_day: [("2026-11-20".to_owned(), hours)].into(),
         }
     }
