@@ -520,6 +520,7 @@ async fn a_formula_in_a_justification_reaches_the_auditors_spreadsheet() {
         t0() - Duration::hours(1),
         t0() + Duration::hours(1),
         t0(),
+        AccessDuration::parse("14d").unwrap(),
     )
     .await
     .unwrap();

@@ -6,15 +6,19 @@ use crate::render::report::{to_csv, to_html, to_text};
 use chrono::{DateTime, Utc};
 use stint_domain::drift::DriftEvent;
 use stint_domain::report::{Report, ReportBuilder};
-use stint_domain::{Envelope, Event, RequestState};
+use stint_domain::review::periods_for_report;
+use stint_domain::{AccessDuration, Envelope, Event, RequestState};
 
 /// Reads the period, verifies every touched stream, and folds each request as it is read.
 /// A stream whose events cannot be decoded is reported as broken, never silently dropped.
+/// Each access-review period the report speaks for (those it overlaps, and those whose
+/// deadline, `review_within` after their end, falls inside it) adds its coverage and findings.
 pub async fn compile(
     store: &dyn EventStore,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
+    review_within: AccessDuration,
 ) -> Result<Report, StoreError> {
     let mut builder = ReportBuilder::new(from, to, now);
     let mut undecodable = Vec::new();
@@ -53,6 +57,12 @@ pub async fn compile(
     })
     .await?;
     let mut breaks = v.breaks;
+    for period in periods_for_report(from, to, review_within) {
+        let got =
+            crate::reviews::period_grants(store, period, review_within, now, |_| true).await?;
+        builder.add_review(&got.review);
+        undecodable.extend(got.broken);
+    }
     for u in undecodable {
         if !breaks.iter().any(|b| b.stream == u.stream) {
             breaks.push(u);
@@ -141,6 +151,7 @@ pub struct Delivered {
 }
 
 /// Compiles the period, mails it to the auditors and archives the CSV and JSON.
+#[allow(clippy::too_many_arguments)] // the ports, the recipients, the period and its clock
 pub async fn deliver(
     store: &dyn EventStore,
     mailer: &dyn Mailer,
@@ -149,8 +160,9 @@ pub async fn deliver(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
+    review_within: AccessDuration,
 ) -> Result<Delivered, DeliveryError> {
-    let report = compile(store, from, until, now).await?;
+    let report = compile(store, from, until, now, review_within).await?;
     let key = archive_key(&report);
     let csv = to_csv(&report).map_err(|e| DeliveryError::Build(e.to_string()))?;
     let version = archive.put(&key, csv.into_bytes(), "text/csv").await?;
