@@ -219,7 +219,8 @@ pub fn review_reminder(
             ),
         ],
         link: None,
-        urgent: step == ReminderStep::Overdue,
+        // `urgent` is break-glass's emphasis; an overdue review says so in its title.
+        urgent: false,
     }
 }
 
@@ -374,7 +375,7 @@ mod tests {
             n.title,
             "Access review of db-read for 2026-11 is OVERDUE since 2026-12-15T00:00:00Z: 1 grant(s) unreviewed"
         );
-        assert!(n.urgent && n.request_id.is_none());
+        assert!(!n.urgent && n.request_id.is_none());
         assert_eq!(n.audience, Audience::Approvers);
         assert!(n.fields.contains(&("Unreviewed".into(), "1 of 1".into())));
         assert!(n
