@@ -674,6 +674,14 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
     table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
 }
 
+/// (method, path, function) of every route, for checking against the template.
+pub fn route_parts() -> Vec<(&'static str, &'static str, Part)> {
+    table()
+        .into_iter()
+        .map(|(m, p, part, _)| (m, p, part))
+        .collect()
+}
+
 fn routes(parts: &[Part], api: Api) -> Router {
     let router = table()
         .into_iter()
