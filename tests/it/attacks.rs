@@ -1026,7 +1026,13 @@ async fn grantees_and_outsiders_review_a_grant() {
     let s = setup().await;
     let id = s.granted().await;
     let before = s.w.event_count().await;
-    let cases: [(&str, &str, stint_domain::Identity, fn(&Rejection) -> bool); 4] = [
+    type ReviewCase = (
+        &'static str,
+        &'static str,
+        stint_domain::Identity,
+        fn(&Rejection) -> bool,
+    );
+    let cases: [ReviewCase; 4] = [
         (
             "review one's own grant",
             "malicious requester",

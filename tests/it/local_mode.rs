@@ -709,7 +709,7 @@ fn access_reviews_through_the_cli_with_reminders_in_the_outbox() {
     let (code, out) = review(&bob, &["--verdict", "appropriate"]);
     assert!(code == 1 && out.contains("already_reviewed"), "{out}");
     let (_, out) = stint(&api, Some(&bob), &["--json", "review", "--todo"]);
-    assert_eq!(ids_of(&json_of(&out)), [open.clone()], "{out}");
+    assert_eq!(ids_of(&json_of(&out)), [open.as_str()], "{out}");
     let (_, out) = stint(&api, Some(&bob), &["--json", "show", &judged]);
     let reviewed = json_of(&out)["timeline"]
         .as_array()

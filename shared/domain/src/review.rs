@@ -397,8 +397,7 @@ impl PeriodReview {
 
     /// Oldest grant first, ties by id, so the listing is stable.
     pub fn sorted(mut self) -> PeriodReview {
-        self.grants
-            .sort_by(|a, b| (a.granted_at, a.request_id).cmp(&(b.granted_at, b.request_id)));
+        self.grants.sort_by_key(|g| (g.granted_at, g.request_id));
         self
     }
 
