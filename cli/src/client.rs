@@ -291,6 +291,33 @@ impl Client {
                 }
                 print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
             }
+            Command::Review {
+                id: Some(id),
+                verdict,
+                comment,
+                period,
+                ..
+            } => {
+                let body = json!({ "verdict": verdict, "comment": comment, "period": period })
+                    .without_nulls();
+                let v = self.call("POST", &format!("/reviews/{id}"), Some(body))?;
+                self.print(&v, output::reviewed);
+            }
+            Command::Review {
+                id: None,
+                period,
+                todo,
+                ..
+            } => {
+                let query = period.map(|p| format!("?period={p}")).unwrap_or_default();
+                let mut v = self.call("GET", &format!("/reviews{query}"), None)?;
+                if *todo {
+                    if let Some(grants) = v["grants"].as_array_mut() {
+                        grants.retain(|g| g["may_review"] == true);
+                    }
+                }
+                self.print(&v, output::reviews);
+            }
             Command::Serve(_)
             | Command::Token { .. }
             | Command::PipelineToken { .. }

@@ -12,8 +12,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use stint_domain::{
-    AccessDuration, GroupName, Justification, PrincipalArn, RequestId, RoleName, Scope, TicketRef,
-    UserId,
+    AccessDuration, GroupName, Justification, Period, PrincipalArn, RequestId, ReviewComment,
+    RoleName, Scope, TicketRef, UserId, Verdict,
 };
 
 #[derive(Parser)]
@@ -146,6 +146,25 @@ enum Command {
         to: Option<DateTime<Utc>>,
         #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
         format: String,
+    },
+    /// Access reviews: list a period's grants and their reviews, or judge one grant.
+    Review {
+        /// The request whose grant to judge (with --verdict); without it, list the period.
+        #[arg(requires = "verdict")]
+        id: Option<RequestId>,
+        /// appropriate or inappropriate.
+        #[arg(long, requires = "id")]
+        verdict: Option<Verdict>,
+        /// Why; required for inappropriate.
+        #[arg(long, requires = "id", value_parser = ReviewComment::parse)]
+        comment: Option<ReviewComment>,
+        /// The review period, YYYY-MM (default: the current month, UTC). With an id, it must be
+        /// the grant's own period.
+        #[arg(long)]
+        period: Option<Period>,
+        /// List only the grants you may still review.
+        #[arg(long, conflicts_with = "id")]
+        todo: bool,
     },
     /// Audit the whole store: every event's hash, every chain, the index attributes, and the
     /// store against the signed checkpoints (the local data folder, or a deployment's table).
@@ -316,6 +335,54 @@ mod tests {
     }
 
     #[test]
+    fn a_review_is_listed_or_judged_and_a_half_given_review_is_a_usage_error() {
+        let Command::Review {
+            id,
+            verdict,
+            comment,
+            period,
+            todo,
+        } = parse(&[
+            "review",
+            ID,
+            "--verdict",
+            "inappropriate",
+            "--comment",
+            " no ticket ",
+            "--period",
+            "2026-11",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not a review");
+        };
+        assert_eq!(id.map(|i| i.to_string()).as_deref(), Some(ID));
+        assert_eq!(verdict, Some(Verdict::Inappropriate));
+        assert_eq!(comment.map(|c| c.to_string()).as_deref(), Some("no ticket"));
+        assert_eq!(period.map(|p| p.to_string()).as_deref(), Some("2026-11"));
+        assert!(!todo);
+        assert!(matches!(
+            parse(&["review", "--todo"]).unwrap().command,
+            Command::Review {
+                id: None,
+                todo: true,
+                ..
+            }
+        ));
+        for args in [
+            vec!["review", ID],
+            vec!["review", "--verdict", "appropriate"],
+            vec!["review", ID, "--verdict", "appropriate", "--todo"],
+        ] {
+            let e = parse(&args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} parsed"));
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
     fn clap_refuses_bad_values_itself() {
         let request = |extra: &[&str]| {
             let mut args = vec!["request", "db-read", "--reason", "why", "--principal"];
@@ -344,6 +411,13 @@ mod tests {
                 "--groups",
             ),
             (vec!["report", "--from", "yesterday"], "--from"),
+            (vec!["review", "--period", "2026-13"], "--period"),
+            (vec!["review", "--period", "26-11"], "--period"),
+            (vec!["review", ID, "--verdict", "fine"], "--verdict"),
+            (
+                vec!["review", ID, "--verdict", "inappropriate", "--comment", " "],
+                "--comment",
+            ),
             (vec!["verify", "--to", "2026-13-01T00:00:00Z"], "--to"),
         ] {
             let e = parse(&args)

@@ -167,3 +167,91 @@ pub fn show(v: &Value) -> String {
     }
     out
 }
+
+/// A period's grants and their reviews, with coverage per role.
+pub fn reviews(v: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "period {}  due {}{}",
+        s(&v["period"]),
+        s(&v["deadline"]),
+        if v["overdue"] == true {
+            "  (deadline passed)"
+        } else {
+            ""
+        }
+    );
+    if let Some(cov) = v["coverage"].as_object() {
+        for (role, c) in cov {
+            let _ = writeln!(
+                out,
+                "{role}: {} of {} reviewed, {} inappropriate, {} unreviewed",
+                s(&c["reviewed"]),
+                s(&c["grants"]),
+                s(&c["inappropriate"]),
+                s(&c["unreviewed"])
+            );
+        }
+    }
+    if let Some(broken) = v["broken"].as_array().filter(|b| !b.is_empty()) {
+        let _ = writeln!(out, "BROKEN streams: {}", broken.len());
+    }
+    let rows: Vec<Vec<String>> = v["grants"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|g| {
+                    let review = match g["review"].as_object() {
+                        Some(r) => format!("{} by {}", s(&r["verdict"]), s(&r["reviewer"])),
+                        None if g["may_review"] == true => "to review".into(),
+                        None => "-".into(),
+                    };
+                    vec![
+                        s(&g["request_id"]),
+                        s(&g["role"]),
+                        s(&g["scope"]),
+                        s(&g["requester"]),
+                        s(&g["granted_at"]),
+                        s(&g["status"]),
+                        review,
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        out.push_str("no grants to show\n");
+        return out;
+    }
+    out.push('\n');
+    out.push_str(&table(
+        &[
+            "ID",
+            "ROLE",
+            "SCOPE",
+            "REQUESTER",
+            "GRANTED",
+            "STATUS",
+            "REVIEW",
+        ],
+        &rows,
+    ));
+    out
+}
+
+/// The request after a review: its id and the review recorded.
+pub fn reviewed(v: &Value) -> String {
+    let r = &v["review"];
+    format!(
+        "{}  {} by {} for {}{}\n",
+        s(&v["id"]),
+        s(&r["verdict"]),
+        s(&r["reviewer"]),
+        s(&r["period"]),
+        r["comment"]
+            .as_str()
+            .map(|c| format!(": {c}"))
+            .unwrap_or_default()
+    )
+}

@@ -66,7 +66,8 @@ impl Seen {
 }
 
 async fn report_names(store: &dyn EventStore, audit: &AuditReport, kind: FindingKind) -> bool {
-    let r = compile_audited(store, at(0), at(24 * 60), at(24 * 60), Some(audit))
+    let within = stint_domain::AccessDuration::parse("14d").unwrap();
+    let r = compile_audited(store, at(0), at(24 * 60), at(24 * 60), within, Some(audit))
         .await
         .unwrap();
     !r.verified

@@ -9,6 +9,7 @@ use stint_app::grant::GrantOutcome;
 use stint_app::AppError;
 use stint_domain::{
     AccessDuration, Catalog, PrincipalArn, Rejection, RequestId, RevokeReason, Scope, Status,
+    Verdict,
 };
 use stint_tests::enforced::{can_send, World, ACCOUNT};
 use stint_tests::proof;
@@ -520,6 +521,7 @@ async fn a_formula_in_a_justification_reaches_the_auditors_spreadsheet() {
         t0() - Duration::hours(1),
         t0() + Duration::hours(1),
         t0(),
+        AccessDuration::parse("14d").unwrap(),
     )
     .await
     .unwrap();
@@ -962,5 +964,204 @@ async fn another_person_rides_a_grant_on_a_shared_role() {
         bound,
         false,
         false,
+    );
+}
+
+// --- access reviews ---------------------------------------------------------------------------
+// What an attack on a review would win is a record: a grant judged by the wrong person, a
+// verdict changed after the fact, or a finding that disappears from the auditors' report.
+
+/// Checks a refused review and records the case: `changed` is whether the grant's review
+/// record moved, `appended` whether anything was written.
+fn review_verdict(case: &str, attacker: &str, refused: bool, changed: bool, appended: bool) {
+    proof::attack(case, attacker, !refused || changed || appended);
+    assert!(refused, "{case}: not refused as expected");
+    assert!(!changed, "{case}: the review record changed");
+    assert!(!appended, "{case}: events were appended");
+}
+
+impl Setup {
+    async fn review_of(&self, id: RequestId) -> Option<stint_domain::review::GrantReview> {
+        self.w.stint.get(id).await.unwrap().state.review
+    }
+
+    /// The review findings of the report for the week of November's deadline (15 December).
+    async fn review_findings_at_the_deadline(&self) -> Vec<(String, String)> {
+        let day = |d: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 12, d, 0, 0, 0).unwrap()
+        };
+        let r = stint_app::report::compile(
+            &self.w.store,
+            day(9),
+            day(16),
+            day(16),
+            self.w.stint.catalog.settings.review_within,
+        )
+        .await
+        .unwrap();
+        let mut out: Vec<(String, String)> = r
+            .findings
+            .iter()
+            .filter_map(|f| match f {
+                stint_domain::report::Finding::GrantNotReviewed { id, .. } => {
+                    Some(("not_reviewed".to_owned(), id.clone()))
+                }
+                stint_domain::report::Finding::GrantInappropriate { id, .. } => {
+                    Some(("inappropriate".to_owned(), id.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+fn appropriate(by: &stint_domain::Identity) -> (stint_domain::Identity, Verdict) {
+    (by.clone(), Verdict::Appropriate)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grantees_and_outsiders_review_a_grant() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let before = s.w.event_count().await;
+    type ReviewCase = (
+        &'static str,
+        &'static str,
+        stint_domain::Identity,
+        fn(&Rejection) -> bool,
+    );
+    let cases: [ReviewCase; 4] = [
+        (
+            "review one's own grant",
+            "malicious requester",
+            alice(),
+            |r| matches!(r, Rejection::SelfReview),
+        ),
+        (
+            "review one's own grant from inside the approver group",
+            "malicious requester who is also an approver",
+            who("alice@example.com", &["sre", "owners"]),
+            |r| matches!(r, Rejection::SelfReview),
+        ),
+        (
+            "review a grant without being an approver",
+            "malicious requester",
+            who("mallory@example.com", &["sre"]),
+            |r| matches!(r, Rejection::NotApprover(_)),
+        ),
+        (
+            "review a grant as an admin who approves nothing",
+            "admin",
+            who("sec@example.com", &["security"]),
+            |r| matches!(r, Rejection::NotApprover(_)),
+        ),
+    ];
+    for (case, attacker, reviewer, expected) in cases {
+        let (reviewer, v) = appropriate(&reviewer);
+        let r = s.w.stint.review_grant(id, &reviewer, v, None, None).await;
+        let refused = matches!(&r, Err(AppError::Rejected(rej)) if expected(rej));
+        review_verdict(
+            case,
+            attacker,
+            refused,
+            s.review_of(id).await.is_some(),
+            s.w.event_count().await != before,
+        );
+    }
+    // The effect where auditors look: the grant is still unreviewed at the deadline.
+    assert_eq!(
+        s.review_findings_at_the_deadline().await,
+        [("not_reviewed".to_owned(), id.to_string())]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_of_a_request_that_was_never_granted() {
+    let s = setup().await;
+    let pending = s.submitted().await;
+    let denied = s.submitted().await;
+    s.w.stint.deny(denied, &owner(), None).await.unwrap();
+    let before = s.w.event_count().await;
+    for (case, id) in [
+        ("review a pending request as if granted", pending),
+        ("review a denied request as if granted", denied),
+    ] {
+        let (bob, v) = appropriate(&owner());
+        let r = s.w.stint.review_grant(id, &bob, v, None, None).await;
+        review_verdict(
+            case,
+            "malicious approver padding the coverage",
+            matches!(r, Err(AppError::Rejected(Rejection::NotGranted))),
+            s.review_of(id).await.is_some(),
+            s.w.event_count().await != before,
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inappropriate_verdict_is_overwritten_or_filed_under_another_period() {
+    let s = setup().await;
+    let id = s.granted().await;
+    let why = stint_domain::ReviewComment::parse("no incident at the time").unwrap();
+    s.w.stint
+        .review_grant(id, &owner(), Verdict::Inappropriate, Some(why), None)
+        .await
+        .unwrap();
+    let first = s.review_of(id).await;
+    let before = s.w.event_count().await;
+    let carol = who("carol@example.com", &["owners"]);
+    for (case, attacker, by) in [
+        (
+            "overwrite a review with another verdict",
+            "the approver who made it",
+            owner(),
+        ),
+        (
+            "overwrite another approver's review",
+            "malicious approver",
+            carol,
+        ),
+    ] {
+        let r =
+            s.w.stint
+                .review_grant(id, &by, Verdict::Appropriate, None, None)
+                .await;
+        review_verdict(
+            case,
+            attacker,
+            matches!(
+                r,
+                Err(AppError::Rejected(Rejection::AlreadyReviewed {
+                    verdict: Verdict::Inappropriate,
+                    ..
+                }))
+            ),
+            s.review_of(id).await != first,
+            s.w.event_count().await != before,
+        );
+    }
+    let r =
+        s.w.stint
+            .review_grant(
+                id,
+                &who("dave@example.com", &["owners"]),
+                Verdict::Appropriate,
+                None,
+                Some(stint_domain::Period::parse("2026-10").unwrap()),
+            )
+            .await;
+    review_verdict(
+        "file a review under another period",
+        "malicious approver",
+        matches!(r, Err(AppError::Rejected(Rejection::WrongPeriod { .. }))),
+        s.review_of(id).await != first,
+        s.w.event_count().await != before,
+    );
+    // The finding stands in the auditors' report.
+    assert_eq!(
+        s.review_findings_at_the_deadline().await,
+        [("inappropriate".to_owned(), id.to_string())]
     );
 }

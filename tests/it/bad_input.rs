@@ -113,24 +113,36 @@ fn claims(caller: &Caller) -> Option<Value> {
 }
 
 fn apigw_event(case: &Case, path: &str) -> Value {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let route = case.path.split('?').next().unwrap_or(case.path);
+    let params: serde_json::Map<String, Value> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .map(|(k, v)| (k.to_owned(), json!(v)))
+        .collect();
     let mut headers = json!({ "content-type": "application/json", "host": "abc123.execute-api.eu-west-1.amazonaws.com" });
     for (k, v) in &case.headers {
         headers[*k] = json!(v);
     }
     let mut ctx = json!({
         "accountId": "123456789012", "apiId": "abc123", "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-        "domainPrefix": "abc123", "requestId": "proof", "routeKey": format!("{} {}", case.method, case.path),
+        "domainPrefix": "abc123", "requestId": "proof", "routeKey": format!("{} {route}", case.method),
         "stage": "$default", "time": "29/Nov/2026:09:00:00 +0000", "timeEpoch": 1795942800000u64,
         "http": { "method": case.method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "proof" },
     });
     if let Some(c) = claims(&case.caller) {
         ctx["authorizer"] = json!({ "jwt": { "claims": c, "scopes": null } });
     }
-    json!({
-        "version": "2.0", "routeKey": format!("{} {}", case.method, case.path), "rawPath": path,
-        "rawQueryString": "", "headers": headers, "requestContext": ctx,
+    let mut event = json!({
+        "version": "2.0", "routeKey": format!("{} {route}", case.method), "rawPath": path,
+        "rawQueryString": query, "headers": headers, "requestContext": ctx,
         "isBase64Encoded": false, "body": case.body,
-    })
+    });
+    if !params.is_empty() {
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    event
 }
 
 /// Hands an API Gateway event to the function that serves the route in AWS, through the same
@@ -146,8 +158,8 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
         )
         .await
         .expect("the revoke function answers")
-    } else if route.starts_with("/requests/{id}/") {
-        // The approve function is `lambda_http::run(decisions_router)`.
+    } else if route.starts_with("/requests/{id}/") || route.starts_with("/reviews/") {
+        // The approve function is `lambda_http::run(decisions_router)`; it records reviews too.
         let request: lambda_http::request::LambdaRequest =
             serde_json::from_value(event).expect("an API Gateway event");
         let adapter = lambda_http::Adapter::from(stint_http::decisions_router(api.clone()));
@@ -216,6 +228,20 @@ async fn every_bad_input_through_api_gateway_events_is_refused_and_appends_nothi
     f.stint.grant(revoked).await.unwrap();
     f.stint.revoke_by(revoked, &alice()).await.unwrap();
     ids.insert(On::Revoked, revoked);
+    let reviewed = seed(&f, "db-read").await;
+    f.stint.approve(reviewed, &dave, None).await.unwrap();
+    f.stint.grant(reviewed).await.unwrap();
+    f.stint
+        .review_grant(
+            reviewed,
+            &bob(),
+            stint_domain::Verdict::Appropriate,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    ids.insert(On::Reviewed, reviewed);
     let mut ids: HashMap<On, String> = ids.into_iter().map(|(k, v)| (k, v.to_string())).collect();
     ids.insert(On::Unknown, RequestId::new().to_string());
     ids.insert(On::Malformed, "not-a-ulid".into());
@@ -402,6 +428,22 @@ fn every_bad_input_over_http_is_refused_and_appends_nothing() {
     server.wait_active(&revoked);
     server.act(&ALICE, &revoked, "revoke");
     ids.insert(On::Revoked, revoked);
+    let reviewed = server.create("db-read");
+    server.act(&dave, &reviewed, "approve");
+    server.wait_active(&reviewed);
+    let (status, v) = server.call(
+        &BOB,
+        "POST",
+        &format!("/reviews/{reviewed}"),
+        &[],
+        r#"{"verdict": "appropriate"}"#,
+    );
+    assert_eq!(
+        (status, v["review"]["verdict"].as_str()),
+        (200, Some("appropriate")),
+        "{v}"
+    );
+    ids.insert(On::Reviewed, reviewed);
     ids.insert(On::Unknown, RequestId::new().to_string());
     ids.insert(On::Malformed, "not-a-ulid".into());
 

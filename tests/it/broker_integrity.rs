@@ -235,6 +235,7 @@ async fn the_sweep_removes_stint_policies_no_grant_holds_and_the_report_lists_th
         t0() - Duration::hours(1),
         t0() + Duration::hours(1),
         t0(),
+        AccessDuration::parse("14d").unwrap(),
     )
     .await
     .unwrap();

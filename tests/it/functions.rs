@@ -431,3 +431,70 @@ async fn notify_function_answers_its_sample() {
     stint_tests::proof::duplicates("notify function binary", 3, ours.len().saturating_sub(1));
     assert_eq!(ours.len(), 1, "three deliveries, one email");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn notify_function_reminds_reviewers_once_on_its_schedule() {
+    use stint_app::ports::EventStore;
+    use stint_domain::Period;
+    // The binary runs on the real clock: a grant of last month is under review now. A 30-day
+    // window keeps last month's review open whatever day of the month this runs.
+    let last_month = Period::of(Utc::now()).previous();
+    let f = Fixture::new(last_month.start() + Duration::days(2)).await;
+    f.granted().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let text = std::fs::read_to_string(CATALOG_PATH)
+        .unwrap()
+        .replace("review_within = \"14d\"", "review_within = \"30d\"");
+    assert!(text.contains("review_within = \"30d\""));
+    std::fs::write(&catalog, text).unwrap();
+    let sdk = stint_tests::emulator_config().await;
+    let _ = aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("stint@example.com")
+        .send()
+        .await;
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        let (kind, out) = invoke(
+            &f,
+            "stint-notify",
+            sample("schedule-review-reminders.json"),
+            &[("STINT_CATALOG_FILE", catalog.to_str().unwrap())],
+        )
+        .await;
+        assert_eq!(kind, "response", "{out}");
+        sent.extend(
+            out["sent"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_owned()),
+        );
+    }
+    // The example catalog mails db-owners (it has no Slack webhook): one email, once.
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let key = &sent[0];
+    assert!(
+        ["opened", "due_soon", "overdue"]
+            .iter()
+            .any(|step| *key == format!("db-read:{step}:email")),
+        "{key}"
+    );
+    let ledger = f
+        .store
+        .read_stream(&stint_app::notify::review_notice_stream(last_month).unwrap())
+        .await
+        .unwrap();
+    let recorded: Vec<&str> = ledger
+        .iter()
+        .filter(|e| e.record.event_type == "NotificationSent")
+        .map(|e| e.record.payload["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(recorded, [key.as_str()]);
+    stint_tests::proof::duplicates(
+        "notify function binary, review reminders",
+        3,
+        sent.len().saturating_sub(1),
+    );
+}

@@ -226,3 +226,85 @@ fn every_function_is_told_stints_own_resources_from_the_real_ones() {
         }
     }
 }
+
+/// Every route of the router is an API Gateway route of the function that serves its part, and
+/// no other: reads on `request`, decisions (access reviews included, which write request
+/// streams as approvals do) on `approve`, revokes on `revoke`.
+#[test]
+fn every_route_is_served_by_the_function_its_part_names() {
+    use stint_http::Part;
+    let t = template();
+    let mut in_template: Vec<(String, String, String)> = Vec::new();
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let events = res["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default();
+        for (_, ev) in events {
+            if ev["Type"].as_str() == Some("HttpApi") {
+                in_template.push((
+                    text(name),
+                    text(&ev["Properties"]["Method"]),
+                    text(&ev["Properties"]["Path"]),
+                ));
+            }
+        }
+    }
+    in_template.sort();
+    let mut in_router: Vec<(String, String, String)> = stint_http::route_parts()
+        .into_iter()
+        .map(|(method, path, part)| {
+            let function = match part {
+                Part::Requests => "RequestFunction",
+                Part::Decisions => "ApproveFunction",
+                Part::Revoke => "RevokeFunction",
+            };
+            (function.to_owned(), method.to_owned(), path.to_owned())
+        })
+        .collect();
+    in_router.sort();
+    assert_eq!(in_template, in_router);
+    assert!(in_router.contains(&("RequestFunction".into(), "GET".into(), "/reviews".into())));
+    assert!(in_router.contains(&(
+        "ApproveFunction".into(),
+        "POST".into(),
+        "/reviews/{id}".into()
+    )));
+}
+
+/// Review reminders run on notify's schedule (it alone holds the notification channels and the
+/// notice ledger); the report reads the catalog for the review deadline and writes no event.
+#[test]
+fn reminders_run_on_notify_and_the_report_only_reads() {
+    let t = template();
+    let notify = &t["Resources"]["NotifyFunction"]["Properties"]["Events"]["ReviewReminders"];
+    assert_eq!(notify["Type"].as_str(), Some("Schedule"));
+    assert_eq!(
+        text(&notify["Properties"]["Schedule"]),
+        "!Ref:ReviewReminderSchedule"
+    );
+    let report: Vec<(String, Vec<String>)> = statements()
+        .into_iter()
+        .filter(|(f, _, _)| f == "ReportFunction")
+        .map(|(_, a, r)| (a, r))
+        .collect();
+    assert!(
+        report.iter().all(|(a, _)| !a.starts_with("dynamodb:")
+            || a == "dynamodb:Query"
+            || a == "dynamodb:GetItem"),
+        "{report:?}"
+    );
+    let ssm: Vec<&Vec<String>> = report
+        .iter()
+        .filter(|(a, _)| a.starts_with("ssm:"))
+        .map(|(_, r)| r)
+        .collect();
+    assert_eq!(ssm.len(), 1, "{report:?}");
+    assert!(
+        ssm[0][0].ends_with(":parameter${CatalogParameterName}"),
+        "{ssm:?}"
+    );
+}

@@ -623,3 +623,146 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     assert_eq!(code, 1);
     server.stop();
 }
+
+/// The access-review reminders `stint serve` wrote to its outbox: (To, Subject) of each.
+fn review_reminders(data: &Path) -> Vec<(String, String)> {
+    let Ok(dir) = std::fs::read_dir(data.join("outbox")) else {
+        return vec![];
+    };
+    let mut out: Vec<(String, String)> = dir
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|m| {
+            (
+                stint_tests::mail_header(&m, "To"),
+                stint_tests::mail_header(&m, "Subject"),
+            )
+        })
+        .filter(|(_, subject)| subject.contains("Access review"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn access_reviews_through_the_cli_with_reminders_in_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = Server::start(data, "2026-11-29T09:00:00Z");
+    let api = server.api.clone();
+    let (alice, bob, carol) = (
+        token(data, "alice", "sre"),
+        token(data, "bob", "db-owners"),
+        token(data, "carol", "sre"),
+    );
+    let judged = request_and_approve(&api, &alice, &bob, PRINCIPAL);
+    let open = request_and_approve(&api, &carol, &bob, PRINCIPAL);
+    wait_for(&api, &alice, &judged, "active");
+    wait_for(&api, &carol, &open, "active");
+
+    // bob lists November's grants: both are his to review.
+    let (code, out) = stint(
+        &api,
+        Some(&bob),
+        &["--json", "review", "--period", "2026-11"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let v = json_of(&out);
+    assert_eq!(v["coverage"]["db-read"]["unreviewed"], 2, "{v}");
+    let (code, table) = stint(&api, Some(&bob), &["review"]);
+    assert_eq!(code, 0, "{table}");
+    assert!(
+        table.contains("period 2026-11") && table.contains("to review") && table.contains(&open),
+        "{table}"
+    );
+    // The grantee may not judge her own grant; inappropriate needs a reason; a period that is
+    // not the grant's is refused; a bad period never reaches the server.
+    let review = |tok: &str, extra: &[&str]| {
+        let mut args = vec!["review", judged.as_str()];
+        args.extend_from_slice(extra);
+        stint(&api, Some(tok), &args)
+    };
+    let (code, out) = review(&alice, &["--verdict", "appropriate"]);
+    assert!(code == 1 && out.contains("self_review"), "{out}");
+    let (code, out) = review(&bob, &["--verdict", "inappropriate"]);
+    assert!(code == 1 && out.contains("comment_required"), "{out}");
+    let (code, out) = review(&bob, &["--verdict", "appropriate", "--period", "2026-10"]);
+    assert!(code == 1 && out.contains("wrong_period"), "{out}");
+    let (code, out) = review(&bob, &["--verdict", "appropriate", "--period", "2026-13"]);
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = review(
+        &bob,
+        &["--verdict", "inappropriate", "--comment", "no ticket"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("inappropriate by bob for 2026-11: no ticket"),
+        "{out}"
+    );
+    let (code, out) = review(
+        &bob,
+        &["--verdict", "inappropriate", "--comment", "no ticket"],
+    );
+    assert_eq!(
+        code, 0,
+        "the same review again is accepted without effect: {out}"
+    );
+    let (code, out) = review(&bob, &["--verdict", "appropriate"]);
+    assert!(code == 1 && out.contains("already_reviewed"), "{out}");
+    let (_, out) = stint(&api, Some(&bob), &["--json", "review", "--todo"]);
+    assert_eq!(ids_of(&json_of(&out)), [open.as_str()], "{out}");
+    let (_, out) = stint(&api, Some(&bob), &["--json", "show", &judged]);
+    let reviewed = json_of(&out)["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "GrantReviewed")
+        .count();
+    assert_eq!(reviewed, 1);
+
+    // The month ends: db-owners hear of the one grant left, once; then again when it is due.
+    assert!(
+        review_reminders(data).is_empty(),
+        "not before the month ends"
+    );
+    server.advance("1d23h"); // 1 December 08:00
+    let opened = "[Stint] Access review of db-read for 2026-11: 1 grant(s) to review by 2026-12-15T00:00:00Z";
+    eventually(
+        "the review to open",
+        || review_reminders(data),
+        |r| !r.is_empty(),
+    );
+    for _ in 0..3 {
+        server.advance("2h"); // more reminder runs, each an hour or more apart
+    }
+    server.advance("10d20h"); // 12 December 08:00: three days to go
+    let got = eventually(
+        "the review to be due",
+        || review_reminders(data),
+        |r| r.len() >= 2,
+    );
+    assert_eq!(
+        got,
+        [
+            (
+                "db-owners@example.com".to_owned(),
+                "[Stint] Access review of db-read for 2026-11 is due 2026-12-15T00:00:00Z: 1 grant(s) still to review".to_owned()
+            ),
+            ("db-owners@example.com".to_owned(), opened.to_owned()),
+        ],
+        "sorted by subject"
+
+    );
+    // And the chains of the store, reviews and reminders included, verify.
+    let (code, out) = stint(&api, None, &["verify", "--data", data.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    server.stop();
+}
+
+fn ids_of(listing: &Value) -> Vec<String> {
+    listing["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["request_id"].as_str().unwrap().to_owned())
+        .collect()
+}

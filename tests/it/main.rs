@@ -26,4 +26,5 @@ mod lifecycle;
 mod local_mode;
 mod notify;
 mod reports;
+mod reviews;
 mod visibility;

@@ -219,6 +219,11 @@ async fn seed(f: &Fixture) -> Seeded {
     Seeded { ids }
 }
 
+/// The catalog's review window, as the report function and `GET /reports` pass it.
+fn within(f: &Fixture) -> AccessDuration {
+    f.stint.catalog.settings.review_within
+}
+
 fn period() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
     (day(20, 0, 0), day(23, 0, 0), day(23, 12, 0))
 }
@@ -240,7 +245,7 @@ async fn a_seeded_log_gives_exactly_the_expected_rows_summary_and_findings() {
     let f = Fixture::new(day(20, 0, 0)).await;
     let seeded = seed(&f).await;
     let (from, to, now) = period();
-    let r = compile(&f.store, from, to, now).await.unwrap();
+    let r = compile(&f.store, from, to, now, within(&f)).await.unwrap();
 
     assert!(r.verified, "{:?}", r.findings);
     assert_eq!(r.rows.len(), 12);
@@ -362,7 +367,7 @@ async fn html_escapes_hostile_justifications() {
     let f = Fixture::new(day(20, 0, 0)).await;
     seed(&f).await;
     let (from, to, now) = period();
-    let html = to_html(&compile(&f.store, from, to, now).await.unwrap());
+    let html = to_html(&compile(&f.store, from, to, now, within(&f)).await.unwrap());
     assert!(!html.contains("<script>"), "no live script tag");
     // maud escapes & < > and ", which covers text and its double-quoted attributes: a ' stays.
     assert!(html.contains(
@@ -397,7 +402,7 @@ async fn tampering_with_a_stored_event_shows_in_the_report() {
         .await
         .unwrap();
     let (from, to, now) = period();
-    let r = compile(&f.store, from, to, now).await.unwrap();
+    let r = compile(&f.store, from, to, now, within(&f)).await.unwrap();
     assert!(!r.verified);
     let broken: Vec<_> = r
         .findings
@@ -442,7 +447,9 @@ async fn the_report_is_emailed_with_its_csv_and_archived() {
         to: &to,
         anchor: None,
     };
-    let done = deliver(&f.store, delivery, from, until, now).await.unwrap();
+    let done = deliver(&f.store, delivery, from, until, now, within(&f))
+        .await
+        .unwrap();
     assert_eq!((done.rows, done.verified), (12, true));
 
     // The archived copy is the CSV.
@@ -457,7 +464,12 @@ async fn the_report_is_emailed_with_its_csv_and_archived() {
         String::from_utf8(obj.body.collect().await.unwrap().into_bytes().to_vec()).unwrap();
     assert_eq!(
         archived,
-        to_csv(&compile(&f.store, from, until, now).await.unwrap()).unwrap()
+        to_csv(
+            &compile(&f.store, from, until, now, within(&f))
+                .await
+                .unwrap()
+        )
+        .unwrap()
     );
     s3.head_object()
         .bucket(&bucket)

@@ -934,6 +934,8 @@ pub mod bad_input {
         Denied,
         Revoked,
         Active,
+        /// Active, and its grant already judged `appropriate` by bob.
+        Reviewed,
         Unknown,
         Malformed,
     }
@@ -1019,6 +1021,49 @@ pub mod bad_input {
             body: body.to_owned(),
             status,
             error,
+        }
+    }
+
+    /// `POST /reviews/{id}` on the request `on` names: a periodic access review.
+    fn review(
+        name: &'static str,
+        on: On,
+        caller: Caller,
+        body: Value,
+        status: u16,
+        error: Option<&'static str>,
+    ) -> Case {
+        Case {
+            name,
+            method: "POST",
+            path: "/reviews/{id}",
+            on: Some(on),
+            caller,
+            headers: vec![],
+            body: body.to_string(),
+            status,
+            error,
+        }
+    }
+
+    /// `GET /reviews` with `path`'s query.
+    fn reviews(
+        name: &'static str,
+        path: &'static str,
+        caller: Caller,
+        status: u16,
+        error: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            method: "GET",
+            path,
+            on: None,
+            caller,
+            headers: vec![],
+            body: String::new(),
+            status,
+            error: Some(error),
         }
     }
 
@@ -1154,6 +1199,35 @@ pub mod bad_input {
             decide("cancelling someone else's request", "cancel", On::Pending, CAROL, "", 403, Some("not_the_requester")),
             decide("extending past the maximum total", "extend", On::Active, ALICE, r#"{"duration": "8h"}"#, 422, Some("over_max_total_duration")),
             decide("reviewing a request that used no break-glass", "review", On::Active, BOB, "", 400, Some("invalid")),
+            // --- periodic access reviews (POST /reviews/{id}, GET /reviews)
+            review("a grantee reviewing their own grant", On::Active, ALICE, json!({"verdict": "appropriate"}), 403, Some("self_review")),
+            review("a grantee in an approver group reviewing their own grant", On::Active, Caller::User("alice@example.com", "db-owners"), json!({"verdict": "appropriate"}), 403, Some("self_review")),
+            review("a grantee reviewing their own grant, upper case", On::Active, Caller::User(" ALICE@EXAMPLE.COM ", "db-owners"), json!({"verdict": "appropriate"}), 403, Some("self_review")),
+            review("a review by someone outside the approver groups", On::Active, CAROL, json!({"verdict": "appropriate"}), 403, Some("not_an_approver")),
+            review("a review by an admin who approves nothing", On::Active, Caller::User("sec@example.com", "security"), json!({"verdict": "appropriate"}), 403, Some("not_an_approver")),
+            review("a review of a request never granted", On::Pending, BOB, json!({"verdict": "appropriate"}), 409, Some("not_granted")),
+            review("a review of a denied request", On::Denied, BOB, json!({"verdict": "inappropriate", "comment": "x"}), 409, Some("not_granted")),
+            review("a review of an unknown request", On::Unknown, BOB, json!({"verdict": "appropriate"}), 404, Some("not_found")),
+            review("a review of a malformed request id", On::Malformed, BOB, json!({"verdict": "appropriate"}), 400, Some(bad)),
+            review("a review without a verdict", On::Active, BOB, json!({"comment": "fine"}), 400, Some(bad)),
+            review("a verdict that is not one", On::Active, BOB, json!({"verdict": "fine"}), 400, Some(bad)),
+            review("a verdict as a boolean", On::Active, BOB, json!({"verdict": true}), 400, Some(bad)),
+            review("inappropriate without a comment", On::Active, BOB, json!({"verdict": "inappropriate"}), 400, Some("comment_required")),
+            review("a review comment too long", On::Active, BOB, json!({"verdict": "appropriate", "comment": "c".repeat(1_001)}), 400, Some(bad)),
+            review("control characters in a review comment", On::Active, BOB, json!({"verdict": "inappropriate", "comment": "a\u{1b}[2Jb"}), 400, Some(bad)),
+            review("an empty review comment", On::Active, BOB, json!({"verdict": "inappropriate", "comment": "  "}), 400, Some(bad)),
+            review("a forged period on a review", On::Active, BOB, json!({"verdict": "appropriate", "period": "2026-10"}), 422, Some("wrong_period")),
+            review("a malformed period on a review", On::Active, BOB, json!({"verdict": "appropriate", "period": "2026-13"}), 400, Some(bad)),
+            review("a reviewer named in the body", On::Active, BOB, json!({"verdict": "appropriate", "reviewer": "dave@example.com"}), 400, Some(bad)),
+            review("the same review again", On::Reviewed, BOB, json!({"verdict": "appropriate"}), 200, None),
+            review("overwriting a review with another verdict", On::Reviewed, BOB, json!({"verdict": "inappropriate", "comment": "changed my mind"}), 409, Some("already_reviewed")),
+            review("overwriting a review as another approver", On::Reviewed, Caller::User("dave@example.com", "db-owners"), json!({"verdict": "inappropriate", "comment": "no"}), 409, Some("already_reviewed")),
+            reviews("a period that is no month", "/reviews?period=2026-13", BOB, 400, bad),
+            reviews("a period written the other way round", "/reviews?period=11-2026", BOB, 400, bad),
+            reviews("an empty period", "/reviews?period=", BOB, 400, bad),
+            reviews("a period with a day", "/reviews?period=2026-11-01", BOB, 400, bad),
+            reviews("an unknown parameter on the reviews", "/reviews?period=2026-11&all=true", BOB, 400, bad),
+            reviews("the reviews without a token", "/reviews?period=2026-11", Caller::Nobody, 401, "unauthenticated"),
             // --- pipelines
             Case {
                 name: "a pipeline request without a ticket",

@@ -15,7 +15,8 @@ use stint_aws::{lambda, runtime};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = runtime::sdk_config().await;
-    let config = runtime::report_config_from_env()?;
+    let catalog = runtime::load_catalog(&sdk).await?;
+    let config = runtime::report_config_from_env(&catalog)?;
     let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk));

@@ -13,6 +13,7 @@ pub mod render;
 pub mod report;
 pub mod requests;
 pub mod resume;
+pub mod reviews;
 pub mod revoke;
 pub mod service;
 pub mod verify;

@@ -1,7 +1,8 @@
 //! Notifications: a stored event becomes notices (domain), each sent on Slack and by email with
 //! retries. Each send is claimed first and its outcome recorded on stream `notice#<event id>`,
 //! so a redelivered event, even one delivered twice at once, sends nothing twice. A failure is
-//! logged and recorded; it never touches the request itself.
+//! logged and recorded; it never touches the request itself. Access-review reminders go the
+//! same way, keyed by period, role and deadline step on `notice#review#<period>`.
 
 use super::service::{retry, AppError, RetryPolicy};
 use crate::execute::{execute, ExecuteError};
@@ -11,8 +12,9 @@ use serde::Serialize;
 use std::sync::Arc;
 use stint_domain::catalog::looks_like_email;
 use stint_domain::ledger::{NoticeCommand, NoticeLedger, NoticeRejection};
-use stint_domain::notice::{notices_for, slack_message, Audience, Notice};
-use stint_domain::{Catalog, Event, RequestId, RequestState, StreamId};
+use stint_domain::notice::{notices_for, review_reminder, slack_message, Audience, Notice};
+use stint_domain::review::{periods_to_remind, reminder_step};
+use stint_domain::{Catalog, Event, Period, RequestId, RequestState, Role, StreamId, UserId};
 
 #[derive(Clone)]
 pub struct Notifier {
@@ -72,6 +74,12 @@ pub fn notice_stream(event_id: &str) -> Result<StreamId, StoreError> {
     StreamId::new(format!("notice#{event_id}")).map_err(StoreError::InvalidAppend)
 }
 
+/// Where the reminders of one review period are recorded: one ledger per period, one key per
+/// role, deadline step and channel, so each is sent once however often the reminder runs.
+pub fn review_notice_stream(period: Period) -> Result<StreamId, StoreError> {
+    StreamId::new(format!("notice#review#{period}")).map_err(StoreError::InvalidAppend)
+}
+
 impl Notifier {
     /// Tells whoever `event_id` (an event of request `id`) concerns.
     pub async fn notify(&self, id: RequestId, event_id: &str) -> Result<NotifyReport, NotifyError> {
@@ -88,43 +96,47 @@ impl Notifier {
         let notices = notices_for(id, &events[pos], &state, &self.catalog);
         let stream = notice_stream(event_id)?;
         let mut report = NotifyReport::default();
+        let req = state.request.as_ref();
+        let role = req.and_then(|r| self.catalog.role(&r.role));
         for notice in &notices {
-            for delivery in self.deliveries(notice, &state) {
-                let key = format!("{}:{}", notice.audience.key(), delivery.channel());
-                if !self.claim(&stream, &key, id).await? {
-                    report.already_sent.push(key);
-                    continue;
+            let deliveries = self.deliveries(notice, role, req.map(|r| &r.requester));
+            let prefix = notice.audience.key();
+            self.deliver(&stream, prefix, notice, &deliveries, &mut report)
+                .await?;
+        }
+        if !report.failed.is_empty() {
+            return Err(NotifyError::Failed(report.failed));
+        }
+        Ok(report)
+    }
+
+    /// Reminds each role's approvers of the grants still unreviewed in every period whose review
+    /// is open (or overdue by less than a week): once per role, period and deadline step, however
+    /// often this runs and however many deliveries of its trigger arrive.
+    pub async fn remind_reviews(&self) -> Result<NotifyReport, NotifyError> {
+        let now = self.clock.now();
+        let within = self.catalog.settings.review_within;
+        let mut report = NotifyReport::default();
+        for period in periods_to_remind(now, within) {
+            let Some(step) = reminder_step(period, within, now) else {
+                continue;
+            };
+            let got =
+                crate::reviews::period_grants(self.store.as_ref(), period, within, now, |_| true)
+                    .await?;
+            for b in &got.broken {
+                tracing::warn!(%period, stream = %b.stream, problem = %b.problem, "a grant's stream is broken; reminding of the rest");
+            }
+            let stream = review_notice_stream(period)?;
+            for (role, unreviewed) in got.review.unreviewed_by_role() {
+                let notice = review_reminder(role, &got.review, step, unreviewed);
+                let deliveries = self.deliveries(&notice, self.catalog.role(role), None);
+                if deliveries.is_empty() {
+                    tracing::warn!(%period, %role, "no channel reaches this role's approvers");
                 }
-                match retry(&self.retry, &key, || self.send(&delivery, notice)).await {
-                    Ok(()) => {
-                        let to = match &delivery {
-                            Delivery::Slack { .. } => vec!["webhook".to_owned()],
-                            Delivery::Email { to, .. } => to.clone(),
-                        };
-                        tracing::info!(request_id = %id, event_id, key, ?to, "notified");
-                        let sent = NoticeCommand::RecordSent {
-                            key: key.clone(),
-                            request_id: id,
-                            to,
-                            title: notice.title.clone(),
-                        };
-                        self.ledger(&stream, &sent).await.map_err(AppError::from)?;
-                        report.sent.push(key);
-                    }
-                    Err((e, attempts)) => {
-                        tracing::error!(request_id = %id, event_id, key, attempts, error = %e, "notification failed");
-                        let failed = NoticeCommand::RecordFailed {
-                            key: key.clone(),
-                            request_id: id,
-                            error: e.to_string(),
-                            attempts,
-                        };
-                        self.ledger(&stream, &failed)
-                            .await
-                            .map_err(AppError::from)?;
-                        report.failed.push(format!("{key}: {e}"));
-                    }
-                }
+                let prefix = format!("{role}:{}", step.as_str());
+                self.deliver(&stream, &prefix, &notice, &deliveries, &mut report)
+                    .await?;
             }
         }
         if !report.failed.is_empty() {
@@ -133,11 +145,63 @@ impl Notifier {
         Ok(report)
     }
 
-    fn deliveries(&self, n: &Notice, st: &RequestState) -> Vec<Delivery> {
-        let Some(req) = st.request.as_ref() else {
-            return vec![];
-        };
-        let role = self.catalog.role(&req.role);
+    /// Sends one notice on each of its channels, each under the ledger key `<prefix>:<channel>`
+    /// on `stream`: claimed first, then sent with retries, then recorded as sent or failed.
+    async fn deliver(
+        &self,
+        stream: &StreamId,
+        prefix: &str,
+        notice: &Notice,
+        deliveries: &[Delivery],
+        report: &mut NotifyReport,
+    ) -> Result<(), NotifyError> {
+        let id = notice.request_id;
+        for delivery in deliveries {
+            let key = format!("{prefix}:{}", delivery.channel());
+            if !self.claim(stream, &key, id).await? {
+                report.already_sent.push(key);
+                continue;
+            }
+            match retry(&self.retry, &key, || self.send(delivery, notice)).await {
+                Ok(()) => {
+                    let to = match delivery {
+                        Delivery::Slack { .. } => vec!["webhook".to_owned()],
+                        Delivery::Email { to, .. } => to.clone(),
+                    };
+                    tracing::info!(request_id = ?id, %stream, key, ?to, "notified");
+                    let sent = NoticeCommand::RecordSent {
+                        key: key.clone(),
+                        request_id: id,
+                        to,
+                        title: notice.title.clone(),
+                    };
+                    self.ledger(stream, &sent).await.map_err(AppError::from)?;
+                    report.sent.push(key);
+                }
+                Err((e, attempts)) => {
+                    tracing::error!(request_id = ?id, %stream, key, attempts, error = %e, "notification failed");
+                    let failed = NoticeCommand::RecordFailed {
+                        key: key.clone(),
+                        request_id: id,
+                        error: e.to_string(),
+                        attempts,
+                    };
+                    self.ledger(stream, &failed).await.map_err(AppError::from)?;
+                    report.failed.push(format!("{key}: {e}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The channels that reach a notice's audience: the role's Slack webhook (or the global
+    /// one), and email to the role's approvers or to the requester when it is an address.
+    fn deliveries(
+        &self,
+        n: &Notice,
+        role: Option<&Role>,
+        requester: Option<&UserId>,
+    ) -> Vec<Delivery> {
         let mut out = Vec::new();
         let webhook = role
             .and_then(|r| r.notify.slack_webhook.clone())
@@ -150,7 +214,8 @@ impl Notifier {
                 Audience::Approvers => role
                     .map(|r| r.approver_emails(&self.catalog.notify))
                     .unwrap_or_default(),
-                Audience::Requester => Some(req.requester.to_string())
+                Audience::Requester => requester
+                    .map(ToString::to_string)
                     .filter(|u| looks_like_email(u))
                     .into_iter()
                     .collect(),
@@ -180,7 +245,12 @@ impl Notifier {
 
     /// Claims `key` for sending on the notice ledger: false when it was sent already, or
     /// another delivery claimed it less than `CLAIM_TTL` ago and is sending it now.
-    async fn claim(&self, stream: &StreamId, key: &str, id: RequestId) -> Result<bool, AppError> {
+    async fn claim(
+        &self,
+        stream: &StreamId,
+        key: &str,
+        id: Option<RequestId>,
+    ) -> Result<bool, AppError> {
         let command = NoticeCommand::Claim {
             key: key.to_owned(),
             request_id: id,

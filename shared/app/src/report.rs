@@ -8,17 +8,21 @@ use chrono::{DateTime, Utc};
 use stint_domain::audit::AuditReport;
 use stint_domain::drift::DriftEvent;
 use stint_domain::report::{Report, ReportBuilder};
-use stint_domain::{Envelope, Event, RequestState};
+use stint_domain::review::periods_for_report;
+use stint_domain::{AccessDuration, Envelope, Event, RequestState};
 
 /// Reads the period, verifies every touched stream, and folds each request as it is read.
 /// A stream whose events cannot be decoded is reported as broken, never silently dropped.
+/// Each access-review period the report speaks for (those it overlaps, and those whose
+/// deadline, `review_within` after their end, falls inside it) adds its coverage and findings.
 pub async fn compile(
     store: &dyn EventStore,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
+    review_within: AccessDuration,
 ) -> Result<Report, StoreError> {
-    compile_audited(store, from, to, now, None).await
+    compile_audited(store, from, to, now, review_within, None).await
 }
 
 /// As [`compile`], with the whole-store audit against the signed checkpoints in the report.
@@ -27,6 +31,7 @@ pub async fn compile_audited(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
+    review_within: AccessDuration,
     audit: Option<&AuditReport>,
 ) -> Result<Report, StoreError> {
     let mut builder = ReportBuilder::new(from, to, now);
@@ -69,6 +74,12 @@ pub async fn compile_audited(
     })
     .await?;
     let mut breaks = v.breaks;
+    for period in periods_for_report(from, to, review_within) {
+        let got =
+            crate::reviews::period_grants(store, period, review_within, now, |_| true).await?;
+        builder.add_review(&got.review);
+        undecodable.extend(got.broken);
+    }
     for u in undecodable {
         if !breaks.iter().any(|b| b.stream == u.stream) {
             breaks.push(u);
@@ -174,6 +185,7 @@ pub async fn deliver(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     now: DateTime<Utc>,
+    review_within: AccessDuration,
 ) -> Result<Delivered, DeliveryError> {
     // Every report first anchors the store as it is, then audits all of it against the chain.
     let (mailer, archive, to) = (d.mailer, d.archive, d.to);
@@ -186,7 +198,7 @@ pub async fn deliver(
         }
         None => None,
     };
-    let report = compile_audited(store, from, until, now, audit.as_ref()).await?;
+    let report = compile_audited(store, from, until, now, review_within, audit.as_ref()).await?;
     let key = archive_key(&report);
     let csv = to_csv(&report).map_err(|e| DeliveryError::Build(e.to_string()))?;
     let version = archive.put(&key, csv.into_bytes(), "text/csv").await?;

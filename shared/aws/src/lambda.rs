@@ -143,12 +143,35 @@ where
     }
 }
 
-/// The notify function: one bus event in, its notices out. Failures return an error so
-/// EventBridge retries; what was already sent is not sent again.
+/// Whether a payload is an EventBridge schedule firing (a `Schedule` event of the template)
+/// rather than a message from the stint bus.
+pub fn is_schedule(payload: &Value) -> bool {
+    payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+        && matches!(
+            payload.get("source").and_then(Value::as_str),
+            Some("aws.events" | "aws.scheduler")
+        )
+}
+
+/// The notify function: one bus event in, its notices out; or, on its schedule, the access-
+/// review reminders. Failures return an error so EventBridge retries; what was already sent is
+/// not sent again.
 pub async fn handle_notify(
     notifier: &stint_app::notify::Notifier,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
+    if is_schedule(&event.payload) {
+        let report = notifier
+            .remind_reviews()
+            .await
+            .map_err(|e| -> Error { Box::new(e) })?;
+        tracing::info!(
+            sent = report.sent.len(),
+            already_sent = report.already_sent.len(),
+            "review reminders"
+        );
+        return Ok(serde_json::to_value(report)?);
+    }
     let e: EventBridgeEvent<BusMessage> = parse(event.payload)?;
     let Some(id) = e
         .detail
@@ -306,6 +329,7 @@ pub async fn handle_report(
         to: &config.recipients,
         anchor: Some(anchor),
     };
-    let done = stint_app::report::deliver(store, delivery, from, to, now).await?;
+    let done =
+        stint_app::report::deliver(store, delivery, from, to, now, config.review_within).await?;
     Ok(serde_json::to_value(done)?)
 }

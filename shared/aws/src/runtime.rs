@@ -148,9 +148,14 @@ pub struct ReportConfig {
     pub checkpoint_key: String,
     /// How many whole days a scheduled run covers (7 by default: weekly).
     pub days: u32,
+    /// The catalog's `settings.review_within`: when a period's access reviews are due, so
+    /// the report can tell unreviewed grants past their deadline.
+    pub review_within: stint_domain::AccessDuration,
 }
 
-pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
+/// The report's configuration: recipients and bucket from the environment, the review deadline
+/// from the catalog (`load_catalog`), the one place it is set.
+pub fn report_config_from_env(catalog: &Catalog) -> Result<ReportConfig, ConfigError> {
     let auditors: Vec<String> = var("STINT_REPORT_RECIPIENTS")?
         .split(',')
         .map(|s| s.trim().to_owned())
@@ -166,6 +171,7 @@ pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
         days: var_or("STINT_REPORT_DAYS", "7")
             .parse()
             .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
+        review_within: catalog.settings.review_within,
     })
 }
 

@@ -415,6 +415,10 @@ pub struct Settings {
     /// Break-glass use must be reviewed within this long.
     #[serde(default = "d24h")]
     pub break_glass_review_within: AccessDuration,
+    /// Every grant of a month must have its access review within this long after the month
+    /// ends; unreviewed grants are findings after that. 1 to 90 days.
+    #[serde(default = "d14d")]
+    pub review_within: AccessDuration,
     /// Every principal pattern must sit under this IAM path.
     #[serde(default = "stint_path")]
     pub principal_path: String,
@@ -438,6 +442,13 @@ fn d24h() -> AccessDuration {
 fn d7d() -> AccessDuration {
     AccessDuration::from_secs(7 * 86_400).expect("constant is valid")
 }
+fn d14d() -> AccessDuration {
+    AccessDuration::from_secs(14 * 86_400).expect("constant is valid")
+}
+/// The bounds of `settings.review_within`: a review needs at least a day, and a window over a
+/// quarter would let a whole quarter's grants go unreviewed.
+pub const REVIEW_WITHIN_MIN_SECS: u64 = 86_400;
+pub const REVIEW_WITHIN_MAX_SECS: u64 = 90 * 86_400;
 fn stint_path() -> String {
     "/stint/".into()
 }
@@ -447,6 +458,7 @@ impl Default for Settings {
             pending_timeout: d24h(),
             max_start_ahead: d7d(),
             break_glass_review_within: d24h(),
+            review_within: d14d(),
             principal_path: stint_path(),
             admin_groups: vec![],
             auditor_groups: vec![],
@@ -590,6 +602,12 @@ impl Catalog {
         }
         if self.roles.is_empty() {
             return Err(err("roles", "the catalog defines no roles"));
+        }
+        if !(REVIEW_WITHIN_MIN_SECS..=REVIEW_WITHIN_MAX_SECS).contains(&s.review_within.secs()) {
+            return Err(err(
+                "settings.review_within",
+                format!("{} is not 1d to 90d", s.review_within),
+            ));
         }
         if let Some(services) = &s.allowed_services {
             for (i, svc) in services.iter().enumerate() {
@@ -1156,6 +1174,26 @@ approvers = {{ groups = ["db-owners"] }}
         let c = Catalog::from_toml_for(&toml, &deployed).unwrap();
         assert_eq!(c.protected(), &deployed);
         assert!(Catalog::from_toml(&toml).is_err());
+    }
+
+    #[test]
+    fn the_review_window_defaults_to_14_days_and_is_1_to_90_days() {
+        let base = with_role(r#"max_duration = "4h""#);
+        let c = Catalog::from_toml(&base).unwrap();
+        assert_eq!(c.settings.review_within.to_string(), "14d");
+        let with = |w: &str| format!("[settings]\nreview_within = \"{w}\"\n{base}");
+        assert_eq!(
+            Catalog::from_toml(&with("30d"))
+                .unwrap()
+                .settings
+                .review_within
+                .secs(),
+            30 * 86_400
+        );
+        for bad in ["12h", "91d", "0s"] {
+            let e = Catalog::from_toml(&with(bad)).unwrap_err();
+            assert_eq!(e.path, "settings.review_within", "{bad}: {e}");
+        }
     }
 
     #[test]

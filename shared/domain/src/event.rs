@@ -3,7 +3,8 @@
 use super::duration::AccessDuration;
 use super::ids::{GroupName, PrincipalArn, RequestId, RoleName, Scope, UserId};
 use super::log::EventRecord;
-use super::text::{Justification, TicketRef};
+use super::review::{Period, Verdict};
+use super::text::{Justification, ReviewComment, TicketRef};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -181,6 +182,14 @@ pub enum EventBody {
     /// that the approving rule ties to it.
     IncidentResolved {
         incident: String,
+    },
+    /// The periodic access review of the grant: an approver of the role judged it. `period` is
+    /// the month the grant was made in, so a period's decisions can be read back by it.
+    GrantReviewed {
+        reviewer: UserId,
+        verdict: Verdict,
+        comment: Option<ReviewComment>,
+        period: Period,
     },
 }
 

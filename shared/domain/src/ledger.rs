@@ -1,5 +1,6 @@
-//! The notice ledger (`notice#<event id>`): each notification of one event is claimed before
-//! it is sent and its outcome recorded, so redelivered events send nothing twice.
+//! The notice ledger (`notice#<event id>`, and `notice#review#<period>` for access-review
+//! reminders): each notification is claimed before it is sent and its outcome recorded, so
+//! redelivered events and repeated reminder runs send nothing twice.
 
 use crate::decider::Decider;
 use crate::event::{Actor, Envelope};
@@ -13,17 +14,20 @@ use std::collections::BTreeMap;
 pub enum NoticeEvent {
     NotificationClaimed {
         key: String,
-        request_id: RequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
     },
     NotificationSent {
         key: String,
-        request_id: RequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
         to: Vec<String>,
         title: String,
     },
     NotificationFailed {
         key: String,
-        request_id: RequestId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<RequestId>,
         error: String,
         attempts: u32,
     },
@@ -36,6 +40,9 @@ pub enum KeyStatus {
     Failed,
 }
 
+// `request_id` names the request a notice is about; a review reminder is about a period and a
+// role, so it has none (and the field is left out, so older notices read and write the same).
+
 /// The last status of each notification key, and when it was reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ledger {
@@ -46,17 +53,17 @@ pub struct Ledger {
 pub enum NoticeCommand {
     Claim {
         key: String,
-        request_id: RequestId,
+        request_id: Option<RequestId>,
     },
     RecordSent {
         key: String,
-        request_id: RequestId,
+        request_id: Option<RequestId>,
         to: Vec<String>,
         title: String,
     },
     RecordFailed {
         key: String,
-        request_id: RequestId,
+        request_id: Option<RequestId>,
         error: String,
         attempts: u32,
     },
@@ -156,8 +163,8 @@ mod tests {
     fn t(min: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_790_000_000, 0).unwrap() + TimeDelta::minutes(min)
     }
-    fn rid() -> RequestId {
-        RequestId::parse("01J00000000000000000000001").unwrap()
+    fn rid() -> Option<RequestId> {
+        Some(RequestId::parse("01J00000000000000000000001").unwrap())
     }
     fn ev(at: i64, body: NoticeEvent) -> Envelope<NoticeEvent> {
         Envelope::new(t(at), Actor::System("notify".into()), body)
@@ -218,6 +225,27 @@ mod tests {
             Err(NoticeRejection::AlreadySent(_))
         ));
         assert_eq!(NoticeLedger::decide(&state, &sent(), &t(2)), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_notice_about_a_request_is_stored_as_before_and_a_reminder_has_no_request() {
+        let out = NoticeLedger::decide(&given::<NoticeLedger>(&[]), &claim(), &t(0)).unwrap();
+        let rec = out[0].to_record("e".into());
+        assert_eq!(
+            rec.payload,
+            serde_json::json!({"key": "requester:slack", "request_id": "01J00000000000000000000001"})
+        );
+        let reminder = NoticeCommand::Claim {
+            key: "db-read:opened:slack".into(),
+            request_id: None,
+        };
+        let out = NoticeLedger::decide(&given::<NoticeLedger>(&[]), &reminder, &t(0)).unwrap();
+        let rec = out[0].to_record("e".into());
+        assert_eq!(
+            rec.payload,
+            serde_json::json!({"key": "db-read:opened:slack"})
+        );
+        assert_eq!(Envelope::<NoticeEvent>::from_record(&rec).unwrap(), out[0]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod protected;
 pub mod recorded;
 pub mod report;
 pub mod request;
+pub mod review;
 pub mod tag;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -41,4 +42,5 @@ pub use protected::{ProtectedError, ProtectedResources};
 pub use request::{
     apply, decide, Command, Rejection, RequestContext, RequestState, Requests, Status, Submit,
 };
-pub use text::{Justification, TicketRef};
+pub use review::{Period, Verdict};
+pub use text::{Justification, ReviewComment, TicketRef};

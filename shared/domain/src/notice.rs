@@ -3,8 +3,9 @@
 
 use super::catalog::Catalog;
 use super::event::{Event, EventBody, Source};
-use super::ids::RequestId;
+use super::ids::{RequestId, RoleName};
 use super::request::{RequestState, Status};
+use super::review::{PeriodReview, ReminderStep};
 use chrono::SecondsFormat;
 use serde_json::{json, Value};
 
@@ -24,10 +25,11 @@ impl Audience {
     }
 }
 
-/// One message to one audience about one event.
+/// One message to one audience about one event (or, for a review reminder, one period).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
-    pub request_id: RequestId,
+    /// The request it is about; none for a review reminder.
+    pub request_id: Option<RequestId>,
     pub audience: Audience,
     pub title: String,
     /// Label and value pairs, in order.
@@ -92,7 +94,7 @@ pub fn notices_for(
         let mut f = fields.clone();
         f.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
         Notice {
-            request_id: id,
+            request_id: Some(id),
             audience,
             title,
             fields: f,
@@ -179,6 +181,49 @@ pub fn notices_for(
     }
 }
 
+/// The reminder to a role's approvers that `unreviewed` of its grants in a period still wait
+/// for their review, at `step` of the period's deadline.
+pub fn review_reminder(
+    role: &RoleName,
+    review: &PeriodReview,
+    step: ReminderStep,
+    unreviewed: u64,
+) -> Notice {
+    let (period, due) = (review.period, at(&review.deadline));
+    let grants = review.coverage.get(role).map_or(0, |c| c.grants);
+    let title = match step {
+        ReminderStep::Opened => {
+            format!(
+                "Access review of {role} for {period}: {unreviewed} grant(s) to review by {due}"
+            )
+        }
+        ReminderStep::DueSoon => {
+            format!("Access review of {role} for {period} is due {due}: {unreviewed} grant(s) still to review")
+        }
+        ReminderStep::Overdue => {
+            format!("Access review of {role} for {period} is OVERDUE since {due}: {unreviewed} grant(s) unreviewed")
+        }
+    };
+    Notice {
+        request_id: None,
+        audience: Audience::Approvers,
+        title,
+        fields: vec![
+            ("Role".into(), role.to_string()),
+            ("Period".into(), period.to_string()),
+            ("Unreviewed".into(), format!("{unreviewed} of {grants}")),
+            ("Due".into(), due),
+            (
+                "Review with".into(),
+                format!("stint review --period {period}"),
+            ),
+        ],
+        link: None,
+        // `urgent` is break-glass's emphasis; an overdue review says so in its title.
+        urgent: false,
+    }
+}
+
 /// Slack's mrkdwn treats these three as markup.
 fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -209,9 +254,13 @@ pub fn slack_message(n: &Notice) -> Value {
     for chunk in fields.chunks(10) {
         blocks.push(json!({ "type": "section", "fields": chunk }));
     }
+    let context = match n.request_id {
+        Some(id) => format!("Stint request `{id}`"),
+        None => "Stint access review".to_owned(),
+    };
     blocks.push(json!({
         "type": "context",
-        "elements": [{ "type": "mrkdwn", "text": format!("Stint request `{}`", n.request_id) }]
+        "elements": [{ "type": "mrkdwn", "text": context }]
     }));
     if let Some(link) = &n.link {
         blocks.push(json!({
@@ -292,5 +341,50 @@ mod tests {
         assert!(all[0].urgent);
         assert_eq!(all[0].audience, Audience::Approvers);
         assert!(all[0].title.starts_with("BREAK-GLASS"));
+    }
+
+    #[test]
+    fn a_review_reminder_names_the_role_period_count_and_deadline() {
+        use crate::review::{Period, PeriodReview, ReviewItem};
+        let (id, ev, c) = submit("db-read", false);
+        let mut st = RequestState::fold(&ev);
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap();
+        for cmd in [
+            Command::Approve {
+                approver: Identity::new(
+                    UserId::parse("bob@example.com").unwrap(),
+                    [GroupName::parse("db-owners").unwrap()],
+                ),
+                comment: None,
+            },
+            Command::RecordGrant {
+                policy_name: "stint-x".into(),
+                policy: json!({}),
+            },
+        ] {
+            let evs = decide(&st, &cmd, &c, at).unwrap();
+            st = evs.iter().fold(st, crate::apply);
+        }
+        let nov = Period::parse("2026-11").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 16, 8, 0, 0).unwrap();
+        let mut review = PeriodReview::new(nov, c.settings.review_within, now);
+        review.add(ReviewItem::from_state(id, &st).unwrap());
+        let role = RoleName::parse("db-read").unwrap();
+        let n = review_reminder(&role, &review, ReminderStep::Overdue, 1);
+        assert_eq!(
+            n.title,
+            "Access review of db-read for 2026-11 is OVERDUE since 2026-12-15T00:00:00Z: 1 grant(s) unreviewed"
+        );
+        assert!(!n.urgent && n.request_id.is_none());
+        assert_eq!(n.audience, Audience::Approvers);
+        assert!(n.fields.contains(&("Unreviewed".into(), "1 of 1".into())));
+        assert!(n
+            .fields
+            .contains(&("Review with".into(), "stint review --period 2026-11".into())));
+        let msg = slack_message(&n).to_string();
+        assert!(msg.contains("Stint access review"), "{msg}");
+        let opened = review_reminder(&role, &review, ReminderStep::Opened, 1);
+        assert!(!opened.urgent);
+        assert!(opened.title.contains("to review by 2026-12-15T00:00:00Z"));
     }
 }

@@ -4,6 +4,7 @@
 use super::event::Source;
 use super::log::{ChainBreak, Hash};
 use super::request::{RequestState, Status};
+use super::review::{Coverage, Period, PeriodReview, Verdict};
 use super::RequestId;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
@@ -148,6 +149,21 @@ pub enum Finding {
         event_id: String,
         problem: String,
     },
+    /// A grant still unreviewed after its period's review deadline.
+    GrantNotReviewed {
+        id: String,
+        role: String,
+        period: Period,
+        deadline: DateTime<Utc>,
+    },
+    /// A reviewer judged a grant inappropriate.
+    GrantInappropriate {
+        id: String,
+        role: String,
+        period: Period,
+        reviewer: String,
+        comment: String,
+    },
     /// What the whole-store audit against the signed checkpoints found.
     Tampered {
         tamper: crate::audit::FindingKind,
@@ -278,6 +294,59 @@ pub struct Report {
     /// The whole store checked against the signed checkpoints; `None` when the report was
     /// compiled without a checkpoint archive.
     pub anchoring: Option<Anchoring>,
+    /// Access-review coverage per role of each review period the report speaks for.
+    pub reviews: Vec<ReviewCoverage>,
+}
+
+/// One review period as the report shows it: its deadline and each role's coverage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewCoverage {
+    pub period: Period,
+    pub deadline: DateTime<Utc>,
+    /// The deadline has passed: what is still unreviewed is a finding.
+    pub overdue: bool,
+    pub by_role: BTreeMap<String, Coverage>,
+}
+
+/// A period's coverage and its findings: each grant still unreviewed past the deadline, and
+/// each judged inappropriate.
+pub fn review_findings(review: &PeriodReview) -> (ReviewCoverage, Vec<Finding>) {
+    let mut findings = Vec::new();
+    for g in &review.grants {
+        match &g.review {
+            None if review.overdue => findings.push(Finding::GrantNotReviewed {
+                id: g.request_id.to_string(),
+                role: g.role.to_string(),
+                period: review.period,
+                deadline: review.deadline,
+            }),
+            Some(r) if r.verdict == Verdict::Inappropriate => {
+                findings.push(Finding::GrantInappropriate {
+                    id: g.request_id.to_string(),
+                    role: g.role.to_string(),
+                    period: review.period,
+                    reviewer: r.reviewer.to_string(),
+                    comment: r
+                        .comment
+                        .as_ref()
+                        .map(|c| c.as_str().to_owned())
+                        .unwrap_or_default(),
+                })
+            }
+            _ => {}
+        }
+    }
+    let coverage = ReviewCoverage {
+        period: review.period,
+        deadline: review.deadline,
+        overdue: review.overdue,
+        by_role: review
+            .coverage
+            .iter()
+            .map(|(r, c)| (r.to_string(), *c))
+            .collect(),
+    };
+    (coverage, findings)
 }
 
 /// Accumulates the report one request at a time, so memory follows requests, not events.
@@ -293,6 +362,7 @@ pub struct ReportBuilder {
     hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
     anchoring: Option<Anchoring>,
     tampered: Vec<Finding>,
+    reviews: Vec<ReviewCoverage>,
 }
 
 impl ReportBuilder {
@@ -323,7 +393,15 @@ impl ReportBuilder {
             hours_by_day: BTreeMap::new(),
             anchoring: None,
             tampered: Vec::new(),
+            reviews: Vec::new(),
         }
+    }
+
+    /// A review period the report speaks for: its coverage per role and its findings.
+    pub fn add_review(&mut self, review: &PeriodReview) {
+        let (coverage, findings) = review_findings(review);
+        self.reviews.push(coverage);
+        self.findings.extend(findings);
     }
 
     /// A drift event of the period: the sweep removed a policy no grant held.
@@ -430,6 +508,7 @@ impl ReportBuilder {
             findings,
             hours_by_day: self.hours_by_day,
             anchoring: self.anchoring,
+            reviews: self.reviews,
         }
     }
 }
@@ -442,4 +521,101 @@ pub fn last_days(now: DateTime<Utc>, days: u32) -> (DateTime<Utc>, DateTime<Utc>
         .map(|d| d.and_utc())
         .unwrap_or(now);
     (end - TimeDelta::days(i64::from(days)), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{apply, decide, Command};
+    use crate::review::ReviewItem;
+    use crate::testkit::*;
+    use crate::text::ReviewComment;
+    use chrono::TimeZone;
+
+    /// A db grant made at `at`, reviewed by carol with `verdict` if given.
+    fn grant(n: u64, at: DateTime<Utc>, verdict: Option<Verdict>) -> ReviewItem {
+        let c = catalog();
+        let mut s = submit();
+        s.id = RequestId::from_ulid(ulid::Ulid::from_parts(n, 1));
+        let mut st = RequestState::default();
+        let mut cmds = vec![submit_cmd(s), approve(bob()), granted()];
+        if let Some(v) = verdict {
+            cmds.push(Command::ReviewGrant {
+                reviewer: carol(),
+                verdict: v,
+                comment: Some(ReviewComment::parse("checked the ticket").unwrap()),
+                period: None,
+            });
+        }
+        for cmd in cmds {
+            let evs = decide(&st, &cmd, &c, at).unwrap();
+            st = evs.iter().fold(st, apply);
+        }
+        ReviewItem::from_state(RequestId::from_ulid(ulid::Ulid::from_parts(n, 1)), &st).unwrap()
+    }
+
+    #[test]
+    fn unreviewed_grants_are_findings_only_past_the_deadline_and_inappropriate_ones_always() {
+        let nov = Period::parse("2026-11").unwrap();
+        let within = crate::AccessDuration::parse("14d").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
+        let october = Utc.with_ymd_and_hms(2026, 10, 31, 23, 0, 0).unwrap();
+        let items = [
+            grant(1, at, None),
+            grant(2, at, Some(Verdict::Appropriate)),
+            grant(3, at, Some(Verdict::Inappropriate)),
+            grant(4, october, None),
+        ];
+        let review = |now| {
+            let mut r = PeriodReview::new(nov, within, now);
+            for i in &items {
+                r.add(i.clone());
+            }
+            r
+        };
+        let kinds = |fs: &[Finding]| -> Vec<String> {
+            fs.iter()
+                .map(|f| crate::tag::tag_of(f).unwrap().into_owned())
+                .collect()
+        };
+
+        let before = review(Utc.with_ymd_and_hms(2026, 12, 14, 23, 0, 0).unwrap());
+        let (cov, findings) = review_findings(&before);
+        assert!(!cov.overdue);
+        assert_eq!(kinds(&findings), ["grant_inappropriate"]);
+        assert_eq!(
+            cov.by_role["db"],
+            Coverage {
+                grants: 3,
+                reviewed: 2,
+                appropriate: 1,
+                inappropriate: 1,
+                unreviewed: 1
+            },
+            "October's grant is not November's"
+        );
+
+        let after = review(Utc.with_ymd_and_hms(2026, 12, 15, 0, 0, 1).unwrap());
+        let (cov, findings) = review_findings(&after);
+        assert!(cov.overdue);
+        assert_eq!(
+            kinds(&findings),
+            ["grant_not_reviewed", "grant_inappropriate"]
+        );
+        let Finding::GrantInappropriate {
+            reviewer, comment, ..
+        } = &findings[1]
+        else {
+            panic!("{findings:?}");
+        };
+        assert_eq!(
+            (reviewer.as_str(), comment.as_str()),
+            ("carol", "checked the ticket")
+        );
+        let mut b = ReportBuilder::new(at, at, at);
+        b.add_review(&after);
+        let r = b.finish(&[], crate::Hash::genesis(), 0, 0);
+        assert_eq!(r.reviews.len(), 1);
+        assert_eq!(r.findings.len(), 2);
+    }
 }

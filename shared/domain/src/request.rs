@@ -5,7 +5,8 @@ use super::catalog::{Catalog, Role};
 use super::duration::AccessDuration;
 use super::event::{AccessRequested, Actor, Event, EventBody, RevokeReason, Source};
 use super::ids::{Identity, PrincipalArn, RequestId, RoleName, Scope, UserId};
-use super::text::{Justification, TicketRef};
+use super::review::{GrantReview, Period, Verdict};
+use super::text::{Justification, ReviewComment, TicketRef};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -113,6 +114,14 @@ pub enum Command {
     ResolveIncident {
         incident: String,
     },
+    /// The periodic access review of a grant. `period`, when given, is the period the reviewer
+    /// believes the grant is in; it must be the grant's own, which is what gets recorded.
+    ReviewGrant {
+        reviewer: Identity,
+        verdict: Verdict,
+        comment: Option<ReviewComment>,
+        period: Option<Period>,
+    },
 }
 
 /// A business reason to refuse a command. Infrastructure failures are never expressed here.
@@ -166,6 +175,16 @@ pub enum Rejection {
     },
     #[error("too early to {0}")]
     NotYetDue(&'static str),
+    #[error("only a grant can be reviewed: this request was never granted")]
+    NotGranted,
+    #[error("a grant cannot be reviewed by its grantee")]
+    SelfReview,
+    #[error("this grant was reviewed already ({verdict}, by {by}); a review is final")]
+    AlreadyReviewed { by: UserId, verdict: Verdict },
+    #[error("a grant judged inappropriate needs a comment saying why")]
+    CommentRequired,
+    #[error("this grant belongs to period {actual}, not {given}")]
+    WrongPeriod { given: Period, actual: Period },
     #[error("{0}")]
     Invalid(String),
 }
@@ -206,6 +225,8 @@ pub struct RequestState {
     pub incident_resolved_at: Option<DateTime<Utc>>,
     /// An approved extension not yet in IAM: its new expiry.
     pub pending_extension: Option<DateTime<Utc>>,
+    /// The periodic access review of the grant, once made.
+    pub review: Option<GrantReview>,
 }
 
 impl RequestState {
@@ -570,7 +591,78 @@ pub fn decide(
                 },
             )])
         }
+
+        Command::ReviewGrant {
+            reviewer,
+            verdict,
+            comment,
+            period,
+        } => review_grant(
+            state,
+            req,
+            catalog,
+            now,
+            (reviewer, *verdict, comment, *period),
+        ),
     }
+}
+
+/// The periodic review of a grant: only a grant, only by an approver of its role who is not its
+/// grantee, once. A comment is required to call it inappropriate.
+fn review_grant(
+    state: &RequestState,
+    req: &AccessRequested,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    (reviewer, verdict, comment, period): (
+        &Identity,
+        Verdict,
+        &Option<ReviewComment>,
+        Option<Period>,
+    ),
+) -> Decision {
+    let Some(grant) = state.grant.as_ref() else {
+        return Err(Rejection::NotGranted);
+    };
+    let actual = Period::of(grant.granted_at);
+    if let Some(given) = period.filter(|p| *p != actual) {
+        return Err(Rejection::WrongPeriod { given, actual });
+    }
+    if reviewer.user == req.requester {
+        return Err(Rejection::SelfReview);
+    }
+    let role = catalog
+        .role(&req.role)
+        .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))?;
+    if !role.is_approver(reviewer) {
+        return Err(Rejection::NotApprover(req.role.clone()));
+    }
+    if verdict == Verdict::Inappropriate && comment.is_none() {
+        return Err(Rejection::CommentRequired);
+    }
+    if let Some(done) = &state.review {
+        // The same review delivered again changes nothing; any other is refused.
+        let same =
+            done.reviewer == reviewer.user && done.verdict == verdict && done.comment == *comment;
+        return if same {
+            Ok(vec![])
+        } else {
+            Err(Rejection::AlreadyReviewed {
+                by: done.reviewer.clone(),
+                verdict: done.verdict,
+            })
+        };
+    }
+    Ok(vec![Event::new(
+        now,
+        Actor::User(reviewer.user.clone()),
+        EventBody::GrantReviewed {
+            reviewer: reviewer.user.clone(),
+            verdict,
+            comment: comment.clone(),
+            period: actual,
+        },
+    )])
 }
 
 fn check_approver(req: &AccessRequested, role: &Role, who: &Identity) -> Result<(), Rejection> {
@@ -773,6 +865,23 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             s.break_glass_reviewed_by = Some(reviewer.clone())
         }
         EventBody::IncidentResolved { .. } => s.incident_resolved_at = Some(at),
+        EventBody::GrantReviewed {
+            reviewer,
+            verdict,
+            comment,
+            period,
+        } => {
+            // The first review stands; the decider never records a second.
+            if s.review.is_none() {
+                s.review = Some(GrantReview {
+                    reviewer: reviewer.clone(),
+                    verdict: *verdict,
+                    comment: comment.clone(),
+                    period: *period,
+                    reviewed_at: at,
+                });
+            }
+        }
     }
     s
 }

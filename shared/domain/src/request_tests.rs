@@ -783,6 +783,225 @@ fn break_glass_needs_a_role_that_allows_it() {
     ));
 }
 
+// --- access reviews --------------------------------------------------------------------------
+
+fn review(by: Identity, verdict: Verdict, comment: Option<&str>) -> Command {
+    Command::ReviewGrant {
+        reviewer: by,
+        verdict,
+        comment: comment.map(|c| ReviewComment::parse(c).unwrap()),
+        period: None,
+    }
+}
+
+fn a_grant() -> RequestState {
+    given(vec![submit_cmd(submit()), approve(bob()), granted()])
+}
+
+#[test]
+fn an_approver_reviews_a_grant_once_in_the_period_it_was_granted() {
+    let st = a_grant();
+    let c = catalog();
+    let evs = decide(&st, &review(carol(), Verdict::Appropriate, None), &c, t0()).unwrap();
+    assert_eq!(evs.len(), 1);
+    let rec = evs[0].to_record("e".into());
+    assert_eq!(rec.event_type, "GrantReviewed");
+    assert_eq!(rec.actor, "user:carol");
+    assert_eq!(rec.payload["period"], "2026-11");
+    assert_eq!(rec.payload["verdict"], "appropriate");
+    let st = evs.iter().fold(st, apply);
+    let r = st.review.clone().unwrap();
+    assert_eq!(
+        (r.reviewer.as_str(), r.verdict, r.period.to_string()),
+        ("carol", Verdict::Appropriate, "2026-11".to_owned())
+    );
+    // The same review delivered again is a no-op; any other one is refused.
+    assert_eq!(
+        when(&st, review(carol(), Verdict::Appropriate, None), t0()),
+        Ok(vec![])
+    );
+    for other in [
+        review(carol(), Verdict::Inappropriate, Some("no ticket")),
+        review(carol(), Verdict::Appropriate, Some("fine after all")),
+        review(bob(), Verdict::Appropriate, None),
+    ] {
+        assert_eq!(
+            when(&st, other, t0()),
+            Err(Rejection::AlreadyReviewed {
+                by: carol().user,
+                verdict: Verdict::Appropriate
+            })
+        );
+    }
+}
+
+#[test]
+fn the_grantee_never_reviews_their_own_grant_even_as_an_approver() {
+    let st = a_grant();
+    for me in [
+        alice(),
+        who("alice", &["sre", "owners"]),
+        who("Alice", &["owners"]),
+    ] {
+        assert_eq!(
+            when(&st, review(me, Verdict::Appropriate, None), t0()),
+            Err(Rejection::SelfReview)
+        );
+    }
+}
+
+#[test]
+fn only_an_approver_of_the_role_reviews() {
+    let st = a_grant();
+    let db = RoleName::parse("db").unwrap();
+    for outsider in [mallory(), who("sec", &["security"]), who("dave", &["sre"])] {
+        assert_eq!(
+            when(&st, review(outsider, Verdict::Appropriate, None), t0()),
+            Err(Rejection::NotApprover(db.clone()))
+        );
+    }
+    // The approver who approved it may review it too: the rule is "not the grantee".
+    assert_eq!(
+        when(&st, review(bob(), Verdict::Appropriate, None), t0()),
+        Ok(vec!["GrantReviewed"])
+    );
+}
+
+#[test]
+fn only_a_request_that_was_granted_can_be_reviewed() {
+    let pending = given(vec![submit_cmd(submit())]);
+    let approved = given(vec![submit_cmd(submit()), approve(bob())]);
+    let denied = given(vec![
+        submit_cmd(submit()),
+        Command::Deny {
+            approver: bob(),
+            reason: None,
+        },
+    ]);
+    let failed = given(vec![
+        submit_cmd(submit()),
+        approve(bob()),
+        Command::RecordGrantFailure {
+            error: "x".into(),
+            attempts: 3,
+        },
+    ]);
+    for st in [&pending, &approved, &denied, &failed] {
+        assert_eq!(
+            when(st, review(carol(), Verdict::Appropriate, None), t0()),
+            Err(Rejection::NotGranted),
+            "{:?}",
+            st.status
+        );
+    }
+    assert_eq!(
+        when(
+            &RequestState::default(),
+            review(carol(), Verdict::Appropriate, None),
+            t0()
+        ),
+        Err(Rejection::UnknownRequest)
+    );
+    // Revoked after a grant: still a grant to review.
+    let revoked = given(vec![
+        submit_cmd(submit()),
+        approve(bob()),
+        granted(),
+        Command::Revoke {
+            reason: RevokeReason::Manual,
+            by: Some(alice()),
+        },
+    ]);
+    assert_eq!(
+        when(&revoked, review(carol(), Verdict::Appropriate, None), t0()),
+        Ok(vec!["GrantReviewed"])
+    );
+}
+
+#[test]
+fn inappropriate_needs_a_comment() {
+    let st = a_grant();
+    assert_eq!(
+        when(&st, review(carol(), Verdict::Inappropriate, None), t0()),
+        Err(Rejection::CommentRequired)
+    );
+    let done = given_from(
+        st,
+        review(
+            carol(),
+            Verdict::Inappropriate,
+            Some("no incident at the time"),
+        ),
+    );
+    let r = done.review.unwrap();
+    assert_eq!(r.verdict, Verdict::Inappropriate);
+    assert_eq!(
+        r.comment.map(|c| c.as_str().to_owned()).as_deref(),
+        Some("no incident at the time")
+    );
+}
+
+#[test]
+fn a_period_given_with_the_review_must_be_the_grants_own() {
+    let st = a_grant();
+    let with_period = |p: &str| Command::ReviewGrant {
+        reviewer: carol(),
+        verdict: Verdict::Appropriate,
+        comment: None,
+        period: Some(Period::parse(p).unwrap()),
+    };
+    assert_eq!(
+        when(&st, with_period("2026-10"), t0()),
+        Err(Rejection::WrongPeriod {
+            given: Period::parse("2026-10").unwrap(),
+            actual: Period::parse("2026-11").unwrap()
+        })
+    );
+    assert_eq!(
+        when(&st, with_period("2026-11"), t0()),
+        Ok(vec!["GrantReviewed"])
+    );
+}
+
+#[test]
+fn a_late_review_is_still_recorded_against_the_grants_period() {
+    let st = a_grant();
+    let late = t0() + Duration::days(90);
+    let evs = decide(
+        &st,
+        &review(carol(), Verdict::Appropriate, None),
+        &catalog(),
+        late,
+    )
+    .unwrap();
+    let st = evs.iter().fold(st, apply);
+    let r = st.review.unwrap();
+    assert_eq!(
+        (r.period.to_string(), r.reviewed_at),
+        ("2026-11".into(), late)
+    );
+}
+
+#[test]
+fn a_grant_of_a_role_no_longer_in_the_catalog_cannot_be_reviewed() {
+    let st = a_grant();
+    let without: Catalog = Catalog::from_toml(
+        &CATALOG
+            .replace("[roles.db]", "[roles.db2]")
+            .replace("roles.db.auto_approve", "roles.db2.auto_approve"),
+    )
+    .unwrap();
+    assert!(matches!(
+        decide(
+            &st,
+            &review(carol(), Verdict::Appropriate, None),
+            &without,
+            t0()
+        ),
+        Err(Rejection::UnknownRole(_))
+    ));
+}
+
 // --- properties ------------------------------------------------------------------------------
 
 fn any_identity() -> impl Strategy<Value = Identity> {
@@ -843,6 +1062,16 @@ fn any_command() -> impl Strategy<Value = (Command, i64)> {
             reviewer: a,
             note: None
         }),
+        (any_identity(), any::<bool>()).prop_map(|(a, bad)| Command::ReviewGrant {
+            reviewer: a,
+            verdict: if bad {
+                Verdict::Inappropriate
+            } else {
+                Verdict::Appropriate
+            },
+            comment: bad.then(|| ReviewComment::parse("why").unwrap()),
+            period: None,
+        }),
     ];
     (cmd, 0i64..600)
 }
@@ -880,6 +1109,14 @@ proptest! {
                 let role = c.role(&s.request.as_ref().unwrap().role).unwrap();
                 prop_assert!((g.expires_at - g.starts_at).num_seconds() as u64 <= role.max_total().secs());
             }
+            // A grant is reviewed at most once, after it was granted, and never by its grantee.
+            let reviews: Vec<_> = all.iter().filter_map(|e| match &e.body {
+                EventBody::GrantReviewed { reviewer, .. } => Some(reviewer.clone()),
+                _ => None,
+            }).collect();
+            prop_assert!(reviews.len() <= 1);
+            prop_assert!(reviews.is_empty() || s.grant.is_some());
+            prop_assert!(requester.as_ref().is_none_or(|r| !reviews.contains(r)));
             // The version counts every event folded.
             prop_assert_eq!(s.version as usize, all.len());
         }

@@ -1,4 +1,5 @@
-//! Free-text fields a requester types: the justification and the ticket reference.
+//! Free-text fields people type: the justification, the ticket reference and a reviewer's
+//! comment.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -63,6 +64,21 @@ impl TicketRef {
     }
 }
 
+/// A reviewer's comment on a grant: 1 to 1,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ReviewComment(String);
+
+impl ReviewComment {
+    pub const MAX: usize = 1_000;
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        check("comment", raw, Self::MAX).map(ReviewComment)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! string_conversions {
     ($t:ident) => {
         impl TryFrom<String> for $t {
@@ -85,6 +101,7 @@ macro_rules! string_conversions {
 }
 string_conversions!(Justification);
 string_conversions!(TicketRef);
+string_conversions!(ReviewComment);
 
 #[cfg(test)]
 mod tests {
@@ -107,6 +124,20 @@ mod tests {
             Err(InvalidText::Control { .. })
         ));
         assert!(Justification::parse("line one\nline two").is_ok());
+    }
+
+    #[test]
+    fn review_comment_bounds() {
+        assert_eq!(
+            ReviewComment::parse("  still needed  ").unwrap().as_str(),
+            "still needed"
+        );
+        assert!(matches!(
+            ReviewComment::parse(""),
+            Err(InvalidText::Empty { field: "comment" })
+        ));
+        assert!(ReviewComment::parse(&"c".repeat(1_001)).is_err());
+        assert!(ReviewComment::parse("a\u{1b}[31m").is_err());
     }
 
     #[test]

@@ -71,6 +71,15 @@ fn rejection(r: &Rejection) -> (StatusCode, &'static str, Option<&'static str>) 
         AlreadyExists => (StatusCode::CONFLICT, "already_exists", None),
         WrongState { .. } => (StatusCode::CONFLICT, "wrong_state", None),
         NotYetDue(_) => (StatusCode::CONFLICT, "not_yet_due", None),
+        NotGranted => (StatusCode::CONFLICT, "not_granted", Some("id")),
+        SelfReview => (StatusCode::FORBIDDEN, "self_review", None),
+        AlreadyReviewed { .. } => (StatusCode::CONFLICT, "already_reviewed", None),
+        CommentRequired => (StatusCode::BAD_REQUEST, "comment_required", Some("comment")),
+        WrongPeriod { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_period",
+            Some("period"),
+        ),
         OverMaxDuration { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "over_max_duration",

@@ -26,8 +26,8 @@ use stint_app::requests::{ListFilter, NewRequest};
 use stint_app::view::RequestView;
 use stint_app::{AppError, Loaded, Stint};
 use stint_domain::{
-    AccessDuration, Identity, Justification, PrincipalArn, RequestId, RoleName, Scope, Source,
-    Status, TicketRef,
+    AccessDuration, Identity, Justification, Period, PrincipalArn, RequestId, ReviewComment,
+    RoleName, Scope, Source, Status, TicketRef, Verdict,
 };
 
 /// Largest request body accepted.
@@ -478,6 +478,54 @@ async fn review(
     )
 }
 
+// --- access reviews --------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewsQuery {
+    period: Option<Period>,
+}
+
+/// `GET /reviews?period=YYYY-MM`: the period's grants the caller may see, each with its review
+/// and whether the caller may make it, and coverage per role. Default: the current month.
+async fn reviews(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    ApiQuery(q): ApiQuery<ReviewsQuery>,
+) -> Result<Json<stint_app::reviews::ReviewListing>, ApiError> {
+    let period = q
+        .period
+        .unwrap_or_else(|| Period::of(api.stint.clock.now()));
+    Ok(Json(api.stint.reviews(&who, period).await?))
+}
+
+/// `POST /reviews/{id}`: `{"verdict": "appropriate"|"inappropriate", "comment"?, "period"?}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    verdict: Option<Verdict>,
+    comment: Option<ReviewComment>,
+    /// The period the reviewer means; refused unless it is the grant's own.
+    period: Option<Period>,
+}
+
+async fn review_grant(
+    State(api): State<Api>,
+    d: Decision<ReviewBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    let verdict = d.body.verdict.ok_or_else(|| {
+        ApiError::bad(
+            "verdict",
+            "verdict is required: appropriate or inappropriate",
+        )
+    })?;
+    view(
+        api.stint
+            .review_grant(d.id, &d.who, verdict, d.body.comment, d.body.period)
+            .await,
+    )
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExtendBody {
@@ -527,7 +575,8 @@ async fn report(
             "the period must run forwards and be at most 366 days",
         ));
     }
-    let r = stint_app::report::compile(api.stint.store.as_ref(), from, to, now)
+    let within = api.stint.catalog.settings.review_within;
+    let r = stint_app::report::compile(api.stint.store.as_ref(), from, to, now, within)
         .await
         .map_err(|e| ApiError::App(e.into()))?;
     let (ctype, body) = match q.format.as_deref().unwrap_or("json") {
@@ -627,6 +676,8 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
             post(review),
         ),
         ("POST", "/requests/{id}/revoke", Part::Revoke, post(revoke)),
+        ("GET", "/reviews", Part::Requests, get(reviews)),
+        ("POST", "/reviews/{id}", Part::Decisions, post(review_grant)),
         ("POST", "/alerts", Part::Requests, post(alerts::receive)),
         (
             "POST",
@@ -652,6 +703,14 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
 /// (method, path) of every route, for checking against the OpenAPI description.
 pub fn route_list() -> Vec<(&'static str, &'static str)> {
     table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
+}
+
+/// (method, path, function) of every route, for checking against the template.
+pub fn route_parts() -> Vec<(&'static str, &'static str, Part)> {
+    table()
+        .into_iter()
+        .map(|(m, p, part, _)| (m, p, part))
+        .collect()
 }
 
 fn routes(parts: &[Part], api: Api) -> Router {

@@ -21,16 +21,27 @@ pub enum Provider {
     Aws(Arc<dyn AccessProvider>),
 }
 
+/// What the notifier task does next: tell people about one stored event, or remind reviewers.
+#[derive(Debug, Clone)]
+enum NoticeJob {
+    Event(stint_domain::RequestId, String),
+    RemindReviews,
+}
+
 pub struct LocalBroker {
     pub stint: Stint,
     /// Tells people about what the bus carries; its records bypass the bus.
     pub notifier: Notifier,
-    notices: mpsc::UnboundedSender<(stint_domain::RequestId, String)>,
-    notice_queue: Option<mpsc::UnboundedReceiver<(stint_domain::RequestId, String)>>,
+    notices: mpsc::UnboundedSender<NoticeJob>,
+    notice_queue: Option<mpsc::UnboundedReceiver<NoticeJob>>,
     pub timers: Arc<LocalTimers>,
     bus: mpsc::UnboundedReceiver<StoredEvent>,
     sweep_every: TimeDelta,
     last_sweep: Option<DateTime<Utc>>,
+    /// How often (in clock time) access-review reminders are looked at, as the notify
+    /// function's schedule does in AWS; the ledger sends each one once whatever this is.
+    remind_every: TimeDelta,
+    last_reminder: Option<DateTime<Utc>>,
 }
 
 /// What the broker did in one step.
@@ -40,6 +51,7 @@ pub struct Step {
     pub notices_queued: usize,
     pub timers_fired: usize,
     pub swept: bool,
+    pub reminders_queued: bool,
 }
 
 impl LocalBroker {
@@ -95,6 +107,8 @@ impl LocalBroker {
             bus,
             sweep_every: TimeDelta::minutes(5),
             last_sweep: None,
+            remind_every: TimeDelta::hours(1),
+            last_reminder: None,
         })
     }
 
@@ -118,7 +132,8 @@ impl LocalBroker {
             };
             // Like the notify function, on its own task: a slow or failing channel never
             // holds up grants and revokes.
-            if self.notices.send((id, ev.record.event_id.clone())).is_ok() {
+            let job = NoticeJob::Event(id, ev.record.event_id.clone());
+            if self.notices.send(job).is_ok() {
                 step.notices_queued += 1;
             }
             if ev.record.event_type == "IncidentResolved" {
@@ -171,6 +186,13 @@ impl LocalBroker {
             self.last_sweep = Some(now);
             step.swept = true;
         }
+        if self
+            .last_reminder
+            .is_none_or(|t| now >= t + self.remind_every || now < t)
+        {
+            step.reminders_queued = self.notices.send(NoticeJob::RemindReviews).is_ok();
+            self.last_reminder = Some(now);
+        }
         step
     }
 
@@ -185,15 +207,26 @@ impl LocalBroker {
         if let Some(mut queue) = self.notice_queue.take() {
             let notifier = self.notifier.clone();
             tokio::spawn(async move {
-                while let Some((id, event_id)) = queue.recv().await {
-                    match notifier.notify(id, &event_id).await {
-                        Ok(r) if !r.sent.is_empty() => {
-                            tracing::info!(request_id = %id, sent = ?r.sent, "notified")
+                while let Some(job) = queue.recv().await {
+                    match job {
+                        NoticeJob::Event(id, event_id) => {
+                            match notifier.notify(id, &event_id).await {
+                                Ok(r) if !r.sent.is_empty() => {
+                                    tracing::info!(request_id = %id, sent = ?r.sent, "notified")
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::error!(request_id = %id, error = %e, "notification failed")
+                                }
+                            }
                         }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!(request_id = %id, error = %e, "notification failed")
-                        }
+                        NoticeJob::RemindReviews => match notifier.remind_reviews().await {
+                            Ok(r) if !r.sent.is_empty() => {
+                                tracing::info!(sent = ?r.sent, "review reminders sent")
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %e, "review reminders failed"),
+                        },
                     }
                 }
             });

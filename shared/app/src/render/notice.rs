@@ -14,7 +14,10 @@ pub fn email_text(n: &Notice) -> (String, String) {
     for (k, v) in &n.fields {
         body.push_str(&format!("{k}: {v}\n"));
     }
-    body.push_str(&format!("\nRequest: {}\n", n.request_id));
+    match n.request_id {
+        Some(id) => body.push_str(&format!("\nRequest: {id}\n")),
+        None => body.push('\n'),
+    }
     if let Some(link) = &n.link {
         body.push_str(&format!("Open: {link}\n"));
     }
@@ -46,7 +49,7 @@ mod tests {
 
     fn notice(justification: &str, urgent: bool) -> Notice {
         Notice {
-            request_id: RequestId::new(),
+            request_id: Some(RequestId::new()),
             audience: Audience::Approvers,
             title: "alice@example.com asks for db-read".into(),
             fields: vec![
@@ -89,6 +92,6 @@ mod tests {
         assert!(subject.starts_with("[Stint] BREAK-GLASS: "), "{subject}");
         assert!(!subject.contains(['\r', '\n']), "{subject}");
         assert!(text.contains("Justification: why\n"), "{text}");
-        assert!(text.contains(&format!("Request: {}\n", n.request_id)));
+        assert!(text.contains(&format!("Request: {}\n", n.request_id.unwrap())));
     }
 }

@@ -129,7 +129,9 @@ pub fn finding_id(f: &Finding) -> Option<&str> {
         | Finding::RevokeLag { id, .. }
         | Finding::ActivePastExpiry { id, .. }
         | Finding::GrantFailed { id }
-        | Finding::RevokeFailed { id, .. } => Some(id),
+        | Finding::RevokeFailed { id, .. }
+        | Finding::GrantNotReviewed { id, .. }
+        | Finding::GrantInappropriate { id, .. } => Some(id),
         Finding::OrphanPolicyRemoved { request, .. } => request.as_deref(),
         Finding::ChainBroken { .. } | Finding::Tampered { .. } => None,
     }
@@ -188,6 +190,74 @@ pub fn describe(f: &Finding) -> String {
                 detail: detail.clone(),
             }
         ),
+        Finding::GrantNotReviewed {
+            id,
+            role,
+            period,
+            deadline,
+        } => format!("{role} grant {id} of {period} not reviewed by its deadline {deadline}"),
+        Finding::GrantInappropriate {
+            id,
+            role,
+            period,
+            reviewer,
+            comment,
+        } => format!("{role} grant {id} of {period} judged inappropriate by {reviewer}: {comment}"),
+    }
+}
+
+/// Access-review coverage: per period and role, how many grants were reviewed and how.
+fn reviews_html(r: &Report) -> Markup {
+    html! {
+        h2 { "Access reviews" }
+        @if r.reviews.is_empty() {
+            p { "No review period in this report." }
+        }
+        @for p in &r.reviews {
+            p {
+                "Period " (p.period) ", due " (p.deadline.to_rfc3339_opts(SecondsFormat::Secs, true))
+                @if p.overdue { " (deadline passed)" }
+            }
+            table {
+                tr {
+                    th { "role" } th { "grants" } th { "reviewed" } th { "appropriate" }
+                    th { "inappropriate" } th { "unreviewed" } th { "coverage" }
+                }
+                @for (role, c) in &p.by_role {
+                    tr {
+                        td { (role) } td { (c.grants) } td { (c.reviewed) } td { (c.appropriate) }
+                        td { (c.inappropriate) }
+                        td class=(if p.overdue && c.unreviewed > 0 { "bad" } else { "" }) { (c.unreviewed) }
+                        td { (format!("{:.0}%", c.percent())) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The coverage lines of the plain-text email.
+fn reviews_text(r: &Report, s: &mut String) {
+    let _ = writeln!(s, "\nAccess reviews:");
+    for p in &r.reviews {
+        let due = p.deadline.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let _ = writeln!(
+            s,
+            "- {} (due {due}{})",
+            p.period,
+            if p.overdue { ", passed" } else { "" }
+        );
+        for (role, c) in &p.by_role {
+            let _ = writeln!(
+                s,
+                "  {role}: {} of {} reviewed ({:.0}%), {} inappropriate, {} unreviewed",
+                c.reviewed,
+                c.grants,
+                c.percent(),
+                c.inappropriate,
+                c.unreviewed
+            );
+        }
     }
 }
 
@@ -288,6 +358,7 @@ pub fn to_html(r: &Report) -> String {
                         li.bad[matches!(f, Finding::ChainBroken { .. })] { (describe(f)) }
                     }
                 }
+                (reviews_html(r))
                 h2 { "Requests" }
                 @if r.rows.len() > HTML_ROWS {
                     p { "The first " (HTML_ROWS) " of " (r.rows.len()) " requests; the CSV has them all." }
@@ -429,6 +500,7 @@ pub fn to_text(r: &Report) -> String {
     for f in &r.findings {
         let _ = writeln!(s, "- {}", describe(f));
     }
+    reviews_text(r, &mut s);
     s
 }
 
@@ -491,6 +563,7 @@ mod tests {
             findings,
             anchoring: None,
             hours_by_day: [("2026-11-20".to_owned(), hours)].into(),
+            reviews: vec![],
         }
     }
 
