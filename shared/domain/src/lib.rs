@@ -22,6 +22,7 @@ pub mod protected;
 pub mod recorded;
 pub mod report;
 pub mod request;
+pub mod streams;
 pub mod tag;
 #[cfg(test)]
 pub(crate) mod testkit;
