@@ -4,6 +4,7 @@
 pub mod alert;
 pub mod budget;
 pub mod catalog;
+pub mod catalog_history;
 pub mod claims;
 pub mod decider;
 pub mod drift;
