@@ -240,6 +240,43 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Hours of access per day (`YYYY-MM-DD`) per role, for the chart.
     pub hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The catalog versions recorded in the period, oldest first.
+    pub catalog_changes: Vec<CatalogChangeRow>,
+}
+
+/// A catalog version first loaded in the period: who could request and approve what changed
+/// then (issue 13, part 5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogChangeRow {
+    pub at: DateTime<Utc>,
+    pub hash: String,
+    pub previous_hash: Option<String>,
+    /// The parameter (and its version) or file it was read from.
+    pub source: String,
+    /// The process that loaded it first.
+    pub loaded_by: String,
+    /// One readable line per role, service or settings change.
+    pub changes: Vec<String>,
+}
+
+impl CatalogChangeRow {
+    pub fn from_event(e: &crate::Envelope<crate::catalog_history::CatalogEvent>) -> Self {
+        let crate::catalog_history::CatalogEvent::CatalogChanged {
+            hash,
+            previous_hash,
+            source,
+            changes,
+            ..
+        } = &e.body;
+        CatalogChangeRow {
+            at: e.occurred_at,
+            hash: hash.to_string(),
+            previous_hash: previous_hash.as_ref().map(|h| h.to_string()),
+            source: source.to_string(),
+            loaded_by: e.actor.to_string(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+        }
+    }
 }
 
 /// Accumulates the report one request at a time, so memory follows requests, not events.
@@ -253,6 +290,7 @@ pub struct ReportBuilder {
     requesters: BTreeMap<String, u64>,
     summary: Summary,
     hours_by_day: BTreeMap<String, BTreeMap<String, f64>>,
+    catalog_changes: Vec<CatalogChangeRow>,
 }
 
 impl ReportBuilder {
@@ -267,7 +305,13 @@ impl ReportBuilder {
             requesters: BTreeMap::new(),
             summary: Summary::default(),
             hours_by_day: BTreeMap::new(),
+            catalog_changes: Vec::new(),
         }
+    }
+
+    /// A catalog version recorded in the period.
+    pub fn add_catalog_change(&mut self, row: CatalogChangeRow) {
+        self.catalog_changes.push(row);
     }
 
     /// A drift event of the period: the sweep removed a policy no grant held.
@@ -359,6 +403,8 @@ impl ReportBuilder {
             .sort_by(|a, b| a.requested_at.cmp(&b.requested_at).then(a.id.cmp(&b.id)));
         let mut findings: Vec<Finding> = verified_breaks.iter().map(Finding::from).collect();
         findings.extend(self.findings);
+        self.catalog_changes
+            .sort_by(|a, b| a.at.cmp(&b.at).then(a.hash.cmp(&b.hash)));
         Report {
             from: self.from,
             to: self.to,
@@ -371,6 +417,7 @@ impl ReportBuilder {
             summary: self.summary,
             findings,
             hours_by_day: self.hours_by_day,
+            catalog_changes: self.catalog_changes,
         }
     }
 }
