@@ -14,6 +14,7 @@ use stint_app::ports::{Clock, EventStore};
 use stint_app::verify::verify_period;
 use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::iam::IamAccessProvider;
+use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
@@ -129,8 +130,20 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     } else {
         Provider::Record
     };
+    // Recorded before anything is decided with it: the catalog history holds every version
+    // this store's decisions were made under.
+    let record = RecordCatalog::new(&text, &catalog, catalog_source(&args.catalog), "serve");
     let mut broker = LocalBroker::open(&args.data, catalog, clock, provider)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+    let s = &broker.stint;
+    stint_app::catalog::record_catalog(
+        s.store.as_ref(),
+        s.clock.as_ref(),
+        &s.retry.conflicts,
+        &record,
+    )
+    .await
+    .map_err(|e| Failure::trouble(format!("recording the catalog: {e}")))?;
     broker
         .resume()
         .await
@@ -183,6 +196,21 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = broker_task.await;
     Ok(())
+}
+
+/// A catalog file as the history names it: its absolute path. A file has no version, and
+/// `stint serve` is the one process that loads it, so any text that is not the current one
+/// is recorded.
+fn catalog_source(path: &Path) -> CatalogSource {
+    CatalogSource {
+        kind: SourceKind::File,
+        name: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        version: None,
+        modified: None,
+    }
 }
 
 async fn shutdown_signal() {
