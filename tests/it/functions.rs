@@ -44,7 +44,7 @@ async fn items(f: &Fixture) -> std::collections::BTreeSet<(String, u64)> {
 
 /// Runs `function` on one event and returns how it answered. What it put into the table must
 /// be inside the streams its template policy allows it to write.
-async fn invoke(
+pub(crate) async fn invoke(
     f: &Fixture,
     function: &str,
     event: Value,
@@ -85,7 +85,6 @@ async fn run(
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .envs(emulator_env())
         .env("STINT_TABLE", f.store.table())
-        .env("STINT_CATALOG_FILE", CATALOG_PATH)
         .env("STINT_SCHEDULE_GROUP", &f.group)
         .env("STINT_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
         .env("STINT_GRANT_FUNCTION_ARN", GRANT_FN)
@@ -95,6 +94,13 @@ async fn run(
             protected_resources(f.store.table(), &f.group),
         )
         .kill_on_drop(true);
+    // The example catalog from its file, unless the test puts one in SSM.
+    if !extra_env
+        .iter()
+        .any(|(k, _)| *k == "STINT_CATALOG_PARAMETER")
+    {
+        cmd.env("STINT_CATALOG_FILE", CATALOG_PATH);
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

@@ -15,6 +15,7 @@ mod alerts;
 mod attacks;
 mod bad_input;
 mod broker_integrity;
+mod catalog_trail;
 mod event_store_contract;
 mod faults;
 mod functions;
