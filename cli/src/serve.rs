@@ -7,11 +7,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use stint_app::clock::{ManualClock, SystemClock};
 use stint_app::ports::{Clock, EventStore};
 use stint_aws::iam::IamAccessProvider;
+use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
 use stint_http::jwt::LocalJwt;
@@ -131,8 +132,20 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     } else {
         Provider::Record
     };
+    // Recorded before anything is decided with it: the catalog history holds every version
+    // this store's decisions were made under.
+    let record = RecordCatalog::new(&text, &catalog, catalog_source(&args.catalog), "serve");
     let mut broker = LocalBroker::open(&args.data, catalog, clock.clone(), provider)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+    let s = &broker.stint;
+    stint_app::catalog::record_catalog(
+        s.store.as_ref(),
+        s.clock.as_ref(),
+        &s.retry.conflicts,
+        &record,
+    )
+    .await
+    .map_err(|e| Failure::trouble(format!("recording the catalog: {e}")))?;
     broker
         .resume()
         .await
@@ -242,6 +255,21 @@ async fn checkpoints(
             _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// A catalog file as the history names it: its absolute path. A file has no version, and
+/// `stint serve` is the one process that loads it, so any text that is not the current one
+/// is recorded.
+fn catalog_source(path: &Path) -> CatalogSource {
+    CatalogSource {
+        kind: SourceKind::File,
+        name: std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+        version: None,
+        modified: None,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Each function binary, started as a process against a minimal Lambda Runtime API served
-//! here, answers its sample event from `events/`, with the emulator behind it.
+//! here, answers its sample event from `events/`, with the emulator behind it. Every item a
+//! function puts into the table is checked against its policy's stream prefixes in the
+//! template: the emulator does not evaluate `dynamodb:LeadingKeys`, so the test does.
 
 use crate::support::bin;
 use chrono::{Duration, Utc};
@@ -14,8 +16,54 @@ use stint_tests::aws::{
 use stint_tests::runtime_api::RuntimeApi;
 use stint_tests::{alice, bob, emulator_env, sample, SAMPLE_ID};
 
-/// Runs `function` on one event and returns how it answered.
-async fn invoke(
+/// Every (stream, version) in the fixture's table.
+async fn items(f: &Fixture) -> std::collections::BTreeSet<(String, u64)> {
+    let client = stint_tests::dynamodb_client().await;
+    let mut out = std::collections::BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(f.store.table())
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the table");
+        for item in page.items() {
+            let stream = item["stream"].as_s().expect("stream").clone();
+            let version = item["version"].as_n().expect("version").parse().unwrap();
+            out.insert((stream, version));
+        }
+        match page.last_evaluated_key() {
+            Some(k) => start = Some(k.clone()),
+            None => return out,
+        }
+    }
+}
+
+/// Runs `function` on one event and returns how it answered. What it put into the table must
+/// be inside the streams its template policy allows it to write.
+pub(crate) async fn invoke(
+    f: &Fixture,
+    function: &str,
+    event: Value,
+    extra_env: &[(&str, &str)],
+) -> (String, Value) {
+    let before = items(f).await;
+    let answer = run(f, function, event, extra_env).await;
+    let resource = crate::least_privilege::resource_of(function);
+    for (stream, version) in items(f).await.difference(&before) {
+        assert!(
+            crate::least_privilege::may_put(&resource, stream),
+            "{function} put {stream} version {version}, outside its policy's streams"
+        );
+    }
+    answer
+}
+
+/// Starts `function` as a process on one event and returns how it answered.
+async fn run(
     f: &Fixture,
     function: &str,
     event: Value,
@@ -37,7 +85,6 @@ async fn invoke(
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .envs(emulator_env())
         .env("STINT_TABLE", f.store.table())
-        .env("STINT_CATALOG_FILE", CATALOG_PATH)
         .env("STINT_SCHEDULE_GROUP", &f.group)
         .env("STINT_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
         .env("STINT_GRANT_FUNCTION_ARN", GRANT_FN)
@@ -47,6 +94,13 @@ async fn invoke(
             protected_resources(f.store.table(), &f.group),
         )
         .kill_on_drop(true);
+    // The example catalog from its file, unless the test puts one in SSM.
+    if !extra_env
+        .iter()
+        .any(|(k, _)| *k == "STINT_CATALOG_PARAMETER")
+    {
+        cmd.env("STINT_CATALOG_FILE", CATALOG_PATH);
+    }
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

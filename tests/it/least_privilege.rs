@@ -1,7 +1,9 @@
 //! Least privilege, checked on the SAM template as written: no function may update or delete
-//! events, and IAM write actions reach only `role/stint/*`.
+//! events, each may put only into its own streams, and IAM write actions reach only
+//! `role/stint/*`.
 
 use serde_norway::Value;
+use stint_tests::proof;
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -294,7 +296,8 @@ fn reminders_run_on_notify_and_the_report_only_reads() {
     assert!(
         report.iter().all(|(a, _)| !a.starts_with("dynamodb:")
             || a == "dynamodb:Query"
-            || a == "dynamodb:GetItem"),
+            || a == "dynamodb:GetItem"
+            || a == "dynamodb:Scan"),
         "{report:?}"
     );
     let ssm: Vec<&Vec<String>> = report
@@ -307,4 +310,358 @@ fn reminders_run_on_notify_and_the_report_only_reads() {
         ssm[0][0].ends_with(":parameter${CatalogParameterName}"),
         "{ssm:?}"
     );
+}
+
+/// The streams each function may write, by the code that writes them: `StreamId::for_request`
+/// (request, approve, grant, revoke), `for_alert` (the request function's alert claims),
+/// `streams::notice` (notify's ledger), `streams::drift` (the revoke function's sweep) and
+/// `streams::catalog` (each function that decides with the catalog records the one it loaded).
+/// The report function and the relay write nothing; `recorded#` is local mode's alone.
+fn expected_writes() -> Vec<(&'static str, Vec<&'static str>)> {
+    use stint_domain::streams::{ALERT, CATALOG, DRIFT, NOTICE, REQUEST};
+    vec![
+        ("RequestFunction", vec![REQUEST, ALERT, CATALOG]),
+        ("ApproveFunction", vec![REQUEST, CATALOG]),
+        ("GrantFunction", vec![REQUEST, CATALOG]),
+        ("RevokeFunction", vec![REQUEST, DRIFT, CATALOG]),
+        ("NotifyFunction", vec![NOTICE]),
+        ("RelayFunction", vec![]),
+        ("ReportFunction", vec![]),
+    ]
+}
+
+/// The template's inline policy statements of one function, as YAML.
+fn function_statements(t: &Value, function: &str) -> Vec<Value> {
+    t["Resources"][function]["Properties"]["Policies"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn is_table_write(action: &str) -> bool {
+    let a = action.to_ascii_lowercase();
+    a.starts_with("dynamodb:")
+        && !["dynamodb:query", "dynamodb:getitem", "dynamodb:scan"].contains(&a.as_str())
+        && !a.starts_with("dynamodb:describe")
+}
+
+/// The `stream` prefixes `function` may put into, read from its one conditioned put statement,
+/// which must be exactly: `dynamodb:PutItem` on the table, under `ForAllValues:StringLike` on
+/// `dynamodb:LeadingKeys` and a `Null` check that the key is present (a `ForAllValues` over no
+/// values is true, so the second condition keeps it from ever matching an empty set). Each
+/// prefix is returned without its trailing `*`.
+pub(crate) fn write_prefixes(function: &str) -> Vec<String> {
+    let t = template();
+    let mut prefixes = Vec::new();
+    for st in function_statements(&t, function) {
+        let actions = list(&st["Action"]);
+        if !actions.iter().any(|a| is_table_write(a)) {
+            assert!(
+                st["Condition"].is_null() || !actions.iter().any(|a| a.starts_with("dynamodb:")),
+                "{function}: table reads stay unconditioned (they read other streams): {st:?}"
+            );
+            continue;
+        }
+        assert_eq!(
+            actions,
+            ["dynamodb:PutItem"],
+            "{function}: the conditioned put stands alone"
+        );
+        assert_eq!(
+            list(&st["Resource"]),
+            ["!GetAtt:EventsTable.Arn"],
+            "{function}: puts go to the table itself"
+        );
+        let condition = st["Condition"].as_mapping().unwrap_or_else(|| {
+            panic!("{function}: an unconditioned put may write any stream: {st:?}")
+        });
+        let mut operators: Vec<String> = condition.keys().map(text).collect();
+        operators.sort();
+        assert_eq!(
+            operators,
+            ["ForAllValues:StringLike", "Null"],
+            "{function}: exactly the LeadingKeys condition and its presence check"
+        );
+        let keys = condition
+            .get("ForAllValues:StringLike")
+            .and_then(Value::as_mapping)
+            .expect("a mapping");
+        assert_eq!(keys.len(), 1, "{function}: only dynamodb:LeadingKeys");
+        assert_eq!(
+            text(&condition["Null"]["dynamodb:LeadingKeys"]),
+            "false",
+            "{function}: the key must be present"
+        );
+        assert_eq!(
+            condition["Null"].as_mapping().map(|m| m.len()),
+            Some(1),
+            "{function}"
+        );
+        for p in list(&keys["dynamodb:LeadingKeys"]) {
+            let stem = p
+                .strip_suffix("#*")
+                .unwrap_or_else(|| panic!("{function}: {p:?} must be <family>#*"));
+            assert!(
+                !stem.is_empty() && !stem.contains(['*', '?', '$']),
+                "{function}: {p:?} has a wildcard or variable before its end"
+            );
+            prefixes.push(p.trim_end_matches('*').to_owned());
+        }
+    }
+    prefixes
+}
+
+/// IAM's string matching for `StringLike` and actions: `*` any run, `?` one character.
+fn iam_like(pattern: &str, value: &str) -> bool {
+    fn go(p: &[char], v: &[char]) -> bool {
+        match p.split_first() {
+            None => v.is_empty(),
+            Some(('*', rest)) => (0..=v.len()).any(|i| go(rest, &v[i..])),
+            Some(('?', rest)) => !v.is_empty() && go(rest, &v[1..]),
+            Some((c, rest)) => v.first() == Some(c) && go(rest, &v[1..]),
+        }
+    }
+    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
+    go(&p, &v)
+}
+
+/// Whether a statement's condition holds for a put whose partition key is `stream`. Only the
+/// operators the template uses can be judged; any other stops the test rather than guess.
+fn condition_holds(condition: &Value, stream: &str) -> bool {
+    let Some(operators) = condition.as_mapping() else {
+        return condition.is_null();
+    };
+    operators.iter().all(|(op, keys)| {
+        keys.as_mapping()
+            .expect("condition keys")
+            .iter()
+            .all(
+                |(key, values)| match (text(op).as_str(), text(key).as_str()) {
+                    ("ForAllValues:StringLike", "dynamodb:LeadingKeys") => {
+                        list(values).iter().any(|p| iam_like(p, stream))
+                    }
+                    // The key is present on every put: `Null: false` holds, `Null: true` does not.
+                    ("Null", "dynamodb:LeadingKeys") => text(values) == "false",
+                    (op, key) => panic!("the test cannot judge {op} on {key}"),
+                },
+            )
+    })
+}
+
+/// Whether `function`'s policy in the template allows `dynamodb:PutItem` of an item whose
+/// `stream` is `stream` into the events table, judged by IAM's rules for the statements it
+/// holds (Allow, action, resource, condition). A `TransactWriteItems` is allowed only when
+/// each of its puts is. The emulator does not evaluate `dynamodb:LeadingKeys`, so this reading
+/// of the template is the proof.
+pub(crate) fn may_put(function: &str, stream: &str) -> bool {
+    let t = template();
+    function_statements(&t, function).iter().any(|st| {
+        st["Effect"].as_str() == Some("Allow")
+            && list(&st["Action"])
+                .iter()
+                .any(|a| iam_like(&a.to_ascii_lowercase(), "dynamodb:putitem"))
+            && list(&st["Resource"])
+                .iter()
+                .any(|r| r == "!GetAtt:EventsTable.Arn" || r == "*")
+            && condition_holds(&st["Condition"], stream)
+    })
+}
+
+/// The template's resource name of a function binary, e.g. `stint-notify` → `NotifyFunction`.
+pub(crate) fn resource_of(binary: &str) -> String {
+    let name = binary.strip_prefix("stint-").expect("a stint-* binary");
+    let mut chars = name.chars();
+    let first = chars.next().expect("a name").to_ascii_uppercase();
+    format!("{first}{}Function", chars.as_str())
+}
+
+#[test]
+fn every_function_puts_only_into_its_own_streams() {
+    let t = template();
+    let functions: Vec<String> = t["Resources"]
+        .as_mapping()
+        .expect("resources")
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(n, _)| text(n))
+        .collect();
+    let expected = expected_writes();
+    let named: Vec<&str> = expected.iter().map(|(f, _)| *f).collect();
+    for f in &functions {
+        assert!(
+            named.contains(&f.as_str()),
+            "{f} is new: say which streams it writes in expected_writes()"
+        );
+    }
+    assert_eq!(functions.len(), expected.len(), "{functions:?}");
+    for (function, families) in &expected {
+        let mut got = write_prefixes(function);
+        let mut want: Vec<String> = families.iter().map(|f| f.to_string()).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{function} writes exactly these stream families");
+        // Every function that reads the table reads it whole: decisions fold other streams.
+        let reads = function_statements(&t, function).iter().any(|st| {
+            list(&st["Action"]).contains(&"dynamodb:Query".to_owned()) && st["Condition"].is_null()
+        });
+        assert_eq!(
+            reads,
+            *function != "RelayFunction",
+            "{function} reads the log unconditioned"
+        );
+    }
+}
+
+/// The rules, said once more in its own words: request events only by the functions
+/// that decide requests, alert claims only by `request`, the notice ledger only by `notify`;
+/// the report function and the read paths write nothing, and no function writes local mode's
+/// recorded policies.
+#[test]
+fn each_stream_family_has_only_its_own_writers() {
+    use stint_domain::streams::{ALERT, ALL, NOTICE, RECORDED, REQUEST};
+    let writers = |family: &str| -> Vec<&'static str> {
+        expected_writes()
+            .into_iter()
+            .map(|(f, _)| f)
+            .filter(|f| write_prefixes(f).iter().any(|p| p == family))
+            .collect()
+    };
+    assert_eq!(
+        writers(REQUEST),
+        [
+            "RequestFunction",
+            "ApproveFunction",
+            "GrantFunction",
+            "RevokeFunction"
+        ]
+    );
+    assert_eq!(writers(ALERT), ["RequestFunction"]);
+    assert_eq!(writers(NOTICE), ["NotifyFunction"]);
+    assert!(writers(RECORDED).is_empty());
+    for family in ALL.into_iter().filter(|f| *f != RECORDED) {
+        assert!(
+            !writers(family).is_empty(),
+            "no function may write {family}, which the code writes"
+        );
+    }
+    for reader in ["ReportFunction", "RelayFunction"] {
+        let t = template();
+        for st in function_statements(&t, reader) {
+            for a in list(&st["Action"]) {
+                assert!(!is_table_write(&a), "{reader} may {a}");
+            }
+        }
+    }
+    // What the policies allow, judged statement by statement, matches the families.
+    for (function, families) in expected_writes() {
+        for family in ALL {
+            let stream = format!("{family}01JDQZ8X3V2Q6W4M9K7T5R1N0A");
+            assert_eq!(
+                may_put(function, &stream),
+                families.contains(&family),
+                "{function} putting into {stream}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_policy_reader_matches_as_iam_does() {
+    assert!(iam_like("request#*", "request#01J"));
+    assert!(iam_like("request#*", "request#"));
+    assert!(!iam_like("request#*", "requests#01J"));
+    assert!(
+        !iam_like("request#*", "Request#01J"),
+        "StringLike is case-sensitive"
+    );
+    assert!(!iam_like("request#*", "xrequest#01J"));
+    assert!(iam_like("a?c", "abc") && !iam_like("a?c", "ac"));
+    assert_eq!(resource_of("stint-notify"), "NotifyFunction");
+}
+
+/// The attacks table's write-isolation rows (infra/attacks-isolation.md): a function's code is
+/// taken over, and it puts items with its own role's credentials. IAM cannot require
+/// `attribute_not_exists`, so without `LeadingKeys` any put could overwrite any event. Each
+/// put is judged by the template's policy as IAM would (the emulator does not evaluate
+/// `dynamodb:LeadingKeys`); a transaction needs every one of its puts allowed.
+#[test]
+fn attacks_on_other_functions_streams_are_refused_by_the_policy() {
+    let id = "01JDQZ8X3V2Q6W4M9K7T5R1N0A";
+    let request = format!("request#{id}");
+    let notice = format!("notice#{id}");
+    let cases: Vec<(&str, &str, &str, Vec<String>)> = vec![
+        (
+            "overwrite a request's AccessRequested (version 1) with another role",
+            "compromised notify function",
+            "NotifyFunction",
+            vec![request.clone()],
+        ),
+        (
+            "append a forged AccessApproved to a request",
+            "compromised notify function",
+            "NotifyFunction",
+            vec![request.clone()],
+        ),
+        (
+            "mark a notice as sent so the approver is never told",
+            "compromised request function",
+            "RequestFunction",
+            vec![notice.clone()],
+        ),
+        (
+            "claim an incident's alert stream for another request",
+            "compromised approve function",
+            "ApproveFunction",
+            vec!["alert#00112233445566778899aabbccddeeff".into()],
+        ),
+        (
+            "forge or overwrite the sweep's record of a removed policy",
+            "compromised grant function",
+            "GrantFunction",
+            vec!["drift#arn:aws:iam::123456789012:role/stint/oncall".into()],
+        ),
+        (
+            "rewrite the catalog history",
+            "compromised notify function",
+            "NotifyFunction",
+            vec!["catalog#deployment".into()],
+        ),
+        (
+            "write a stream outside its families (requests#, Request#, checkpoint#)",
+            "compromised request function",
+            "RequestFunction",
+            vec![
+                format!("requests#{id}"),
+                format!("Request#{id}"),
+                format!("checkpoint#{id}"),
+            ],
+        ),
+        (
+            "one transaction: a request event it may write and a notice it may not",
+            "compromised revoke function",
+            "RevokeFunction",
+            vec![request.clone(), notice.clone()],
+        ),
+        (
+            "rewrite the events of the period it reports",
+            "compromised report function",
+            "ReportFunction",
+            vec![request.clone()],
+        ),
+        (
+            "put any item while relaying the stream",
+            "compromised relay function",
+            "RelayFunction",
+            vec![request.clone()],
+        ),
+    ];
+    for (case, attacker, function, puts) in cases {
+        // A single put, or a transaction of several: all or nothing.
+        let allowed = puts.iter().all(|stream| may_put(function, stream));
+        proof::attack(case, attacker, allowed);
+        assert!(!allowed, "{case}: {function} may put {puts:?}");
+    }
 }

@@ -16,6 +16,7 @@ mod anchoring;
 mod attacks;
 mod bad_input;
 mod broker_integrity;
+mod catalog_trail;
 mod event_store_contract;
 mod faults;
 mod functions;

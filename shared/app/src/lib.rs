@@ -2,6 +2,7 @@
 //! They know the ports, never SDK types.
 
 pub mod alerts;
+pub mod catalog;
 pub mod checkpoint;
 pub mod clock;
 pub mod execute;

@@ -71,7 +71,7 @@ impl Delivery {
 }
 
 pub fn notice_stream(event_id: &str) -> Result<StreamId, StoreError> {
-    StreamId::new(format!("notice#{event_id}")).map_err(StoreError::InvalidAppend)
+    stint_domain::streams::notice(event_id).map_err(StoreError::InvalidAppend)
 }
 
 /// Where the reminders of one review period are recorded: one ledger per period, one key per

@@ -6,8 +6,9 @@ use crate::ports::{Archive, EventStore, Mailer, ProviderError, StoreError};
 use crate::render::report::{to_csv, to_html, to_text};
 use chrono::{DateTime, Utc};
 use stint_domain::audit::AuditReport;
+use stint_domain::catalog_history::CatalogEvent;
 use stint_domain::drift::DriftEvent;
-use stint_domain::report::{Report, ReportBuilder};
+use stint_domain::report::{CatalogChangeRow, Report, ReportBuilder};
 use stint_domain::review::periods_for_report;
 use stint_domain::{AccessDuration, Envelope, Event, RequestState};
 
@@ -48,6 +49,24 @@ pub async fn compile_audited(
             for e in events.iter().filter(in_period) {
                 if let Ok(d) = Envelope::<DriftEvent>::from_record(&e.record) {
                     builder.add_drift(&d.body);
+                }
+            }
+            return;
+        }
+        if stream.as_str().starts_with(stint_domain::streams::CATALOG) {
+            // The catalog history spans periods: only the versions recorded in this one.
+            for e in events
+                .iter()
+                .filter(|e| e.record.occurred_at >= from && e.record.occurred_at < to)
+            {
+                match Envelope::<CatalogEvent>::from_record(&e.record) {
+                    Ok(c) => builder.add_catalog_change(CatalogChangeRow::from_event(&c)),
+                    Err(err) => undecodable.push(stint_domain::log::ChainBreak {
+                        stream: stream.to_string(),
+                        version: e.version,
+                        event_id: e.record.event_id.clone(),
+                        problem: format!("cannot be read: {}", err.reason),
+                    }),
                 }
             }
             return;

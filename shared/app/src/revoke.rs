@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use std::collections::{BTreeSet, HashMap};
 use stint_domain::drift::{is_orphan, request_of, Drift, RecordRemoval};
 use stint_domain::effects::{plan_revoke, sweep_action, SweepAction};
-use stint_domain::{Command, Identity, PrincipalArn, RequestId, RevokeReason, Status, StreamId};
+use stint_domain::{Command, Identity, PrincipalArn, RequestId, RevokeReason, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
@@ -79,7 +79,7 @@ impl Stint {
                 request_id,
                 request_status: state.filter(|s| s.request.is_some()).map(|s| s.status),
             };
-            let stream = StreamId::new(format!("drift#{principal}"))
+            let stream = stint_domain::streams::drift(principal)
                 .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
             execute::<Drift>(
                 self.store.as_ref(),

@@ -10,6 +10,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use std::sync::Arc;
 use stint_app::clock::SystemClock;
 use stint_app::{RetryPolicy, Stint};
+use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{Catalog, ProtectedResources};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub enum ConfigError {
     Protected(#[from] stint_domain::ProtectedError),
     #[error("alert secret: {0}")]
     Secret(String),
+    #[error("recording the catalog in the event store: {0}")]
+    Record(String),
 }
 
 pub fn var(name: &'static str) -> Result<String, ConfigError> {
@@ -47,13 +50,35 @@ pub fn protected_resources() -> Result<ProtectedResources, ConfigError> {
     )?)?)
 }
 
+/// A catalog as loaded: the validated catalog, its text, and where it came from.
+pub struct LoadedCatalog {
+    pub catalog: Catalog,
+    pub text: String,
+    pub source: CatalogSource,
+}
+
 /// The catalog from `STINT_CATALOG_FILE` (a path), or else from the SSM parameter named by
 /// `STINT_CATALOG_PARAMETER`, so a deployment changes roles without a rebuild. It is checked
 /// against the deployment's own resources (`STINT_PROTECTED_RESOURCES`).
 pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
+    Ok(load_catalog_source(sdk).await?.catalog)
+}
+
+/// As [`load_catalog`], with the text and its source: the parameter's version and when it
+/// was put (SSM's `LastModifiedDate`), which order versions in the catalog history. A file
+/// has neither: see `CatalogHistory`.
+pub async fn load_catalog_source(sdk: &SdkConfig) -> Result<LoadedCatalog, ConfigError> {
     let protected = protected_resources()?;
-    let text = if let Ok(path) = var("STINT_CATALOG_FILE") {
-        std::fs::read_to_string(&path).map_err(|e| ConfigError::Catalog(format!("{path}: {e}")))?
+    let (text, source) = if let Ok(path) = var("STINT_CATALOG_FILE") {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::Catalog(format!("{path}: {e}")))?;
+        let source = CatalogSource {
+            kind: SourceKind::File,
+            name: path,
+            version: None,
+            modified: None,
+        };
+        (text, source)
     } else {
         let name = var("STINT_CATALOG_PARAMETER")?;
         let out = aws_sdk_ssm::Client::new(sdk)
@@ -63,12 +88,56 @@ pub async fn load_catalog(sdk: &SdkConfig) -> Result<Catalog, ConfigError> {
             .send()
             .await
             .map_err(|e| ConfigError::Catalog(format!("SSM parameter {name}: {e:?}")))?;
-        out.parameter()
-            .and_then(|p| p.value())
+        let parameter = out
+            .parameter()
+            .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?;
+        let text = parameter
+            .value()
             .map(str::to_owned)
-            .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?
+            .ok_or_else(|| ConfigError::Catalog(format!("SSM parameter {name} is empty")))?;
+        let modified = parameter
+            .last_modified_date()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+        let source = CatalogSource {
+            kind: SourceKind::SsmParameter,
+            name,
+            version: Some(parameter.version()),
+            modified,
+        };
+        (text, source)
     };
-    Catalog::from_toml_for(&text, &protected).map_err(|e| ConfigError::Catalog(e.to_string()))
+    let catalog = Catalog::from_toml_for(&text, &protected)
+        .map_err(|e| ConfigError::Catalog(e.to_string()))?;
+    Ok(LoadedCatalog {
+        catalog,
+        text,
+        source,
+    })
+}
+
+/// The name this process records catalogs under: the Lambda function's name.
+pub fn loader_name() -> String {
+    var_or("AWS_LAMBDA_FUNCTION_NAME", "stint")
+}
+
+/// Appends the loaded catalog to the catalog history unless the history has it already. A
+/// function that cannot record the catalog it loaded does not start: no decision is ever made
+/// under a catalog the trail does not show, and Lambda retries the start.
+pub async fn record_catalog(stint: &Stint, loaded: &LoadedCatalog) -> Result<bool, ConfigError> {
+    let command = RecordCatalog::new(
+        &loaded.text,
+        &loaded.catalog,
+        loaded.source.clone(),
+        &loader_name(),
+    );
+    stint_app::catalog::record_catalog(
+        stint.store.as_ref(),
+        stint.clock.as_ref(),
+        &stint.retry.conflicts,
+        &command,
+    )
+    .await
+    .map_err(|e| ConfigError::Record(e.to_string()))
 }
 
 /// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.
@@ -82,21 +151,22 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The services, over DynamoDB, IAM and EventBridge Scheduler.
+/// The services, over DynamoDB, IAM and EventBridge Scheduler, with the catalog they decide
+/// by recorded in the catalog history first.
 pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
-    let catalog = load_catalog(sdk).await?;
+    let loaded = load_catalog_source(sdk).await?;
     let targets = SchedulerTargets {
         group: var_or("STINT_SCHEDULE_GROUP", "stint"),
         role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
         start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
         expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
     };
-    Ok(Stint {
+    let stint = Stint {
         store: Arc::new(DynamoEventStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
             var("STINT_TABLE")?,
         )),
-        catalog: Arc::new(catalog),
+        catalog: Arc::new(loaded.catalog.clone()),
         clock: Arc::new(SystemClock),
         access: Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
         timers: Arc::new(EventBridgeScheduler::new(
@@ -104,7 +174,9 @@ pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
             targets,
         )),
         retry: RetryPolicy::default(),
-    })
+    };
+    record_catalog(&stint, &loaded).await?;
+    Ok(stint)
 }
 
 /// The alert webhook secret: `STINT_ALERT_SECRET` itself, or the SSM parameter named by

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod audit;
 pub mod budget;
 pub mod catalog;
+pub mod catalog_history;
 pub mod checkpoint;
 pub mod claims;
 pub mod decider;
@@ -25,6 +26,7 @@ pub mod recorded;
 pub mod report;
 pub mod request;
 pub mod review;
+pub mod streams;
 pub mod tag;
 #[cfg(test)]
 pub(crate) mod testkit;

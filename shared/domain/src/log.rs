@@ -13,11 +13,15 @@ pub struct StreamId(String);
 
 impl StreamId {
     pub fn for_request(id: RequestId) -> Self {
-        StreamId(format!("request#{id}"))
+        StreamId(format!("{}{id}", crate::streams::REQUEST))
     }
     /// The stream listing the requests an alert opened, named by a digest of its key.
     pub fn for_alert(digest: &[u8; 16]) -> Self {
-        StreamId(format!("alert#{}", hex::encode(digest)))
+        StreamId(format!("{}{}", crate::streams::ALERT, hex::encode(digest)))
+    }
+    /// The deployment's catalog history: one stream per store.
+    pub fn for_catalog() -> Self {
+        StreamId(format!("{}deployment", crate::streams::CATALOG))
     }
     /// Any non-empty printable name; the store treats streams as opaque.
     pub fn new(raw: impl Into<String>) -> Result<Self, String> {
@@ -32,7 +36,7 @@ impl StreamId {
     }
     pub fn request_id(&self) -> Option<RequestId> {
         self.0
-            .strip_prefix("request#")
+            .strip_prefix(crate::streams::REQUEST)
             .and_then(|s| RequestId::parse(s).ok())
     }
 }

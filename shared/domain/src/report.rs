@@ -296,6 +296,43 @@ pub struct Report {
     pub anchoring: Option<Anchoring>,
     /// Access-review coverage per role of each review period the report speaks for.
     pub reviews: Vec<ReviewCoverage>,
+    /// The catalog versions recorded in the period, oldest first.
+    pub catalog_changes: Vec<CatalogChangeRow>,
+}
+
+/// A catalog version first loaded in the period: who could request and approve what changed
+/// then (issue 13, part 5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogChangeRow {
+    pub at: DateTime<Utc>,
+    pub hash: String,
+    pub previous_hash: Option<String>,
+    /// The parameter (and its version) or file it was read from.
+    pub source: String,
+    /// The process that loaded it first.
+    pub loaded_by: String,
+    /// One readable line per role, service or settings change.
+    pub changes: Vec<String>,
+}
+
+impl CatalogChangeRow {
+    pub fn from_event(e: &crate::Envelope<crate::catalog_history::CatalogEvent>) -> Self {
+        let crate::catalog_history::CatalogEvent::CatalogChanged {
+            hash,
+            previous_hash,
+            source,
+            changes,
+            ..
+        } = &e.body;
+        CatalogChangeRow {
+            at: e.occurred_at,
+            hash: hash.to_string(),
+            previous_hash: previous_hash.as_ref().map(|h| h.to_string()),
+            source: source.to_string(),
+            loaded_by: e.actor.to_string(),
+            changes: changes.iter().map(|c| c.to_string()).collect(),
+        }
+    }
 }
 
 /// One review period as the report shows it: its deadline and each role's coverage.
@@ -363,6 +400,7 @@ pub struct ReportBuilder {
     anchoring: Option<Anchoring>,
     tampered: Vec<Finding>,
     reviews: Vec<ReviewCoverage>,
+    catalog_changes: Vec<CatalogChangeRow>,
 }
 
 impl ReportBuilder {
@@ -394,6 +432,7 @@ impl ReportBuilder {
             anchoring: None,
             tampered: Vec::new(),
             reviews: Vec::new(),
+            catalog_changes: Vec::new(),
         }
     }
 
@@ -402,6 +441,11 @@ impl ReportBuilder {
         let (coverage, findings) = review_findings(review);
         self.reviews.push(coverage);
         self.findings.extend(findings);
+    }
+
+    /// A catalog version recorded in the period.
+    pub fn add_catalog_change(&mut self, row: CatalogChangeRow) {
+        self.catalog_changes.push(row);
     }
 
     /// A drift event of the period: the sweep removed a policy no grant held.
@@ -495,6 +539,8 @@ impl ReportBuilder {
         let verified = verified_breaks.is_empty() && self.tampered.is_empty();
         findings.extend(self.tampered);
         findings.extend(self.findings);
+        self.catalog_changes
+            .sort_by(|a, b| a.at.cmp(&b.at).then(a.hash.cmp(&b.hash)));
         Report {
             from: self.from,
             to: self.to,
@@ -509,6 +555,7 @@ impl ReportBuilder {
             hours_by_day: self.hours_by_day,
             anchoring: self.anchoring,
             reviews: self.reviews,
+            catalog_changes: self.catalog_changes,
         }
     }
 }

@@ -106,7 +106,8 @@ impl RecordingProvider {
     }
 
     fn stream(principal: &PrincipalArn) -> Result<StreamId, ProviderError> {
-        StreamId::new(format!("recorded#{principal}")).map_err(ProviderError::Refused)
+        StreamId::new(format!("{}{principal}", stint_domain::streams::RECORDED))
+            .map_err(ProviderError::Refused)
     }
 
     async fn attached(&self, principal: &PrincipalArn) -> Result<Attached, ProviderError> {

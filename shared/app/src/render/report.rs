@@ -6,7 +6,7 @@ use maud::{html, Markup, DOCTYPE};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
-use stint_domain::report::{Finding, Report, ReportRow};
+use stint_domain::report::{CatalogChangeRow, Finding, Report, ReportRow};
 
 fn t(v: &Option<DateTime<Utc>>) -> String {
     v.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
@@ -359,6 +359,7 @@ pub fn to_html(r: &Report) -> String {
                     }
                 }
                 (reviews_html(r))
+                (catalog_changes_html(&r.catalog_changes))
                 h2 { "Requests" }
                 @if r.rows.len() > HTML_ROWS {
                     p { "The first " (HTML_ROWS) " of " (r.rows.len()) " requests; the CSV has them all." }
@@ -383,6 +384,52 @@ pub fn to_html(r: &Report) -> String {
     let mut out = page.into_string();
     out.push('\n');
     out
+}
+
+/// The catalog versions recorded in the period: when, which, who loaded it, what changed.
+fn catalog_changes_html(changes: &[CatalogChangeRow]) -> Markup {
+    html! {
+        h2 { "Catalog changes (" (changes.len()) ")" }
+        @if changes.is_empty() {
+            p { "No catalog change was recorded in this period." }
+        } @else {
+            table {
+                tr { th { "recorded at" } th { "catalog" } th { "loaded by" } th { "what changed" } }
+                @for c in changes {
+                    tr {
+                        td { (t(&Some(c.at))) }
+                        td { code { (c.hash) } br; (c.source) }
+                        td { (c.loaded_by) }
+                        td {
+                            @if c.changes.is_empty() {
+                                "the text changed; no role, rule, approver or principal did"
+                            } @else {
+                                ul { @for line in &c.changes { li { (line) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The catalog changes as plain text lines, for the email.
+fn catalog_changes_text(s: &mut String, changes: &[CatalogChangeRow]) {
+    let _ = writeln!(s, "\nCatalog changes ({}):", changes.len());
+    for c in changes {
+        let _ = writeln!(
+            s,
+            "- {} catalog {} from {}, loaded by {}",
+            t(&Some(c.at)),
+            c.hash,
+            c.source,
+            c.loaded_by
+        );
+        for line in &c.changes {
+            let _ = writeln!(s, "    {line}");
+        }
+    }
 }
 
 /// One segment of a day's stacked bar.
@@ -501,6 +548,7 @@ pub fn to_text(r: &Report) -> String {
         let _ = writeln!(s, "- {}", describe(f));
     }
     reviews_text(r, &mut s);
+    catalog_changes_text(&mut s, &r.catalog_changes);
     s
 }
 
@@ -564,6 +612,7 @@ mod tests {
             anchoring: None,
             hours_by_day: [("2026-11-20".to_owned(), hours)].into(),
             reviews: vec![],
+            catalog_changes: vec![],
         }
     }
 
@@ -611,6 +660,33 @@ mod tests {
         for bad in ["-x", "\tx", "\rx"] {
             assert_eq!(csv_text(bad), format!("'{bad}"));
         }
+    }
+
+    #[test]
+    fn catalog_changes_are_listed_in_the_page_and_the_text() {
+        let mut r = report(vec![], vec![]);
+        r.catalog_changes = vec![CatalogChangeRow {
+            at: at(9),
+            hash: "ab".repeat(32),
+            previous_hash: None,
+            source: "SSM parameter /stint/catalog version 2".into(),
+            loaded_by: "system:stint-approve".into(),
+            changes: vec!["role db-read: approver groups <owners> → leads".into()],
+        }];
+        let html = to_html(&r);
+        assert!(html.contains("<h2>Catalog changes (1)</h2>"), "{html}");
+        assert!(
+            html.contains("<li>role db-read: approver groups &lt;owners&gt; → leads</li>"),
+            "escaped: {html}"
+        );
+        let text = to_text(&r);
+        assert!(
+            text.contains("\nCatalog changes (1):\n- 2026-11-20T09:00:00Z catalog abab"),
+            "{text}"
+        );
+        assert!(text.contains("\n    role db-read: approver groups <owners> → leads\n"));
+        r.catalog_changes.clear();
+        assert!(to_html(&r).contains("No catalog change was recorded in this period."));
     }
 
     #[test]
