@@ -766,3 +766,71 @@ fn ids_of(listing: &Value) -> Vec<String> {
         .map(|g| g["request_id"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// `stint serve` writes signed checkpoints by its own clock, publishes their key at
+/// `GET /checkpoints/key` (no token), and `stint verify` then finds a deleted tail.
+#[test]
+fn stint_serve_checkpoints_on_its_clock_and_publishes_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, id) = serve_a_grant(dir.path());
+    let folder = dir.path().join("checkpoints");
+    let stream = format!("request#{id}");
+    // Each checkpoint lists the heads that moved since the one before; one at start already
+    // holds the catalog the server recorded.
+    let listed = || {
+        (1..=9)
+            .map(|n| folder.join(format!("{n:012}.json")))
+            .filter_map(|p| std::fs::read(p).ok())
+            .map(|b| serde_json::from_slice::<Value>(&b).unwrap())
+            .flat_map(|cp| cp["heads"].as_array().cloned().unwrap_or_default())
+            .map(|h| h["stream"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(!listed().contains(&stream), "not before the clock moves");
+    server.advance("16m");
+    eventually(
+        "a checkpoint after 15 minutes of the server's clock",
+        listed,
+        |heads| heads.contains(&stream),
+    );
+    let (status, key) = http("GET", &format!("{}/checkpoints/key", server.api), &[], "");
+    assert_eq!(status, 200, "{key}");
+    let beside = std::fs::read_to_string(dir.path().join("checkpoint-key.pub.pem")).unwrap();
+    assert_eq!(
+        key["public_key_pem"].as_str().unwrap().trim(),
+        beside.trim()
+    );
+    assert_eq!(key["algorithm"], "ECDSA_SHA_256");
+    server.stop();
+    let (code, out) = stint(
+        "http://127.0.0.1:9",
+        None,
+        &["verify", "--data", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{out}");
+    let db = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+    db.execute_batch("DROP TRIGGER events_no_delete;").unwrap();
+    let last: i64 = db
+        .query_row(
+            "SELECT max(version) FROM events WHERE stream = ?1",
+            [&stream],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "DELETE FROM events WHERE stream = ?1 AND version = ?2",
+        rusqlite::params![stream, last],
+    )
+    .unwrap();
+    let (code, out) = stint(
+        "http://127.0.0.1:9",
+        None,
+        &["verify", "--data", dir.path().to_str().unwrap()],
+    );
+    let named = code == 4 && out.contains(&format!("deleted_tail in {stream}"));
+    stint_tests::proof::tampering(
+        "stint serve's own checkpoint, then the last event deleted",
+        named,
+    );
+    assert!(named, "{out}");
+}
