@@ -294,7 +294,8 @@ impl Client {
             Command::Serve(_)
             | Command::Token { .. }
             | Command::PipelineToken { .. }
-            | Command::Verify { .. } => unreachable_command()?,
+            | Command::Verify { .. }
+            | Command::Evidence(_) => unreachable_command()?,
         }
         Ok(())
     }

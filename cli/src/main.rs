@@ -3,6 +3,7 @@
 //! network trouble, 4 verification failed, 5 the watched request ended without a grant.
 
 mod client;
+mod evidence;
 mod output;
 mod serve;
 
@@ -160,7 +161,15 @@ enum Command {
         /// End of the period (RFC 3339); default: now.
         #[arg(long, value_parser = rfc3339)]
         to: Option<DateTime<Utc>>,
+        /// Check an evidence pack (`stint evidence`) instead, offline.
+        #[arg(long, value_name = "PACK")]
+        evidence: Option<PathBuf>,
+        /// The deployment's checkpoint public key (PEM) to check the pack's signatures with.
+        #[arg(long, value_name = "FILE", requires = "evidence")]
+        public_key: Option<PathBuf>,
     },
+    /// Build the evidence pack of a period: report, events, checkpoints, key and VERIFY.md.
+    Evidence(evidence::EvidenceArgs),
 }
 
 fn main() -> ExitCode {
@@ -181,10 +190,17 @@ fn main() -> ExitCode {
             ref data,
         } => client::pipeline_token(repository, git_ref, environment.as_deref(), ttl, data),
         Command::Verify {
+            evidence: Some(ref pack),
+            ref public_key,
+            ..
+        } => evidence::verify(pack, public_key.as_deref(), cli.json),
+        Command::Evidence(ref args) => evidence::build(args, cli.json),
+        Command::Verify {
             ref data,
             ref table,
             from,
             to,
+            ..
         } => serve::verify(data, table.as_deref(), from, to, cli.json),
         ref other => client::Client::new(&cli).and_then(|c| c.run(other)),
     };
