@@ -1,10 +1,13 @@
 //! The `report` Lambda: on its schedule, reads the event log for the period, verifies the hash
 //! chains, and emails the compliance report to the auditors (SES) with a copy archived in S3.
+//! On its monthly schedule (`{"evidence": true}`) it archives the month's evidence pack instead.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use stint_app::checkpoint::Anchor;
 use stint_app::clock::SystemClock;
 use stint_aws::dynamodb::DynamoEventStore;
-use stint_aws::s3::S3Archive;
+use stint_aws::kms::KmsSigner;
+use stint_aws::s3::{S3Archive, S3Checkpoints};
 use stint_aws::ses::SesMailer;
 use stint_aws::{lambda, runtime};
 
@@ -16,10 +19,30 @@ async fn main() -> Result<(), Error> {
     let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;
     let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk));
-    let archive = S3Archive::new(aws_sdk_s3::Client::new(&sdk), config.bucket.clone());
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let archive = S3Archive::new(s3.clone(), config.bucket.clone());
+    // Evidence packs: checkpoints in the same Object Lock bucket, signed with the KMS key.
+    let checkpoints = S3Checkpoints::new(s3, config.bucket.clone());
+    let signer = std::env::var("STINT_CHECKPOINT_KEY_ID")
+        .ok()
+        .map(|k| KmsSigner::new(aws_sdk_kms::Client::new(&sdk), k));
     let (store, mailer, archive, config) = (&store, &mailer, &archive, &config);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_report(store, mailer, archive, config, &SystemClock, event)
-    }))
+    let (checkpoints, signer) = (&checkpoints, &signer);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<lambda::Payload>| async move {
+            if lambda::is_evidence_run(&event.payload) {
+                let signer = signer
+                    .as_ref()
+                    .ok_or("STINT_CHECKPOINT_KEY_ID is required for evidence packs")?;
+                let anchor = Anchor {
+                    archive: checkpoints,
+                    signer,
+                };
+                lambda::handle_evidence(store, anchor, archive, &SystemClock, event).await
+            } else {
+                lambda::handle_report(store, mailer, archive, config, &SystemClock, event).await
+            }
+        },
+    ))
     .await
 }
