@@ -16,6 +16,7 @@ mod attacks;
 mod bad_input;
 mod broker_integrity;
 mod event_store_contract;
+mod evidence;
 mod faults;
 mod functions;
 mod http_api;
