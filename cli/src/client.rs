@@ -322,7 +322,8 @@ impl Client {
             | Command::Token { .. }
             | Command::PipelineToken { .. }
             | Command::Verify { .. }
-            | Command::Checkpoint { .. } => unreachable_command()?,
+            | Command::Checkpoint { .. }
+            | Command::Evidence(_) => unreachable_command()?,
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod client;
+mod evidence;
 mod output;
 mod serve;
 
@@ -171,7 +172,8 @@ enum Command {
     Verify {
         #[command(flatten)]
         target: audit::Target,
-        /// A trusted copy of the checkpoints' public key (PEM), instead of the one beside them.
+        /// A trusted copy of the checkpoints' public key (PEM): for the store, instead of the
+        /// one beside the checkpoints; with --evidence, instead of the pack's own.
         #[arg(long)]
         public_key: Option<PathBuf>,
         /// Also print the digest of the events in a period: its start (RFC 3339).
@@ -180,12 +182,17 @@ enum Command {
         /// The period's end (RFC 3339).
         #[arg(long, value_parser = rfc3339, requires = "from")]
         to: Option<DateTime<Utc>>,
+        /// Check an evidence pack (`stint evidence`) instead, offline.
+        #[arg(long, value_name = "PACK")]
+        evidence: Option<PathBuf>,
     },
     /// Write a signed checkpoint of the stream heads that moved since the last one.
     Checkpoint {
         #[command(flatten)]
         target: audit::Target,
     },
+    /// Build the evidence pack of a period: report, events, checkpoints, key and VERIFY.md.
+    Evidence(evidence::EvidenceArgs),
 }
 
 fn main() -> ExitCode {
@@ -206,10 +213,17 @@ fn main() -> ExitCode {
             ref data,
         } => client::pipeline_token(repository, git_ref, environment.as_deref(), ttl, data),
         Command::Verify {
+            evidence: Some(ref pack),
+            ref public_key,
+            ..
+        } => evidence::verify(pack, public_key.as_deref(), cli.json),
+        Command::Evidence(ref args) => evidence::build(args, cli.json),
+        Command::Verify {
             ref target,
             ref public_key,
             from,
             to,
+            ..
         } => audit::verify(target, public_key.as_deref(), from.zip(to), cli.json),
         Command::Checkpoint { ref target } => audit::checkpoint(target, cli.json),
         ref other => client::Client::new(&cli).and_then(|c| c.run(other)),

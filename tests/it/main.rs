@@ -18,6 +18,7 @@ mod bad_input;
 mod broker_integrity;
 mod catalog_trail;
 mod event_store_contract;
+mod evidence;
 mod faults;
 mod functions;
 mod http_api;

@@ -1,6 +1,7 @@
 //! The `report` Lambda: every 15 minutes it writes a signed checkpoint of the stream heads that
 //! moved; on its report schedule it checkpoints, audits the whole store against the checkpoints,
 //! and emails the compliance report to the auditors (SES) with a copy archived in S3.
+//! On its monthly schedule (`{"evidence": true}`) it archives the month's evidence pack instead.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use stint_app::checkpoint::Anchor;
@@ -32,8 +33,23 @@ async fn main() -> Result<(), Error> {
         signer: &signer,
     };
     let (store, mailer, archive, config) = (&store, &mailer, &archive, &config);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_report(store, mailer, archive, anchor, config, &SystemClock, event)
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<lambda::Payload>| async move {
+            if lambda::is_evidence_run(&event.payload) {
+                lambda::handle_evidence(
+                    store,
+                    anchor,
+                    archive,
+                    config.review_within,
+                    &SystemClock,
+                    event,
+                )
+                .await
+            } else {
+                lambda::handle_report(store, mailer, archive, anchor, config, &SystemClock, event)
+                    .await
+            }
+        },
+    ))
     .await
 }

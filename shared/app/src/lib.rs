@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod catalog;
 pub mod checkpoint;
 pub mod clock;
+pub mod evidence;
 pub mod execute;
 pub mod grant;
 pub mod notify;

@@ -333,3 +333,41 @@ pub async fn handle_report(
         stint_app::report::deliver(store, delivery, from, to, now, config.review_within).await?;
     Ok(serde_json::to_value(done)?)
 }
+
+// --- Evidence packs (issue 13, part 6) -----------------------------------------------------
+
+/// Whether the report function was invoked for the monthly evidence pack (its schedule's input
+/// is `{"evidence": true}`) rather than for the report.
+pub fn is_evidence_run(payload: &Value) -> bool {
+    payload.get("evidence").and_then(Value::as_bool) == Some(true)
+}
+
+/// The monthly evidence pack: the last whole calendar month (or the invocation's own
+/// `{"from": "...", "to": "..."}`), anchored by a checkpoint and archived once under Object
+/// Lock at `evidence/<from>_<to>.tar.gz`, next to the reports.
+pub async fn handle_evidence(
+    store: &dyn stint_app::ports::EventStore,
+    anchor: stint_app::checkpoint::Anchor<'_>,
+    archive: &dyn stint_app::ports::Archive,
+    review_within: stint_domain::AccessDuration,
+    clock: &dyn stint_app::ports::Clock,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let now = clock.now();
+    let given = |k: &str| {
+        event
+            .payload
+            .get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let (from, to) = match (given("from"), given("to")) {
+        (Some(f), Some(t)) => (f, t),
+        _ => stint_domain::evidence::last_month(now),
+    };
+    let done =
+        stint_app::evidence::archive_pack(store, anchor, archive, from, to, now, review_within)
+            .await?;
+    Ok(serde_json::to_value(done)?)
+}

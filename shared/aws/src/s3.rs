@@ -44,6 +44,37 @@ impl Archive for S3Archive {
             .map_err(|e| provider_err("PutObject", e))?;
         Ok(out.version_id().map(str::to_owned))
     }
+
+    async fn put_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<bool, ProviderError> {
+        let put = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            // The key exists (412), or another writer is creating it (409).
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(provider_err("PutObject", e)),
+        }
+    }
 }
 
 /// Signed checkpoints in the archive bucket: `checkpoints/<seq>.json`, its DER signature in

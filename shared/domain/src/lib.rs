@@ -13,6 +13,7 @@ pub mod drift;
 pub mod duration;
 pub mod effects;
 pub mod event;
+pub mod evidence;
 pub mod glob;
 pub mod guard;
 pub mod ids;

@@ -199,6 +199,12 @@ impl EventStore for PublishingStore {
     async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.read_stream(stream).await
     }
+    async fn read_stream_indexed(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Vec<stint_domain::audit::ScannedEvent>, StoreError> {
+        self.inner.read_stream_indexed(stream).await
+    }
 
     fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_> {
         self.inner.read_log(from, to)

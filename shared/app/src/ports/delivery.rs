@@ -23,4 +23,16 @@ pub trait Archive: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<Option<String>, ProviderError>;
+
+    /// Stores `body` under `key` only if nothing is there yet; `Ok(false)` if something is, so
+    /// a redelivered run adds nothing. An archive that cannot write conditionally may fall
+    /// back to `put`, storing another version.
+    async fn put_new(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<bool, ProviderError> {
+        self.put(key, body, content_type).await.map(|_| true)
+    }
 }

@@ -57,6 +57,20 @@ pub trait EventStore: Send + Sync {
     /// Every event of one stream, in version order.
     async fn read_stream(&self, stream: &StreamId) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// One stream, in version order, with the index attributes stored beside each event, as
+    /// an evidence pack carries it. A store whose index is the hashed time itself has none.
+    async fn read_stream_indexed(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Vec<ScannedEvent>, StoreError> {
+        Ok(self
+            .read_stream(stream)
+            .await?
+            .into_iter()
+            .map(|event| ScannedEvent { event, index: None })
+            .collect())
+    }
+
     /// Every event with `from <= occurred_at < to`, across streams, in time order, page by page.
     fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_>;
 
