@@ -1326,7 +1326,12 @@ fn stint_evidence_packs_a_served_data_folder() {
     ];
     let (code, text) = stint(&args.map(String::from), false);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("checkpoint 1 written"), "{text}");
+    // `stint serve` anchors what it finds at start (its recorded catalog), so the pack's own
+    // checkpoint is the first or the second.
+    assert!(
+        text.contains("checkpoint 1 written") || text.contains("checkpoint 2 written"),
+        "{text}"
+    );
     let (code, text) = stint(
         &[
             "verify".into(),
