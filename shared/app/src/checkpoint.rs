@@ -80,17 +80,7 @@ pub async fn write(
             let mut heads = BTreeMap::<StreamId, Head>::new();
             let mut scan = store.scan();
             while let Some(ev) = scan.try_next().await? {
-                let e = ev.event;
-                if heads.get(&e.stream).is_none_or(|h| h.version < e.version) {
-                    heads.insert(
-                        e.stream.clone(),
-                        Head {
-                            stream: e.stream,
-                            version: e.version,
-                            hash: e.hash,
-                        },
-                    );
-                }
+                checkpoint::note_head(&mut heads, &ev.event);
             }
             heads
         }

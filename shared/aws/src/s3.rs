@@ -51,29 +51,34 @@ impl Archive for S3Archive {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<bool, ProviderError> {
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .if_none_match("*")
-            .body(ByteStream::from(body))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            // The key exists (412), or another writer is creating it (409).
-            Err(e)
-                if matches!(
-                    e.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(provider_err("PutObject", e)),
+        create_once(
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(ByteStream::from(body)),
+        )
+        .await
+    }
+}
+
+/// Sends a put that only creates: `Ok(false)` when the key exists (412) or another writer is
+/// creating it (409), so an object under Object Lock is written once and never replaced.
+async fn create_once(
+    put: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+) -> Result<bool, ProviderError> {
+    match put.if_none_match("*").send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                e.raw_response().map(|r| r.status().as_u16()),
+                Some(412 | 409)
+            ) =>
+        {
+            Ok(false)
         }
+        Err(e) => Err(provider_err("PutObject", e)),
     }
 }
 
@@ -173,29 +178,16 @@ impl CheckpointArchive for S3Checkpoints {
     }
 
     async fn put(&self, cp: &SignedCheckpoint) -> Result<bool, ProviderError> {
-        // A conditional create: the number is claimed once, and never replaced.
-        let put = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::key(cp.seq))
-            .content_type("application/json")
-            .metadata(SIGNATURE, hex::encode(&cp.signature))
-            .if_none_match("*")
-            .body(ByteStream::from(cp.bytes.clone()))
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(provider_err("PutObject", e)),
-        }
+        // The number is claimed once, with its signature in the same write.
+        create_once(
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(Self::key(cp.seq))
+                .content_type("application/json")
+                .metadata(SIGNATURE, hex::encode(&cp.signature))
+                .body(ByteStream::from(cp.bytes.clone())),
+        )
+        .await
     }
 }

@@ -130,19 +130,23 @@ pub fn merkle_root(heads: &[Head]) -> Hash {
 pub fn heads_of<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> BTreeMap<StreamId, Head> {
     let mut heads = BTreeMap::<StreamId, Head>::new();
     for ev in events {
-        let newer = heads.get(&ev.stream).is_none_or(|h| h.version < ev.version);
-        if newer {
-            heads.insert(
-                ev.stream.clone(),
-                Head {
-                    stream: ev.stream.clone(),
-                    version: ev.version,
-                    hash: ev.hash.clone(),
-                },
-            );
-        }
+        note_head(&mut heads, ev);
     }
     heads
+}
+
+/// Keeps `ev` as its stream's head if it is the latest seen, for events read one at a time.
+pub fn note_head(heads: &mut BTreeMap<StreamId, Head>, ev: &StoredEvent) {
+    if heads.get(&ev.stream).is_none_or(|h| h.version < ev.version) {
+        heads.insert(
+            ev.stream.clone(),
+            Head {
+                stream: ev.stream.clone(),
+                version: ev.version,
+                hash: ev.hash.clone(),
+            },
+        );
+    }
 }
 
 /// The next checkpoint after `prev`, listing the `observed` heads that moved past what `prev`
