@@ -625,6 +625,49 @@ async fn embedded_a_deleted_stream_is_named() {
     );
 }
 
+/// Text that no longer parses used to stop the audit at the first such row, so it could hide
+/// everything after it. Now it is one more edited event, and the audit goes on.
+#[tokio::test]
+async fn embedded_unreadable_text_is_named_and_hides_nothing_after_it() {
+    let l = Local::given().await;
+    l.sql(&format!(
+        "UPDATE events SET payload = '{{not json' WHERE stream = '{}' AND version = 1;
+         DELETE FROM events WHERE stream = '{}' AND version = 3;",
+        stream(0),
+        stream(2)
+    ));
+    let store = SqliteEventStore::open(&l.data().join("events.db")).unwrap();
+    let key = KeyFileSigner::open_or_create(l.data())
+        .unwrap()
+        .public_key()
+        .await
+        .unwrap();
+    let audit = checkpoint::audit(&store, &CheckpointFolder::new(l.data()), Some(&key))
+        .await
+        .expect("the audit finishes");
+    let edited = audit.findings.iter().any(|f| {
+        f.kind == FindingKind::EditedEvent
+            && f.stream.as_deref() == Some(stream(0).as_str())
+            && f.detail.contains("cannot be read")
+    });
+    let deleted = audit.findings.iter().any(|f| {
+        f.kind == FindingKind::DeletedTail && f.stream.as_deref() == Some(stream(2).as_str())
+    });
+    let (code, out) = l.stint(&["verify"]);
+    let named = edited
+        && deleted
+        && code == 4
+        && out.contains(&format!("edited_event in {}", stream(0)))
+        && out.contains(&format!("deleted_tail in {}", stream(2)));
+    record_unreadable_case(&audit, &out, named);
+}
+
+fn record_unreadable_case(audit: &AuditReport, cli: &str, named: bool) {
+    let case = "unparseable event text beside a deleted tail, embedded store (audit, stint verify)";
+    stint_tests::proof::tampering(case, named);
+    assert!(named, "{case}: audit {:#?}\ncli: {cli}", audit.findings);
+}
+
 #[tokio::test]
 async fn embedded_an_edited_checkpoint_is_named() {
     let l = Local::given().await;

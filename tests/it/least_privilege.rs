@@ -669,3 +669,40 @@ fn attacks_on_other_functions_streams_are_refused_by_the_policy() {
         assert!(!allowed, "{case}: {function} may put {puts:?}");
     }
 }
+
+/// Every function is built by the Makefile as its own package, so it links only what it uses
+/// (a `--bin` build at the workspace root unifies features across members).
+#[test]
+fn every_function_is_built_alone_by_the_makefile() {
+    let t = template();
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile"))
+        .expect("Makefile");
+    let mut functions = 0;
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        if res["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let name = text(name);
+        assert_eq!(
+            res["Metadata"]["BuildMethod"].as_str(),
+            Some("makefile"),
+            "{name}"
+        );
+        let package = format!(
+            "stint-{}",
+            name.trim_end_matches("Function").to_ascii_lowercase()
+        );
+        let rule = format!("$(eval $(call function,{name},{package}))");
+        assert!(makefile.contains(&rule), "the Makefile has no {rule}");
+        assert!(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions"))
+                .join(package.trim_start_matches("stint-"))
+                .join("Cargo.toml")
+                .exists(),
+            "{package} is a package"
+        );
+    }
+    assert_eq!(functions, 7);
+    assert!(makefile.contains("cargo lambda build --profile lambda $(LAMBDA_FLAGS) -p $(2)"));
+}

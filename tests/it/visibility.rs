@@ -69,8 +69,8 @@ impl EventStore for WatchedStore {
         self.windows.lock().unwrap().push((from, to));
         self.inner.read_log(from, to)
     }
-    fn scan(&self) -> stint_app::ports::ScanStream<'_> {
-        self.inner.scan()
+    fn scan_raw(&self) -> stint_app::ports::RawScanStream<'_> {
+        self.inner.scan_raw()
     }
 }
 

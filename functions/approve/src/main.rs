@@ -6,8 +6,8 @@ use stint_aws::runtime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let sdk = runtime::sdk_config().await;
+    runtime::init_tracing();
+    let sdk = runtime::lambda_sdk_config();
     let api = stint_http::apigw::api_from_env(runtime::stint_from_env(&sdk).await?);
     lambda_http::run(stint_http::decisions_router(api)).await
 }

@@ -7,8 +7,8 @@ use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = runtime::sdk_config().await;
+    runtime::init_tracing();
+    let sdk = runtime::lambda_sdk_config();
     let chat = Arc::new(stint_slack::SlackWebhook::default());
     let notifier = runtime::notifier_from_env(&sdk, chat).await?;
     let notifier = &notifier;

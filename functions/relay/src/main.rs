@@ -6,8 +6,8 @@ use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = runtime::sdk_config().await;
+    runtime::init_tracing();
+    let sdk = runtime::lambda_sdk_config();
     let bus = runtime::bus_from_env(&sdk)?;
     let bus = &bus;
     lambda_runtime::run(service_fn(

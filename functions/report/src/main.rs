@@ -14,8 +14,8 @@ use stint_aws::{lambda, runtime};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = runtime::sdk_config().await;
+    runtime::init_tracing();
+    let sdk = runtime::lambda_sdk_config();
     let catalog = runtime::load_catalog(&sdk).await?;
     let config = runtime::report_config_from_env(&catalog)?;
     let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;

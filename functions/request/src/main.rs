@@ -7,8 +7,8 @@ use stint_http::apigw;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let sdk = runtime::sdk_config().await;
+    runtime::init_tracing();
+    let sdk = runtime::lambda_sdk_config();
     let stint = runtime::stint_from_env(&sdk).await?;
     let mut api =
         apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);

@@ -5,7 +5,7 @@ use crate::ports::{CheckpointArchive, CheckpointSigner, EventStore, ProviderErro
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::BTreeMap;
-use stint_domain::audit::{check_event, AuditReport, Auditor};
+use stint_domain::audit::{check_raw, AuditReport, Auditor, Checked, RawScanned};
 use stint_domain::checkpoint::{self, Checkpoint, Head, PublicKey, SignedCheckpoint};
 use stint_domain::StreamId;
 
@@ -128,31 +128,43 @@ pub async fn audit_with(
     key: Option<&PublicKey>,
 ) -> Result<AuditReport, StoreError> {
     let mut auditor = Auditor::default();
-    let mut scan = store.scan().try_chunks(4096);
+    let mut scan = store.scan_raw().try_chunks(CHUNK);
+    let mut hashing: Option<tokio::task::JoinHandle<Vec<Checked>>> = None;
     while let Some(chunk) = scan.try_next().await.map_err(|e| e.1)? {
-        // Hashing is the cost of an audit: check the chunk's events on two threads.
-        let found = check_parallel(&chunk);
-        for (ev, f) in chunk.iter().zip(found) {
-            auditor.push_checked(&ev.event, f);
+        // Hashing is the cost of an audit: hash this chunk on a blocking thread while the
+        // store reads the next one.
+        let next = tokio::task::spawn_blocking(move || check_chunk(&chunk));
+        if let Some(done) = hashing.replace(next) {
+            collect(&mut auditor, done).await?;
         }
+    }
+    if let Some(done) = hashing {
+        collect(&mut auditor, done).await?;
     }
     Ok(auditor.finish(checkpoints, key))
 }
 
-fn check_parallel(
-    chunk: &[stint_domain::audit::ScannedEvent],
-) -> Vec<Vec<stint_domain::audit::Finding>> {
-    let mid = chunk.len() / 2;
-    let (a, b) = chunk.split_at(mid);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| b.iter().map(check_event).collect::<Vec<_>>());
-        let mut out: Vec<_> = a.iter().map(check_event).collect();
+/// Events hashed per hand-off between the reading and the hashing thread.
+const CHUNK: usize = 4096;
+
+fn check_chunk(chunk: &[RawScanned]) -> Vec<Checked> {
+    let mut buf = Vec::with_capacity(1024);
+    chunk.iter().map(|ev| check_raw(ev, &mut buf)).collect()
+}
+
+async fn collect(
+    auditor: &mut Auditor,
+    hashing: tokio::task::JoinHandle<Vec<Checked>>,
+) -> Result<(), StoreError> {
+    match hashing.await {
+        Ok(checked) => {
+            checked.into_iter().for_each(|c| auditor.push_raw(c));
+            Ok(())
+        }
         // A panic in hashing is a bug; surface it rather than report a clean audit.
-        out.extend(
-            other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        );
-        out
-    })
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => Err(StoreError::Unavailable(format!("audit stopped: {e}"))),
+        },
+    }
 }

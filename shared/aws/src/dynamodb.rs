@@ -14,9 +14,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
-use stint_app::ports::{check_append, EventStore, LogStream, ScanStream, StoreError};
-use stint_domain::audit::{IndexAttrs, ScannedEvent};
-use stint_domain::log::{chain, day_key, time_key};
+use stint_app::ports::{check_append, EventStore, LogStream, RawScanStream, StoreError};
+use stint_domain::audit::{IndexAttrs, RawScanned, ScannedEvent};
+use stint_domain::log::{chain, day_key, time_key, RawEvent};
 use stint_domain::{EventRecord, Hash, StoredEvent, StreamId};
 
 /// The name of the GSI that partitions the log by day.
@@ -283,7 +283,7 @@ impl EventStore for DynamoEventStore {
         }))
     }
 
-    fn scan(&self) -> ScanStream<'_> {
+    fn scan_raw(&self) -> RawScanStream<'_> {
         // All segments at once, their pages merged as they arrive: a scan of the whole table is
         // bound by round trips, not by the items' size.
         let segments = (0..SCAN_SEGMENTS).map(|segment| {
@@ -342,7 +342,7 @@ impl DynamoEventStore {
         &self,
         segment: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<ScannedEvent>, Option<Item>), StoreError> {
+    ) -> Result<(Vec<RawScanned>, Option<Item>), StoreError> {
         let out = self
             .client
             .scan()
@@ -357,7 +357,7 @@ impl DynamoEventStore {
         let events = out
             .items()
             .iter()
-            .map(scanned_from_item)
+            .map(raw_from_item)
             .collect::<Result<Vec<_>, _>>()?;
         Ok((events, out.last_evaluated_key().cloned()))
     }
@@ -426,6 +426,11 @@ fn to_item(ev: &StoredEvent) -> Item {
 
 /// An event as a scan reads it: `day` and `log_sk` kept as found (even missing), for the audit.
 fn scanned_from_item(item: &Item) -> Result<ScannedEvent, StoreError> {
+    raw_from_item(item)?.decode().map_err(StoreError::Corrupt)
+}
+
+/// As [`scanned_from_item`], the event's fields left as stored text for the audit to hash.
+fn raw_from_item(item: &Item) -> Result<RawScanned, StoreError> {
     let text = |k: &str| match item.get(k) {
         Some(AttributeValue::S(s)) => Some(s.clone()),
         _ => None,
@@ -441,8 +446,21 @@ fn scanned_from_item(item: &Item) -> Result<ScannedEvent, StoreError> {
             full.insert(k.into(), AttributeValue::S(String::new()));
         }
     }
-    Ok(ScannedEvent {
-        event: from_item(&full)?,
+    let it: EventItem = serde_dynamo::from_item(full)
+        .map_err(|e| StoreError::Corrupt(format!("event item: {e}")))?;
+    Ok(RawScanned {
+        event: RawEvent {
+            stream: it.stream,
+            version: it.version,
+            event_id: it.event_id,
+            event_type: it.event_type,
+            schema_version: it.schema_version,
+            occurred_at: it.occurred_at,
+            actor: it.actor,
+            payload: it.payload,
+            prev_hash: it.prev_hash,
+            hash: it.hash,
+        },
         index: Some(index),
     })
 }

@@ -5,8 +5,10 @@ use crate::dynamodb::DynamoEventStore;
 use crate::eventbridge::EventBridgeBus;
 use crate::iam::IamAccessProvider;
 use crate::scheduler::{EventBridgeScheduler, SchedulerTargets};
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_types::sdk_config::{SharedCredentialsProvider, SharedTimeSource};
 use std::sync::Arc;
 use stint_app::clock::SystemClock;
 use stint_app::{RetryPolicy, Stint};
@@ -140,10 +142,58 @@ pub async fn record_catalog(stint: &Stint, loaded: &LoadedCatalog) -> Result<boo
     .map_err(|e| ConfigError::Record(e.to_string()))
 }
 
-/// SDK configuration from the environment; `AWS_ENDPOINT_URL` points it at an emulator.
+/// The SDK configuration inside Lambda, from the variables Lambda sets: the region, the
+/// function role's credentials, and `AWS_ENDPOINT_URL` for an emulator. Unlike `aws_config`'s
+/// loader it links no profile, SSO, IMDS or STS code, which a Lambda never needs.
 /// Retries are set on purpose: the SDK's standard mode (3 attempts, exponential backoff with
 /// jitter) retries throttling and transient errors of every call; the services' own retry
 /// (`RetryPolicy`) adds rounds only above that, and never for a refusal.
+pub fn lambda_sdk_config() -> SdkConfig {
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(std::env::var("AWS_REGION").ok().map(Region::new))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .time_source(SharedTimeSource::default());
+    config.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+        config = config.endpoint_url(url);
+    }
+    config.build()
+}
+
+/// Structured logs as Lambda's logging controls ask (`AWS_LAMBDA_LOG_FORMAT=JSON`,
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`), filtered by target and level without a regex engine.
+pub fn init_tracing() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let wanted = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_default();
+    let filter = wanted
+        .to_ascii_lowercase()
+        .parse::<Targets>()
+        .ok()
+        .filter(|t| t.iter().next().is_some() || t.default_level().is_some())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_target(false)
+        .without_time();
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let registry = tracing_subscriber::registry().with(filter);
+    // A second subscriber (a test that already set one) is not an error worth failing on.
+    let _ = if json {
+        registry.with(fmt.json()).try_init()
+    } else {
+        registry.with(fmt).try_init()
+    };
+}
+
+/// The SDK configuration outside Lambda (the CLI, local mode): `aws_config`'s whole chain of
+/// profiles and instance roles; `AWS_ENDPOINT_URL` points it at an emulator. Retries as in
+/// [`lambda_sdk_config`].
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(3))

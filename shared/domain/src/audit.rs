@@ -3,7 +3,7 @@
 //! digests per event, not the events.
 
 use crate::checkpoint::{merkle_root, Checkpoint, PublicKey, SignedCheckpoint};
-use crate::log::{day_key, link, time_key, Hash, StoredEvent, StreamId};
+use crate::log::{day_key, link, time_key, Hash, RawEvent, StoredEvent, StreamId};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -21,6 +21,36 @@ pub struct IndexAttrs {
 pub struct ScannedEvent {
     pub event: StoredEvent,
     pub index: Option<IndexAttrs>,
+}
+
+/// An event as a full scan reads it, undecoded: the audit hashes the stored text itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawScanned {
+    pub event: RawEvent,
+    pub index: Option<IndexAttrs>,
+}
+
+impl RawScanned {
+    /// The decoded event, for callers that read what it says rather than check it.
+    pub fn decode(self) -> Result<ScannedEvent, String> {
+        let (stream, version) = (self.event.stream.clone(), self.event.version);
+        Ok(ScannedEvent {
+            event: self
+                .event
+                .decode()
+                .map_err(|e| format!("{stream} v{version} {e}"))?,
+            index: self.index,
+        })
+    }
+}
+
+impl From<&ScannedEvent> for RawScanned {
+    fn from(ev: &ScannedEvent) -> Self {
+        RawScanned {
+            event: RawEvent::from_stored(&ev.event),
+            index: ev.index.clone(),
+        }
+    }
 }
 
 /// What kind of tampering (or damage) a finding is.
@@ -119,8 +149,12 @@ impl AuditReport {
 type Digest = [u8; 32];
 
 fn digest(h: &Hash) -> Option<Digest> {
+    digest_of(h.as_str())
+}
+
+fn digest_of(hex_text: &str) -> Option<Digest> {
     let mut out = [0u8; 32];
-    hex::decode_to_slice(h.as_str(), &mut out).ok().map(|_| out)
+    hex::decode_to_slice(hex_text, &mut out).ok().map(|_| out)
 }
 
 struct Link {
@@ -152,28 +186,122 @@ pub fn check_event(ev: &ScannedEvent) -> Vec<Finding> {
         ));
     }
     if let Some(ix) = &ev.index {
-        let day = day_key(&e.record.occurred_at);
-        let sk = format!("{}#{}", time_key(&e.record.occurred_at), e.record.event_id);
-        if ix.day.as_deref() != Some(day.as_str()) {
-            out.push(at(
-                FindingKind::IndexChanged,
-                format!(
-                    "day is {:?}, but the event occurred on {day}: the time index no longer finds it",
-                    ix.day.as_deref().unwrap_or("(missing)")
-                ),
-            ));
-        }
-        if ix.log_sk.as_deref() != Some(sk.as_str()) {
-            out.push(at(
-                FindingKind::IndexChanged,
-                format!(
-                    "log_sk is {:?}, expected {sk:?}: the time index no longer finds it",
-                    ix.log_sk.as_deref().unwrap_or("(missing)")
-                ),
-            ));
-        }
+        out.extend(index_findings(
+            ix,
+            &e.stream,
+            e.version,
+            &e.record.occurred_at,
+            &e.record.event_id,
+        ));
     }
     out
+}
+
+/// `day` and `log_sk` against what the event's time and id give.
+fn index_findings(
+    ix: &IndexAttrs,
+    stream: &StreamId,
+    version: u64,
+    occurred_at: &chrono::DateTime<chrono::Utc>,
+    event_id: &str,
+) -> Vec<Finding> {
+    let at = |detail: String| Finding {
+        kind: FindingKind::IndexChanged,
+        stream: Some(stream.to_string()),
+        version: Some(version),
+        checkpoint: None,
+        detail,
+    };
+    let mut out = Vec::new();
+    let day = day_key(occurred_at);
+    let sk = format!("{}#{event_id}", time_key(occurred_at));
+    if ix.day.as_deref() != Some(day.as_str()) {
+        out.push(at(format!(
+            "day is {:?}, but the event occurred on {day}: the time index no longer finds it",
+            ix.day.as_deref().unwrap_or("(missing)")
+        )));
+    }
+    if ix.log_sk.as_deref() != Some(sk.as_str()) {
+        out.push(at(format!(
+            "log_sk is {:?}, expected {sk:?}: the time index no longer finds it",
+            ix.log_sk.as_deref().unwrap_or("(missing)")
+        )));
+    }
+    out
+}
+
+/// One event checked by itself, reduced to its findings and the link the chain check needs.
+pub struct Checked {
+    link: Option<(StreamId, Link)>,
+    findings: Vec<Finding>,
+}
+
+/// [`check_event`] over the stored text. An untouched event is hashed as stored, without
+/// parsing its payload; any other is decoded and checked in its canonical form, so the
+/// outcome is the same as decoding first. `buf` is scratch space reused across events.
+pub fn check_raw(ev: &RawScanned, buf: &mut Vec<u8>) -> Checked {
+    let e = &ev.event;
+    if e.text_matches_hash(buf) {
+        // The text is what was hashed, so it is canonical: `occurred_at` is a time key.
+        let at = chrono::DateTime::parse_from_rfc3339(&e.occurred_at);
+        if let (Ok(stream), Ok(at)) = (StreamId::new(e.stream.clone()), at) {
+            let at = at.with_timezone(&chrono::Utc);
+            let findings = match &ev.index {
+                Some(ix) => index_findings(ix, &stream, e.version, &at, &e.event_id),
+                None => Vec::new(),
+            };
+            let link = Link {
+                version: e.version,
+                prev: digest_of(&e.prev_hash),
+                hash: digest_of(&e.hash),
+                at,
+            };
+            return Checked {
+                link: Some((stream, link)),
+                findings,
+            };
+        }
+    }
+    match ev.clone().decode() {
+        Ok(decoded) => Checked {
+            findings: check_event(&decoded),
+            link: Some((decoded.event.stream.clone(), Link::of(&decoded.event))),
+        },
+        // Unreadable text was not written by a store: name it, and keep its place in the
+        // chain when the stream name still reads.
+        Err(why) => Checked {
+            findings: vec![Finding {
+                kind: FindingKind::EditedEvent,
+                stream: Some(e.stream.clone()),
+                version: Some(e.version),
+                checkpoint: None,
+                detail: format!(
+                    "event {} cannot be read ({why}): its content was edited",
+                    e.event_id
+                ),
+            }],
+            link: StreamId::new(e.stream.clone()).ok().map(|s| {
+                let link = Link {
+                    version: e.version,
+                    prev: digest_of(&e.prev_hash),
+                    hash: digest_of(&e.hash),
+                    at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                };
+                (s, link)
+            }),
+        },
+    }
+}
+
+impl Link {
+    fn of(ev: &StoredEvent) -> Link {
+        Link {
+            version: ev.version,
+            prev: digest(&ev.prev_hash),
+            hash: digest(&ev.hash),
+            at: ev.record.occurred_at,
+        }
+    }
 }
 
 /// Collects the chain links of every stream; [`Auditor::finish`] checks them and the checkpoints.
@@ -193,17 +321,19 @@ impl Auditor {
 
     /// As [`push`](Self::push), with [`check_event`] already run (perhaps on another thread).
     pub fn push_checked(&mut self, ev: &StoredEvent, found: Vec<Finding>) {
+        self.push_raw(Checked {
+            link: Some((ev.stream.clone(), Link::of(ev))),
+            findings: found,
+        });
+    }
+
+    /// Keeps an event checked by [`check_raw`] (perhaps on another thread).
+    pub fn push_raw(&mut self, checked: Checked) {
         self.events += 1;
-        self.findings.extend(found);
-        self.streams
-            .entry(ev.stream.clone())
-            .or_default()
-            .push(Link {
-                version: ev.version,
-                prev: digest(&ev.prev_hash),
-                hash: digest(&ev.hash),
-                at: ev.record.occurred_at,
-            });
+        self.findings.extend(checked.findings);
+        if let Some((stream, link)) = checked.link {
+            self.streams.entry(stream).or_default().push(link);
+        }
     }
 
     /// Checks every chain, then the checkpoints (chain, signatures, roots) and the store
@@ -501,10 +631,30 @@ mod tests {
                 bytes,
             });
         }
+        /// Audits the decoded events and the stored text; both must say the same.
         fn audit(&self) -> AuditReport {
             let mut a = Auditor::default();
             for e in &self.events {
                 a.push(e);
+            }
+            let decoded = a.finish(&self.checkpoints, Some(&self.key.public()));
+            let raw = self.audit_raw(self.events.iter().map(RawScanned::from).collect());
+            assert_eq!(raw.findings, decoded.findings);
+            assert_eq!(
+                (raw.events, raw.streams, raw.events_after_last_checkpoint),
+                (
+                    decoded.events,
+                    decoded.streams,
+                    decoded.events_after_last_checkpoint
+                )
+            );
+            decoded
+        }
+        fn audit_raw(&self, events: Vec<RawScanned>) -> AuditReport {
+            let mut a = Auditor::default();
+            let mut buf = Vec::new();
+            for e in &events {
+                a.push_raw(check_raw(e, &mut buf));
             }
             a.finish(&self.checkpoints, Some(&self.key.public()))
         }
@@ -700,5 +850,27 @@ mod tests {
         let r = w.audit();
         assert!(r.verified(), "{:#?}", r.findings);
         assert_eq!(r.events_after_last_checkpoint, 1);
+    }
+
+    #[test]
+    fn reformatted_stored_text_that_means_the_same_verifies() {
+        let w = World::given();
+        let mut raw: Vec<RawScanned> = w.events.iter().map(RawScanned::from).collect();
+        raw[0].event.payload = raw[0].event.payload.replace(',', " ,\n ");
+        let r = w.audit_raw(raw);
+        assert!(r.verified(), "{:#?}", r.findings);
+    }
+
+    #[test]
+    fn unreadable_stored_text_is_an_edit_not_an_abort() {
+        let w = World::given();
+        let mut raw: Vec<RawScanned> = w.events.iter().map(RawScanned::from).collect();
+        raw[1].event.payload = "{not json".into();
+        raw[3].event.occurred_at = "yesterday".into(); // the other stream: one finding per stream and kind
+        let r = w.audit_raw(raw);
+        let edited = r.of(FindingKind::EditedEvent);
+        assert_eq!(edited.len(), 2, "{:#?}", r.findings);
+        assert!(edited.iter().all(|f| f.detail.contains("cannot be read")));
+        assert_eq!(r.events, 5, "every event is still counted and chained");
     }
 }

@@ -131,6 +131,99 @@ pub fn link(prev: &Hash, stream: &StreamId, version: u64, record: &EventRecord) 
     Hash(hex::encode(h.finalize()))
 }
 
+/// An event exactly as a store keeps it, every field as stored text: what an audit reads, so
+/// it hashes the stored bytes without decoding them first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    pub stream: String,
+    pub version: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub schema_version: u16,
+    /// As stored: [`time_key`] text.
+    pub occurred_at: String,
+    pub actor: String,
+    /// As stored: the payload's canonical JSON text.
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl RawEvent {
+    /// The stored form of a decoded event: what the stores write.
+    pub fn from_stored(ev: &StoredEvent) -> RawEvent {
+        RawEvent {
+            stream: ev.stream.as_str().to_owned(),
+            version: ev.version,
+            event_id: ev.record.event_id.clone(),
+            event_type: ev.record.event_type.clone(),
+            schema_version: ev.record.schema_version,
+            occurred_at: time_key(&ev.record.occurred_at),
+            actor: ev.record.actor.clone(),
+            payload: ev.record.payload.to_string(),
+            prev_hash: ev.prev_hash.0.clone(),
+            hash: ev.hash.0.clone(),
+        }
+    }
+
+    /// The event with its time and payload parsed; the error names the field that is not.
+    pub fn decode(self) -> Result<StoredEvent, String> {
+        let occurred_at = DateTime::parse_from_rfc3339(&self.occurred_at)
+            .map_err(|e| format!("occurred_at: {e}"))?
+            .with_timezone(&Utc);
+        let payload = serde_json::from_str(&self.payload).map_err(|e| format!("payload: {e}"))?;
+        Ok(StoredEvent {
+            stream: StreamId::new(self.stream)?,
+            version: self.version,
+            record: EventRecord {
+                event_id: self.event_id,
+                event_type: self.event_type,
+                schema_version: self.schema_version,
+                occurred_at,
+                actor: self.actor,
+                payload,
+            },
+            prev_hash: Hash(self.prev_hash),
+            hash: Hash(self.hash),
+        })
+    }
+
+    /// Whether the stored text hashes to the stored hash as it is. Stores write the canonical
+    /// form, so this holds for every untouched event without parsing the payload; a `false`
+    /// is only a reason to decode and hash the canonical form (see [`link`]).
+    pub fn text_matches_hash(&self, buf: &mut Vec<u8>) -> bool {
+        use std::io::Write;
+        buf.clear();
+        let s = |buf: &mut Vec<u8>, v: &str| {
+            // Writing a str to a Vec cannot fail; the escaping is serde_json's, as in `canonical`.
+            let _ = serde_json::to_writer(&mut *buf, v);
+        };
+        buf.extend_from_slice(b"{\"stream\":");
+        s(buf, &self.stream);
+        let _ = write!(buf, ",\"version\":{},\"event_id\":", self.version);
+        s(buf, &self.event_id);
+        buf.extend_from_slice(b",\"event_type\":");
+        s(buf, &self.event_type);
+        let _ = write!(
+            buf,
+            ",\"schema_version\":{},\"occurred_at\":",
+            self.schema_version
+        );
+        s(buf, &self.occurred_at);
+        buf.extend_from_slice(b",\"actor\":");
+        s(buf, &self.actor);
+        buf.extend_from_slice(b",\"payload\":");
+        buf.extend_from_slice(self.payload.as_bytes());
+        buf.push(b'}');
+        let mut h = Sha256::new();
+        h.update(self.prev_hash.as_bytes());
+        h.update(&buf[..]);
+        let mut hex_out = [0u8; 64];
+        hex::encode_to_slice(h.finalize(), &mut hex_out).is_ok()
+            && hex_out[..] == *self.hash.as_bytes()
+    }
+}
+
 /// Chains new records onto a stream whose head is (`version`, `prev`).
 pub fn chain(
     stream: &StreamId,
@@ -216,6 +309,7 @@ impl PeriodDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
     use serde_json::json;
 
     fn rec(n: u32) -> EventRecord {
@@ -270,5 +364,56 @@ mod tests {
         let mut t = s.clone();
         t[0].record.payload = serde_json::from_str(r#"{"b":"x","n":1}"#).unwrap();
         assert_eq!(verify_stream(&t), Ok(()));
+    }
+
+    #[test]
+    fn stored_text_hashes_as_the_canonical_form() {
+        let mut buf = Vec::new();
+        for ev in stream() {
+            let raw = RawEvent::from_stored(&ev);
+            assert!(raw.text_matches_hash(&mut buf));
+            assert_eq!(raw.decode().unwrap(), ev);
+        }
+    }
+
+    #[test]
+    fn edited_or_reformatted_text_does_not_match_as_it_is() {
+        let mut buf = Vec::new();
+        let ev = &stream()[0];
+        let mut raw = RawEvent::from_stored(ev);
+        raw.payload = raw.payload.replace(':', ": ");
+        assert!(
+            !raw.text_matches_hash(&mut buf),
+            "reformatted: decode and hash the canonical form"
+        );
+        let mut raw = RawEvent::from_stored(ev);
+        raw.actor.push('x');
+        assert!(!raw.text_matches_hash(&mut buf));
+    }
+
+    proptest::proptest! {
+        /// The fast path must agree with `link` for any text: escapes, quotes, non-ASCII.
+        #[test]
+        fn text_hash_agrees_with_link(
+            stream in "[^\\p{Cc}]{1,40}",
+            id in "\\PC{0,30}",
+            actor in "\\PC{0,30}",
+            key in "\\PC{0,10}",
+            value in proptest::prelude::any::<String>(),
+            n in proptest::prelude::any::<i64>(),
+            version in 1u64..u64::MAX,
+        ) {
+            let stream = StreamId::new(stream).unwrap();
+            let record = EventRecord {
+                event_id: id,
+                event_type: "AccessRequested".into(),
+                schema_version: 1,
+                occurred_at: Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+                actor,
+                payload: json!({ key: value, "n": n, "x": [1.5, null, true] }),
+            };
+            let ev = &chain(&stream, version - 1, Hash::genesis(), vec![record])[0];
+            proptest::prop_assert!(RawEvent::from_stored(ev).text_matches_hash(&mut Vec::new()));
+        }
     }
 }

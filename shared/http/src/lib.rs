@@ -635,69 +635,64 @@ pub enum Part {
     Revoke,
 }
 
-/// Every route: method, path, the function that serves it, the handler. The routers and the
-/// OpenAPI check are both built from this one table.
-fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
+type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
+
+/// The `request` function's routes. One list per function, so that a function's binary links
+/// only its own handlers.
+fn requests_routes() -> Routes {
     vec![
-        ("POST", "/requests", Part::Requests, post(create)),
-        ("GET", "/requests", Part::Requests, get(list)),
-        ("GET", "/requests/{id}", Part::Requests, get(show)),
-        ("GET", "/openapi.yaml", Part::Requests, get(openapi)),
-        ("GET", "/reports", Part::Requests, get(report)),
-        (
-            "GET",
-            "/checkpoints/key",
-            Part::Requests,
-            get(checkpoint_key),
-        ),
-        (
-            "POST",
-            "/requests/{id}/approve",
-            Part::Decisions,
-            post(approve),
-        ),
-        ("POST", "/requests/{id}/deny", Part::Decisions, post(deny)),
-        (
-            "POST",
-            "/requests/{id}/cancel",
-            Part::Decisions,
-            post(cancel),
-        ),
-        (
-            "POST",
-            "/requests/{id}/extend",
-            Part::Decisions,
-            post(extend),
-        ),
-        (
-            "POST",
-            "/requests/{id}/review",
-            Part::Decisions,
-            post(review),
-        ),
-        ("POST", "/requests/{id}/revoke", Part::Revoke, post(revoke)),
-        ("GET", "/reviews", Part::Requests, get(reviews)),
-        ("POST", "/reviews/{id}", Part::Decisions, post(review_grant)),
-        ("POST", "/alerts", Part::Requests, post(alerts::receive)),
-        (
-            "POST",
-            "/pipeline/requests",
-            Part::Requests,
-            post(pipeline::create),
-        ),
-        (
-            "GET",
-            "/pipeline/requests/{id}",
-            Part::Requests,
-            get(pipeline::show),
-        ),
+        ("POST", "/requests", post(create)),
+        ("GET", "/requests", get(list)),
+        ("GET", "/requests/{id}", get(show)),
+        ("GET", "/openapi.yaml", get(openapi)),
+        ("GET", "/reports", get(report)),
+        ("GET", "/checkpoints/key", get(checkpoint_key)),
+        ("GET", "/reviews", get(reviews)),
+        ("POST", "/alerts", post(alerts::receive)),
+        ("POST", "/pipeline/requests", post(pipeline::create)),
+        ("GET", "/pipeline/requests/{id}", get(pipeline::show)),
+    ]
+}
+
+/// The `approve` function's routes.
+fn decisions_routes() -> Routes {
+    vec![
+        ("POST", "/requests/{id}/approve", post(approve)),
+        ("POST", "/requests/{id}/deny", post(deny)),
+        ("POST", "/requests/{id}/cancel", post(cancel)),
+        ("POST", "/requests/{id}/extend", post(extend)),
+        ("POST", "/requests/{id}/review", post(review)),
+        ("POST", "/reviews/{id}", post(review_grant)),
+    ]
+}
+
+/// The `revoke` function's routes.
+fn revoke_routes() -> Routes {
+    vec![
+        ("POST", "/requests/{id}/revoke", post(revoke)),
         (
             "POST",
             "/pipeline/requests/{id}/revoke",
-            Part::Revoke,
             post(pipeline::revoke),
         ),
     ]
+}
+
+/// Every route: method, path, the function that serves it, the handler. The routers and the
+/// OpenAPI check are both built from these lists.
+fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
+    let tag = |part: Part, routes: Routes| {
+        routes
+            .into_iter()
+            .map(move |(m, p, h)| (m, p, part, h))
+            .collect::<Vec<_>>()
+    };
+    [
+        tag(Part::Requests, requests_routes()),
+        tag(Part::Decisions, decisions_routes()),
+        tag(Part::Revoke, revoke_routes()),
+    ]
+    .concat()
 }
 
 /// (method, path) of every route, for checking against the OpenAPI description.
@@ -713,14 +708,12 @@ pub fn route_parts() -> Vec<(&'static str, &'static str, Part)> {
         .collect()
 }
 
-fn routes(parts: &[Part], api: Api) -> Router {
-    let router = table()
+fn routes(routes: Routes, api: Api) -> Router {
+    routes
         .into_iter()
-        .filter(|(_, _, part, _)| parts.contains(part))
-        .fold(Router::new(), |r, (_, path, _, handler)| {
+        .fold(Router::new(), |r, (_, path, handler)| {
             r.route(path, handler)
-        });
-    router
+        })
         .fallback(no_route)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(DRAIN_LIMIT))
@@ -729,20 +722,23 @@ fn routes(parts: &[Part], api: Api) -> Router {
 
 /// The `request` function's routes: ask for access, read requests, the API description.
 pub fn requests_router(api: Api) -> Router {
-    routes(&[Part::Requests], api)
+    routes(requests_routes(), api)
 }
 
 /// The `approve` function's routes: every decision on an existing request.
 pub fn decisions_router(api: Api) -> Router {
-    routes(&[Part::Decisions], api)
+    routes(decisions_routes(), api)
 }
 
 /// The `revoke` function's HTTP route.
 pub fn revoke_router(api: Api) -> Router {
-    routes(&[Part::Revoke], api)
+    routes(revoke_routes(), api)
 }
 
 /// The whole API, for a process that serves every route (local mode, tests).
 pub fn router(api: Api) -> Router {
-    routes(&[Part::Requests, Part::Decisions, Part::Revoke], api)
+    routes(
+        table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect(),
+        api,
+    )
 }

@@ -8,8 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use stint_app::execute::{execute, load, ConflictPolicy};
 use stint_app::ports::{
-    AccessProvider, Clock, EventStore, LogStream, ProviderError, ScanStream, Scheduler, StoreError,
-    TimerKind,
+    AccessProvider, Clock, EventStore, LogStream, ProviderError, Scheduler, StoreError, TimerKind,
 };
 use stint_app::AppError;
 use stint_domain::budget::InlinePolicy;
@@ -210,7 +209,7 @@ impl EventStore for PublishingStore {
         self.inner.read_log(from, to)
     }
 
-    fn scan(&self) -> ScanStream<'_> {
-        self.inner.scan()
+    fn scan_raw(&self) -> stint_app::ports::RawScanStream<'_> {
+        self.inner.scan_raw()
     }
 }

@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use stint_app::ports::{check_append, EventStore, LogStream, ScanStream, StoreError};
-use stint_domain::audit::ScannedEvent;
-use stint_domain::log::{chain, time_key};
+use stint_app::ports::{check_append, EventStore, LogStream, RawScanStream, StoreError};
+use stint_domain::audit::RawScanned;
+use stint_domain::log::{chain, time_key, RawEvent};
 use stint_domain::{EventRecord, Hash, StoredEvent, StreamId};
 
 const SCHEMA: &str = r#"
@@ -124,6 +124,33 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent,
             prev_hash: Hash(row.get(8).map_err(db_err)?),
             hash: Hash(row.get(9).map_err(db_err)?),
         })
+    }))
+}
+
+/// A row as stored text. The local index is `occurred_at` itself, which the hash covers.
+fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RawScanned, StoreError>> {
+    let version: i64 = row.get(1)?;
+    let schema_version: i64 = row.get(4)?;
+    let (Ok(version), Ok(schema_version)) = (u64::try_from(version), u16::try_from(schema_version))
+    else {
+        return Ok(Err(StoreError::Corrupt(format!(
+            "version {version} or schema_version {schema_version} out of range"
+        ))));
+    };
+    Ok(Ok(RawScanned {
+        event: RawEvent {
+            stream: row.get(0)?,
+            version,
+            event_id: row.get(2)?,
+            event_type: row.get(3)?,
+            schema_version,
+            occurred_at: row.get(5)?,
+            actor: row.get(6)?,
+            payload: row.get(7)?,
+            prev_hash: row.get(8)?,
+            hash: row.get(9)?,
+        },
+        index: None,
     }))
 }
 
@@ -266,24 +293,18 @@ impl EventStore for SqliteEventStore {
         }))
     }
 
-    fn scan(&self) -> ScanStream<'_> {
+    fn scan_raw(&self) -> RawScanStream<'_> {
         // Keyset pagination on the primary key: (stream, version) order, the table itself.
+        // Rows stay text: the audit hashes what is stored, and decodes only what fails.
         let page_size = self.page_size;
-        let cursor: (Option<(String, i64)>, VecDeque<StoredEvent>, bool) =
+        let cursor: (Option<(String, i64)>, VecDeque<RawScanned>, bool) =
             (None, VecDeque::new(), false);
         Box::pin(futures::stream::unfold(
             cursor,
             move |(mut after, mut buffer, mut done)| async move {
                 loop {
                     if let Some(ev) = buffer.pop_front() {
-                        // The local index is `occurred_at` itself, which the hash covers.
-                        return Some((
-                            Ok(ScannedEvent {
-                                event: ev,
-                                index: None,
-                            }),
-                            (after, buffer, done),
-                        ));
+                        return Some((Ok(ev), (after, buffer, done)));
                     }
                     if done {
                         return None;
@@ -294,12 +315,12 @@ impl EventStore for SqliteEventStore {
                             let (a_stream, a_version) = a.unwrap_or((String::new(), -1));
                             let mut q = conn
                                 .prepare_cached(&format!(
-                                "SELECT {COLUMNS} FROM events WHERE (stream, version) > (?1, ?2)
-                                 ORDER BY stream, version LIMIT ?3"
-                            ))
+                                    "SELECT {COLUMNS} FROM events WHERE (stream, version) > (?1, ?2)
+                                     ORDER BY stream, version LIMIT ?3"
+                                ))
                                 .map_err(db_err)?;
                             let rows = q
-                                .query_map(params![a_stream, a_version, page_size], row_to_event)
+                                .query_map(params![a_stream, a_version, page_size], row_to_raw)
                                 .map_err(db_err)?;
                             rows.map(|r| r.map_err(db_err).and_then(|x| x))
                                 .collect::<Result<Vec<_>, _>>()
@@ -309,7 +330,8 @@ impl EventStore for SqliteEventStore {
                         Ok(events) => {
                             done = (events.len() as i64) < page_size;
                             if let Some(last) = events.last() {
-                                after = Some((last.stream.to_string(), last.version as i64));
+                                after =
+                                    Some((last.event.stream.clone(), last.event.version as i64));
                             }
                             buffer.extend(events);
                         }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
-use stint_domain::audit::ScannedEvent;
+use futures::{StreamExt, TryStreamExt};
+use stint_domain::audit::{RawScanned, ScannedEvent};
 use stint_domain::{EventRecord, StoredEvent, StreamId};
 
 /// Infrastructure failures of a store. A `Conflict` is the one a caller resolves by reloading.
@@ -39,6 +40,7 @@ impl StoreError {
 
 pub type LogStream<'a> = BoxStream<'a, Result<StoredEvent, StoreError>>;
 pub type ScanStream<'a> = BoxStream<'a, Result<ScannedEvent, StoreError>>;
+pub type RawScanStream<'a> = BoxStream<'a, Result<RawScanned, StoreError>>;
 
 /// Most events one append may carry (DynamoDB transactions take at most 100 items).
 pub const MAX_APPEND: usize = 100;
@@ -74,9 +76,17 @@ pub trait EventStore: Send + Sync {
     /// Every event with `from <= occurred_at < to`, across streams, in time order, page by page.
     fn read_log(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> LogStream<'_>;
 
-    /// Every event in the store, with the index attributes stored beside it, in no set order
-    /// across streams: what an audit reads. Never goes through the index it checks.
-    fn scan(&self) -> ScanStream<'_>;
+    /// Every event in the store as stored text, with the index attributes stored beside it,
+    /// in no set order across streams: what an audit reads. Never goes through the index it
+    /// checks.
+    fn scan_raw(&self) -> RawScanStream<'_>;
+
+    /// [`scan_raw`](Self::scan_raw), decoded.
+    fn scan(&self) -> ScanStream<'_> {
+        self.scan_raw()
+            .and_then(|raw| async move { raw.decode().map_err(StoreError::Corrupt) })
+            .boxed()
+    }
 }
 
 /// The checks every adapter makes before it writes.

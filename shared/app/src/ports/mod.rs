@@ -15,5 +15,7 @@ pub use chat::Chat;
 pub use checkpoints::{CheckpointArchive, CheckpointKey, CheckpointSigner};
 pub use clock::Clock;
 pub use delivery::{Archive, Mailer};
-pub use event_store::{check_append, EventStore, LogStream, ScanStream, StoreError, MAX_APPEND};
+pub use event_store::{
+    check_append, EventStore, LogStream, RawScanStream, ScanStream, StoreError, MAX_APPEND,
+};
 pub use scheduler::{Scheduler, TimerFired, TimerKind};
