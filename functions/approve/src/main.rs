@@ -8,6 +8,8 @@ use stint_aws::runtime;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let api = stint_http::apigw::api_from_env(runtime::stint_from_env(&sdk).await?);
+    let api = stint_http::apigw::api_from_env(
+        runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::scheduler).await?,
+    );
     lambda_http::run(stint_http::decisions_router(api)).await
 }

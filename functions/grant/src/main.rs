@@ -8,7 +8,7 @@ use stint_aws::{lambda, runtime};
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk).await?;
+    let stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
         lambda::handle_grant(stint, event)

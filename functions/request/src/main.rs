@@ -9,7 +9,8 @@ use stint_http::apigw;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk).await?;
+    let stint =
+        runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::withheld_timers).await?;
     let mut api =
         apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);
     if let Some(key) = runtime::checkpoint_key_from_env(&sdk) {

@@ -8,7 +8,7 @@ use stint_http::apigw;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk).await?;
+    let stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
     let router = stint_http::revoke_router(apigw::api_from_env(stint.clone()));
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {

@@ -11,6 +11,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_types::sdk_config::{SharedCredentialsProvider, SharedTimeSource};
 use std::sync::Arc;
 use stint_app::clock::SystemClock;
+use stint_app::ports::{AccessProvider, Scheduler, Withheld};
 use stint_app::{RetryPolicy, Stint};
 use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{Catalog, ProtectedResources};
@@ -201,16 +202,20 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// The services, over DynamoDB, IAM and EventBridge Scheduler, with the catalog they decide
-/// by recorded in the catalog history first.
-pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
+/// The services over DynamoDB, with the catalog they decide by recorded in the catalog history
+/// first. `access` and `timers` give the IAM and Scheduler ports: [`iam`] and [`scheduler`] in
+/// the functions whose role may call them, [`withheld_access`] and [`withheld_timers`] in the
+/// rest, so each binary links only the clients its role lets it use.
+pub async fn stint_from_env<A, T>(
+    sdk: &SdkConfig,
+    access: A,
+    timers: T,
+) -> Result<Stint, ConfigError>
+where
+    A: FnOnce(&SdkConfig) -> Arc<dyn AccessProvider>,
+    T: FnOnce(&SdkConfig) -> Result<Arc<dyn Scheduler>, ConfigError>,
+{
     let loaded = load_catalog_source(sdk).await?;
-    let targets = SchedulerTargets {
-        group: var_or("STINT_SCHEDULE_GROUP", "stint"),
-        role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
-        start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
-        expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
-    };
     let stint = Stint {
         store: Arc::new(DynamoEventStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
@@ -218,15 +223,43 @@ pub async fn stint_from_env(sdk: &SdkConfig) -> Result<Stint, ConfigError> {
         )),
         catalog: Arc::new(loaded.catalog.clone()),
         clock: Arc::new(SystemClock),
-        access: Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
-        timers: Arc::new(EventBridgeScheduler::new(
-            aws_sdk_scheduler::Client::new(sdk),
-            targets,
-        )),
+        access: access(sdk),
+        timers: timers(sdk)?,
         retry: RetryPolicy::default(),
     };
     record_catalog(&stint, &loaded).await?;
     Ok(stint)
+}
+
+/// IAM, for the functions that put and delete policies (grant, revoke).
+pub fn iam(sdk: &SdkConfig) -> Arc<dyn AccessProvider> {
+    Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk)))
+}
+
+/// EventBridge Scheduler, with the timers' targets from the environment.
+pub fn scheduler(sdk: &SdkConfig) -> Result<Arc<dyn Scheduler>, ConfigError> {
+    let targets = SchedulerTargets {
+        group: var_or("STINT_SCHEDULE_GROUP", "stint"),
+        role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
+        start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
+        expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
+    };
+    Ok(Arc::new(EventBridgeScheduler::new(
+        aws_sdk_scheduler::Client::new(sdk),
+        targets,
+    )))
+}
+
+/// No IAM: every call is refused, as the function's role would.
+pub fn withheld_access(_: &SdkConfig) -> Arc<dyn AccessProvider> {
+    Arc::new(Withheld { what: "IAM" })
+}
+
+/// No Scheduler: every call is refused, as the function's role would.
+pub fn withheld_timers(_: &SdkConfig) -> Result<Arc<dyn Scheduler>, ConfigError> {
+    Ok(Arc::new(Withheld {
+        what: "EventBridge Scheduler",
+    }))
 }
 
 /// The alert webhook secret: `STINT_ALERT_SECRET` itself, or the SSM parameter named by

@@ -8,6 +8,7 @@ mod clock;
 mod delivery;
 mod event_store;
 mod scheduler;
+mod withheld;
 
 pub use access::{AccessProvider, ProviderError};
 pub use bus::{BusMessage, EventBus};
@@ -19,3 +20,4 @@ pub use event_store::{
     check_append, EventStore, LogStream, RawScanStream, ScanStream, StoreError, MAX_APPEND,
 };
 pub use scheduler::{Scheduler, TimerFired, TimerKind};
+pub use withheld::Withheld;
