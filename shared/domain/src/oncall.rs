@@ -7,43 +7,31 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An IANA time zone such as `Europe/Berlin`, checked on load against the time-zone database
-/// (feature `oncall`). Builds without it keep the name, checked for shape only, and cannot say
-/// who is on call: only the binaries that act on alerts carry the database.
+/// (feature `oncall`: jiff's bundled copy of the IANA database, compact enough for a Lambda).
+/// Builds without it keep the name, checked for shape only, and cannot say who is on call:
+/// only the binaries that act on alerts carry the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TimeZone(
-    #[cfg(feature = "oncall")] chrono_tz::Tz,
-    #[cfg(not(feature = "oncall"))] String,
-);
+pub struct TimeZone(String);
 
 impl TryFrom<String> for TimeZone {
     type Error = String;
-    #[cfg(feature = "oncall")]
     fn try_from(s: String) -> Result<Self, String> {
-        s.parse::<chrono_tz::Tz>()
-            .map(TimeZone)
-            .map_err(|_| format!("{s:?} is not an IANA time zone such as Europe/Berlin"))
-    }
-    #[cfg(not(feature = "oncall"))]
-    fn try_from(s: String) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not an IANA time zone such as Europe/Berlin");
         let shaped = !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c));
-        if shaped {
-            Ok(TimeZone(s))
-        } else {
-            Err(format!(
-                "{s:?} is not an IANA time zone such as Europe/Berlin"
-            ))
+        if !shaped {
+            return Err(bad());
         }
+        #[cfg(feature = "oncall")]
+        if jiff::tz::db().get(&s).is_err() {
+            return Err(bad());
+        }
+        Ok(TimeZone(s))
     }
 }
 impl From<TimeZone> for String {
-    #[cfg(feature = "oncall")]
-    fn from(t: TimeZone) -> String {
-        t.0.name().to_owned()
-    }
-    #[cfg(not(feature = "oncall"))]
     fn from(t: TimeZone) -> String {
         t.0
     }
@@ -53,7 +41,25 @@ impl TimeZone {
     /// The local date and time at `at`.
     #[cfg(feature = "oncall")]
     fn local(&self, at: DateTime<Utc>) -> Result<chrono::NaiveDateTime, OnCallError> {
-        Ok(at.with_timezone(&self.0).naive_local())
+        let zone = jiff::tz::db()
+            .get(&self.0)
+            .map_err(|_| OnCallError::NoTimeZoneData)?;
+        let ts =
+            jiff::Timestamp::from_second(at.timestamp()).map_err(|_| OnCallError::OutOfRange)?;
+        let dt = zone.to_datetime(ts);
+        NaiveDate::from_ymd_opt(
+            i32::from(dt.year()),
+            u32::try_from(dt.month()).map_err(|_| OnCallError::OutOfRange)?,
+            u32::try_from(dt.day()).map_err(|_| OnCallError::OutOfRange)?,
+        )
+        .and_then(|d| {
+            d.and_hms_opt(
+                u32::try_from(dt.hour()).ok()?,
+                u32::try_from(dt.minute()).ok()?,
+                u32::try_from(dt.second()).ok()?,
+            )
+        })
+        .ok_or(OnCallError::OutOfRange)
     }
     #[cfg(not(feature = "oncall"))]
     fn local(&self, _at: DateTime<Utc>) -> Result<chrono::NaiveDateTime, OnCallError> {
@@ -68,6 +74,8 @@ pub enum OnCallError {
     Nobody,
     #[error("this build has no time-zone database (stint-domain feature `oncall`)")]
     NoTimeZoneData,
+    #[error("the instant is outside the time-zone database's range")]
+    OutOfRange,
 }
 
 /// A wall-clock time of day, `HH:MM`.
