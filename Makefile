@@ -19,6 +19,7 @@ build-$(1):
 endef
 
 $(eval $(call function,RequestFunction,stint-request))
+$(eval $(call function,AlertsFunction,stint-alerts))
 $(eval $(call function,ApproveFunction,stint-approve))
 $(eval $(call function,GrantFunction,stint-grant))
 $(eval $(call function,RevokeFunction,stint-revoke))
@@ -26,4 +27,4 @@ $(eval $(call function,RelayFunction,stint-relay))
 $(eval $(call function,NotifyFunction,stint-notify))
 $(eval $(call function,ReportFunction,stint-report))
 
-.PHONY: $(addprefix build-,RequestFunction ApproveFunction GrantFunction RevokeFunction RelayFunction NotifyFunction ReportFunction)
+.PHONY: $(addprefix build-,RequestFunction AlertsFunction ApproveFunction GrantFunction RevokeFunction RelayFunction NotifyFunction ReportFunction)

@@ -34,9 +34,9 @@ async fn fixture() -> Fixture {
     f
 }
 
-/// The request function's handler, given one event as Lambda would.
-async fn request_fn(f: &Fixture, event: Value) -> Value {
-    stint_aws::lambda::handle_request(
+/// The alerts function's handler, given one event as Lambda would.
+async fn alerts_fn(f: &Fixture, event: Value) -> Value {
+    stint_aws::lambda::handle_alerts(
         &f.stint,
         stint_http::apigw::edge(app(f)),
         lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
@@ -82,7 +82,7 @@ fn id_of(outcome: &Value) -> RequestId {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it() {
     let f = fixture().await;
-    let out = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    let out = alerts_fn(&f, sample("cloudwatch-alarm.json")).await;
     assert_eq!(out["outcome"], "requested", "{out}");
     // Rotation alice, bob, carol from 2026-01-05 09:00 Berlin, weekly: 46 shifts have passed
     // by 2026-11-23, so the 47th (index 1) is bob's.
@@ -119,7 +119,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     assert!(policy.to_string().contains("table/orders"), "{policy}");
 
     f.clock.advance(Duration::minutes(40));
-    let out = request_fn(&f, sample("cloudwatch-ok.json")).await;
+    let out = alerts_fn(&f, sample("cloudwatch-ok.json")).await;
     assert_eq!(out["outcome"], "resolved", "{out}");
     assert_eq!(out["resolved"], json!([id.to_string()]));
     let st = f.state(id).await;
@@ -142,7 +142,7 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
     );
     assert!(f.policy(&grant_policy_name(id)).await.is_none());
     // A second OK finds nothing more to do.
-    let again = request_fn(&f, sample("cloudwatch-ok.json")).await;
+    let again = alerts_fn(&f, sample("cloudwatch-ok.json")).await;
     assert_eq!(again["resolved"], json!([]));
     assert!(matches!(
         f.stint.close_incident_access(id).await.unwrap(),
@@ -153,15 +153,15 @@ async fn an_alarm_gives_the_on_call_engineer_approved_access_and_ok_revokes_it()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_repeated_or_flapping_alarm_gives_one_request() {
     let f = fixture().await;
-    let first = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    let first = alerts_fn(&f, sample("cloudwatch-alarm.json")).await;
     let id = id_of(&first);
     // The same event redelivered, three at once and once more after.
     let again =
-        futures::future::join_all((0..3).map(|_| request_fn(&f, sample("cloudwatch-alarm.json"))))
+        futures::future::join_all((0..3).map(|_| alerts_fn(&f, sample("cloudwatch-alarm.json"))))
             .await;
     for out in again
         .iter()
-        .chain([&request_fn(&f, sample("cloudwatch-alarm.json")).await])
+        .chain([&alerts_fn(&f, sample("cloudwatch-alarm.json")).await])
     {
         assert_eq!(out["outcome"], "joined", "{out}");
         assert_eq!(id_of(out), id);
@@ -169,11 +169,11 @@ async fn a_repeated_or_flapping_alarm_gives_one_request() {
     f.stint.grant(id).await.unwrap();
     // It flaps: OK, then ALARM again 5 minutes later: the same incident.
     f.clock.advance(Duration::minutes(10));
-    request_fn(&f, alarm_at("OK", t0() + Duration::minutes(10))).await;
+    alerts_fn(&f, alarm_at("OK", t0() + Duration::minutes(10))).await;
     f.stint.close_incident_access(id).await.unwrap();
     assert_eq!(f.status(id).await, Status::Revoked);
     f.clock.advance(Duration::minutes(5));
-    let flap = request_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(15))).await;
+    let flap = alerts_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(15))).await;
     assert_eq!(flap["outcome"], "joined", "{flap}");
     assert_eq!(id_of(&flap), id);
     let requests = requests_in_log(&f).await.len();
@@ -186,7 +186,7 @@ async fn a_repeated_or_flapping_alarm_gives_one_request() {
 
     // Past the flap window a new ALARM is a new incident.
     f.clock.advance(Duration::minutes(30));
-    let later = request_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(45))).await;
+    let later = alerts_fn(&f, alarm_at("ALARM", t0() + Duration::minutes(45))).await;
     assert_eq!(later["outcome"], "requested", "{later}");
     assert_ne!(id_of(&later), id);
     assert_eq!(requests_in_log(&f).await.len(), 2);
@@ -198,7 +198,7 @@ async fn without_an_alert_rule_the_request_waits_for_a_person_and_other_alarms_a
     let mut ev = sample("cloudwatch-alarm.json");
     ev["detail"]["alarmName"] = json!("inventory-lag");
     ev["resources"] = json!(["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:inventory-lag"]);
-    let out = request_fn(&f, ev).await;
+    let out = alerts_fn(&f, ev).await;
     assert_eq!(out["outcome"], "requested", "{out}");
     assert_eq!(out["status"], "pending");
     // erin and frank alternate weekly at 10:00 New York from 2026-01-05: index 46 % 2 = 0.
@@ -208,10 +208,10 @@ async fn without_an_alert_rule_the_request_waits_for_a_person_and_other_alarms_a
     let mut other = sample("cloudwatch-alarm.json");
     other["detail"]["alarmName"] = json!("billing-latency");
     other["resources"] = json!(["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:billing-latency"]);
-    assert_eq!(request_fn(&f, other).await["outcome"], "ignored");
+    assert_eq!(alerts_fn(&f, other).await["outcome"], "ignored");
     let mut insufficient = sample("cloudwatch-alarm.json");
     insufficient["detail"]["state"]["value"] = json!("INSUFFICIENT_DATA");
-    assert_eq!(request_fn(&f, insufficient).await["outcome"], "ignored");
+    assert_eq!(alerts_fn(&f, insufficient).await["outcome"], "ignored");
     assert_eq!(event_count(&f).await, before);
 }
 
@@ -546,9 +546,9 @@ async fn pipeline_claims_that_match_are_approved_and_others_wait() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_incident_resolved_before_the_grant_never_grants() {
     let f = fixture().await;
-    let id = id_of(&request_fn(&f, sample("cloudwatch-alarm.json")).await);
+    let id = id_of(&alerts_fn(&f, sample("cloudwatch-alarm.json")).await);
     // OK arrives before the bus has handed AccessApproved to the grant function.
-    let out = request_fn(&f, sample("cloudwatch-ok.json")).await;
+    let out = alerts_fn(&f, sample("cloudwatch-ok.json")).await;
     assert_eq!(out["resolved"], json!([id.to_string()]));
     let granted = f.stint.grant(id).await.unwrap();
     assert!(
@@ -567,7 +567,7 @@ async fn two_episodes_of_one_alarm_racing_open_one_request() {
     let events: Vec<Value> = (0..8)
         .map(|i| alarm_at("ALARM", t0() - Duration::seconds(i)))
         .collect();
-    let outs = futures::future::join_all(events.into_iter().map(|e| request_fn(&f, e))).await;
+    let outs = futures::future::join_all(events.into_iter().map(|e| alerts_fn(&f, e))).await;
     let ids: std::collections::BTreeSet<RequestId> = outs.iter().map(id_of).collect();
     assert_eq!(ids.len(), 1, "{outs:?}");
     assert_eq!(
@@ -600,10 +600,10 @@ async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
         .append(&alert.stream(), 0, vec![claim])
         .await
         .unwrap();
-    let out = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    let out = alerts_fn(&f, sample("cloudwatch-alarm.json")).await;
     assert_eq!(out["outcome"], "requested", "{out}");
     assert_eq!(id_of(&out), alert.request_id());
-    let again = request_fn(&f, sample("cloudwatch-alarm.json")).await;
+    let again = alerts_fn(&f, sample("cloudwatch-alarm.json")).await;
     assert_eq!(again["outcome"], "joined");
     assert_eq!(requests_in_log(&f).await.len(), 1);
 }
@@ -611,10 +611,10 @@ async fn a_crash_between_the_claim_and_the_request_converges_on_redelivery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_sweep_ends_incident_access_whose_resolution_event_was_lost() {
     let f = fixture().await;
-    let id = id_of(&request_fn(&f, sample("cloudwatch-alarm.json")).await);
+    let id = id_of(&alerts_fn(&f, sample("cloudwatch-alarm.json")).await);
     f.stint.grant(id).await.unwrap();
     f.clock.advance(Duration::minutes(10));
-    request_fn(&f, sample("cloudwatch-ok.json")).await;
+    alerts_fn(&f, sample("cloudwatch-ok.json")).await;
     // IncidentResolved never reaches the revoke function; the next sweep finds it.
     let report = f.stint.sweep().await.unwrap();
     assert_eq!(report.revoked, 1, "{report:?}");

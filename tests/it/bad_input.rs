@@ -168,10 +168,18 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
             .await
             .expect("the approve function answers");
         serde_json::to_value(response).expect("a response")
+    } else if route == "/alerts" {
+        let router = stint_http::alerts_router(api.clone());
+        stint_aws::lambda::handle_alerts(
+            &f.stint,
+            stint_http::apigw::edge(router),
+            lambda_runtime::LambdaEvent::new(event, ctx),
+        )
+        .await
+        .expect("the alerts function answers")
     } else {
         let router = stint_http::requests_router(api.clone());
         stint_aws::lambda::handle_request(
-            &f.stint,
             stint_http::apigw::edge(router),
             lambda_runtime::LambdaEvent::new(event, ctx),
         )

@@ -365,12 +365,15 @@ async fn relay_function_puts_stream_records_on_the_bus() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn request_function_turns_an_alarm_into_access_and_ok_revokes_it() {
+async fn alerts_function_turns_an_alarm_into_access_and_ok_revokes_it() {
     // The example catalog's services attach to role/stint/oncall; no other test grants this
     // incident's request there.
     let f = Fixture::new(Utc::now()).await;
     f.ensure_role("oncall").await;
-    let (kind, out) = invoke(&f, "stint-request", sample("cloudwatch-alarm.json"), &[]).await;
+    // The request function no longer takes alarms: they are the alerts function's.
+    let (kind, _) = invoke(&f, "stint-request", sample("cloudwatch-alarm.json"), &[]).await;
+    assert_eq!(kind, "error");
+    let (kind, out) = invoke(&f, "stint-alerts", sample("cloudwatch-alarm.json"), &[]).await;
     assert_eq!(kind, "response", "{out}");
     assert_eq!(
         (out["outcome"].as_str(), out["status"].as_str()),
@@ -390,11 +393,11 @@ async fn request_function_turns_an_alarm_into_access_and_ok_revokes_it() {
     let policy = grant_policy_name(RequestId::parse(&id).unwrap());
     assert!(f.policy_on("oncall", &policy).await.is_some());
 
-    let (_, out) = invoke(&f, "stint-request", sample("cloudwatch-ok.json"), &[]).await;
+    let (_, out) = invoke(&f, "stint-alerts", sample("cloudwatch-ok.json"), &[]).await;
     assert_eq!(out["resolved"], json!([id]), "{out}");
     assert!(
         f.policy_on("oncall", &policy).await.is_some(),
-        "the request function only records"
+        "the alerts function only records"
     );
 
     let mut resolved = sample("eventbridge-incident-resolved.json");
@@ -409,7 +412,7 @@ async fn request_function_turns_an_alarm_into_access_and_ok_revokes_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn request_function_serves_signed_alerts_and_pipeline_requests() {
+async fn request_serves_pipeline_requests_and_alerts_serves_signed_alerts() {
     let f = Fixture::new(Utc::now()).await;
     f.ensure_role("ci-deploy").await;
     let answer = invoke(
@@ -439,12 +442,23 @@ async fn request_function_serves_signed_alerts_and_pipeline_requests() {
     alert["body"] = json!(raw);
     alert["headers"]["x-stint-signature"] =
         json!(stint_http::alerts::sign(b"function-secret", raw.as_bytes()));
-    assert_http(&invoke(&f, "stint-request", alert.clone(), &[]).await, 401);
+    // The request function has no such route; the alerts function refuses it unsigned.
+    assert_http(
+        &invoke(
+            &f,
+            "stint-request",
+            alert.clone(),
+            &[("STINT_ALERT_SECRET", "function-secret")],
+        )
+        .await,
+        404,
+    );
+    assert_http(&invoke(&f, "stint-alerts", alert.clone(), &[]).await, 401);
     f.ensure_role("oncall").await;
     let body = assert_http(
         &invoke(
             &f,
-            "stint-request",
+            "stint-alerts",
             alert,
             &[("STINT_ALERT_SECRET", "function-secret")],
         )

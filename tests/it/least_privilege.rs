@@ -267,6 +267,7 @@ fn every_route_is_served_by_the_function_its_part_names() {
                 Part::Requests => "RequestFunction",
                 Part::Decisions => "ApproveFunction",
                 Part::Revoke => "RevokeFunction",
+                Part::Alerts => "AlertsFunction",
             };
             (function.to_owned(), method.to_owned(), path.to_owned())
         })
@@ -317,14 +318,15 @@ fn reminders_run_on_notify_and_the_report_only_reads() {
 }
 
 /// The streams each function may write, by the code that writes them: `StreamId::for_request`
-/// (request, approve, grant, revoke), `for_alert` (the request function's alert claims),
+/// (request, alerts, approve, grant, revoke), `for_alert` (the alerts function's claims),
 /// `streams::notice` (notify's ledger), `streams::drift` (the revoke function's sweep) and
 /// `streams::catalog` (each function that decides with the catalog records the one it loaded).
 /// The report function and the relay write nothing; `recorded#` is local mode's alone.
 fn expected_writes() -> Vec<(&'static str, Vec<&'static str>)> {
     use stint_domain::streams::{ALERT, CATALOG, DRIFT, NOTICE, REQUEST};
     vec![
-        ("RequestFunction", vec![REQUEST, ALERT, CATALOG]),
+        ("RequestFunction", vec![REQUEST, CATALOG]),
+        ("AlertsFunction", vec![REQUEST, ALERT, CATALOG]),
         ("ApproveFunction", vec![REQUEST, CATALOG]),
         ("GrantFunction", vec![REQUEST, CATALOG]),
         ("RevokeFunction", vec![REQUEST, DRIFT, CATALOG]),
@@ -537,12 +539,13 @@ fn each_stream_family_has_only_its_own_writers() {
         writers(REQUEST),
         [
             "RequestFunction",
+            "AlertsFunction",
             "ApproveFunction",
             "GrantFunction",
             "RevokeFunction"
         ]
     );
-    assert_eq!(writers(ALERT), ["RequestFunction"]);
+    assert_eq!(writers(ALERT), ["AlertsFunction"]);
     assert_eq!(writers(NOTICE), ["NotifyFunction"]);
     assert!(writers(RECORDED).is_empty());
     for family in ALL.into_iter().filter(|f| *f != RECORDED) {
@@ -620,6 +623,18 @@ fn attacks_on_other_functions_streams_are_refused_by_the_policy() {
             "compromised approve function",
             "ApproveFunction",
             vec!["alert#00112233445566778899aabbccddeeff".into()],
+        ),
+        (
+            "claim an incident's alert stream through the API that takes end-user tokens",
+            "compromised request function",
+            "RequestFunction",
+            vec!["alert#00112233445566778899aabbccddeeff".into()],
+        ),
+        (
+            "mark a notice as sent, from behind the route that takes no token",
+            "compromised alerts function",
+            "AlertsFunction",
+            vec![notice.clone()],
         ),
         (
             "forge or overwrite the sweep's record of a removed policy",
@@ -703,6 +718,6 @@ fn every_function_is_built_alone_by_the_makefile() {
             "{package} is a package"
         );
     }
-    assert_eq!(functions, 7);
+    assert_eq!(functions, 8);
     assert!(makefile.contains("cargo lambda build --profile lambda $(LAMBDA_FLAGS) -p $(2)"));
 }

@@ -1,5 +1,6 @@
-//! The `request` Lambda: `POST /requests`, `GET /requests[/{id}]`, the pipeline routes and
-//! `POST /alerts` behind API Gateway, and CloudWatch alarm state changes from EventBridge.
+//! The `request` Lambda: `POST /requests`, `GET /requests[/{id}]`, reports, reviews, the
+//! checkpoints' public key and the pipeline routes, behind API Gateway. Alerts are the alerts
+//! function's.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use stint_aws::{lambda, runtime};
@@ -11,15 +12,13 @@ async fn main() -> Result<(), Error> {
     let sdk = runtime::lambda_sdk_config();
     let stint =
         runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::withheld_timers).await?;
-    let mut api =
-        apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);
+    let mut api = apigw::api_from_env(stint);
     if let Some(key) = runtime::checkpoint_key_from_env(&sdk) {
         api = api.with_checkpoint_key(key);
     }
     let router = stint_http::requests_router(api);
-    let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_request(stint, apigw::edge(router.clone()), event)
+        lambda::handle_request(apigw::edge(router.clone()), event)
     }))
     .await
 }

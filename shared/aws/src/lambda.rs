@@ -101,10 +101,25 @@ pub fn is_http(payload: &Value) -> bool {
         && (payload.get("routeKey").is_some() || payload.get("httpMethod").is_some())
 }
 
-/// The request function serves its HTTP routes and CloudWatch alarm state changes (an
-/// EventBridge rule): ALARM opens incident access for the on-call engineer, OK closes it.
-/// `http` serves API Gateway events (the HTTP edge lives in `stint-http`).
-pub async fn handle_request<H, F>(
+/// The request function serves its HTTP routes only; `http` serves API Gateway events (the
+/// HTTP edge lives in `stint-http`).
+pub async fn handle_request<H, F>(http: H, event: LambdaEvent<Value>) -> Result<Value, Error>
+where
+    H: FnOnce(Value, lambda_runtime::Context) -> F,
+    F: Future<Output = Result<Value, Error>>,
+{
+    let (payload, context) = event.into_parts();
+    if is_http(&payload) {
+        return http(payload, context).await;
+    }
+    let kind = payload.get("detail-type").and_then(Value::as_str);
+    Err(format!("request does not handle {kind:?} events").into())
+}
+
+/// The alerts function serves the signed webhooks (`POST /alerts`, through `http`) and
+/// CloudWatch alarm state changes (an EventBridge rule): ALARM opens incident access for the
+/// on-call engineer, OK closes it.
+pub async fn handle_alerts<H, F>(
     stint: &Stint,
     http: H,
     event: LambdaEvent<Value>,
@@ -119,7 +134,7 @@ where
     }
     let kind = payload.get("detail-type").and_then(Value::as_str);
     if kind != Some("CloudWatch Alarm State Change") {
-        return Err(format!("request does not handle {kind:?} events").into());
+        return Err(format!("alerts does not handle {kind:?} events").into());
     }
     let alert = match stint_domain::alert::from_cloudwatch(&payload, &stint.catalog) {
         Ok(stint_domain::alert::Parsed::Alert(a)) => a,

@@ -88,7 +88,7 @@ pub async fn serve_event(
 }
 
 /// The HTTP half of a function that also takes other events, for `stint_aws::lambda`'s
-/// `handle_request` and `handle_revoke`.
+/// `handle_request`, `handle_alerts` and `handle_revoke`.
 pub fn edge(
     router: axum::Router,
 ) -> impl FnOnce(

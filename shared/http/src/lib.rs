@@ -633,6 +633,7 @@ pub enum Part {
     Requests,
     Decisions,
     Revoke,
+    Alerts,
 }
 
 type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
@@ -648,7 +649,6 @@ fn requests_routes() -> Routes {
         ("GET", "/reports", get(report)),
         ("GET", "/checkpoints/key", get(checkpoint_key)),
         ("GET", "/reviews", get(reviews)),
-        ("POST", "/alerts", post(alerts::receive)),
         ("POST", "/pipeline/requests", post(pipeline::create)),
         ("GET", "/pipeline/requests/{id}", get(pipeline::show)),
     ]
@@ -664,6 +664,11 @@ fn decisions_routes() -> Routes {
         ("POST", "/requests/{id}/review", post(review)),
         ("POST", "/reviews/{id}", post(review_grant)),
     ]
+}
+
+/// The `alerts` function's route: signed webhooks, authenticated by their HMAC.
+fn alerts_routes() -> Routes {
+    vec![("POST", "/alerts", post(alerts::receive))]
 }
 
 /// The `revoke` function's routes.
@@ -691,6 +696,7 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
         tag(Part::Requests, requests_routes()),
         tag(Part::Decisions, decisions_routes()),
         tag(Part::Revoke, revoke_routes()),
+        tag(Part::Alerts, alerts_routes()),
     ]
     .concat()
 }
@@ -728,6 +734,11 @@ pub fn requests_router(api: Api) -> Router {
 /// The `approve` function's routes: every decision on an existing request.
 pub fn decisions_router(api: Api) -> Router {
     routes(decisions_routes(), api)
+}
+
+/// The `alerts` function's HTTP route.
+pub fn alerts_router(api: Api) -> Router {
+    routes(alerts_routes(), api)
 }
 
 /// The `revoke` function's HTTP route.
