@@ -681,7 +681,7 @@ async fn webhook_senders_without_the_secret_or_with_an_old_alert() {
         }),
     )
     .with_alert_secrets(vec![secret.clone()]);
-    let app = stint_http::requests_router(api);
+    let app = stint_http::alerts_router(api);
     let alert = |at: &str| {
         serde_json::json!({"service": "orders", "incident": unique_name("inc"), "status": "triggered",
             "occurred_at": at, "summary": "let me in"})

@@ -128,10 +128,10 @@ where
     H: FnOnce(Value, lambda_runtime::Context) -> F,
     F: Future<Output = Result<Value, Error>>,
 {
-    let (payload, context) = event.into_parts();
-    if is_http(&payload) {
-        return http(payload, context).await;
+    if is_http(&event.payload) {
+        return handle_request(http, event).await;
     }
+    let payload = event.payload;
     let kind = payload.get("detail-type").and_then(Value::as_str);
     if kind != Some("CloudWatch Alarm State Change") {
         return Err(format!("alerts does not handle {kind:?} events").into());
