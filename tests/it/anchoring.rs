@@ -485,6 +485,38 @@ async fn the_checkpoint_schedule_is_idempotent_under_duplicate_delivery() {
     assert_eq!(written, 1);
 }
 
+/// An attribute of another type (a map where the payload's text belongs) used to end the scan
+/// with an error; now it is named, and the rest of the audit still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_an_attribute_of_another_type_is_named_and_the_audit_goes_on() {
+    let d = Deployment::given().await;
+    let s = stream(0);
+    let mut item = d.items(&s).await.remove(0);
+    item.insert("payload".into(), AttributeValue::M(HashMap::new()));
+    d.dynamo
+        .put_item()
+        .table_name(d.store.table())
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    d.delete(&stream(2), 3).await;
+    let key = d.signer.public_key().await.unwrap();
+    let audit = checkpoint::audit(&d.store, &d.checkpoints, Some(&key))
+        .await
+        .expect("the audit finishes");
+    let named = audit.findings.iter().any(|f| {
+        f.kind == FindingKind::EditedEvent
+            && f.stream.as_deref() == Some(s.as_str())
+            && f.detail.contains("payload is a map")
+    }) && audit.findings.iter().any(|f| {
+        f.kind == FindingKind::DeletedTail && f.stream.as_deref() == Some(stream(2).as_str())
+    });
+    let case = "an attribute turned into a map beside a deleted tail, DynamoDB (audit)";
+    stint_tests::proof::tampering(case, named);
+    assert!(named, "{case}: {:#?}", audit.findings);
+}
+
 // ---- The embedded store: a key file and a folder in the data folder ----
 
 struct Local {
@@ -632,8 +664,10 @@ async fn embedded_unreadable_text_is_named_and_hides_nothing_after_it() {
     let l = Local::given().await;
     l.sql(&format!(
         "UPDATE events SET payload = '{{not json' WHERE stream = '{}' AND version = 1;
+         UPDATE events SET actor = x'00ff' WHERE stream = '{}' AND version = 2;
          DELETE FROM events WHERE stream = '{}' AND version = 3;",
         stream(0),
+        stream(1),
         stream(2)
     ));
     let store = SqliteEventStore::open(&l.data().join("events.db")).unwrap();
@@ -650,11 +684,17 @@ async fn embedded_unreadable_text_is_named_and_hides_nothing_after_it() {
             && f.stream.as_deref() == Some(stream(0).as_str())
             && f.detail.contains("cannot be read")
     });
+    let blob = audit.findings.iter().any(|f| {
+        f.kind == FindingKind::EditedEvent
+            && f.stream.as_deref() == Some(stream(1).as_str())
+            && f.detail.contains("actor is Blob")
+    });
     let deleted = audit.findings.iter().any(|f| {
         f.kind == FindingKind::DeletedTail && f.stream.as_deref() == Some(stream(2).as_str())
     });
     let (code, out) = l.stint(&["verify"]);
     let named = edited
+        && blob
         && deleted
         && code == 4
         && out.contains(&format!("edited_event in {}", stream(0)))
@@ -663,7 +703,8 @@ async fn embedded_unreadable_text_is_named_and_hides_nothing_after_it() {
 }
 
 fn record_unreadable_case(audit: &AuditReport, cli: &str, named: bool) {
-    let case = "unparseable event text beside a deleted tail, embedded store (audit, stint verify)";
+    let case =
+        "unparseable event text and a blob beside a deleted tail, embedded store (audit, stint verify)";
     stint_tests::proof::tampering(case, named);
     assert!(named, "{case}: audit {:#?}\ncli: {cli}", audit.findings);
 }

@@ -224,7 +224,8 @@ fn every_function_is_told_stints_own_resources_from_the_real_ones() {
                     "{name} is named {fname}, outside the protected ${{AWS::StackName}}-*"
                 );
             }
-            Some("AWS::SQS::Queue") => assert!(
+            // A grant that could change the checkpoint key's policy could sign a forged history.
+            Some("AWS::SQS::Queue" | "AWS::KMS::Key") => assert!(
                 has(&format!("!GetAtt:{name}.Arn")),
                 "{name} is not protected: {listed:?}"
             ),

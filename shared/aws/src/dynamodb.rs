@@ -429,40 +429,73 @@ fn scanned_from_item(item: &Item) -> Result<ScannedEvent, StoreError> {
     raw_from_item(item)?.decode().map_err(StoreError::Corrupt)
 }
 
-/// As [`scanned_from_item`], the event's fields left as stored text for the audit to hash.
+/// As [`scanned_from_item`], the event's fields left as stored text for the audit to hash, read
+/// leniently: an attribute that is missing or of another type becomes `damage`, which the audit
+/// names, instead of an error that would end the scan.
 fn raw_from_item(item: &Item) -> Result<RawScanned, StoreError> {
-    let text = |k: &str| match item.get(k) {
+    let mut damage = Vec::new();
+    let mut text = |k: &str| match item.get(k) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        other => {
+            damage.push(format!("{k} is {}", kind_of(other)));
+            String::new()
+        }
+    };
+    let event = RawEvent {
+        stream: text("stream"),
+        version: 0,
+        event_id: text("event_id"),
+        event_type: text("type"),
+        schema_version: 0,
+        occurred_at: text("occurred_at"),
+        actor: text("actor"),
+        payload: text("payload"),
+        prev_hash: text("prev_hash"),
+        hash: text("hash"),
+    };
+    let number = |k: &str| match item.get(k) {
+        Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+        _ => None,
+    };
+    let version = number("version");
+    let schema_version = number("schema_version").and_then(|n| u16::try_from(n).ok());
+    if version.is_none() {
+        damage.push("version is not a whole number".into());
+    }
+    if schema_version.is_none() {
+        damage.push("schema_version is not a 16-bit whole number".into());
+    }
+    // Index attributes are not part of the event: whatever they became, the event still reads.
+    let index_text = |k: &str| match item.get(k) {
         Some(AttributeValue::S(s)) => Some(s.clone()),
         _ => None,
     };
-    let index = IndexAttrs {
-        day: text("day"),
-        log_sk: text("log_sk"),
-    };
-    // Index attributes are not part of the event: whatever they became, the event still reads.
-    let mut full = item.clone();
-    for k in ["day", "log_sk"] {
-        if text(k).is_none() {
-            full.insert(k.into(), AttributeValue::S(String::new()));
-        }
-    }
-    let it: EventItem = serde_dynamo::from_item(full)
-        .map_err(|e| StoreError::Corrupt(format!("event item: {e}")))?;
     Ok(RawScanned {
         event: RawEvent {
-            stream: it.stream,
-            version: it.version,
-            event_id: it.event_id,
-            event_type: it.event_type,
-            schema_version: it.schema_version,
-            occurred_at: it.occurred_at,
-            actor: it.actor,
-            payload: it.payload,
-            prev_hash: it.prev_hash,
-            hash: it.hash,
+            version: version.unwrap_or(0),
+            schema_version: schema_version.unwrap_or(0),
+            ..event
         },
-        index: Some(index),
+        index: Some(IndexAttrs {
+            day: index_text("day"),
+            log_sk: index_text("log_sk"),
+        }),
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
     })
+}
+
+fn kind_of(v: Option<&AttributeValue>) -> &'static str {
+    match v {
+        None => "missing",
+        Some(AttributeValue::S(_)) => "a string",
+        Some(AttributeValue::N(_)) => "a number",
+        Some(AttributeValue::B(_)) => "binary",
+        Some(AttributeValue::M(_)) => "a map",
+        Some(AttributeValue::L(_)) => "a list",
+        Some(AttributeValue::Bool(_)) => "a boolean",
+        Some(AttributeValue::Null(_)) => "null",
+        Some(_) => "of another type",
+    }
 }
 
 fn from_item(item: &Item) -> Result<StoredEvent, StoreError> {

@@ -144,7 +144,8 @@ pub async fn record_catalog(stint: &Stint, loaded: &LoadedCatalog) -> Result<boo
 }
 
 /// The SDK configuration inside Lambda, from the variables Lambda sets: the region, the
-/// function role's credentials, and `AWS_ENDPOINT_URL` for an emulator. Unlike `aws_config`'s
+/// function role's credentials, FIPS and dual-stack endpoints when asked, and
+/// `AWS_ENDPOINT_URL` for an emulator. Unlike `aws_config`'s
 /// loader it links no profile, SSO, IMDS or STS code, which a Lambda never needs.
 /// Retries are set on purpose: the SDK's standard mode (3 attempts, exponential backoff with
 /// jitter) retries throttling and transient errors of every call; the services' own retry
@@ -159,6 +160,11 @@ pub fn lambda_sdk_config() -> SdkConfig {
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .time_source(SharedTimeSource::default());
     config.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    // FIPS and dual-stack endpoints, as the SDK's own loader would honour them.
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    config = config
+        .use_fips(flag("AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(flag("AWS_USE_DUALSTACK_ENDPOINT"));
     if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
         config = config.endpoint_url(url);
     }

@@ -28,12 +28,19 @@ pub struct ScannedEvent {
 pub struct RawScanned {
     pub event: RawEvent,
     pub index: Option<IndexAttrs>,
+    /// Why a field could not be read as the text or number a store writes (a blob, a map, a
+    /// missing attribute); the fields it names are then blank. The audit reports it as an
+    /// edited event and goes on, so one damaged row cannot stop it.
+    pub damage: Option<String>,
 }
 
 impl RawScanned {
     /// The decoded event, for callers that read what it says rather than check it.
     pub fn decode(self) -> Result<ScannedEvent, String> {
         let (stream, version) = (self.event.stream.clone(), self.event.version);
+        if let Some(damage) = self.damage {
+            return Err(format!("{stream} v{version}: {damage}"));
+        }
         Ok(ScannedEvent {
             event: self
                 .event
@@ -49,6 +56,7 @@ impl From<&ScannedEvent> for RawScanned {
         RawScanned {
             event: RawEvent::from_stored(&ev.event),
             index: ev.index.clone(),
+            damage: None,
         }
     }
 }
@@ -241,7 +249,7 @@ pub struct Checked {
 /// outcome is the same as decoding first. `buf` is scratch space reused across events.
 pub fn check_raw(ev: &RawScanned, buf: &mut Vec<u8>) -> Checked {
     let e = &ev.event;
-    if e.text_matches_hash(buf) {
+    if ev.damage.is_none() && e.text_matches_hash(buf) {
         // The text is what was hashed, so it is canonical: `occurred_at` is a time key.
         let at = chrono::DateTime::parse_from_rfc3339(&e.occurred_at);
         if let (Ok(stream), Ok(at)) = (StreamId::new(e.stream.clone()), at) {
@@ -263,10 +271,28 @@ pub fn check_raw(ev: &RawScanned, buf: &mut Vec<u8>) -> Checked {
         }
     }
     match ev.clone().decode() {
-        Ok(decoded) => Checked {
-            findings: check_event(&decoded),
-            link: Some((decoded.event.stream.clone(), Link::of(&decoded.event))),
-        },
+        Ok(decoded) => {
+            let mut findings = check_event(&decoded);
+            let canonical = time_key(&decoded.event.record.occurred_at);
+            if ev.index.is_none() && e.occurred_at != canonical {
+                // Where the time text is the index (SQLite orders the log by it), the same
+                // instant written another way moves the event in or out of a period.
+                findings.push(Finding {
+                    kind: FindingKind::IndexChanged,
+                    stream: Some(e.stream.clone()),
+                    version: Some(e.version),
+                    checkpoint: None,
+                    detail: format!(
+                        "occurred_at is stored as {:?}, not {canonical:?}: the time index orders by that text",
+                        e.occurred_at
+                    ),
+                });
+            }
+            Checked {
+                findings,
+                link: Some((decoded.event.stream.clone(), Link::of(&decoded.event))),
+            }
+        }
         // Unreadable text was not written by a store: name it, and keep its place in the
         // chain when the stream name still reads.
         Err(why) => Checked {
@@ -285,7 +311,8 @@ pub fn check_raw(ev: &RawScanned, buf: &mut Vec<u8>) -> Checked {
                     version: e.version,
                     prev: digest_of(&e.prev_hash),
                     hash: digest_of(&e.hash),
-                    at: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    // Unknown time: counted as after the last checkpoint, not hidden before it.
+                    at: chrono::DateTime::<chrono::Utc>::MAX_UTC,
                 };
                 (s, link)
             }),
@@ -872,5 +899,29 @@ mod tests {
         assert_eq!(edited.len(), 2, "{:#?}", r.findings);
         assert!(edited.iter().all(|f| f.detail.contains("cannot be read")));
         assert_eq!(r.events, 5, "every event is still counted and chained");
+    }
+
+    #[test]
+    fn the_same_instant_stored_as_other_text_is_an_index_change_where_the_text_is_the_index() {
+        let w = World::given();
+        let mut raw: Vec<RawScanned> = w.events.iter().map(RawScanned::from).collect();
+        // SQLite: no separate index attributes; the log is ordered by this text.
+        raw[0].index = None;
+        let t = raw[0].event.occurred_at.clone();
+        raw[0].event.occurred_at = t.replace('Z', "+00:00");
+        let r = w.audit_raw(raw);
+        assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+        assert_eq!(r.findings[0].kind, FindingKind::IndexChanged);
+    }
+
+    #[test]
+    fn a_field_that_cannot_be_read_at_all_is_an_edit_not_an_abort() {
+        let w = World::given();
+        let mut raw: Vec<RawScanned> = w.events.iter().map(RawScanned::from).collect();
+        raw[4].damage = Some("payload is a blob, not text".into());
+        let r = w.audit_raw(raw);
+        assert_eq!(r.of(FindingKind::EditedEvent).len(), 1, "{:#?}", r.findings);
+        assert!(r.findings[0].detail.contains("payload is a blob"));
+        assert_eq!(r.events, 5);
     }
 }

@@ -24,10 +24,12 @@ impl TryFrom<String> for TimeZone {
         if !shaped {
             return Err(bad());
         }
+        // The database's own spelling: its lookup ignores ASCII case, the catalog should not.
         #[cfg(feature = "oncall")]
-        if jiff::tz::db().get(&s).is_err() {
-            return Err(bad());
-        }
+        let s = match jiff::tz::db().get(&s) {
+            Ok(tz) => tz.iana_name().map_or(s.clone(), str::to_owned),
+            Err(_) => return Err(bad()),
+        };
         Ok(TimeZone(s))
     }
 }

@@ -127,31 +127,66 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent,
     }))
 }
 
-/// A row as stored text. The local index is `occurred_at` itself, which the hash covers.
-fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RawScanned, StoreError>> {
-    let version: i64 = row.get(1)?;
-    let schema_version: i64 = row.get(4)?;
-    let (Ok(version), Ok(schema_version)) = (u64::try_from(version), u16::try_from(schema_version))
-    else {
-        return Ok(Err(StoreError::Corrupt(format!(
-            "version {version} or schema_version {schema_version} out of range"
-        ))));
+/// Where a scan page ends: the row's own (stream, version) values, whatever their type, so a
+/// damaged row cannot stop the pagination.
+type PageKey = (rusqlite::types::Value, rusqlite::types::Value);
+
+/// A row as stored text, read leniently: a column that is not what the store writes (a blob, a
+/// number where text belongs, text where a number belongs) becomes `damage`, which the audit
+/// names, instead of an error that would end the scan. The local index is `occurred_at` text.
+fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RawScanned, PageKey)> {
+    use rusqlite::types::ValueRef;
+    let mut damage = Vec::new();
+    let mut text = |i: usize, name: &str| -> rusqlite::Result<String> {
+        Ok(match row.get_ref(i)? {
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(t) => t.to_owned(),
+                Err(_) => {
+                    damage.push(format!("{name} is not UTF-8"));
+                    String::new()
+                }
+            },
+            other => {
+                damage.push(format!("{name} is {:?}, not text", other.data_type()));
+                String::new()
+            }
+        })
     };
-    Ok(Ok(RawScanned {
+    let event = RawEvent {
+        stream: text(0, "stream")?,
+        version: 0,
+        event_id: text(2, "event_id")?,
+        event_type: text(3, "type")?,
+        schema_version: 0,
+        occurred_at: text(5, "occurred_at")?,
+        actor: text(6, "actor")?,
+        payload: text(7, "payload")?,
+        prev_hash: text(8, "prev_hash")?,
+        hash: text(9, "hash")?,
+    };
+    let number = |i: usize| match row.get_ref(i) {
+        Ok(ValueRef::Integer(n)) => Some(n),
+        _ => None,
+    };
+    let version = number(1).and_then(|n| u64::try_from(n).ok());
+    let schema_version = number(4).and_then(|n| u16::try_from(n).ok());
+    if version.is_none() {
+        damage.push("version is not a positive integer".into());
+    }
+    if schema_version.is_none() {
+        damage.push("schema_version is not a 16-bit integer".into());
+    }
+    let key = (row.get(0)?, row.get(1)?);
+    let raw = RawScanned {
         event: RawEvent {
-            stream: row.get(0)?,
-            version,
-            event_id: row.get(2)?,
-            event_type: row.get(3)?,
-            schema_version,
-            occurred_at: row.get(5)?,
-            actor: row.get(6)?,
-            payload: row.get(7)?,
-            prev_hash: row.get(8)?,
-            hash: row.get(9)?,
+            version: version.unwrap_or(0),
+            schema_version: schema_version.unwrap_or(0),
+            ..event
         },
         index: None,
-    }))
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
+    };
+    Ok((raw, key))
 }
 
 const COLUMNS: &str =
@@ -297,8 +332,7 @@ impl EventStore for SqliteEventStore {
         // Keyset pagination on the primary key: (stream, version) order, the table itself.
         // Rows stay text: the audit hashes what is stored, and decodes only what fails.
         let page_size = self.page_size;
-        let cursor: (Option<(String, i64)>, VecDeque<RawScanned>, bool) =
-            (None, VecDeque::new(), false);
+        let cursor: (Option<PageKey>, VecDeque<RawScanned>, bool) = (None, VecDeque::new(), false);
         Box::pin(futures::stream::unfold(
             cursor,
             move |(mut after, mut buffer, mut done)| async move {
@@ -312,7 +346,9 @@ impl EventStore for SqliteEventStore {
                     let a = after.clone();
                     let page = self
                         .with_conn(move |conn| {
-                            let (a_stream, a_version) = a.unwrap_or((String::new(), -1));
+                            use rusqlite::types::Value;
+                            let (a_stream, a_version) =
+                                a.unwrap_or((Value::Text(String::new()), Value::Integer(-1)));
                             let mut q = conn
                                 .prepare_cached(&format!(
                                     "SELECT {COLUMNS} FROM events WHERE (stream, version) > (?1, ?2)
@@ -322,18 +358,17 @@ impl EventStore for SqliteEventStore {
                             let rows = q
                                 .query_map(params![a_stream, a_version, page_size], row_to_raw)
                                 .map_err(db_err)?;
-                            rows.map(|r| r.map_err(db_err).and_then(|x| x))
+                            rows.map(|r| r.map_err(db_err))
                                 .collect::<Result<Vec<_>, _>>()
                         })
                         .await;
                     match page {
-                        Ok(events) => {
-                            done = (events.len() as i64) < page_size;
-                            if let Some(last) = events.last() {
-                                after =
-                                    Some((last.event.stream.clone(), last.event.version as i64));
+                        Ok(rows) => {
+                            done = (rows.len() as i64) < page_size;
+                            if let Some((_, key)) = rows.last() {
+                                after = Some(key.clone());
                             }
-                            buffer.extend(events);
+                            buffer.extend(rows.into_iter().map(|(ev, _)| ev));
                         }
                         Err(e) => return Some((Err(e), (after, buffer, true))),
                     }
