@@ -6,6 +6,7 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use stint_app::checkpoint::Anchor;
 use stint_app::clock::SystemClock;
+use stint_app::ports::ReadOnly;
 use stint_aws::dynamodb::DynamoEventStore;
 use stint_aws::kms::KmsSigner;
 use stint_aws::s3::{S3Archive, S3Checkpoints};
@@ -19,7 +20,11 @@ async fn main() -> Result<(), Error> {
     let catalog = runtime::load_catalog(&sdk).await?;
     let config = runtime::report_config_from_env(&catalog)?;
     let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;
-    let store = DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    // The report's role may not write the table; nor may its code.
+    let store = ReadOnly(DynamoEventStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+    ));
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&sdk));
     let s3 = aws_sdk_s3::Client::new(&sdk);
     let archive = S3Archive::new(s3.clone(), config.bucket.clone());

@@ -20,4 +20,4 @@ pub use event_store::{
     check_append, EventStore, LogStream, RawScanStream, ScanStream, StoreError, MAX_APPEND,
 };
 pub use scheduler::{Scheduler, TimerFired, TimerKind};
-pub use withheld::Withheld;
+pub use withheld::{ReadOnly, Withheld};
