@@ -171,8 +171,9 @@ pub fn lambda_sdk_config() -> SdkConfig {
     config.build()
 }
 
-/// Structured logs as Lambda's logging controls ask (`AWS_LAMBDA_LOG_FORMAT=JSON`,
-/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`), filtered by target and level without a regex engine.
+/// Structured logs, one JSON object a line, at the level Lambda's logging controls ask
+/// (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`), filtered by target and level without a regex
+/// engine.
 pub fn init_tracing() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -185,17 +186,16 @@ pub fn init_tracing() {
         .ok()
         .filter(|t| t.iter().next().is_some() || t.default_level().is_some())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    // Always JSON: the template sets `LogFormat: JSON`, and one formatter links less than two.
     let fmt = tracing_subscriber::fmt::layer()
+        .json()
         .with_target(false)
         .without_time();
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let registry = tracing_subscriber::registry().with(filter);
     // A second subscriber (a test that already set one) is not an error worth failing on.
-    let _ = if json {
-        registry.with(fmt.json()).try_init()
-    } else {
-        registry.with(fmt).try_init()
-    };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .try_init();
 }
 
 /// The SDK configuration outside Lambda (the CLI, local mode): `aws_config`'s whole chain of
