@@ -190,8 +190,10 @@ async fn pack(
         }
     }
     let public = key.public_key().await.map_err(|e| trouble(&e))?;
-    // The catalog's review window is not at hand here; the default one decides overdue reviews.
-    let within = stint_domain::catalog::Settings::default().review_within;
+    // The review window of the catalog the store recorded, as the report function uses.
+    let within = stint_app::catalog::recorded_review_window(store)
+        .await
+        .map_err(|e| trouble(&e))?;
     build_pack(store, archive, &public, args.from, args.to, now, within)
         .await
         .map_err(|e| trouble(&e))

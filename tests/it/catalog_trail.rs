@@ -448,3 +448,33 @@ async fn a_catalog_change_reverted_at_once_stays_in_the_trail() {
     );
     assert!(!flipped, "the history stays at the version put last");
 }
+
+/// The report and `stint evidence` judge overdue reviews by the window of the catalog the
+/// functions recorded, read from the trail (the report function no longer reads the parameter):
+/// the default before anything is recorded, the catalog's own once it is.
+#[tokio::test]
+async fn the_review_deadline_comes_from_the_recorded_catalog() {
+    let store = fresh_dynamo_store().await;
+    let default = stint_domain::catalog::Settings::default().review_within;
+    let window = stint_app::catalog::recorded_review_window(&store)
+        .await
+        .unwrap();
+    assert_eq!(window, default);
+    let text = example().replacen("review_within = \"14d\"", "review_within = \"3d\"", 1);
+    assert!(text.contains("\nreview_within = \"3d\""));
+    let catalog = Catalog::from_toml(&text).expect("the example with a 3-day review window");
+    let source = CatalogSource {
+        kind: SourceKind::File,
+        name: "catalog.toml".into(),
+        version: None,
+        modified: None,
+    };
+    let record = RecordCatalog::new(&text, &catalog, source, "stint-request");
+    stint_app::catalog::record_catalog(&store, &SystemClock, &ConflictPolicy::default(), &record)
+        .await
+        .unwrap();
+    let window = stint_app::catalog::recorded_review_window(&store)
+        .await
+        .unwrap();
+    assert_eq!(window.to_string(), "3d");
+}

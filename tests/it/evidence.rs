@@ -1175,14 +1175,7 @@ async fn the_monthly_pack_is_archived_once_under_object_lock() {
         lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default())
     };
     let run = |payload: serde_json::Value| {
-        stint_aws::lambda::handle_evidence(
-            &b.store,
-            anchor,
-            &archive,
-            stint_domain::catalog::Settings::default().review_within,
-            &clock,
-            event(payload),
-        )
+        stint_aws::lambda::handle_evidence(&b.store, anchor, &archive, &clock, event(payload))
     };
     let stored = |key: String| {
         let s3 = b.s3.clone();

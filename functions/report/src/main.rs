@@ -17,8 +17,8 @@ use stint_aws::{lambda, runtime};
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let catalog = runtime::load_catalog(&sdk).await?;
-    let config = runtime::report_config_from_env(&catalog)?;
+    // No catalog parameter: the review deadline is read from the catalog history each run.
+    let config = runtime::report_config_from_env()?;
     let table = std::env::var("STINT_TABLE").map_err(|_| "STINT_TABLE is required")?;
     // The report's role may not write the table; nor may its code.
     let store = ReadOnly(DynamoEventStore::new(
@@ -41,15 +41,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<lambda::Payload>| async move {
             if lambda::is_evidence_run(&event.payload) {
-                lambda::handle_evidence(
-                    store,
-                    anchor,
-                    archive,
-                    config.review_within,
-                    &SystemClock,
-                    event,
-                )
-                .await
+                lambda::handle_evidence(store, anchor, archive, &SystemClock, event).await
             } else {
                 lambda::handle_report(store, mailer, archive, anchor, config, &SystemClock, event)
                     .await

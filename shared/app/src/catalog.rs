@@ -47,3 +47,17 @@ pub async fn record_catalog(
     );
     Ok(appended)
 }
+
+/// The review window of the catalog last recorded in the history: what the functions decided
+/// by, read from the trail rather than from the parameter. The catalog's default (14 days)
+/// when nothing is recorded yet, or the record predates the window being kept.
+pub async fn recorded_review_window(
+    store: &dyn EventStore,
+) -> Result<stint_domain::AccessDuration, AppError> {
+    let history = crate::execute::load::<CatalogHistory>(store, &StreamId::for_catalog()).await?;
+    Ok(history
+        .state
+        .current
+        .and_then(|c| c.snapshot.review_window())
+        .unwrap_or_else(|| stint_domain::catalog::Settings::default().review_within))
+}

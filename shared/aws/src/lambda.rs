@@ -344,8 +344,9 @@ pub async fn handle_report(
         to: &config.recipients,
         anchor: Some(anchor),
     };
-    let done =
-        stint_app::report::deliver(store, delivery, from, to, now, config.review_within).await?;
+    // The review deadline of the catalog the functions recorded, not of a parameter.
+    let within = stint_app::catalog::recorded_review_window(store).await?;
+    let done = stint_app::report::deliver(store, delivery, from, to, now, within).await?;
     Ok(serde_json::to_value(done)?)
 }
 
@@ -364,7 +365,6 @@ pub async fn handle_evidence(
     store: &dyn stint_app::ports::EventStore,
     anchor: stint_app::checkpoint::Anchor<'_>,
     archive: &dyn stint_app::ports::Archive,
-    review_within: stint_domain::AccessDuration,
     clock: &dyn stint_app::ports::Clock,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
@@ -381,8 +381,8 @@ pub async fn handle_evidence(
         (Some(f), Some(t)) => (f, t),
         _ => stint_domain::evidence::last_month(now),
     };
+    let within = stint_app::catalog::recorded_review_window(store).await?;
     let done =
-        stint_app::evidence::archive_pack(store, anchor, archive, from, to, now, review_within)
-            .await?;
+        stint_app::evidence::archive_pack(store, anchor, archive, from, to, now, within).await?;
     Ok(serde_json::to_value(done)?)
 }

@@ -307,16 +307,13 @@ pub struct ReportConfig {
     pub bucket: String,
     /// The KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs checkpoints.
     pub checkpoint_key: String,
-    /// How many whole days a scheduled run covers (7 by default: weekly).
+    /// How many whole days a scheduled run covers (7 by default: weekly). The review deadline
+    /// comes from the catalog history at each run (`recorded_review_window`).
     pub days: u32,
-    /// The catalog's `settings.review_within`: when a period's access reviews are due, so
-    /// the report can tell unreviewed grants past their deadline.
-    pub review_within: stint_domain::AccessDuration,
 }
 
-/// The report's configuration: recipients and bucket from the environment, the review deadline
-/// from the catalog (`load_catalog`), the one place it is set.
-pub fn report_config_from_env(catalog: &Catalog) -> Result<ReportConfig, ConfigError> {
+/// The report's configuration: recipients, bucket and key from the environment.
+pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
     let auditors: Vec<String> = var("STINT_REPORT_RECIPIENTS")?
         .split(',')
         .map(|s| s.trim().to_owned())
@@ -332,7 +329,6 @@ pub fn report_config_from_env(catalog: &Catalog) -> Result<ReportConfig, ConfigE
         days: var_or("STINT_REPORT_DAYS", "7")
             .parse()
             .map_err(|_| ConfigError::Missing("STINT_REPORT_DAYS (a whole number)"))?,
-        review_within: catalog.settings.review_within,
     })
 }
 

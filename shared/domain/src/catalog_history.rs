@@ -158,6 +158,19 @@ pub struct CatalogSnapshot {
     pub services: BTreeMap<String, ServiceSnapshot>,
     pub admin_groups: Vec<String>,
     pub auditor_groups: Vec<String>,
+    /// `settings.review_within`: how long reviewers have, which the report judges by. Absent
+    /// from snapshots recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_within: Option<String>,
+}
+
+impl CatalogSnapshot {
+    /// The review window this snapshot recorded, if it recorded one that still reads.
+    pub fn review_window(&self) -> Option<crate::AccessDuration> {
+        self.review_within
+            .as_deref()
+            .and_then(|d| crate::AccessDuration::parse(d).ok())
+    }
 }
 
 fn sorted<T: ToString>(items: impl IntoIterator<Item = T>) -> Vec<String> {
@@ -276,6 +289,7 @@ impl CatalogSnapshot {
                 .collect(),
             admin_groups: sorted(&catalog.settings.admin_groups),
             auditor_groups: sorted(&catalog.settings.auditor_groups),
+            review_within: Some(catalog.settings.review_within.to_string()),
         }
     }
 }
@@ -333,6 +347,7 @@ fn settings_fields(c: &CatalogSnapshot) -> Fields {
     vec![
         ("admin groups", c.admin_groups.clone()),
         ("auditor groups", c.auditor_groups.clone()),
+        ("review window", c.review_within.iter().cloned().collect()),
     ]
 }
 

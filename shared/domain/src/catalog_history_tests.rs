@@ -116,7 +116,7 @@ fn the_first_catalog_is_recorded_with_everything_as_added() {
     assert_eq!(*previous, None);
     let lines = lines(changes);
     assert_eq!(
-        lines[0], "settings: admin groups +security; auditor groups +audit",
+        lines[0], "settings: admin groups +security; auditor groups +audit; review window +14d",
         "{lines:#?}"
     );
     assert_eq!(
@@ -308,4 +308,19 @@ fn hashes_are_sha256_of_the_text() {
         ssm(3, 0).to_string(),
         "SSM parameter /stint/catalog version 3 (modified 2026-11-20T09:00:00Z)"
     );
+}
+
+#[test]
+fn the_review_window_is_recorded_and_old_snapshots_without_it_still_read() {
+    let out = when(&[], &load(V1, ssm(1, 0)), 1);
+    let CatalogEvent::CatalogChanged { snapshot, .. } = &out[0].body;
+    assert_eq!(
+        snapshot.review_window(),
+        Some(crate::AccessDuration::parse("14d").unwrap())
+    );
+    let old: CatalogSnapshot = serde_json::from_str(
+        r#"{"roles": {}, "services": {}, "admin_groups": [], "auditor_groups": []}"#,
+    )
+    .unwrap();
+    assert_eq!(old.review_window(), None);
 }
