@@ -550,16 +550,23 @@ impl Local {
         .unwrap();
         db.execute_batch(statements).unwrap();
     }
-    async fn seen(&self, kind: FindingKind) -> Seen {
-        let store = SqliteEventStore::open(&self.data().join("events.db")).unwrap();
+    fn store(&self) -> SqliteEventStore {
+        SqliteEventStore::open(&self.data().join("events.db")).unwrap()
+    }
+    /// The audit of the whole store against the checkpoints, with the key beside them.
+    async fn audit(&self, store: &SqliteEventStore) -> AuditReport {
         let key = KeyFileSigner::open_or_create(self.data())
             .unwrap()
             .public_key()
             .await
             .unwrap();
-        let audit = checkpoint::audit(&store, &CheckpointFolder::new(self.data()), Some(&key))
+        checkpoint::audit(store, &CheckpointFolder::new(self.data()), Some(&key))
             .await
-            .unwrap();
+            .expect("the audit finishes")
+    }
+    async fn seen(&self, kind: FindingKind) -> Seen {
+        let store = self.store();
+        let audit = self.audit(&store).await;
         let report_names_it = report_names(&store, &audit, kind).await;
         Seen {
             audit,
@@ -670,15 +677,7 @@ async fn embedded_unreadable_text_is_named_and_hides_nothing_after_it() {
         stream(1),
         stream(2)
     ));
-    let store = SqliteEventStore::open(&l.data().join("events.db")).unwrap();
-    let key = KeyFileSigner::open_or_create(l.data())
-        .unwrap()
-        .public_key()
-        .await
-        .unwrap();
-    let audit = checkpoint::audit(&store, &CheckpointFolder::new(l.data()), Some(&key))
-        .await
-        .expect("the audit finishes");
+    let audit = l.audit(&l.store()).await;
     let edited = audit.findings.iter().any(|f| {
         f.kind == FindingKind::EditedEvent
             && f.stream.as_deref() == Some(stream(0).as_str())
@@ -707,6 +706,27 @@ fn record_unreadable_case(audit: &AuditReport, cli: &str, named: bool) {
         "unparseable event text and a blob beside a deleted tail, embedded store (audit, stint verify)";
     stint_tests::proof::tampering(case, named);
     assert!(named, "{case}: audit {:#?}\ncli: {cli}", audit.findings);
+}
+
+/// A damaged key column (the stream name made a blob) must not stop the scan's pagination:
+/// one row a page, every event is still read.
+#[tokio::test]
+async fn embedded_a_damaged_key_column_does_not_stop_the_scan() {
+    let l = Local::given().await;
+    l.sql(&format!(
+        "UPDATE events SET stream = x'00ff' WHERE stream = '{}' AND version = 2;",
+        stream(1)
+    ));
+    let audit = l.audit(&l.store().with_page_size(1)).await;
+    assert_eq!(audit.events, 9, "{:#?}", audit.findings);
+    assert!(
+        audit
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::EditedEvent && f.detail.contains("stream is Blob")),
+        "{:#?}",
+        audit.findings
+    );
 }
 
 #[tokio::test]

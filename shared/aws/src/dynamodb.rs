@@ -354,11 +354,7 @@ impl DynamoEventStore {
             .send()
             .await
             .map_err(|e| sdk_err("Scan", e))?;
-        let events = out
-            .items()
-            .iter()
-            .map(raw_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
+        let events = out.items().iter().map(raw_from_item).collect();
         Ok((events, out.last_evaluated_key().cloned()))
     }
 }
@@ -426,13 +422,13 @@ fn to_item(ev: &StoredEvent) -> Item {
 
 /// An event as a scan reads it: `day` and `log_sk` kept as found (even missing), for the audit.
 fn scanned_from_item(item: &Item) -> Result<ScannedEvent, StoreError> {
-    raw_from_item(item)?.decode().map_err(StoreError::Corrupt)
+    raw_from_item(item).decode().map_err(StoreError::Corrupt)
 }
 
 /// As [`scanned_from_item`], the event's fields left as stored text for the audit to hash, read
 /// leniently: an attribute that is missing or of another type becomes `damage`, which the audit
 /// names, instead of an error that would end the scan.
-fn raw_from_item(item: &Item) -> Result<RawScanned, StoreError> {
+fn raw_from_item(item: &Item) -> RawScanned {
     let mut damage = Vec::new();
     let mut text = |k: &str| match item.get(k) {
         Some(AttributeValue::S(s)) => s.clone(),
@@ -470,7 +466,7 @@ fn raw_from_item(item: &Item) -> Result<RawScanned, StoreError> {
         Some(AttributeValue::S(s)) => Some(s.clone()),
         _ => None,
     };
-    Ok(RawScanned {
+    RawScanned {
         event: RawEvent {
             version: version.unwrap_or(0),
             schema_version: schema_version.unwrap_or(0),
@@ -481,7 +477,7 @@ fn raw_from_item(item: &Item) -> Result<RawScanned, StoreError> {
             log_sk: index_text("log_sk"),
         }),
         damage: (!damage.is_empty()).then(|| damage.join("; ")),
-    })
+    }
 }
 
 fn kind_of(v: Option<&AttributeValue>) -> &'static str {

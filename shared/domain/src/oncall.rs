@@ -27,7 +27,7 @@ impl TryFrom<String> for TimeZone {
         // The database's own spelling: its lookup ignores ASCII case, the catalog should not.
         #[cfg(feature = "oncall")]
         let s = match jiff::tz::db().get(&s) {
-            Ok(tz) => tz.iana_name().map_or(s.clone(), str::to_owned),
+            Ok(tz) => tz.iana_name().map_or_else(|| s.clone(), str::to_owned),
             Err(_) => return Err(bad()),
         };
         Ok(TimeZone(s))

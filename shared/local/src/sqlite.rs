@@ -131,10 +131,21 @@ fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredEvent,
 /// damaged row cannot stop the pagination.
 type PageKey = (rusqlite::types::Value, rusqlite::types::Value);
 
+/// The page key of a row read as text: its raw key when that was damaged, else the text read.
+fn page_key((raw, damaged): &(RawScanned, Option<PageKey>)) -> PageKey {
+    use rusqlite::types::Value;
+    damaged.clone().unwrap_or_else(|| {
+        (
+            Value::Text(raw.event.stream.clone()),
+            Value::Integer(raw.event.version as i64),
+        )
+    })
+}
+
 /// A row as stored text, read leniently: a column that is not what the store writes (a blob, a
 /// number where text belongs, text where a number belongs) becomes `damage`, which the audit
 /// names, instead of an error that would end the scan. The local index is `occurred_at` text.
-fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RawScanned, PageKey)> {
+fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RawScanned, Option<PageKey>)> {
     use rusqlite::types::ValueRef;
     let mut damage = Vec::new();
     let mut text = |i: usize, name: &str| -> rusqlite::Result<String> {
@@ -176,7 +187,14 @@ fn row_to_raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<(RawScanned, PageKey)
     if schema_version.is_none() {
         damage.push("schema_version is not a 16-bit integer".into());
     }
-    let key = (row.get(0)?, row.get(1)?);
+    // Only a row whose key columns are damaged needs its raw key kept: one allocation less a row.
+    let key_damaged = !matches!(row.get_ref(0)?, ValueRef::Text(t) if std::str::from_utf8(t).is_ok())
+        || version.is_none();
+    let key = if key_damaged {
+        Some((row.get(0)?, row.get(1)?))
+    } else {
+        None
+    };
     let raw = RawScanned {
         event: RawEvent {
             version: version.unwrap_or(0),
@@ -365,8 +383,8 @@ impl EventStore for SqliteEventStore {
                     match page {
                         Ok(rows) => {
                             done = (rows.len() as i64) < page_size;
-                            if let Some((_, key)) = rows.last() {
-                                after = Some(key.clone());
+                            if let Some(last) = rows.last() {
+                                after = Some(page_key(last));
                             }
                             buffer.extend(rows.into_iter().map(|(ev, _)| ev));
                         }
