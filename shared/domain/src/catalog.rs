@@ -3,7 +3,7 @@
 
 use super::duration::AccessDuration;
 use super::event::Source;
-use super::ids::{GroupName, Identity, PrincipalArn, RoleName, Scope};
+use super::ids::{GroupName, Identity, PrincipalArn, RoleName, Scope, UserId};
 use super::oncall::Rotation;
 pub use crate::glob::glob_match;
 use crate::glob::segment_match;
@@ -234,6 +234,9 @@ pub struct RoleNotify {
     /// Replaces the global Slack webhook for this role's notices.
     #[serde(default)]
     pub slack_webhook: Option<String>,
+    /// Replaces the global Slack channel (with the bot token) for this role's approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
     /// Addresses told of this role's requests, besides the approver groups' addresses.
     #[serde(default)]
     pub approver_emails: Vec<String>,
@@ -252,9 +255,62 @@ pub struct Notify {
     /// Slack incoming webhook for every role without its own.
     #[serde(default)]
     pub slack_webhook: Option<String>,
+    /// Slack channel (id or name) where approvers get messages with buttons, posted with the
+    /// bot token; preferred to the webhook when a bot token is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack_channel: Option<String>,
     /// Mail addresses of each approver group.
     #[serde(default)]
     pub group_emails: BTreeMap<GroupName, Vec<String>>,
+}
+
+/// `[slack]`: how a Slack user who clicks a button becomes a Stint identity. The user is the
+/// email Slack holds for them unless `users` names them; their groups are the Stint groups whose
+/// Slack user group they are in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackDirectory {
+    /// Stint group -> Slack user group id (`S...`).
+    #[serde(default)]
+    pub groups: BTreeMap<GroupName, String>,
+    /// Slack user id (`U...`) -> Stint user, for people whose Slack email is not their Stint id.
+    #[serde(default)]
+    pub users: BTreeMap<String, UserId>,
+}
+
+impl SlackDirectory {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.users.is_empty()
+    }
+}
+
+/// Slack ids (users `U...`/`W...`, user groups `S...`) are short upper-case alphanumerics.
+fn check_slack_id(id: &str) -> Result<(), String> {
+    if (2..=32).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a Slack id (like U0123ABCD or S0123ABCD)"
+        ))
+    }
+}
+
+/// A channel id (`C...`) or a name (`#approvals`): one short word, nothing Slack would parse.
+fn check_slack_channel(c: &str) -> Result<(), String> {
+    let name = c.strip_prefix('#').unwrap_or(c);
+    if (1..=80).contains(&name.len())
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' || ch == '.')
+    {
+        Ok(())
+    } else {
+        Err(format!("{c:?} is not a Slack channel id or name"))
+    }
 }
 
 /// A service that alerts can open incident access for.
@@ -479,6 +535,9 @@ pub struct Catalog {
     pub services: BTreeMap<String, Service>,
     #[serde(default)]
     pub notify: Notify,
+    /// Who a Slack user is in Stint, for approvals from Slack buttons.
+    #[serde(default, skip_serializing_if = "SlackDirectory::is_empty")]
+    pub slack: SlackDirectory,
     /// Everything no grant may reach: the deployment's resources and the catalog's own list.
     /// Set on load, never read from the catalog text.
     #[serde(skip)]
@@ -711,6 +770,27 @@ impl Catalog {
             if let Some(h) = hook {
                 check_webhook(h).map_err(|m| err(at, m))?;
             }
+        }
+        let channels = std::iter::once((
+            "notify.slack_channel".to_owned(),
+            &self.notify.slack_channel,
+        ))
+        .chain(self.roles.iter().map(|(n, r)| {
+            (
+                format!("roles.{n}.notify.slack_channel"),
+                &r.notify.slack_channel,
+            )
+        }));
+        for (at, channel) in channels {
+            if let Some(c) = channel {
+                check_slack_channel(c).map_err(|m| err(at, m))?;
+            }
+        }
+        for (group, id) in &self.slack.groups {
+            check_slack_id(id).map_err(|m| err(format!("slack.groups.{group}"), m))?;
+        }
+        for id in self.slack.users.keys() {
+            check_slack_id(id).map_err(|m| err(format!("slack.users.{id}"), m))?;
         }
         let addresses = self
             .notify
@@ -964,6 +1044,37 @@ approvers = {{ groups = ["db-owners"] }}
                 .starts_with(r#"roles.db-read.max_duration: "90x" is not a duration"#),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_slack_section_maps_groups_and_users_and_refuses_what_it_does_not_know() {
+        let base = format!(
+            "{}\n[notify]\nslack_channel = \"#db-approvals\"\n",
+            EXAMPLE.split("\n[notify]").next().unwrap()
+        );
+        let ok = format!(
+            "{base}\n[slack]\ngroups = {{ sre = \"S0SRE\" }}\nusers = {{ \"U123\" = \"Alice@Example.com\" }}\n"
+        );
+        let c = Catalog::from_toml(&ok).unwrap();
+        assert_eq!(c.slack.groups[&GroupName::parse("sre").unwrap()], "S0SRE");
+        assert_eq!(c.slack.users["U123"].as_str(), "alice@example.com");
+        assert_eq!(c.notify.slack_channel.as_deref(), Some("#db-approvals"));
+        for (bad, at) in [
+            ("[slack]\nteams = {}\n", "slack"),
+            (
+                "[slack]\ngroups = { sre = \"not an id\" }\n",
+                "slack.groups.sre",
+            ),
+            (
+                "[slack]\nusers = { \"u-lower\" = \"a@example.com\" }\n",
+                "slack.users.u-lower",
+            ),
+        ] {
+            let e = Catalog::from_toml(&format!("{base}\n{bad}")).unwrap_err();
+            assert!(e.to_string().contains(at), "{bad}: {e}");
+        }
+        let e = Catalog::from_toml(&base.replace("#db-approvals", "two words")).unwrap_err();
+        assert!(e.to_string().contains("notify.slack_channel"), "{e}");
     }
 
     #[test]

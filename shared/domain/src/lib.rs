@@ -27,6 +27,7 @@ pub mod recorded;
 pub mod report;
 pub mod request;
 pub mod review;
+pub mod slack;
 pub mod streams;
 pub mod tag;
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! email is rendered in stint-app's `render::notice`.)
 
 use super::catalog::Catalog;
-use super::event::{Event, EventBody, Source};
+use super::event::{AccessRequested, Event, EventBody, Source};
 use super::ids::{RequestId, RoleName};
 use super::request::{RequestState, Status};
 use super::review::{PeriodReview, ReminderStep};
-use chrono::SecondsFormat;
+use super::slack::{extend_basis, extend_step, ActionKind, ButtonValue};
+use super::UserId;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,62 @@ pub struct Notice {
     pub link: Option<String>,
     /// Break-glass: sent with more emphasis.
     pub urgent: bool,
+    /// Buttons for a message posted with the bot token (the webhook's messages carry none).
+    pub actions: Vec<NoticeAction>,
+}
+
+/// A button on a notice: what it asks for and what it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeAction {
+    pub kind: ActionKind,
+    pub value: ButtonValue,
+    pub label: String,
+}
+
+/// The buttons an approver's or a requester's message carries, given the request now: Approve
+/// and Deny while it is pending; I'm done while access is active, with Extend when the role lets
+/// its requesters extend.
+fn actions_for(
+    id: RequestId,
+    audience: Audience,
+    state: &RequestState,
+    catalog: &Catalog,
+) -> Vec<NoticeAction> {
+    let plain = |kind, label: &str| NoticeAction {
+        kind,
+        value: ButtonValue {
+            request: id,
+            expires_at: None,
+        },
+        label: label.to_owned(),
+    };
+    match (audience, state.status) {
+        (Audience::Approvers, Status::Pending) => vec![
+            plain(ActionKind::Approve, "Approve"),
+            plain(ActionKind::Deny, "Deny"),
+        ],
+        (Audience::Requester, Status::Active) => {
+            let mut out = Vec::new();
+            let role = state
+                .request
+                .as_ref()
+                .and_then(|r| catalog.role(&r.role))
+                .filter(|r| r.self_extend);
+            if let (Some(role), Some(basis)) = (role, extend_basis(state)) {
+                out.push(NoticeAction {
+                    kind: ActionKind::Extend,
+                    value: ButtonValue {
+                        request: id,
+                        expires_at: Some(basis),
+                    },
+                    label: format!("Extend +{}", extend_step(role)),
+                });
+            }
+            out.push(plain(ActionKind::Done, "I'm done"));
+            out
+        }
+        _ => vec![],
+    }
 }
 
 fn at(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -55,36 +113,7 @@ pub fn notices_for(
     let Some(req) = state.request.as_ref() else {
         return vec![];
     };
-    let mut fields = vec![
-        ("Requester".to_owned(), req.requester.to_string()),
-        ("Role".to_owned(), req.role.to_string()),
-    ];
-    if let Some(s) = &req.scope {
-        fields.push(("Scope".into(), s.to_string()));
-    }
-    fields.push(("Principal".into(), req.principal.to_string()));
-    fields.push(("Duration".into(), req.duration.to_string()));
-    fields.push((
-        "Justification".into(),
-        req.justification.as_str().to_owned(),
-    ));
-    if let Some(t) = &req.ticket {
-        fields.push(("Ticket".into(), t.as_str().to_owned()));
-    }
-    match &req.source {
-        Source::Person => {}
-        Source::Alert {
-            service, incident, ..
-        } => {
-            fields.push(("Service".into(), service.clone()));
-            fields.push(("Incident".into(), incident.clone()));
-        }
-        Source::Pipeline {
-            repository,
-            git_ref,
-            ..
-        } => fields.push(("Pipeline".into(), format!("{repository} @ {git_ref}"))),
-    }
+    let fields = request_fields(req);
     let link = catalog
         .notify
         .link
@@ -100,6 +129,14 @@ pub fn notices_for(
             fields: f,
             link: link.clone(),
             urgent,
+            actions: match &event.body {
+                // Only the message about the request being asked for, or access being given,
+                // carries buttons; the rest are news.
+                EventBody::AccessRequested(_)
+                | EventBody::AccessGranted { .. }
+                | EventBody::AccessExtended { .. } => actions_for(id, audience, state, catalog),
+                _ => vec![],
+            },
         }
     };
     let role = &req.role;
@@ -181,6 +218,41 @@ pub fn notices_for(
     }
 }
 
+/// What every message about a request shows: who, what, where, for how long, and why.
+pub fn request_fields(req: &AccessRequested) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("Requester".to_owned(), req.requester.to_string()),
+        ("Role".to_owned(), req.role.to_string()),
+    ];
+    if let Some(s) = &req.scope {
+        fields.push(("Scope".into(), s.to_string()));
+    }
+    fields.push(("Principal".into(), req.principal.to_string()));
+    fields.push(("Duration".into(), req.duration.to_string()));
+    fields.push((
+        "Justification".into(),
+        req.justification.as_str().to_owned(),
+    ));
+    if let Some(t) = &req.ticket {
+        fields.push(("Ticket".into(), t.as_str().to_owned()));
+    }
+    match &req.source {
+        Source::Person => {}
+        Source::Alert {
+            service, incident, ..
+        } => {
+            fields.push(("Service".into(), service.clone()));
+            fields.push(("Incident".into(), incident.clone()));
+        }
+        Source::Pipeline {
+            repository,
+            git_ref,
+            ..
+        } => fields.push(("Pipeline".into(), format!("{repository} @ {git_ref}"))),
+    }
+    fields
+}
+
 /// The reminder to a role's approvers that `unreviewed` of its grants in a period still wait
 /// for their review, at `step` of the period's deadline.
 pub fn review_reminder(
@@ -221,6 +293,7 @@ pub fn review_reminder(
         link: None,
         // `urgent` is break-glass's emphasis; an overdue review says so in its title.
         urgent: false,
+        actions: vec![],
     }
 }
 
@@ -232,47 +305,142 @@ fn slack_escape(s: &str) -> String {
 }
 
 /// A Block Kit message: header, the fields, and a button to the request when there is a link.
+/// This is what the incoming webhook posts: links only, nothing to click back.
 pub fn slack_message(n: &Notice) -> Value {
-    let title = if n.urgent {
+    message(n, false)
+}
+
+/// The same message with its action buttons (Approve, Deny, Extend, I'm done) beside the link,
+/// for posting with the bot token: clicks come back to `POST /slack/interactions`.
+pub fn slack_message_with_buttons(n: &Notice) -> Value {
+    message(n, true)
+}
+
+fn title_of(n: &Notice) -> String {
+    if n.urgent {
         format!(":rotating_light: {}", n.title)
     } else {
         n.title.clone()
-    };
-    let fields: Vec<Value> = n
-        .fields
+    }
+}
+
+fn header(title: &str) -> Value {
+    json!({
+        "type": "header",
+        "text": { "type": "plain_text", "text": title.chars().take(150).collect::<String>() }
+    })
+}
+
+fn field_blocks(fields: &[(String, String)]) -> Vec<Value> {
+    let fields: Vec<Value> = fields
         .iter()
         .map(|(k, v)| {
             let v: String = v.chars().take(1_900).collect();
             json!({ "type": "mrkdwn", "text": format!("*{}*\n{}", slack_escape(k), slack_escape(&v)) })
         })
         .collect();
-    let mut blocks = vec![json!({
-        "type": "header",
-        "text": { "type": "plain_text", "text": title.chars().take(150).collect::<String>() }
-    })];
     // Slack allows at most 10 fields per section.
-    for chunk in fields.chunks(10) {
-        blocks.push(json!({ "type": "section", "fields": chunk }));
-    }
-    let context = match n.request_id {
+    fields
+        .chunks(10)
+        .map(|chunk| json!({ "type": "section", "fields": chunk }))
+        .collect()
+}
+
+fn context_for(id: Option<RequestId>) -> Value {
+    let context = match id {
         Some(id) => format!("Stint request `{id}`"),
         None => "Stint access review".to_owned(),
     };
-    blocks.push(json!({
+    json!({
         "type": "context",
         "elements": [{ "type": "mrkdwn", "text": context }]
-    }));
-    if let Some(link) = &n.link {
-        blocks.push(json!({
-            "type": "actions",
-            "elements": [{
+    })
+}
+
+fn message(n: &Notice, interactive: bool) -> Value {
+    let title = title_of(n);
+    let mut blocks = vec![header(&title)];
+    blocks.extend(field_blocks(&n.fields));
+    blocks.push(context_for(n.request_id));
+    let mut elements = Vec::new();
+    if interactive {
+        for a in &n.actions {
+            let mut button = json!({
                 "type": "button",
-                "text": { "type": "plain_text", "text": "Open request" },
-                "url": link,
-                "style": if n.urgent { "danger" } else { "primary" }
-            }]
+                "action_id": a.kind.id(),
+                "text": { "type": "plain_text", "text": a.label },
+                "value": a.value.encode(),
+            });
+            match a.kind {
+                ActionKind::Approve => button["style"] = json!("primary"),
+                ActionKind::Deny => button["style"] = json!("danger"),
+                ActionKind::Extend | ActionKind::Done => {}
+            }
+            elements.push(button);
+        }
+    }
+    if let Some(link) = &n.link {
+        // A link button: Slack opens the URL and still posts a click, which Stint ignores.
+        elements.push(json!({
+            "type": "button",
+            "text": { "type": "plain_text", "text": "Open request" },
+            "url": link,
+            "style": if n.urgent { "danger" } else { "primary" }
         }));
     }
+    if !elements.is_empty() {
+        blocks.push(json!({ "type": "actions", "elements": elements }));
+    }
+    json!({ "text": title, "blocks": blocks })
+}
+
+/// What a decision made from Slack did, for updating the message it was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
+    /// "Approved", "Denied", "Extended", "Relinquished".
+    pub verb: &'static str,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    pub reason: Option<String>,
+}
+
+/// The message a decision leaves behind, in place of the one with buttons: the request, who
+/// decided, when, and the status now, with the console link as a plain link and no buttons.
+pub fn decided_message(
+    id: RequestId,
+    req: &AccessRequested,
+    decided: &Decided,
+    link: Option<&str>,
+) -> Value {
+    let title = format!(
+        "{} asked for {}: {}",
+        req.requester,
+        req.role,
+        decided.verb.to_lowercase()
+    );
+    let mut blocks = vec![header(&title)];
+    blocks.extend(field_blocks(&request_fields(req)));
+    let mut outcome = format!(
+        "*{}* by {} at {}. Status: *{}*.",
+        decided.verb,
+        slack_escape(decided.by.as_str()),
+        at(&decided.at),
+        decided.status
+    );
+    if let Some(r) = &decided.reason {
+        let r: String = r.chars().take(1_900).collect();
+        outcome.push_str(&format!("\nReason: {}", slack_escape(&r)));
+    }
+    blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": outcome } }));
+    let mut context = format!("Stint request `{id}`");
+    if let Some(l) = link {
+        // `|` and `>` would end a mrkdwn link early; the link template is the catalog's.
+        if !l.contains(['|', '>', '<']) {
+            context.push_str(&format!(" · <{}|Open request>", l.replace('&', "&amp;")));
+        }
+    }
+    blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": context }] }));
     json!({ "text": title, "blocks": blocks })
 }
 
@@ -386,5 +554,140 @@ mod tests {
         let opened = review_reminder(&role, &review, ReminderStep::Opened, 1);
         assert!(!opened.urgent);
         assert!(opened.title.contains("to review by 2026-12-15T00:00:00Z"));
+    }
+
+    fn buttons(msg: &Value) -> Vec<(String, String)> {
+        msg["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap().clone())
+            .map(|e| {
+                (
+                    e["action_id"].as_str().unwrap_or("link").to_owned(),
+                    e["value"]
+                        .as_str()
+                        .or(e["url"].as_str())
+                        .unwrap()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn approvers_get_approve_and_deny_beside_the_link_and_the_webhook_gets_the_link_only() {
+        let (id, ev, c) = submit("db-read", false);
+        let st = RequestState::fold(&ev);
+        let n = &notices_for(id, &ev[0], &st, &c)[0];
+        let link = format!("https://stint.example.com/requests/{id}");
+        assert_eq!(
+            buttons(&slack_message_with_buttons(n)),
+            vec![
+                ("stint_approve".into(), id.to_string()),
+                ("stint_deny".into(), id.to_string()),
+                ("link".into(), link.clone()),
+            ]
+        );
+        assert_eq!(buttons(&slack_message(n)), vec![("link".into(), link)]);
+        let with = slack_message_with_buttons(n).to_string();
+        assert!(with.contains("&lt;b&gt;5xx&lt;/b&gt; &amp; more"), "{with}");
+    }
+
+    #[test]
+    fn the_requester_gets_extend_only_when_the_role_allows_it_and_done_only_while_active() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap();
+        for (role, self_extend) in [("db-read", true), ("db-write", false)] {
+            let (id, ev, mut c) = submit(role, false);
+            let name = RoleName::parse(role).unwrap();
+            c.roles.get_mut(&name).unwrap().self_extend = self_extend;
+            c.roles.get_mut(&name).unwrap().approvers.required = 1;
+            let mut st = RequestState::fold(&ev);
+            let mut all = ev.clone();
+            for cmd in [
+                Command::Approve {
+                    approver: Identity::new(
+                        UserId::parse("bob@example.com").unwrap(),
+                        c.roles[&name].approvers.groups.clone(),
+                    ),
+                    comment: None,
+                },
+                Command::RecordGrant {
+                    policy_name: "stint-x".into(),
+                    policy: json!({}),
+                },
+            ] {
+                let evs = decide(&st, &cmd, &c, at).unwrap();
+                st = evs.iter().fold(st, crate::apply);
+                all.extend(evs);
+            }
+            let granted = all.last().unwrap();
+            let n = &notices_for(id, granted, &st, &c)[0];
+            let got: Vec<String> = buttons(&slack_message_with_buttons(n))
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            let want: Vec<&str> = if self_extend {
+                vec!["stint_extend", "stint_done", "link"]
+            } else {
+                vec!["stint_done", "link"]
+            };
+            assert_eq!(got, want, "{role}");
+            if self_extend {
+                let expiry = st.grant.as_ref().unwrap().expires_at;
+                assert_eq!(
+                    n.actions[0].value.encode(),
+                    format!("{id}|{}", expiry.timestamp())
+                );
+            }
+            // Once revoked, a later notice about the same grant offers nothing to click.
+            let revoked = decide(
+                &st,
+                &Command::Revoke {
+                    reason: crate::RevokeReason::Manual,
+                    by: Some(Identity::new(
+                        UserId::parse("alice@example.com").unwrap(),
+                        [],
+                    )),
+                },
+                &c,
+                at,
+            )
+            .unwrap();
+            let st = revoked.iter().fold(st, crate::apply);
+            assert!(notices_for(id, granted, &st, &c)[0].actions.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_decided_message_says_who_when_and_the_status_escaped_and_without_buttons() {
+        let (id, ev, _) = submit("db-read", false);
+        let st = RequestState::fold(&ev);
+        let decided = Decided {
+            verb: "Denied",
+            by: UserId::parse("bob@example.com").unwrap(),
+            at: Utc.with_ymd_and_hms(2026, 11, 29, 10, 7, 0).unwrap(),
+            status: Status::Denied,
+            reason: Some("<!channel> not now & not <here>".into()),
+        };
+        let link = "https://stint.example.com/requests/x?a=1&b=2";
+        let msg = decided_message(id, st.request.as_ref().unwrap(), &decided, Some(link));
+        let text = msg.to_string();
+        assert!(buttons(&msg).is_empty(), "{text}");
+        assert!(
+            text.contains("*Denied* by bob@example.com at 2026-11-29T10:07:00Z. Status: *denied*."),
+            "{text}"
+        );
+        assert!(
+            text.contains("Reason: &lt;!channel&gt; not now &amp; not &lt;here&gt;"),
+            "{text}"
+        );
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(
+            text.contains("<https://stint.example.com/requests/x?a=1&amp;b=2|Open request>"),
+            "{text}"
+        );
+        assert!(text.contains("&lt;b&gt;5xx&lt;/b&gt;"), "{text}");
     }
 }

@@ -58,6 +58,7 @@ mod tests {
             ],
             link: Some("https://stint.example.com/requests/x?a=1&b=\"2\"".into()),
             urgent,
+            actions: vec![],
         }
     }
 
