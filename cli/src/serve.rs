@@ -102,6 +102,21 @@ async fn move_clock(
     Ok(Json(json!({ "now": c.0.now() })))
 }
 
+/// The Slack app from the environment: `STINT_SLACK_SIGNING_SECRET` (none: `POST
+/// /slack/interactions` answers 401) and `STINT_SLACK_BOT_TOKEN` (none: Slack through the
+/// catalog's webhooks only), at `STINT_SLACK_API_URL` (default Slack's own).
+fn slack_from_env() -> (Option<Vec<u8>>, Option<Arc<dyn stint_app::ports::SlackApi>>) {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let secret = var("STINT_SLACK_SIGNING_SECRET").map(String::into_bytes);
+    let bot = var("STINT_SLACK_BOT_TOKEN").map(|t| stint_slack::bot_from_env(&t));
+    (secret, bot)
+}
+
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.catalog)
         .map_err(|e| Failure::usage(format!("--catalog {}: {e}", args.catalog.display())))?;
@@ -137,6 +152,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let record = RecordCatalog::new(&text, &catalog, catalog_source(&args.catalog), "serve");
     let mut broker = LocalBroker::open(&args.data, catalog, clock.clone(), provider)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?;
+    let slack = slack_from_env();
+    broker.notifier.slack_bot = slack.1.clone();
     let s = &broker.stint;
     stint_app::catalog::record_catalog(
         s.store.as_ref(),
@@ -168,7 +185,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         Api::new(broker.stint.clone(), jwt.clone())
             .with_checkpoint_key(signer.clone())
             .with_pipeline_auth(jwt)
-            .with_alert_secrets(alert_secrets),
+            .with_alert_secrets(alert_secrets)
+            .with_slack(stint_http::slack::SlackApp::new(slack.0, slack.1)),
     );
     if let Some(m) = &manual {
         app = app.merge(

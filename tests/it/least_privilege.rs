@@ -269,6 +269,7 @@ fn every_route_is_served_by_the_function_its_part_names() {
                 Part::Decisions => "ApproveFunction",
                 Part::Revoke => "RevokeFunction",
                 Part::Alerts => "AlertsFunction",
+                Part::Slack => "SlackFunction",
             };
             (function.to_owned(), method.to_owned(), path.to_owned())
         })

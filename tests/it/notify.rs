@@ -49,6 +49,7 @@ async fn harness(slack_fails_first: usize) -> Harness {
         clock: f.clock.clone(),
         chat: Arc::new(SlackWebhook::default()),
         mailer: Some(Arc::new(SesMailer::new(ses))),
+        slack_bot: None,
         retry: RetryPolicy::IMMEDIATE,
     };
     Harness {

@@ -266,6 +266,7 @@ async fn reminders(start: DateTime<Utc>) -> Reminders {
         clock: f.clock.clone(),
         chat: Arc::new(SlackWebhook::default()),
         mailer: Some(Arc::new(SesMailer::new(ses))),
+        slack_bot: None,
         retry: RetryPolicy::IMMEDIATE,
     };
     Reminders {

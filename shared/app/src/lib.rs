@@ -18,6 +18,7 @@ pub mod resume;
 pub mod reviews;
 pub mod revoke;
 pub mod service;
+pub mod slack;
 pub mod verify;
 pub mod view;
 

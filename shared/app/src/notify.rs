@@ -2,17 +2,21 @@
 //! retries. Each send is claimed first and its outcome recorded on stream `notice#<event id>`,
 //! so a redelivered event, even one delivered twice at once, sends nothing twice. A failure is
 //! logged and recorded; it never touches the request itself. Access-review reminders go the
-//! same way, keyed by period, role and deadline step on `notice#review#<period>`.
+//! same way, keyed by period, role and deadline step on `notice#review#<period>`. With a Slack
+//! bot token, approvers' messages carry Approve and Deny buttons in the catalog's channel, and
+//! requesters get theirs as a direct message with Extend and I'm done.
 
 use super::service::{retry, AppError, RetryPolicy};
 use crate::execute::{execute, ExecuteError};
-use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, StoreError};
+use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, SlackApi, StoreError};
 use crate::render::notice::{email_html, email_text};
 use serde::Serialize;
 use std::sync::Arc;
 use stint_domain::catalog::looks_like_email;
 use stint_domain::ledger::{NoticeCommand, NoticeLedger, NoticeRejection};
-use stint_domain::notice::{notices_for, review_reminder, slack_message, Audience, Notice};
+use stint_domain::notice::{
+    notices_for, review_reminder, slack_message, slack_message_with_buttons, Audience, Notice,
+};
 use stint_domain::review::{periods_to_remind, reminder_step};
 use stint_domain::{Catalog, Event, Period, RequestId, RequestState, Role, StreamId, UserId};
 
@@ -24,6 +28,8 @@ pub struct Notifier {
     pub chat: Arc<dyn Chat>,
     /// None: no email channel (no SES in this deployment).
     pub mailer: Option<Arc<dyn Mailer>>,
+    /// Slack's Web API with the bot token; None: Slack only through incoming webhooks.
+    pub slack_bot: Option<Arc<dyn SlackApi>>,
     pub retry: RetryPolicy,
 }
 
@@ -57,14 +63,30 @@ impl From<StoreError> for NotifyError {
 
 /// One channel to send one notice on.
 enum Delivery {
-    Slack { webhook: String },
-    Email { from: String, to: Vec<String> },
+    Slack {
+        webhook: String,
+    },
+    /// With the bot token, to a channel (approvers) or as a direct message to the Slack user
+    /// with the requester's email.
+    SlackBot {
+        to: SlackTo,
+    },
+    Email {
+        from: String,
+        to: Vec<String>,
+    },
+}
+
+enum SlackTo {
+    Channel(String),
+    Dm(String),
 }
 
 impl Delivery {
     fn channel(&self) -> &'static str {
         match self {
             Delivery::Slack { .. } => "slack",
+            Delivery::SlackBot { .. } => "slack-bot",
             Delivery::Email { .. } => "email",
         }
     }
@@ -166,6 +188,10 @@ impl Notifier {
                 Ok(()) => {
                     let to = match delivery {
                         Delivery::Slack { .. } => vec!["webhook".to_owned()],
+                        Delivery::SlackBot {
+                            to: SlackTo::Channel(c),
+                        } => vec![c.clone()],
+                        Delivery::SlackBot { to: SlackTo::Dm(u) } => vec![format!("dm:{u}")],
                         Delivery::Email { to, .. } => to.clone(),
                     };
                     tracing::info!(request_id = ?id, %stream, key, ?to, "notified");
@@ -194,8 +220,10 @@ impl Notifier {
         Ok(())
     }
 
-    /// The channels that reach a notice's audience: the role's Slack webhook (or the global
-    /// one), and email to the role's approvers or to the requester when it is an address.
+    /// The channels that reach a notice's audience: with a bot token, the role's Slack channel
+    /// (or the global one) for approvers and a direct message for the requester; otherwise the
+    /// role's Slack webhook (or the global one); and email to the role's approvers or to the
+    /// requester when it is an address.
     fn deliveries(
         &self,
         n: &Notice,
@@ -203,11 +231,24 @@ impl Notifier {
         requester: Option<&UserId>,
     ) -> Vec<Delivery> {
         let mut out = Vec::new();
+        let bot_to = self.slack_bot.as_ref().and_then(|_| match n.audience {
+            Audience::Approvers => role
+                .and_then(|r| r.notify.slack_channel.clone())
+                .or_else(|| self.catalog.notify.slack_channel.clone())
+                .map(SlackTo::Channel),
+            Audience::Requester => requester
+                .map(ToString::to_string)
+                .filter(|u| looks_like_email(u))
+                .map(SlackTo::Dm),
+        });
         let webhook = role
             .and_then(|r| r.notify.slack_webhook.clone())
             .or_else(|| self.catalog.notify.slack_webhook.clone());
-        if let Some(webhook) = webhook {
-            out.push(Delivery::Slack { webhook });
+        // The bot's message replaces the webhook's, so nobody hears twice on Slack.
+        match (bot_to, webhook) {
+            (Some(to), _) => out.push(Delivery::SlackBot { to }),
+            (None, Some(webhook)) => out.push(Delivery::Slack { webhook }),
+            (None, None) => {}
         }
         if let (Some(from), Some(_)) = (&self.catalog.notify.email_from, &self.mailer) {
             let to = match n.audience {
@@ -233,6 +274,22 @@ impl Notifier {
     async fn send(&self, d: &Delivery, n: &Notice) -> Result<(), ProviderError> {
         match d {
             Delivery::Slack { webhook } => self.chat.post(webhook, &slack_message(n)).await,
+            Delivery::SlackBot { to } => {
+                let Some(bot) = &self.slack_bot else {
+                    return Ok(());
+                };
+                let channel = match to {
+                    SlackTo::Channel(c) => c.clone(),
+                    SlackTo::Dm(email) => crate::slack::user_by_email(bot.as_ref(), email)
+                        .await?
+                        .ok_or_else(|| {
+                        ProviderError::Refused(format!("no Slack user has the email {email}"))
+                    })?,
+                };
+                crate::slack::post_message(bot.as_ref(), &channel, &slack_message_with_buttons(n))
+                    .await
+                    .map(|_| ())
+            }
             Delivery::Email { from, to } => {
                 let Some(mailer) = &self.mailer else {
                     return Ok(());

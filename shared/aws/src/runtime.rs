@@ -293,6 +293,47 @@ pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError>
     Ok(vec![value.trim().as_bytes().to_vec()])
 }
 
+/// The Slack app's signing secret (`STINT_SLACK_SIGNING_SECRET`, or the SSM SecureString
+/// named by `STINT_SLACK_SIGNING_SECRET_PARAMETER`); None: `POST /slack/interactions` answers 401.
+pub async fn slack_signing_secret(sdk: &SdkConfig) -> Result<Option<String>, ConfigError> {
+    secret_from_env_or_ssm(sdk, "STINT_SLACK_SIGNING_SECRET").await
+}
+
+/// The Slack bot token (`STINT_SLACK_BOT_TOKEN`, or the SSM SecureString named by
+/// `STINT_SLACK_BOT_TOKEN_PARAMETER`); None: Slack through incoming webhooks only.
+pub async fn slack_bot_token(sdk: &SdkConfig) -> Result<Option<String>, ConfigError> {
+    secret_from_env_or_ssm(sdk, "STINT_SLACK_BOT_TOKEN").await
+}
+
+/// A secret from the variable `name` itself, or from the SSM SecureString named by
+/// `<name>_PARAMETER`, as [`alert_secrets`] reads its own. Neither set (or empty): None.
+async fn secret_from_env_or_ssm(
+    sdk: &SdkConfig,
+    name: &str,
+) -> Result<Option<String>, ConfigError> {
+    if let Ok(secret) = std::env::var(name) {
+        if !secret.trim().is_empty() {
+            return Ok(Some(secret.trim().to_owned()));
+        }
+    }
+    let Ok(parameter) = std::env::var(format!("{name}_PARAMETER")) else {
+        return Ok(None);
+    };
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&parameter)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("SSM parameter {parameter}: {e:?}")))?;
+    let value = out
+        .parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ConfigError::Secret(format!("SSM parameter {parameter} is empty")))?;
+    Ok(Some(value.trim().to_owned()))
+}
+
 /// The bus the relay publishes to.
 pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
     Ok(EventBridgeBus::new(
@@ -332,11 +373,12 @@ pub fn report_config_from_env() -> Result<ReportConfig, ConfigError> {
     })
 }
 
-/// The notifier: Slack webhooks from the catalog, email through SES v2 when the catalog names a
-/// sender.
+/// The notifier: Slack webhooks from the catalog (or, with `slack_bot`, Slack's Web API and its
+/// buttons), email through SES v2 when the catalog names a sender.
 pub async fn notifier_from_env(
     sdk: &SdkConfig,
     chat: Arc<dyn stint_app::ports::Chat>,
+    slack_bot: Option<Arc<dyn stint_app::ports::SlackApi>>,
 ) -> Result<stint_app::notify::Notifier, ConfigError> {
     let catalog = load_catalog(sdk).await?;
     let mailer: Option<Arc<dyn stint_app::ports::Mailer>> =
@@ -356,6 +398,7 @@ pub async fn notifier_from_env(
         clock: Arc::new(SystemClock),
         chat,
         mailer,
+        slack_bot,
         retry: RetryPolicy::default(),
     })
 }

@@ -357,6 +357,21 @@ fn context_for(id: Option<RequestId>) -> Value {
     })
 }
 
+fn button(a: &NoticeAction) -> Value {
+    let mut button = json!({
+        "type": "button",
+        "action_id": a.kind.id(),
+        "text": { "type": "plain_text", "text": a.label },
+        "value": a.value.encode(),
+    });
+    match a.kind {
+        ActionKind::Approve => button["style"] = json!("primary"),
+        ActionKind::Deny => button["style"] = json!("danger"),
+        ActionKind::Extend | ActionKind::Done => {}
+    }
+    button
+}
+
 fn message(n: &Notice, interactive: bool) -> Value {
     let title = title_of(n);
     let mut blocks = vec![header(&title)];
@@ -364,20 +379,7 @@ fn message(n: &Notice, interactive: bool) -> Value {
     blocks.push(context_for(n.request_id));
     let mut elements = Vec::new();
     if interactive {
-        for a in &n.actions {
-            let mut button = json!({
-                "type": "button",
-                "action_id": a.kind.id(),
-                "text": { "type": "plain_text", "text": a.label },
-                "value": a.value.encode(),
-            });
-            match a.kind {
-                ActionKind::Approve => button["style"] = json!("primary"),
-                ActionKind::Deny => button["style"] = json!("danger"),
-                ActionKind::Extend | ActionKind::Done => {}
-            }
-            elements.push(button);
-        }
+        elements.extend(n.actions.iter().map(button));
     }
     if let Some(link) = &n.link {
         // A link button: Slack opens the URL and still posts a click, which Stint ignores.
@@ -405,13 +407,21 @@ pub struct Decided {
     pub reason: Option<String>,
 }
 
+/// The buttons a message keeps after a decision: Approve and Deny while the request still
+/// waits for more approvals; none otherwise.
+pub fn still_open(id: RequestId, state: &RequestState, catalog: &Catalog) -> Vec<NoticeAction> {
+    actions_for(id, Audience::Approvers, state, catalog)
+}
+
 /// The message a decision leaves behind, in place of the one with buttons: the request, who
-/// decided, when, and the status now, with the console link as a plain link and no buttons.
+/// decided, when, and the status now, with the console link as a plain link. Its only buttons
+/// are `open` (see [`still_open`]).
 pub fn decided_message(
     id: RequestId,
     req: &AccessRequested,
     decided: &Decided,
     link: Option<&str>,
+    open: &[NoticeAction],
 ) -> Value {
     let title = format!(
         "{} asked for {}: {}",
@@ -441,6 +451,11 @@ pub fn decided_message(
         }
     }
     blocks.push(json!({ "type": "context", "elements": [{ "type": "mrkdwn", "text": context }] }));
+    if !open.is_empty() {
+        blocks.push(
+            json!({ "type": "actions", "elements": open.iter().map(button).collect::<Vec<_>>() }),
+        );
+    }
     json!({ "text": title, "blocks": blocks })
 }
 
@@ -672,7 +687,7 @@ mod tests {
             reason: Some("<!channel> not now & not <here>".into()),
         };
         let link = "https://stint.example.com/requests/x?a=1&b=2";
-        let msg = decided_message(id, st.request.as_ref().unwrap(), &decided, Some(link));
+        let msg = decided_message(id, st.request.as_ref().unwrap(), &decided, Some(link), &[]);
         let text = msg.to_string();
         assert!(buttons(&msg).is_empty(), "{text}");
         assert!(

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod error;
 pub mod jwt;
 pub mod pipeline;
+pub mod slack;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -69,6 +70,8 @@ pub struct Api {
     pub alert_secrets: Arc<Vec<Vec<u8>>>,
     /// The public key of the signed checkpoints, for `GET /checkpoints/key`; none: 404.
     pub checkpoint_key: Option<Arc<dyn stint_app::ports::CheckpointKey>>,
+    /// The Slack app for `POST /slack/interactions`; none: the route answers 401.
+    pub slack: Option<Arc<slack::SlackApp>>,
 }
 
 impl Api {
@@ -79,7 +82,13 @@ impl Api {
             pipeline_auth: None,
             alert_secrets: Arc::new(vec![]),
             checkpoint_key: None,
+            slack: None,
         }
+    }
+
+    pub fn with_slack(mut self, app: slack::SlackApp) -> Api {
+        self.slack = Some(Arc::new(app));
+        self
     }
 
     pub fn with_checkpoint_key(mut self, key: Arc<dyn stint_app::ports::CheckpointKey>) -> Api {
@@ -634,6 +643,7 @@ pub enum Part {
     Decisions,
     Revoke,
     Alerts,
+    Slack,
 }
 
 type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
@@ -671,6 +681,11 @@ fn alerts_routes() -> Routes {
     vec![("POST", "/alerts", post(alerts::receive))]
 }
 
+/// Slack's interactions: signed by Slack, authenticated by their HMAC, not by a token.
+fn slack_routes() -> Routes {
+    vec![("POST", "/slack/interactions", post(slack::interactions))]
+}
+
 /// The `revoke` function's routes.
 fn revoke_routes() -> Routes {
     vec![
@@ -697,6 +712,7 @@ fn table() -> Vec<(&'static str, &'static str, Part, MethodRouter<Api>)> {
         tag(Part::Decisions, decisions_routes()),
         tag(Part::Revoke, revoke_routes()),
         tag(Part::Alerts, alerts_routes()),
+        tag(Part::Slack, slack_routes()),
     ]
     .concat()
 }
@@ -744,6 +760,11 @@ pub fn alerts_router(api: Api) -> Router {
 /// The `revoke` function's HTTP route.
 pub fn revoke_router(api: Api) -> Router {
     routes(revoke_routes(), api)
+}
+
+/// The Slack interactions route.
+pub fn slack_router(api: Api) -> Router {
+    routes(slack_routes(), api)
 }
 
 /// The whole API, for a process that serves every route (local mode, tests).

@@ -87,6 +87,7 @@ impl LocalBroker {
             clock: Arc::clone(&clock),
             chat: Arc::new(SlackWebhook::default()),
             mailer,
+            slack_bot: None,
             retry: RetryPolicy::default(),
         };
         let stint = Stint {

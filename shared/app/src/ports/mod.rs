@@ -12,7 +12,7 @@ mod withheld;
 
 pub use access::{AccessProvider, ProviderError};
 pub use bus::{BusMessage, EventBus};
-pub use chat::Chat;
+pub use chat::{Chat, SlackApi};
 pub use checkpoints::{CheckpointArchive, CheckpointKey, CheckpointSigner};
 pub use clock::Clock;
 pub use delivery::{Archive, Mailer};
