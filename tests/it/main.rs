@@ -29,4 +29,5 @@ mod local_mode;
 mod notify;
 mod reports;
 mod reviews;
+mod slack;
 mod visibility;

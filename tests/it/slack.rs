@@ -1,0 +1,779 @@
+//! Approvals from Slack: signed interaction payloads sent to the real router over a Stint on the
+//! emulator's DynamoDB and IAM, with a local stand-in for Slack's Web API and response URLs
+//! (`stint_tests::slack_api`). Each case checks the store, IAM where it matters, and every call
+//! Stint made to Slack.
+
+use axum::body::Body;
+use chrono::{DateTime, TimeDelta, Utc};
+use http::Request;
+use http_body_util::BodyExt;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use stint_app::notify::Notifier;
+use stint_app::ports::{Clock, SlackApi};
+use stint_app::RetryPolicy;
+use stint_domain::{GroupName, RequestId, Status};
+use stint_http::slack::{sign, SlackApp};
+use stint_http::{router, Api};
+use stint_slack::{SlackWebApi, SlackWebhook};
+use stint_tests::aws::Fixture;
+use stint_tests::proof;
+use stint_tests::slack_api::{SlackApiStandIn, BOT_TOKEN};
+use stint_tests::{alice, t0};
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"slack-signing-secret-for-the-tests";
+const CHANNEL: &str = "C0APPROVALS";
+
+struct World {
+    f: Fixture,
+    slack: SlackApiStandIn,
+    bot: Arc<dyn SlackApi>,
+    api: Api,
+    notifier: Notifier,
+}
+
+/// The example catalog with approvers' messages in `C0APPROVALS`, `db-owners` and `sre` mapped
+/// to Slack user groups, and a Slack workspace of alice and carol (sre), bob (db-owners) and a
+/// user whose profile has no email.
+async fn world() -> World {
+    let mut f = Fixture::new(t0()).await;
+    let slack = SlackApiStandIn::start().await;
+    slack
+        .user("U0ALICE", Some("alice@example.com"))
+        .user("U0BOB", Some("Bob@Example.com"))
+        .user("U0CAROL", Some("carol@example.com"))
+        .user("U0NOMAIL", None)
+        .group("S0DBOWNERS", &["U0BOB"])
+        .group("S0SRE", &["U0ALICE", "U0CAROL"]);
+    let mut catalog = (*f.stint.catalog).clone();
+    catalog.notify.slack_channel = Some(CHANNEL.into());
+    catalog.slack.groups = [("db-owners", "S0DBOWNERS"), ("sre", "S0SRE")]
+        .into_iter()
+        .map(|(g, s)| (GroupName::parse(g).unwrap(), s.to_owned()))
+        .collect();
+    f.stint.catalog = Arc::new(catalog);
+    let bot: Arc<dyn SlackApi> = Arc::new(SlackWebApi::new(&slack.url, BOT_TOKEN));
+    let api = app(&f, &bot);
+    let notifier = Notifier {
+        store: Arc::new(f.store.clone()),
+        catalog: f.stint.catalog.clone(),
+        clock: f.clock.clone(),
+        chat: Arc::new(SlackWebhook::default()),
+        mailer: None,
+        slack_bot: Some(bot.clone()),
+        retry: RetryPolicy::IMMEDIATE,
+    };
+    World {
+        f,
+        slack,
+        bot,
+        api,
+        notifier,
+    }
+}
+
+/// An API over the fixture's Stint with a Slack app of its own: another instance, as far as
+/// what the app remembers goes (bodies seen, identities, clicks).
+fn app(f: &Fixture, bot: &Arc<dyn SlackApi>) -> Api {
+    f.api()
+        .with_slack(SlackApp::new(Some(SECRET.to_vec()), Some(bot.clone())))
+}
+
+/// Where a message Stint posted landed.
+struct Posted {
+    channel: String,
+    ts: String,
+    message: Value,
+}
+
+impl World {
+    /// alice's db-read request, and the approvers' message the notifier posts for it.
+    async fn requested(&self) -> (RequestId, Posted) {
+        let new = self.f.db_read("stuck orders <b>INC-1</b>");
+        let id = self.f.stint.submit(&alice(), new).await.unwrap().id;
+        let posted = self.notify(id, "AccessRequested").await;
+        (id, posted)
+    }
+
+    /// Runs the notifier on the request's event of type `ty`; the message it posted.
+    async fn notify(&self, id: RequestId, ty: &str) -> Posted {
+        let event = self
+            .f
+            .events(id)
+            .await
+            .into_iter()
+            .find(|e| e.record.event_type == ty)
+            .unwrap_or_else(|| panic!("no {ty}"));
+        self.notifier
+            .notify(id, &event.record.event_id)
+            .await
+            .unwrap();
+        let message = self
+            .slack
+            .calls_to("chat.postMessage")
+            .pop()
+            .expect("a post");
+        let channel = message["channel"].as_str().unwrap().to_owned();
+        let channel = match channel.strip_prefix('U') {
+            Some(rest) => format!("D{rest}"),
+            None => channel,
+        };
+        let n = self.slack.calls_to("chat.postMessage").len();
+        Posted {
+            channel,
+            ts: format!("1795000000.{n:06}"),
+            message,
+        }
+    }
+
+    /// A click on `action` of a message, by Slack user `user`; `n` makes each click's body
+    /// distinct, as Slack's own `action_ts` does.
+    fn click(&self, user: &str, action: &str, value: &str, on: &Posted, n: u32) -> String {
+        form(json!({
+            "type": "block_actions",
+            "user": { "id": user },
+            "trigger_id": format!("trigger.{n}"),
+            "response_url": self.slack.respond_url,
+            "container": { "type": "message", "channel_id": on.channel, "message_ts": on.ts },
+            "actions": [{ "type": "button", "action_id": action, "value": value,
+                          "action_ts": format!("1795000100.{n:06}") }]
+        }))
+    }
+
+    async fn send(&self, body: &str) -> (u16, String) {
+        send(&self.api, signed(body, self.f.clock.now())).await
+    }
+
+    /// Every event in the store (request streams and notice ledgers alike).
+    async fn all_events(&self) -> usize {
+        self.f
+            .log(t0() - TimeDelta::days(1), t0() + TimeDelta::days(2))
+            .await
+            .len()
+    }
+
+    async fn types(&self, id: RequestId) -> Vec<String> {
+        self.f.event_types(id).await
+    }
+}
+
+fn form(payload: Value) -> String {
+    format!(
+        "payload={}",
+        utf8_percent_encode(&payload.to_string(), NON_ALPHANUMERIC)
+    )
+}
+
+fn signed(body: &str, at: DateTime<Utc>) -> Request<Body> {
+    let ts = at.timestamp().to_string();
+    let sig = sign(SECRET, &ts, body.as_bytes());
+    request(body, Some(&ts), Some(&sig))
+}
+
+fn request(body: &str, ts: Option<&str>, sig: Option<&str>) -> Request<Body> {
+    let mut r = Request::post("/slack/interactions")
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(ts) = ts {
+        r = r.header("x-slack-request-timestamp", ts);
+    }
+    if let Some(sig) = sig {
+        r = r.header("x-slack-signature", sig);
+    }
+    r.body(Body::from(body.to_owned())).unwrap()
+}
+
+async fn send(api: &Api, req: Request<Body>) -> (u16, String) {
+    let resp = router(api.clone()).oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn button_value(message: &Value, action: &str) -> String {
+    message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .find(|e| e["action_id"] == action)
+        .unwrap_or_else(|| panic!("no {action} button in {message}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn action_ids(message: &Value) -> Vec<String> {
+    message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .map(|e| e["action_id"].as_str().unwrap_or("link").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_approve_by_an_approver_decides_once_updates_the_message_and_tells_the_requester() {
+    let w = world().await;
+    let (id, posted) = w.requested().await;
+    // The approvers' message: in their channel, Approve and Deny, and the console link.
+    assert_eq!(posted.message["channel"], CHANNEL);
+    assert_eq!(
+        action_ids(&posted.message),
+        ["stint_approve", "stint_deny", "link"]
+    );
+    let text = posted.message.to_string();
+    assert!(
+        text.contains(&format!("https://stint.example.com/requests/{id}")),
+        "{text}"
+    );
+    assert!(text.contains("&lt;b&gt;INC-1&lt;/b&gt;"), "{text}");
+
+    let value = button_value(&posted.message, "stint_approve");
+    let (status, body) = w
+        .send(&w.click("U0BOB", "stint_approve", &value, &posted, 1))
+        .await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(
+        w.types(id).await,
+        ["AccessRequested", "ApprovalRecorded", "AccessApproved"]
+    );
+    let state = w.f.state(id).await;
+    assert_eq!(state.approvals[0].as_str(), "bob@example.com");
+
+    // The message, updated in place: who, when, the status, no buttons.
+    let updates = w.slack.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    let u = &updates[0];
+    assert_eq!(
+        (u["channel"].as_str(), u["ts"].as_str()),
+        (Some(CHANNEL), Some(posted.ts.as_str()))
+    );
+    let shown = u.to_string();
+    assert!(
+        shown
+            .contains("*Approved* by bob@example.com at 2026-11-29T09:00:00Z. Status: *approved*."),
+        "{shown}"
+    );
+    assert!(action_ids(u).is_empty(), "{shown}");
+    assert!(
+        shown.contains(&format!("requests/{id}|Open request>")),
+        "{shown}"
+    );
+    assert!(w.slack.calls_to("respond").is_empty());
+
+    // The requester hears from the notifier, as for every decision: a direct message.
+    let dm = w.notify(id, "AccessApproved").await;
+    assert_eq!(dm.message["channel"], "U0ALICE");
+    assert!(
+        dm.message.to_string().contains("was approved"),
+        "{}",
+        dm.message
+    );
+    assert_eq!(
+        w.slack.calls_to("users.lookupByEmail"),
+        [json!({ "email": "alice@example.com" })]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_refusals_go_to_the_clicker_only_and_append_nothing() {
+    let w = world().await;
+    let (id, posted) = w.requested().await;
+    let value = id.to_string();
+    let before = w.all_events().await;
+    let cases = [
+        (
+            "U0ALICE",
+            "stint_approve",
+            "by its requester",
+            "self-approval from Slack",
+            "malicious requester",
+        ),
+        (
+            "U0CAROL",
+            "stint_approve",
+            "not in an approver group of role db-read",
+            "approval from Slack by a non-approver",
+            "malicious colleague",
+        ),
+        (
+            "U0ALICE",
+            "stint_deny",
+            "by its requester",
+            "self-denial modal from Slack",
+            "malicious requester",
+        ),
+        (
+            "U0NOMAIL",
+            "stint_approve",
+            "does not know who you are",
+            "approval by a Slack user Stint cannot identify",
+            "Slack guest",
+        ),
+        (
+            "U0BOB",
+            "stint_done",
+            "cannot revoke a request that is pending",
+            "\"I'm done\" on a pending request",
+            "approver",
+        ),
+    ];
+    for (n, (user, action, says, case, attacker)) in cases.into_iter().enumerate() {
+        let asked = w.slack.calls_to("respond").len();
+        let (status, body) = w
+            .send(&w.click(user, action, &value, &posted, n as u32 + 10))
+            .await;
+        let answers = w.slack.calls_to("respond");
+        let told = answers.len() == asked + 1
+            && answers.last().is_some_and(|a| {
+                a["response_type"] == "ephemeral"
+                    && a["replace_original"] == false
+                    && a["text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_lowercase()
+                        .contains(says)
+            });
+        let appended = w.all_events().await - before;
+        proof::attack(case, attacker, status != 200 || !told || appended > 0);
+        assert_eq!((status, body.as_str()), (200, ""), "{case}");
+        assert!(told, "{case}: {answers:?}");
+        assert_eq!(appended, 0, "{case}");
+    }
+    // Nothing else: no modal, no message updated, no post.
+    assert!(w.slack.calls_to("views.open").is_empty());
+    assert!(w.slack.calls_to("chat.update").is_empty());
+    assert_eq!(w.types(id).await, ["AccessRequested"]);
+    assert_eq!(w.f.status(id).await, Status::Pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_deny_asks_for_a_reason_in_a_modal_and_denies_with_it() {
+    let w = world().await;
+    let (id, posted) = w.requested().await;
+    let value = button_value(&posted.message, "stint_deny");
+    let (status, _) = w
+        .send(&w.click("U0BOB", "stint_deny", &value, &posted, 1))
+        .await;
+    assert_eq!(status, 200);
+    // Nothing decided yet: a modal asks for the reason.
+    assert_eq!(w.types(id).await, ["AccessRequested"]);
+    let opened = w.slack.calls_to("views.open");
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0]["trigger_id"], "trigger.1");
+    let view = &opened[0]["view"];
+    assert_eq!(view["callback_id"], "stint_deny_reason");
+
+    let submit = |reason: &str| {
+        form(json!({
+            "type": "view_submission",
+            "user": { "id": "U0BOB" },
+            "view": {
+                "id": "V1",
+                "callback_id": view["callback_id"],
+                "private_metadata": view["private_metadata"],
+                "state": { "values": { "reason": { "reason": {
+                    "type": "plain_text_input", "value": reason } } } }
+            }
+        }))
+    };
+    // A reason over the API's bound is shown in the modal, and decides nothing.
+    let (status, body) = w.send(&submit(&"x".repeat(3000))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["response_action"],
+        "errors"
+    );
+    assert_eq!(w.types(id).await, ["AccessRequested"]);
+
+    let (status, body) = w.send(&submit("not during the <freeze>")).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(w.types(id).await, ["AccessRequested", "AccessDenied"]);
+    let st = w.f.state(id).await;
+    assert_eq!(st.status, Status::Denied);
+    let denied = &w.f.events(id).await[1].record.payload;
+    assert_eq!(denied["reason"], "not during the <freeze>");
+    let updates = w.slack.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["ts"], posted.ts.as_str());
+    let shown = updates[0].to_string();
+    assert!(shown.contains("*Denied* by bob@example.com"), "{shown}");
+    assert!(shown.contains("Status: *denied*"), "{shown}");
+    assert!(
+        shown.contains("Reason: not during the &lt;freeze&gt;"),
+        "{shown}"
+    );
+    assert!(action_ids(&updates[0]).is_empty());
+
+    // The requester is told, with the reason.
+    let dm = w.notify(id, "AccessDenied").await;
+    assert_eq!(dm.message["channel"], "U0ALICE");
+    assert!(dm
+        .message
+        .to_string()
+        .contains("not during the &lt;freeze&gt;"));
+}
+
+/// A granted db-read request (alice's, approved by bob, granted in IAM) and the requester's
+/// direct message about it.
+async fn granted(w: &World) -> (RequestId, Posted) {
+    let id = w.f.granted().await;
+    let dm = w.notify(id, "AccessGranted").await;
+    assert_eq!(dm.message["channel"], "U0ALICE");
+    assert_eq!(dm.channel, "D0ALICE");
+    (id, dm)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_im_done_revokes_the_grant_in_iam() {
+    let w = world().await;
+    let (id, dm) = granted(&w).await;
+    assert_eq!(
+        action_ids(&dm.message),
+        ["stint_extend", "stint_done", "link"]
+    );
+    let policy = w.f.state(id).await.grant.unwrap().policy_name;
+    assert!(w.f.policy(&policy).await.is_some(), "granted in IAM");
+
+    let value = button_value(&dm.message, "stint_done");
+    let (status, _) = w
+        .send(&w.click("U0ALICE", "stint_done", &value, &dm, 1))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(w.f.status(id).await, Status::Revoked);
+    assert!(
+        w.f.policy(&policy).await.is_none(),
+        "the policy is gone from IAM"
+    );
+    let revoked = w.f.events(id).await.pop().unwrap().record;
+    assert_eq!(revoked.event_type, "AccessRevoked");
+    assert_eq!(revoked.payload["reason"], "manual");
+    let updates = w.slack.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0]["channel"], "D0ALICE");
+    assert!(updates[0]
+        .to_string()
+        .contains("*Relinquished* by alice@example.com"));
+    assert!(updates[0].to_string().contains("Status: *revoked*"));
+    assert!(action_ids(&updates[0]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_extend_extends_once_however_often_it_is_clicked() {
+    let w = world().await;
+    let (id, dm) = granted(&w).await;
+    let before = w.f.state(id).await.grant.unwrap().expires_at;
+    let value = button_value(&dm.message, "stint_extend");
+    assert_eq!(value, format!("{id}|{}", before.timestamp()));
+    for n in 1..=3 {
+        let (status, body) = w
+            .send(&w.click("U0ALICE", "stint_extend", &value, &dm, n))
+            .await;
+        assert_eq!((status, body.as_str()), (200, ""));
+    }
+    let extensions = w
+        .types(id)
+        .await
+        .iter()
+        .filter(|t| *t == "ExtensionApproved")
+        .count();
+    let updates = w.slack.calls_to("chat.update");
+    proof::duplicates(
+        "Slack Extend clicked three times",
+        3,
+        (extensions + updates.len()).saturating_sub(2),
+    );
+    assert_eq!(extensions, 1);
+    assert_eq!(updates.len(), 1);
+    assert!(updates[0]
+        .to_string()
+        .contains("*Extended* by alice@example.com"));
+    // By the role's default duration (1h), from the expiry the button showed.
+    let pending = w.f.state(id).await.pending_extension.unwrap();
+    assert_eq!(pending, before + TimeDelta::hours(1));
+    // Applied by the grant function, as an extension from the API would be.
+    w.f.stint.apply_extension(id).await.unwrap();
+    assert_eq!(w.f.state(id).await.grant.unwrap().expires_at, pending);
+    // A click on the old message now finds the expiry moved: nothing more.
+    let (status, _) = w
+        .send(&w.click("U0ALICE", "stint_extend", &value, &dm, 9))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(w.f.state(id).await.grant.unwrap().expires_at, pending);
+    assert!(w.f.state(id).await.pending_extension.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_three_identical_approvals_give_one_decision_and_one_update() {
+    let w = world().await;
+    // On one instance (a double click), and on three instances (Slack's retries landing on
+    // different Lambda instances, which share nothing but the store).
+    for spread in [false, true] {
+        let (id, posted) = w.requested().await;
+        let updates_before = w.slack.calls_to("chat.update").len();
+        let value = button_value(&posted.message, "stint_approve");
+        for n in 1..=3 {
+            let api = if spread {
+                app(&w.f, &w.bot)
+            } else {
+                w.api.clone()
+            };
+            let body = w.click("U0BOB", "stint_approve", &value, &posted, n);
+            let (status, answer) = send(&api, signed(&body, w.f.clock.now())).await;
+            assert_eq!((status, answer.as_str()), (200, ""));
+        }
+        let types = w.types(id).await;
+        let decisions = types.iter().filter(|t| *t == "ApprovalRecorded").count()
+            + types.iter().filter(|t| *t == "AccessApproved").count();
+        let updates = w.slack.calls_to("chat.update").len() - updates_before;
+        let test = if spread {
+            "Slack approval delivered three times to three instances"
+        } else {
+            "Slack approval clicked three times"
+        };
+        proof::duplicates(test, 3, (decisions + updates).saturating_sub(3));
+        assert_eq!(
+            types,
+            ["AccessRequested", "ApprovalRecorded", "AccessApproved"],
+            "{test}"
+        );
+        assert_eq!(updates, 1, "{test}");
+        assert!(
+            w.slack.calls_to("respond").is_empty(),
+            "{test}: answered quietly"
+        );
+    }
+    // Who bob is was asked of Slack once per instance and kept: one instance, then three.
+    let asked = w.slack.calls_to("users.info").len();
+    assert_eq!(asked, 4);
+    // Past the cache's minute, Slack is asked again.
+    w.f.clock.advance(TimeDelta::seconds(61));
+    let (id, posted) = w.requested().await;
+    let value = id.to_string();
+    w.send(&w.click("U0BOB", "stint_approve", &value, &posted, 7))
+        .await;
+    assert_eq!(w.slack.calls_to("users.info").len(), asked + 1);
+}
+
+/// One refused interaction: its name, the request, and the status it must get.
+struct Bad {
+    name: &'static str,
+    request: Request<Body>,
+    status: u16,
+    error: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_bad_signatures_replays_and_bad_payloads_are_refused_and_append_nothing() {
+    let w = world().await;
+    let (id, posted) = w.requested().await;
+    let now = w.f.clock.now();
+    let value = id.to_string();
+    let approve = w.click("U0BOB", "stint_approve", &value, &posted, 1);
+    let ts = now.timestamp().to_string();
+    let good_sig = sign(SECRET, &ts, approve.as_bytes());
+    let with_payload = |p: Value| form(p);
+    let mut cases = vec![
+        Bad {
+            name: "no signature headers",
+            request: request(&approve, None, None),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "signed with another secret",
+            request: request(
+                &approve,
+                Some(&ts),
+                Some(&sign(b"not the secret", &ts, approve.as_bytes())),
+            ),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "body changed after signing (another user)",
+            request: request(
+                &approve.replace("U0BOB", "U0EVE"),
+                Some(&ts),
+                Some(&good_sig),
+            ),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "signature version v1",
+            request: request(
+                &approve,
+                Some(&ts),
+                Some(&good_sig.replacen("v0=", "v1=", 1)),
+            ),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "signed six minutes ago",
+            request: signed(&approve, now - TimeDelta::minutes(6)),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "signed six minutes ahead",
+            request: signed(&approve, now + TimeDelta::minutes(6)),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "timestamp not a number",
+            request: request(&approve, Some("soon"), Some(&good_sig)),
+            status: 401,
+            error: "unauthenticated",
+        },
+        Bad {
+            name: "no payload field",
+            request: signed("token=x&team=T1", now),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "payload not JSON",
+            request: signed("payload=%7Bnot%20json", now),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "unknown action",
+            request: signed(
+                &w.click("U0BOB", "stint_grant_everything", &value, &posted, 2),
+                now,
+            ),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "value not a request id",
+            request: signed(
+                &w.click("U0BOB", "stint_approve", "01-not-a-ulid", &posted, 3),
+                now,
+            ),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "two actions at once",
+            request: signed(
+                &with_payload(json!({
+                    "type": "block_actions", "user": { "id": "U0BOB" },
+                    "actions": [
+                        { "action_id": "stint_approve", "value": value },
+                        { "action_id": "stint_approve", "value": value }
+                    ]
+                })),
+                now,
+            ),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "unknown interaction type",
+            request: signed(
+                &with_payload(json!({ "type": "message_action", "user": { "id": "U0BOB" } })),
+                now,
+            ),
+            status: 400,
+            error: "invalid_input",
+        },
+        Bad {
+            name: "someone else's modal",
+            request: signed(
+                &with_payload(
+                    json!({ "type": "view_submission", "user": { "id": "U0BOB" },
+                    "view": { "callback_id": "other_app", "private_metadata": "{}" } }),
+                ),
+                now,
+            ),
+            status: 400,
+            error: "invalid_input",
+        },
+    ];
+    // The same approval, to a deployment without a signing secret.
+    let unconfigured = w.f.api();
+    let before = w.all_events().await;
+    let mut tried = 0;
+    let mut refused = 0;
+    let mut failures = Vec::new();
+    let mut check =
+        |name: &str, status: u16, body: &str, want: u16, error: &str, appended: usize| {
+            tried += 1;
+            let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            if status == want && v["error"] == error && appended == 0 {
+                refused += 1;
+            } else {
+                failures.push(format!("{name}: {status} {body}, {appended} appended"));
+            }
+        };
+    for case in cases.drain(..) {
+        let (status, body) = send(&w.api, case.request).await;
+        let appended = w.all_events().await - before;
+        check(case.name, status, &body, case.status, case.error, appended);
+    }
+    let (status, body) = send(&unconfigured, signed(&approve, now)).await;
+    let appended = w.all_events().await - before;
+    check(
+        "no signing secret configured",
+        status,
+        &body,
+        401,
+        "unauthenticated",
+        appended,
+    );
+    assert!(
+        w.slack
+            .calls()
+            .iter()
+            .all(|c| c.method == "chat.postMessage"),
+        "Slack was not called"
+    );
+
+    // A replay: the approval is accepted once; the very same body and signature again is not.
+    let (status, _) = send(&w.api, request(&approve, Some(&ts), Some(&good_sig))).await;
+    assert_eq!(status, 200);
+    let decided = w.all_events().await;
+    assert_eq!(decided - before, 2, "the approval itself");
+    let (status, body) = send(&w.api, request(&approve, Some(&ts), Some(&good_sig))).await;
+    let replay_appended = w.all_events().await - decided;
+    check(
+        "the same body replayed",
+        status,
+        &body,
+        401,
+        "unauthenticated",
+        replay_appended,
+    );
+    assert!(body.contains("replay"), "{body}");
+
+    println!("bad input over Slack interactions: {tried} tried, {refused} refused with a JSON 4xx");
+    proof::record(
+        "bad_input",
+        json!({ "transport": "Slack interactions", "tried": tried, "refused": refused,
+                "accepted_without_effect": 0, "wrongly_appended": w.all_events().await - decided,
+                "failed": failures.len() }),
+    );
+    for (case, attacker) in [
+        ("forged Slack signature approves", "network attacker"),
+        ("Slack approval replayed", "network attacker"),
+        (
+            "Slack approval re-signed as another user",
+            "network attacker",
+        ),
+        ("Slack approval signed long ago", "network attacker"),
+    ] {
+        proof::attack(case, attacker, !failures.is_empty());
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(w.slack.calls_to("chat.update").len(), 1);
+}
