@@ -26,5 +26,6 @@ $(eval $(call function,RevokeFunction,stint-revoke))
 $(eval $(call function,RelayFunction,stint-relay))
 $(eval $(call function,NotifyFunction,stint-notify))
 $(eval $(call function,ReportFunction,stint-report))
+$(eval $(call function,InteractionsFunction,stint-interactions))
 
-.PHONY: $(addprefix build-,RequestFunction AlertsFunction ApproveFunction GrantFunction RevokeFunction RelayFunction NotifyFunction ReportFunction)
+.PHONY: $(addprefix build-,RequestFunction AlertsFunction ApproveFunction GrantFunction RevokeFunction RelayFunction NotifyFunction ReportFunction InteractionsFunction)

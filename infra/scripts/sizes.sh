@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 target="${CARGO_TARGET_DIR:-target}"
-functions=(request alerts approve grant revoke relay notify report)
+functions=(request alerts approve grant revoke relay notify report interactions)
 echo "| function | bytes (stripped) | links rusqlite | links a time-zone database |"
 echo "| --- | ---: | :---: | :---: |"
 for f in "${functions[@]}"; do

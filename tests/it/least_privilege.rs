@@ -269,7 +269,7 @@ fn every_route_is_served_by_the_function_its_part_names() {
                 Part::Decisions => "ApproveFunction",
                 Part::Revoke => "RevokeFunction",
                 Part::Alerts => "AlertsFunction",
-                Part::Slack => "SlackFunction",
+                Part::Slack => "InteractionsFunction",
             };
             (function.to_owned(), method.to_owned(), path.to_owned())
         })
@@ -331,6 +331,7 @@ fn expected_writes() -> Vec<(&'static str, Vec<&'static str>)> {
         ("NotifyFunction", vec![NOTICE]),
         ("RelayFunction", vec![]),
         ("ReportFunction", vec![]),
+        ("InteractionsFunction", vec![REQUEST, CATALOG]),
     ]
 }
 
@@ -540,7 +541,8 @@ fn each_stream_family_has_only_its_own_writers() {
             "AlertsFunction",
             "ApproveFunction",
             "GrantFunction",
-            "RevokeFunction"
+            "RevokeFunction",
+            "InteractionsFunction"
         ]
     );
     assert_eq!(writers(ALERT), ["AlertsFunction"]);
@@ -716,6 +718,6 @@ fn every_function_is_built_alone_by_the_makefile() {
             "{package} is a package"
         );
     }
-    assert_eq!(functions, 8);
+    assert_eq!(functions, 9);
     assert!(makefile.contains("cargo lambda build --profile lambda $(LAMBDA_FLAGS) -p $(2)"));
 }

@@ -777,3 +777,70 @@ async fn slack_bad_signatures_replays_and_bad_payloads_are_refused_and_append_no
     assert!(failures.is_empty(), "{failures:#?}");
     assert_eq!(w.slack.calls_to("chat.update").len(), 1);
 }
+
+/// The `stint-interactions` binary, as Lambda runs it behind API Gateway: secrets from its
+/// environment, Slack's Web API at the stand-in, the example catalog, the emulator's IAM.
+/// "I'm done" deletes the grant's policy; an unsigned body is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interactions_function_binary_relinquishes_on_im_done_and_refuses_bad_signatures() {
+    // The binary runs on the system clock.
+    let f = Fixture::new(Utc::now()).await;
+    let slack = SlackApiStandIn::start().await;
+    slack.user("U0ALICE", Some("alice@example.com"));
+    let id = f.granted().await;
+    let policy = f.state(id).await.grant.unwrap().policy_name;
+    assert!(f.policy(&policy).await.is_some());
+    let on = Posted {
+        channel: "D0ALICE".into(),
+        ts: "1795000000.000001".into(),
+        message: Value::Null,
+    };
+    let body = form(json!({
+        "type": "block_actions",
+        "user": { "id": "U0ALICE" },
+        "response_url": slack.respond_url,
+        "container": { "type": "message", "channel_id": on.channel, "message_ts": on.ts },
+        "actions": [{ "type": "button", "action_id": "stint_done", "value": id.to_string() }]
+    }));
+    let event = |signature: &str| {
+        let ts = Utc::now().timestamp().to_string();
+        let mut e = stint_tests::sample("apigw-deny.json");
+        e["routeKey"] = json!("POST /slack/interactions");
+        e["rawPath"] = json!("/slack/interactions");
+        e["requestContext"]["http"]["path"] = json!("/slack/interactions");
+        e["requestContext"]["routeKey"] = json!("POST /slack/interactions");
+        let ctx = e["requestContext"].as_object_mut().unwrap();
+        ctx.remove("authorizer");
+        e.as_object_mut().unwrap().remove("pathParameters");
+        e["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        e["headers"]["x-slack-request-timestamp"] = json!(ts);
+        e["headers"]["x-slack-signature"] = json!(match signature {
+            "good" => sign(SECRET, &ts, body.as_bytes()),
+            other => other.to_owned(),
+        });
+        e["body"] = json!(body);
+        e
+    };
+    let secret = String::from_utf8(SECRET.to_vec()).unwrap();
+    let env = [
+        ("STINT_SLACK_SIGNING_SECRET", secret.as_str()),
+        ("STINT_SLACK_BOT_TOKEN", BOT_TOKEN),
+        ("STINT_SLACK_API_URL", slack.url.as_str()),
+    ];
+    let forged = format!("v0={}", "00".repeat(32));
+    let (_, out) = crate::functions::invoke(&f, "stint-interactions", event(&forged), &env).await;
+    assert_eq!(out["statusCode"], 401, "{out}");
+    assert_eq!(f.status(id).await, Status::Active);
+    let (_, out) = crate::functions::invoke(&f, "stint-interactions", event("good"), &env).await;
+    assert_eq!(out["statusCode"], 200, "{out}");
+    assert_eq!(f.status(id).await, Status::Revoked);
+    assert!(
+        f.policy(&policy).await.is_none(),
+        "the policy is gone from IAM"
+    );
+    let updates = slack.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert!(updates[0]
+        .to_string()
+        .contains("*Relinquished* by alice@example.com"));
+}

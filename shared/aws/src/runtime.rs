@@ -306,7 +306,8 @@ pub async fn slack_bot_token(sdk: &SdkConfig) -> Result<Option<String>, ConfigEr
 }
 
 /// A secret from the variable `name` itself, or from the SSM SecureString named by
-/// `<name>_PARAMETER`, as [`alert_secrets`] reads its own. Neither set (or empty): None.
+/// `<name>_PARAMETER`, as [`alert_secrets`] reads its own. Neither set (or empty), or no such
+/// parameter: None.
 async fn secret_from_env_or_ssm(
     sdk: &SdkConfig,
     name: &str,
@@ -316,16 +317,35 @@ async fn secret_from_env_or_ssm(
             return Ok(Some(secret.trim().to_owned()));
         }
     }
-    let Ok(parameter) = std::env::var(format!("{name}_PARAMETER")) else {
+    let Some(parameter) = std::env::var(format!("{name}_PARAMETER"))
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+    else {
         return Ok(None);
     };
-    let out = aws_sdk_ssm::Client::new(sdk)
+    let got = aws_sdk_ssm::Client::new(sdk)
         .get_parameter()
         .name(&parameter)
         .with_decryption(true)
         .send()
-        .await
-        .map_err(|e| ConfigError::Secret(format!("SSM parameter {parameter}: {e:?}")))?;
+        .await;
+    let out = match got {
+        Ok(out) => out,
+        // The template names the parameters whether or not Slack is set up: an absent one
+        // means no Slack app, not a broken deployment.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_parameter_not_found()) =>
+        {
+            tracing::info!(parameter, "no such SSM parameter: Slack is not set up");
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(ConfigError::Secret(format!(
+                "SSM parameter {parameter}: {e:?}"
+            )))
+        }
+    };
     let value = out
         .parameter()
         .and_then(|p| p.value())
