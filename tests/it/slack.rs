@@ -345,6 +345,11 @@ async fn slack_refusals_go_to_the_clicker_only_and_append_nothing() {
         assert!(told, "{case}: {answers:?}");
         assert_eq!(appended, 0, "{case}");
     }
+    // A refusal holds nothing back: the same click again is answered again.
+    let asked = w.slack.calls_to("respond").len();
+    let again = w.click("U0CAROL", "stint_approve", &value, &posted, 99);
+    assert_eq!(w.send(&again).await.0, 200);
+    assert_eq!(w.slack.calls_to("respond").len(), asked + 1);
     // Nothing else: no modal, no message updated, no post.
     assert!(w.slack.calls_to("views.open").is_empty());
     assert!(w.slack.calls_to("chat.update").is_empty());
@@ -755,6 +760,18 @@ async fn slack_bad_signatures_replays_and_bad_payloads_are_refused_and_append_no
         replay_appended,
     );
     assert!(body.contains("replay"), "{body}");
+    // The same signature spelt in upper-case hex is the same replay.
+    let upper = format!("v0={}", good_sig.trim_start_matches("v0=").to_uppercase());
+    let (status, body) = send(&w.api, request(&approve, Some(&ts), Some(&upper))).await;
+    let replay_appended = w.all_events().await - decided;
+    check(
+        "the same body replayed, its signature in upper case",
+        status,
+        &body,
+        401,
+        "unauthenticated",
+        replay_appended,
+    );
 
     println!("bad input over Slack interactions: {tried} tried, {refused} refused with a JSON 4xx");
     proof::record(

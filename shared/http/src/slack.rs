@@ -207,7 +207,9 @@ pub(crate) async fn interactions(
         now,
     )
     .map_err(|e| ApiError::Unauthenticated(e.to_string()))?;
-    if !app.first_sight(signature.unwrap_or_default().trim(), now) {
+    // Hex is case-insensitive: the same signature in upper case is the same replay.
+    let seen_as = signature.unwrap_or_default().trim().to_ascii_lowercase();
+    if !app.first_sight(&seen_as, now) {
         return Err(ApiError::Unauthenticated(
             "this exact interaction was received already: replays are refused".into(),
         ));
@@ -330,6 +332,26 @@ impl Ctx<'_> {
         Ok(who)
     }
 
+    /// [`Ctx::identify`]; when Slack refuses to say who the user is (not a retryable error),
+    /// the clicker is told and the outer None says the interaction is answered. Slack being
+    /// busy is a 503, so the click can be tried again.
+    async fn identify_or_tell(
+        &self,
+        slack_user: &str,
+        response_url: Option<&str>,
+    ) -> Result<Option<Option<Identity>>, ApiError> {
+        match self.identify(slack_user).await {
+            Ok(who) => Ok(Some(who)),
+            Err(ApiError::App(AppError::Provider(e))) if !e.is_retryable() => {
+                tracing::warn!(error = %e, "Slack did not say who clicked");
+                self.tell_clicker(response_url, "Stint could not look you up in Slack.")
+                    .await;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Tells the clicker only, through the interaction's `response_url`. A failure is logged:
     /// nothing was appended, so there is nothing to undo.
     async fn tell_clicker(&self, response_url: Option<&str>, text: &str) {
@@ -343,7 +365,13 @@ impl Ctx<'_> {
     }
 
     async fn click(&self, c: Click) -> Result<Response, ApiError> {
-        let Some(who) = self.identify(&c.user).await? else {
+        let Some(who) = self
+            .identify_or_tell(&c.user, c.response_url.as_deref())
+            .await?
+        else {
+            return Ok(ok());
+        };
+        let Some(who) = who else {
             self.tell_clicker(
                 c.response_url.as_deref(),
                 "Stint does not know who you are: your Slack profile has no email, and the catalog does not map your Slack user.",
@@ -370,6 +398,11 @@ impl Ctx<'_> {
             ActionKind::Deny => Act::Deny(None),
         };
         let ran = match self.run(id, &who, &act).await {
+            // A refusal appended nothing: clicking again (once the cause is fixed) may run it.
+            Ok(Ran::Refused(why)) => {
+                self.app.release_click(&key);
+                Ran::Refused(why)
+            }
             Ok(r) => r,
             Err(e) => {
                 // Not decided either way (the store or IAM is busy): a retry may run it.
@@ -439,7 +472,13 @@ impl Ctx<'_> {
                 return Ok(axum::Json(errors).into_response());
             }
         };
-        let Some(who) = self.identify(&d.user).await? else {
+        let Some(who) = self
+            .identify_or_tell(&d.user, d.response_url.as_deref())
+            .await?
+        else {
+            return Ok(ok());
+        };
+        let Some(who) = who else {
             self.tell_clicker(
                 d.response_url.as_deref(),
                 "Stint does not know who you are.",
@@ -458,6 +497,11 @@ impl Ctx<'_> {
         }
         let act = Act::Deny(reason);
         let ran = match self.run(d.request, &who, &act).await {
+            // A refusal appended nothing: clicking again (once the cause is fixed) may run it.
+            Ok(Ran::Refused(why)) => {
+                self.app.release_click(&key);
+                Ran::Refused(why)
+            }
             Ok(r) => r,
             Err(e) => {
                 self.app.release_click(&key);
