@@ -861,3 +861,140 @@ async fn interactions_function_binary_relinquishes_on_im_done_and_refuses_bad_si
         .to_string()
         .contains("*Relinquished* by alice@example.com"));
 }
+
+/// A local token for `user` in `groups`, signed with the server's key in `data`.
+fn local_token(data: &std::path::Path, user: &str, groups: &str) -> String {
+    let out = std::process::Command::new(crate::support::bin("stint"))
+        .args(["token", "--user", user, "--groups", groups, "--data"])
+        .arg(data)
+        .output()
+        .expect("token");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// `stint serve` with the Slack app from its environment: the approvers' message is posted with
+/// buttons, a signed click (timed by the server's own clock) approves, the broker grants, the
+/// message is updated, and the requester gets a direct message with I'm done.
+#[test]
+fn stint_serve_takes_slack_approvals_with_its_secrets_from_the_environment() {
+    use crate::support::{eventually, http, Serve, Server};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let slack = rt.block_on(SlackApiStandIn::start());
+    slack
+        .user("U0ALICE", Some("alice@example.com"))
+        .user("U0BOB", Some("bob@example.com"))
+        .group("S0DBOWNERS", &["U0BOB"]);
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog.toml");
+    let text = std::fs::read_to_string(stint_tests::aws::CATALOG_PATH)
+        .unwrap()
+        .replace(
+            "# slack_channel = \"C0123APPROVALS\"",
+            &format!("slack_channel = \"{CHANNEL}\""),
+        )
+        + "\n[slack]\ngroups = { db-owners = \"S0DBOWNERS\" }\n";
+    assert!(text.contains(CHANNEL));
+    std::fs::write(&catalog, text).unwrap();
+    let data = dir.path().join("data");
+    let secret = String::from_utf8(SECRET.to_vec()).unwrap();
+    let clock = "2026-11-29T10:00:00Z";
+    let server = Server::start_with(
+        &data,
+        clock,
+        Serve {
+            catalog: catalog.to_str().unwrap(),
+            env: vec![
+                ("STINT_SLACK_SIGNING_SECRET", secret),
+                ("STINT_SLACK_BOT_TOKEN", BOT_TOKEN.into()),
+                ("STINT_SLACK_API_URL", slack.url.clone()),
+            ],
+            ..Serve::default()
+        },
+    );
+    let api = server.api.clone();
+    let alice = local_token(&data, "alice@example.com", "sre");
+    let auth = format!("Bearer {alice}");
+    let (status, created) = http(
+        "POST",
+        &format!("{api}/requests"),
+        &[("authorization", &auth)],
+        &json!({ "role": "db-read", "scope": "orders", "duration": "1h",
+                 "principal": "arn:aws:iam::123456789012:role/stint/oncall",
+                 "justification": "stuck orders" })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let posted = eventually(
+        "the approvers' message",
+        || slack.calls_to("chat.postMessage"),
+        |p| !p.is_empty(),
+    )
+    .remove(0);
+    assert_eq!(posted["channel"], CHANNEL);
+    let on = Posted {
+        channel: CHANNEL.into(),
+        ts: "1795000000.000001".into(),
+        message: posted,
+    };
+    let body = form(json!({
+        "type": "block_actions",
+        "user": { "id": "U0BOB" },
+        "response_url": slack.respond_url,
+        "container": { "type": "message", "channel_id": on.channel, "message_ts": on.ts },
+        "actions": [{ "type": "button", "action_id": "stint_approve",
+                      "value": button_value(&on.message, "stint_approve") }]
+    }));
+    let at = DateTime::parse_from_rfc3339(clock)
+        .unwrap()
+        .with_timezone(&Utc);
+    let post = |signed_at: DateTime<Utc>| {
+        let ts = signed_at.timestamp().to_string();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&format!("{api}/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", &ts)
+            .header("x-slack-signature", &sign(SECRET, &ts, body.as_bytes()))
+            .send(&body)
+            .expect("the server answers")
+            .status()
+            .as_u16()
+    };
+    // The server's clock decides what is fresh: signed now by the wall clock is 401 there.
+    assert_eq!(post(Utc::now()), 401);
+    assert_eq!(post(at), 200);
+    let shown = eventually(
+        "the grant",
+        || {
+            http(
+                "GET",
+                &format!("{api}/requests/{id}"),
+                &[("authorization", &auth)],
+                "",
+            )
+            .1
+        },
+        |r| r["status"] == "active",
+    );
+    assert_eq!(shown["status"], "active");
+    let updates = slack.calls_to("chat.update");
+    assert_eq!(updates.len(), 1);
+    assert!(updates[0]
+        .to_string()
+        .contains("*Approved* by bob@example.com"));
+    let dm = eventually(
+        "the requester's direct message with I'm done",
+        || {
+            slack.calls_to("chat.postMessage").into_iter().find(|m| {
+                m["channel"] == "U0ALICE" && action_ids(m).contains(&"stint_done".to_owned())
+            })
+        },
+        Option::is_some,
+    );
+    assert!(dm.unwrap().to_string().contains("is granted"));
+}
