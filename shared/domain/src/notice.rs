@@ -1,5 +1,6 @@
-//! Who hears about what: the notices an event calls for, and their Slack message. Pure. (Their
-//! email is rendered in stint-app's `render::notice`.)
+//! Who hears about what: the notices an event calls for, the buttons each carries, and their
+//! Slack messages (the webhook's, the bot's with buttons, and the one a decision leaves in
+//! place). Pure. (Their email is rendered in stint-app's `render::notice`.)
 
 use super::catalog::Catalog;
 use super::event::{AccessRequested, Event, EventBody, Source};
