@@ -25,6 +25,8 @@ use tower::ServiceExt;
 
 const SECRET: &[u8] = b"slack-signing-secret-for-the-tests";
 const CHANNEL: &str = "C0APPROVALS";
+/// The console's request page, as notices link to it.
+const LINK: &str = "https://stint.example.com/console/requests/{id}";
 
 struct World {
     f: Fixture,
@@ -49,6 +51,7 @@ async fn world() -> World {
         .group("S0SRE", &["U0ALICE", "U0CAROL"]);
     let mut catalog = (*f.stint.catalog).clone();
     catalog.notify.slack_channel = Some(CHANNEL.into());
+    catalog.notify.link = Some(LINK.into());
     catalog.slack.groups = [("db-owners", "S0DBOWNERS"), ("sre", "S0SRE")]
         .into_iter()
         .map(|(g, s)| (GroupName::parse(g).unwrap(), s.to_owned()))
@@ -228,7 +231,7 @@ async fn slack_approve_by_an_approver_decides_once_updates_the_message_and_tells
     );
     let text = posted.message.to_string();
     assert!(
-        text.contains(&format!("https://stint.example.com/requests/{id}")),
+        text.contains(&LINK.replace("{id}", &id.to_string())),
         "{text}"
     );
     assert!(text.contains("&lt;b&gt;INC-1&lt;/b&gt;"), "{text}");
@@ -261,7 +264,10 @@ async fn slack_approve_by_an_approver_decides_once_updates_the_message_and_tells
     );
     assert!(action_ids(u).is_empty(), "{shown}");
     assert!(
-        shown.contains(&format!("requests/{id}|Open request>")),
+        shown.contains(&format!(
+            "<{}|Open request>",
+            LINK.replace("{id}", &id.to_string())
+        )),
         "{shown}"
     );
     assert!(w.slack.calls_to("respond").is_empty());
