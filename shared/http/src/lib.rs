@@ -4,7 +4,9 @@
 pub mod alerts;
 pub mod apigw;
 pub mod claims;
+pub mod console;
 pub mod error;
+pub mod idp;
 pub mod jwt;
 pub mod pipeline;
 
@@ -69,6 +71,8 @@ pub struct Api {
     pub alert_secrets: Arc<Vec<Vec<u8>>>,
     /// The public key of the signed checkpoints, for `GET /checkpoints/key`; none: 404.
     pub checkpoint_key: Option<Arc<dyn stint_app::ports::CheckpointKey>>,
+    /// The web console; none: its pages answer 404.
+    pub console: Option<Arc<console::Console>>,
 }
 
 impl Api {
@@ -79,7 +83,13 @@ impl Api {
             pipeline_auth: None,
             alert_secrets: Arc::new(vec![]),
             checkpoint_key: None,
+            console: None,
         }
+    }
+
+    pub fn with_console(mut self, console: console::Console) -> Api {
+        self.console = Some(Arc::new(console));
+        self
     }
 
     pub fn with_checkpoint_key(mut self, key: Arc<dyn stint_app::ports::CheckpointKey>) -> Api {
@@ -746,10 +756,16 @@ pub fn revoke_router(api: Api) -> Router {
     routes(revoke_routes(), api)
 }
 
-/// The whole API, for a process that serves every route (local mode, tests).
+/// The whole API, for a process that serves every route (local mode, tests), and the console
+/// when one is set up.
 pub fn router(api: Api) -> Router {
-    routes(
+    let console = api.console.is_some().then(|| console::router(api.clone()));
+    let all = routes(
         table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect(),
         api,
-    )
+    );
+    match console {
+        Some(c) => all.merge(c),
+        None => all,
+    }
 }
