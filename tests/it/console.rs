@@ -100,11 +100,12 @@ async fn browser(d: &Driver, name: &str) -> Client {
 async fn sign_in(c: &Client, base: &str, email: &str, groups: &str) {
     c.goto(&format!("{base}/console")).await.unwrap();
     let url = c.current_url().await.unwrap();
-    assert_eq!(
-        url.path(),
-        "/oidc/authorize",
-        "sent to the issuer to sign in"
-    );
+    if url.path() != "/oidc/authorize" {
+        panic!(
+            "not sent to the issuer to sign in: {url}: {}",
+            c.source().await.unwrap()
+        );
+    }
     c.find(Locator::Id("email"))
         .await
         .unwrap()
@@ -121,6 +122,11 @@ async fn sign_in(c: &Client, base: &str, email: &str, groups: &str) {
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    // A click returns before the navigation it starts: wait for the page it lands on.
+    c.wait()
+        .for_element(Locator::Css(".who strong"))
         .await
         .unwrap();
     let url = c.current_url().await.unwrap();
@@ -156,6 +162,10 @@ async fn ask(c: &Client, base: &str, justification: &str) -> String {
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".state .status"))
         .await
         .unwrap();
     let url = c.current_url().await.unwrap();
@@ -282,7 +292,8 @@ async fn alice_asks_bob_approves_and_alice_is_done_all_in_the_browser() {
         .expect("the request is in Bob's inbox");
     let inbox_png = screenshot(&bob, "inbox").await;
     link.click().await.unwrap();
-    bob.find(Locator::Id("approve-comment"))
+    bob.wait()
+        .for_element(Locator::Id("approve-comment"))
         .await
         .unwrap()
         .send_keys("ok for the incident")
@@ -292,6 +303,13 @@ async fn alice_asks_bob_approves_and_alice_is_done_all_in_the_browser() {
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    // The same page comes back, without the buttons once approved.
+    bob.wait()
+        .for_element(Locator::Css(
+            ".state .status.status-approved, .state .status.status-active",
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -334,6 +352,11 @@ async fn alice_asks_bob_approves_and_alice_is_done_all_in_the_browser() {
     let done = alice.find(Locator::Id("revoke")).await.unwrap();
     assert_eq!(done.text().await.unwrap(), "I'm done");
     done.click().await.unwrap();
+    alice
+        .wait()
+        .for_element(Locator::Css(".state .status:not(.status-active)"))
+        .await
+        .unwrap();
     until_status(&alice, "revoked").await;
     assert!(absent(&alice, "#revoke").await);
 
@@ -458,4 +481,139 @@ async fn forged_posts_are_refused_and_hostile_text_stays_text() {
     let after = event_types(&server, data.path(), &id);
     assert_eq!(after.len(), before.len() + 1, "{after:?}");
     alice.close().await.unwrap();
+}
+
+/// The local OIDC provider as any client sees it, over HTTP: discovery, a code bound to its
+/// PKCE challenge and redirect URI, used once, and refresh tokens that rotate.
+#[test]
+fn the_local_oidc_provider_keeps_codes_to_their_client() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let base = server.api.clone();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let call = |method: &str, path: &str, form: &[(&str, &str)]| {
+        let url = format!("{base}{path}");
+        let mut r = if method == "GET" {
+            agent.get(&url).call().unwrap()
+        } else {
+            agent.post(&url).send_form(form.iter().copied()).unwrap()
+        };
+        let location = r
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (
+            r.status().as_u16(),
+            location,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    let (code, _, body) = call("GET", "/.well-known/openid-configuration", &[]);
+    assert_eq!(code, 200);
+    let d: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(d["issuer"], base.as_str());
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    let (code, _, jwks) = call("GET", "/.well-known/jwks.json", &[]);
+    assert_eq!(code, 200);
+    assert!(jwks.contains("\"crv\":\"P-256\""), "{jwks}");
+
+    let verifier = "a-verifier-of-forty-three-characters-or-more-0123";
+    let challenge = stint_http::idp::s256(verifier);
+    let loopback = "http://127.0.0.1:9/callback";
+    let authorize = |redirect: &str| {
+        call(
+            "POST",
+            "/oidc/authorize",
+            &[
+                ("response_type", "code"),
+                ("client_id", "stint"),
+                ("redirect_uri", redirect),
+                ("state", "s1"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+                ("email", "alice@example.com"),
+                ("groups", "sre"),
+            ],
+        )
+    };
+    // A redirect URI that is neither the console nor loopback gets a page, never a redirect.
+    let (code, location, _) = authorize("https://evil.example/cb");
+    assert_eq!((code, location), (400, None));
+    let code_from = |location: Option<String>| {
+        let l = location.expect("a redirect");
+        assert!(l.starts_with(loopback) && l.ends_with("&state=s1"), "{l}");
+        let raw = l.split("code=").nth(1).unwrap().split('&').next().unwrap();
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .unwrap()
+            .into_owned()
+    };
+    let exchange = |code: &str, verifier: &str, redirect: &str| {
+        let (status, _, body) = call(
+            "POST",
+            "/oidc/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "stint"),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", redirect),
+            ],
+        );
+        (status, serde_json::from_str::<Value>(&body).unwrap())
+    };
+    let (status, location, _) = authorize(loopback);
+    assert_eq!(status, 303);
+    let c = code_from(location);
+    // The wrong verifier spends the code: it cannot be tried again with the right one.
+    let (status, body) = exchange(&c, &"x".repeat(43), loopback);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = exchange(&c, verifier, loopback);
+    assert_eq!(status, 400, "a code is used once");
+    // Another redirect URI than the one authorized is refused.
+    let c = code_from(authorize(loopback).1);
+    let (status, _) = exchange(&c, verifier, "http://127.0.0.1:10/callback");
+    assert_eq!(status, 400);
+    // The right verifier and redirect: an ID token the API accepts, and a refresh token.
+    let c = code_from(authorize(loopback).1);
+    let (status, tokens) = exchange(&c, verifier, loopback);
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let (code, listing) = crate::support::http(
+        "GET",
+        &format!("{base}/requests"),
+        &[("authorization", &format!("Bearer {id_token}"))],
+        "",
+    );
+    assert_eq!(code, 200, "{listing}");
+    let refresh = |token: &str| {
+        let (status, _, body) = call(
+            "POST",
+            "/oidc/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "stint"),
+                ("refresh_token", token),
+            ],
+        );
+        (status, serde_json::from_str::<Value>(&body).unwrap())
+    };
+    let first = tokens["refresh_token"].as_str().unwrap();
+    let (status, again) = refresh(first);
+    assert_eq!(status, 200);
+    assert!(again["id_token"].is_string());
+    let (status, _) = refresh(first);
+    assert_eq!(status, 400, "refresh tokens rotate: the old one is spent");
+
+    // The console's callback refuses a state its browser did not start.
+    let (status, _, page) = call("GET", "/console/callback?code=abc&state=forged", &[]);
+    assert_eq!(status, 400);
+    assert!(page.contains("no sign-in was started"), "{page}");
 }
