@@ -293,6 +293,32 @@ pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError>
     Ok(vec![value.trim().as_bytes().to_vec()])
 }
 
+/// The console's secret (CSRF tokens, the sign-in cookie): `STINT_CONSOLE_SECRET`, or the SSM
+/// SecureString named by `STINT_CONSOLE_SECRET_PARAMETER`; none when neither is set.
+pub async fn console_secret(sdk: &SdkConfig) -> Result<Option<Vec<u8>>, ConfigError> {
+    if let Ok(secret) = var("STINT_CONSOLE_SECRET") {
+        return Ok(Some(secret.into_bytes()));
+    }
+    let Ok(name) = var("STINT_CONSOLE_SECRET_PARAMETER") else {
+        return Ok(None);
+    };
+    if name.trim().is_empty() {
+        return Ok(None);
+    }
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("SSM parameter {name}: {e:?}")))?;
+    Ok(out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(|v| v.trim().as_bytes().to_vec())
+        .filter(|v| !v.is_empty()))
+}
+
 /// The bus the relay publishes to.
 pub fn bus_from_env(sdk: &SdkConfig) -> Result<EventBridgeBus, ConfigError> {
     Ok(EventBridgeBus::new(

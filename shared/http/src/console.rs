@@ -10,7 +10,6 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{KeyInit, Mac};
@@ -39,12 +38,14 @@ const JS: &str = include_str!("console/console.js");
 
 /// Verifies the ID token a session cookie holds: the local provider's key locally, the
 /// issuer's JWKS in AWS. The same claim rules as the API apply.
+#[async_trait::async_trait]
 pub trait TokenVerifier: Send + Sync {
-    fn verify(&self, token: &str) -> Result<(Identity, Map<String, Value>), AuthError>;
+    async fn verify(&self, token: &str) -> Result<(Identity, Map<String, Value>), AuthError>;
 }
 
+#[async_trait::async_trait]
 impl TokenVerifier for LocalJwt {
-    fn verify(&self, token: &str) -> Result<(Identity, Map<String, Value>), AuthError> {
+    async fn verify(&self, token: &str) -> Result<(Identity, Map<String, Value>), AuthError> {
         self.identify_token(token)
     }
 }
@@ -251,11 +252,11 @@ fn console(api: &Api) -> Result<&Console, Page> {
 }
 
 /// The signed-in viewer, or a redirect to sign in (and back to `here` after).
-fn viewer(api: &Api, headers: &HeaderMap, here: &str) -> Result<Viewer, Page> {
+async fn viewer(api: &Api, headers: &HeaderMap, here: &str) -> Result<Viewer, Page> {
     let c = console(api)?;
     let login = || Page::Redirect(format!("/console/login?next={}", enc(here)), vec![]);
     let session = cookie(headers, SESSION_COOKIE).ok_or_else(login)?;
-    let (who, _) = c.verifier.verify(session).map_err(|_| login())?;
+    let (who, _) = c.verifier.verify(session).await.map_err(|_| login())?;
     Ok(Viewer {
         who,
         csrf: c.csrf(session),
@@ -382,7 +383,7 @@ async fn root() -> Redirect {
 }
 
 async fn inbox(State(api): State<Api>, headers: HeaderMap) -> Result<Page, Page> {
-    let v = viewer(&api, &headers, "/console")?;
+    let v = viewer(&api, &headers, "/console").await?;
     let awaiting = listing(&api, &v, false, true).await?;
     let mine = listing(&api, &v, true, false).await?;
     let active: Vec<RequestView> = mine
@@ -412,7 +413,7 @@ async fn inbox(State(api): State<Api>, headers: HeaderMap) -> Result<Page, Page>
 }
 
 async fn mine(State(api): State<Api>, headers: HeaderMap) -> Result<Page, Page> {
-    let v = viewer(&api, &headers, "/console/mine")?;
+    let v = viewer(&api, &headers, "/console/mine").await?;
     let rows = listing(&api, &v, true, false).await?;
     Ok(Page::ok(layout(
         Some(&v),
@@ -517,7 +518,7 @@ async fn request_page(
         "/console/requests/{}",
         id.chars().take(40).collect::<String>()
     );
-    let v = viewer(&api, &headers, &here)?;
+    let v = viewer(&api, &headers, &here).await?;
     let id = RequestId::parse(&id).map_err(|e| ApiError::bad("id", e.to_string()))?;
     let l = api.stint.show(&v.who, id).await.map_err(ApiError::from)?;
     let Some(req) = l.state.request.clone() else {
@@ -654,7 +655,7 @@ fn form<T: Default>(f: Result<Form<T>, FormRejection>) -> Result<T, Page> {
 }
 
 /// A signed-in viewer whose form carries their session's CSRF token; 403 otherwise.
-fn poster(api: &Api, headers: &HeaderMap, csrf: Option<&str>) -> Result<Viewer, Page> {
+async fn poster(api: &Api, headers: &HeaderMap, csrf: Option<&str>) -> Result<Viewer, Page> {
     let c = console(api)?;
     let forbidden = |m: &str| error_page(StatusCode::FORBIDDEN, "forbidden", m);
     let session = cookie(headers, SESSION_COOKIE)
@@ -667,6 +668,7 @@ fn poster(api: &Api, headers: &HeaderMap, csrf: Option<&str>) -> Result<Viewer, 
     let (who, _) = c
         .verifier
         .verify(session)
+        .await
         .map_err(|_| forbidden("the session has ended: sign in again"))?;
     Ok(Viewer {
         who,
@@ -684,16 +686,17 @@ fn text(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 async fn act(
-    State(api): State<Api>,
+    api: Api,
     headers: HeaderMap,
-    Path((id, action)): Path<(String, String)>,
+    id: String,
+    action: &str,
     f: Result<Form<ActionForm>, FormRejection>,
 ) -> Result<Page, Page> {
     let f = form(f)?;
-    let v = poster(&api, &headers, f._csrf.as_deref())?;
+    let v = poster(&api, &headers, f._csrf.as_deref()).await?;
     let id = RequestId::parse(&id).map_err(|e| ApiError::bad("id", e.to_string()))?;
     let s = &api.stint;
-    let done = match action.as_str() {
+    let done = match action {
         "approve" => s.approve(id, &v.who, text("comment", f.comment)?).await,
         "deny" => s.deny(id, &v.who, text("reason", f.reason)?).await,
         "cancel" => s.cancel(id, &v.who).await,
@@ -702,25 +705,38 @@ async fn act(
             s.review_break_glass(id, &v.who, text("note", f.note)?)
                 .await
         }
-        "extend" => {
+        _ => {
             let by = AccessDuration::parse(f.duration.as_deref().unwrap_or(""))
                 .map_err(|e| ApiError::bad("duration", e.to_string()))?;
             s.extend(id, &v.who, by).await
-        }
-        _ => {
-            return Err(error_page(
-                StatusCode::NOT_FOUND,
-                "no_route",
-                "no such action",
-            ))
         }
     };
     done.map_err(ApiError::from)?;
     Ok(Page::Redirect(format!("/console/requests/{id}"), vec![]))
 }
 
+/// One handler per action, so that each is routed to the function whose rights it needs.
+macro_rules! action {
+    ($name:ident, $action:literal) => {
+        async fn $name(
+            State(api): State<Api>,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            f: Result<Form<ActionForm>, FormRejection>,
+        ) -> Result<Page, Page> {
+            act(api, headers, id, $action, f).await
+        }
+    };
+}
+action!(approve, "approve");
+action!(deny, "deny");
+action!(cancel, "cancel");
+action!(revoke, "revoke");
+action!(review, "review");
+action!(extend, "extend");
+
 async fn new_form(State(api): State<Api>, headers: HeaderMap) -> Result<Page, Page> {
-    let v = viewer(&api, &headers, "/console/new")?;
+    let v = viewer(&api, &headers, "/console/new").await?;
     let roles: Vec<(&RoleName, &stint_domain::catalog::Role)> = api
         .stint
         .catalog
@@ -833,7 +849,7 @@ async fn create(
     f: Result<Form<NewForm>, FormRejection>,
 ) -> Result<Page, Page> {
     let f = form(f)?;
-    let v = poster(&api, &headers, f._csrf.as_deref())?;
+    let v = poster(&api, &headers, f._csrf.as_deref()).await?;
     let required = |n: &str| ApiError::bad(n, format!("{n} is required"));
     let s = |e: &dyn std::fmt::Display| e.to_string();
     let new = NewRequest {
@@ -890,7 +906,7 @@ async fn reports(
     headers: HeaderMap,
     q: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Page, Page> {
-    let v = viewer(&api, &headers, "/console/reports")?;
+    let v = viewer(&api, &headers, "/console/reports").await?;
     if !api.stint.catalog.is_auditor(&v.who) {
         return Err(error_page(
             StatusCode::FORBIDDEN,
@@ -1068,6 +1084,7 @@ async fn callback(
     let (_, claims) = c
         .verifier
         .verify(&id_token)
+        .await
         .map_err(|e| refuse(&format!("the ID token was refused: {}", e.0)))?;
     if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
         return Err(refuse("the ID token's nonce is not this sign-in's"));
@@ -1104,7 +1121,7 @@ async fn logout(
 ) -> Result<Page, Page> {
     let f = form(f)?;
     let c = console(&api)?;
-    poster(&api, &headers, f._csrf.as_deref())?;
+    poster(&api, &headers, f._csrf.as_deref()).await?;
     Ok(Page::Html(
         StatusCode::OK,
         layout(
@@ -1136,22 +1153,35 @@ async fn js() -> impl IntoResponse {
     )
 }
 
-/// The console's routes, served by the same router as the API.
-pub fn router(api: Api) -> Router {
-    Router::new()
-        .route("/", get(root))
-        .route("/console", get(inbox))
-        .route("/console/mine", get(mine))
-        .route("/console/new", get(new_form).post(create))
-        .route("/console/requests/{id}", get(request_page))
-        .route("/console/requests/{id}/{action}", post(act))
-        .route("/console/reports", get(reports))
-        .route("/console/login", get(login))
-        .route("/console/callback", get(callback))
-        .route("/console/logout", post(logout))
-        .route("/console/static/console.css", get(css))
-        .route("/console/static/console.js", get(js))
-        .with_state(api)
+/// The console's routes by the function that serves them in AWS: pages and sign-in with the
+/// requests, decisions with the approvals, revoking with the revoke function's IAM rights.
+pub(crate) fn routes(part: crate::Part) -> crate::Routes {
+    use crate::Part;
+    match part {
+        Part::Requests => vec![
+            ("GET", "/", get(root)),
+            ("GET", "/console", get(inbox)),
+            ("GET", "/console/mine", get(mine)),
+            ("GET", "/console/new", get(new_form)),
+            ("POST", "/console/new", post(create)),
+            ("GET", "/console/requests/{id}", get(request_page)),
+            ("GET", "/console/reports", get(reports)),
+            ("GET", "/console/login", get(login)),
+            ("GET", "/console/callback", get(callback)),
+            ("POST", "/console/logout", post(logout)),
+            ("GET", "/console/static/console.css", get(css)),
+            ("GET", "/console/static/console.js", get(js)),
+        ],
+        Part::Decisions => vec![
+            ("POST", "/console/requests/{id}/approve", post(approve)),
+            ("POST", "/console/requests/{id}/deny", post(deny)),
+            ("POST", "/console/requests/{id}/cancel", post(cancel)),
+            ("POST", "/console/requests/{id}/extend", post(extend)),
+            ("POST", "/console/requests/{id}/review", post(review)),
+        ],
+        Part::Revoke => vec![("POST", "/console/requests/{id}/revoke", post(revoke))],
+        Part::Alerts => vec![],
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod idp;
 pub mod jwt;
+pub mod oidc;
 pub mod pipeline;
 
 use axum::body::Bytes;
@@ -646,7 +647,7 @@ pub enum Part {
     Alerts,
 }
 
-type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
+pub(crate) type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
 
 /// The `request` function's routes. One list per function, so that a function's binary links
 /// only its own handlers.
@@ -716,12 +717,38 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
     table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
 }
 
-/// (method, path, function) of every route, for checking against the template.
+const PARTS: [Part; 4] = [Part::Requests, Part::Decisions, Part::Revoke, Part::Alerts];
+
+/// (method, path, function) of every route, the console's included, for checking against the
+/// template.
 pub fn route_parts() -> Vec<(&'static str, &'static str, Part)> {
+    let console = PARTS.into_iter().flat_map(|part| {
+        console::routes(part)
+            .into_iter()
+            .map(move |(m, p, _)| (m, p, part))
+    });
     table()
         .into_iter()
         .map(|(m, p, part, _)| (m, p, part))
+        .chain(console)
         .collect()
+}
+
+/// (method, path) of the console's routes: HTML pages behind a session cookie, not the JSON API.
+pub fn console_route_list() -> Vec<(&'static str, &'static str)> {
+    PARTS
+        .into_iter()
+        .flat_map(console::routes)
+        .map(|(m, p, _)| (m, p))
+        .collect()
+}
+
+/// A function's routes, and the console's routes of the same part when the console is set up.
+fn with_console(part: Part, mut own: Routes, api: &Api) -> Routes {
+    if api.console.is_some() {
+        own.extend(console::routes(part));
+    }
+    own
 }
 
 fn routes(routes: Routes, api: Api) -> Router {
@@ -738,12 +765,12 @@ fn routes(routes: Routes, api: Api) -> Router {
 
 /// The `request` function's routes: ask for access, read requests, the API description.
 pub fn requests_router(api: Api) -> Router {
-    routes(requests_routes(), api)
+    routes(with_console(Part::Requests, requests_routes(), &api), api)
 }
 
 /// The `approve` function's routes: every decision on an existing request.
 pub fn decisions_router(api: Api) -> Router {
-    routes(decisions_routes(), api)
+    routes(with_console(Part::Decisions, decisions_routes(), &api), api)
 }
 
 /// The `alerts` function's HTTP route.
@@ -753,19 +780,15 @@ pub fn alerts_router(api: Api) -> Router {
 
 /// The `revoke` function's HTTP route.
 pub fn revoke_router(api: Api) -> Router {
-    routes(revoke_routes(), api)
+    routes(with_console(Part::Revoke, revoke_routes(), &api), api)
 }
 
 /// The whole API, for a process that serves every route (local mode, tests), and the console
 /// when one is set up.
 pub fn router(api: Api) -> Router {
-    let console = api.console.is_some().then(|| console::router(api.clone()));
-    let all = routes(
-        table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect(),
-        api,
-    );
-    match console {
-        Some(c) => all.merge(c),
-        None => all,
+    let mut all: Routes = table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect();
+    if api.console.is_some() {
+        all.extend(PARTS.into_iter().flat_map(console::routes));
     }
+    routes(all, api)
 }
