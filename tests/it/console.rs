@@ -617,3 +617,51 @@ fn the_local_oidc_provider_keeps_codes_to_their_client() {
     assert_eq!(status, 400);
     assert!(page.contains("no sign-in was started"), "{page}");
 }
+
+/// An ID token from `stint serve`'s OIDC provider at `base`, by the code flow with PKCE as a
+/// client plays it (for tests that need the issuer's own tokens without a browser).
+pub(crate) fn id_token_from(base: &str, email: &str, groups: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let verifier = "a-verifier-of-forty-three-characters-or-more-0123";
+    let redirect = "http://127.0.0.1:9/callback";
+    let r = agent
+        .post(&format!("{base}/oidc/authorize"))
+        .send_form([
+            ("response_type", "code"),
+            ("client_id", "stint"),
+            ("redirect_uri", redirect),
+            ("state", "s"),
+            ("code_challenge", &stint_http::idp::s256(verifier)),
+            ("code_challenge_method", "S256"),
+            ("email", email),
+            ("groups", groups),
+        ])
+        .unwrap();
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let raw = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let code = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .unwrap();
+    let mut r = agent
+        .post(&format!("{base}/oidc/token"))
+        .send_form([
+            ("grant_type", "authorization_code"),
+            ("client_id", "stint"),
+            ("code", &code),
+            ("code_verifier", verifier),
+            ("redirect_uri", redirect),
+        ])
+        .unwrap();
+    let tokens: Value = r.body_mut().read_json().unwrap();
+    tokens["id_token"].as_str().expect("an ID token").to_owned()
+}
