@@ -488,7 +488,9 @@ async fn notify_function_answers_its_sample() {
     event["detail"]["event_id"] = json!(first);
     let before = stint_tests::ses_messages_from("stint@example.com").len();
     for _ in 0..3 {
-        let (kind, out) = invoke(&f, "stint-notify", event.clone(), &[]).await;
+        // With a console, notices link to its page for the request.
+        let console = [("STINT_CONSOLE_URL", "https://stint.example.test/")];
+        let (kind, out) = invoke(&f, "stint-notify", event.clone(), &console).await;
         assert_eq!(kind, "response", "{out}");
     }
     let mails = stint_tests::ses_messages_from("stint@example.com");
@@ -498,6 +500,8 @@ async fn notify_function_answers_its_sample() {
         .collect();
     stint_tests::proof::duplicates("notify function binary", 3, ours.len().saturating_sub(1));
     assert_eq!(ours.len(), 1, "three deliveries, one email");
+    let link = format!("https://stint.example.test/console/requests/{SAMPLE_ID}");
+    assert!(ours[0].contains(&link), "{}", ours[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -109,8 +109,17 @@ pub async fn load_catalog_source(sdk: &SdkConfig) -> Result<LoadedCatalog, Confi
         };
         (text, source)
     };
-    let catalog = Catalog::from_toml_for(&text, &protected)
+    let mut catalog = Catalog::from_toml_for(&text, &protected)
         .map_err(|e| ConfigError::Catalog(e.to_string()))?;
+    // Notices link to the console's request page unless the catalog names another link.
+    if catalog.notify.link.is_none() {
+        if let Ok(url) = var("STINT_CONSOLE_URL") {
+            if !url.trim().is_empty() {
+                let url = url.trim().trim_end_matches('/');
+                catalog.notify.link = Some(format!("{url}/console/requests/{{id}}"));
+            }
+        }
+    }
     Ok(LoadedCatalog {
         catalog,
         text,
