@@ -11,6 +11,8 @@ use stint_http::jwt::LocalJwt;
 
 pub struct Client {
     api: String,
+    /// The profile's default principal, for `stint request` without `--principal`.
+    principal: Option<String>,
     token: Option<String>,
     json: bool,
     agent: ureq::Agent,
@@ -57,7 +59,7 @@ pub fn pipeline_token(
 }
 
 impl Client {
-    pub fn new(cli: &Cli) -> Result<Client, Failure> {
+    pub fn new(cli: &Cli, settings: &crate::config::Settings) -> Result<Client, Failure> {
         let token = match (&cli.token, &cli.token_file) {
             (Some(t), _) => Some(t.trim().to_owned()),
             (None, Some(f)) => Some(
@@ -66,7 +68,8 @@ impl Client {
                     .trim()
                     .to_owned(),
             ),
-            (None, None) => None,
+            // The profile's sign-in, refreshed if it has expired.
+            (None, None) => crate::login::cached_token(settings)?,
         };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -74,9 +77,10 @@ impl Client {
             .build()
             .into();
         Ok(Client {
-            api: cli.api.trim_end_matches('/').to_owned(),
+            api: settings.api.clone(),
+            principal: settings.principal.clone(),
             token,
-            json: cli.json,
+            json: settings.json,
             agent,
         })
     }
@@ -213,6 +217,14 @@ impl Client {
                 start,
                 break_glass,
             } => {
+                let principal = match principal {
+                    Some(p) => p.to_string(),
+                    None => self.principal.clone().ok_or_else(|| {
+                        Failure::usage(
+                            "--principal is required (or set the profile's: stint config set principal <arn>)",
+                        )
+                    })?,
+                };
                 let body = json!({
                     "role": role,
                     "principal": principal,
@@ -323,6 +335,11 @@ impl Client {
             | Command::PipelineToken { .. }
             | Command::Verify { .. }
             | Command::Checkpoint { .. }
+            | Command::Login { .. }
+            | Command::Logout
+            | Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::Man
             | Command::Evidence(_) => unreachable_command()?,
         }
         Ok(())

@@ -1,0 +1,274 @@
+//! `stint login` against `stint serve`'s own OIDC provider, end to end: the CLI listens on a
+//! loopback port, the test plays the browser (over HTTP, following the provider's redirect back
+//! to the CLI), the tokens are cached per profile and refreshed once expired; profiles come
+//! from the settings file; bad issuers and clients get clear messages and exit code 6.
+
+use crate::support::{bin, Serve, Server};
+use serde_json::Value;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn serve(data: &Path) -> Server {
+    Server::start_with(
+        data,
+        "2026-11-02T09:00:00Z",
+        Serve {
+            quiet: true,
+            ..Serve::default()
+        },
+    )
+}
+
+/// `stint` with its settings in `config` and no token or API from the test's environment.
+fn stint(config: &Path) -> Command {
+    let mut c = Command::new(bin("stint"));
+    c.env("STINT_CONFIG_DIR", config)
+        .env_remove("STINT_TOKEN")
+        .env_remove("STINT_API")
+        .env_remove("STINT_PROFILE");
+    c
+}
+
+fn run(cmd: &mut Command) -> (i32, String) {
+    let out = cmd.output().expect("run stint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Runs `stint login --no-browser` and plays the browser: opens the printed URL, picks the
+/// user on the provider's page, and follows the redirect back to the CLI's loopback port.
+fn login(config: &Path, args: &[&str], email: &str, groups: &str) -> (i32, String) {
+    let mut child = stint(config)
+        .args(["login", "--no-browser"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start stint login");
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut url = None;
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap_or(0) > 0 {
+        seen.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("http") {
+            url = Some(format!("http{u}"));
+            break;
+        }
+        line.clear();
+    }
+    let Some(url) = url else {
+        let status = child.wait().unwrap();
+        return (status.code().unwrap_or(-1), seen);
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    // The provider's page, as the browser would show it.
+    let mut page = agent.get(&url).call().unwrap();
+    let status = page.status().as_u16();
+    let html = page.body_mut().read_to_string().unwrap();
+    if status != 200 {
+        let _ = child.kill();
+        return (-1, format!("{seen}{html}"));
+    }
+    assert!(html.contains("Sign in"), "{html}");
+    // The form posts the same parameters with the user's choice.
+    let query = url.split_once('?').unwrap().1;
+    let mut form: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8()
+                    .unwrap()
+                    .into_owned(),
+            )
+        })
+        .collect();
+    form.push(("email".into(), email.into()));
+    form.push(("groups".into(), groups.into()));
+    let base = url.split("/oidc/").next().unwrap();
+    let answer = agent
+        .post(&format!("{base}/oidc/authorize"))
+        .send_form(form.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    let back = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    // Back to the CLI's loopback listener, which takes the code.
+    let mut done = agent.get(&back).call().unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    let said = done.body_mut().read_to_string().unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{said}\n{}", String::from_utf8_lossy(&out.stdout)),
+    )
+}
+
+#[test]
+fn login_caches_the_token_refreshes_it_and_logout_forgets_it() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    // A profile for the local server, made the default, with a principal.
+    for args in [
+        vec!["config", "use", "local"],
+        vec!["config", "set", "api", &server.api],
+        vec![
+            "config",
+            "set",
+            "principal",
+            "arn:aws:iam::123456789012:role/stint/oncall",
+        ],
+    ] {
+        let (code, out) = run(stint(cfg).args(&args));
+        assert_eq!(code, 0, "{args:?}: {out}");
+    }
+    let (code, out) = login(cfg, &[], "alice@example.com", "sre");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Signed in to Stint"), "{out}");
+    assert!(
+        out.contains("signed in as alice@example.com (profile local"),
+        "{out}"
+    );
+    let cache = cfg.join("tokens").join("local.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the token cache is private");
+    }
+
+    // Signed in: no token on the command line, the principal from the profile.
+    let (code, out) = run(stint(cfg).args([
+        "--json",
+        "request",
+        "db-read",
+        "--scope",
+        "orders",
+        "--reason",
+        "from the login test",
+    ]));
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["status"], "pending");
+    assert_eq!(v["request"]["requester"], "alice@example.com");
+
+    // Once the ID token has expired, the refresh token gets a new one (and a new refresh token).
+    let mut cached: Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    let old_refresh = cached["refresh_token"].clone();
+    cached["expires_at"] = Value::from(0);
+    std::fs::write(&cache, cached.to_string()).unwrap();
+    let (code, out) = run(stint(cfg).args(["--json", "ls", "--mine"]));
+    assert_eq!(code, 0, "{out}");
+    let refreshed: Value = serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_ne!(refreshed["refresh_token"], old_refresh, "rotated");
+    assert!(refreshed["expires_at"].as_i64().unwrap() > 0);
+    // A refresh token the issuer no longer knows: a clear message and exit code 6.
+    let mut stale = refreshed.clone();
+    stale["expires_at"] = Value::from(0);
+    stale["refresh_token"] = old_refresh;
+    std::fs::write(&cache, stale.to_string()).unwrap();
+    let (code, out) = run(stint(cfg).args(["ls", "--mine"]));
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("run `stint login`"), "{out}");
+    assert!(!out.contains("panicked"), "{out}");
+
+    // Logout forgets it: the API then wants a token.
+    let (code, out) = run(stint(cfg).arg("logout"));
+    assert_eq!(code, 0, "{out}");
+    assert!(!cache.exists());
+    let (code, out) = run(stint(cfg).args(["ls", "--mine"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unauthenticated"), "{out}");
+}
+
+#[test]
+fn profiles_flags_and_environment_take_precedence_in_that_order() {
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    for args in [
+        vec!["config", "set", "api", "http://from-default.example"],
+        vec![
+            "--profile",
+            "prod",
+            "config",
+            "set",
+            "api",
+            "http://from-prod.example",
+        ],
+        vec!["--profile", "prod", "config", "set", "output", "json"],
+    ] {
+        let (code, out) = run(stint(cfg).args(&args));
+        assert_eq!(code, 0, "{args:?}: {out}");
+    }
+    let get = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = stint(cfg);
+        c.args(extra).args(["config", "get", "api"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c).1.trim().to_owned()
+    };
+    assert_eq!(get(&[], &[]), "http://from-default.example");
+    assert_eq!(get(&["--profile", "prod"], &[]), "http://from-prod.example");
+    assert_eq!(
+        get(&[], &[("STINT_PROFILE", "prod")]),
+        "http://from-prod.example"
+    );
+    assert_eq!(
+        get(
+            &[],
+            &[
+                ("STINT_PROFILE", "prod"),
+                ("STINT_API", "http://from-env.example")
+            ]
+        ),
+        "http://from-env.example"
+    );
+    assert_eq!(
+        get(
+            &["--api", "http://from-flag.example"],
+            &[("STINT_API", "http://from-env.example")]
+        ),
+        "http://from-flag.example"
+    );
+    let (_, list) = run(stint(cfg).args(["--profile", "prod", "config", "list"]));
+    assert!(list.contains("output = json"), "{list}");
+    assert!(list.contains("# other profiles: default"), "{list}");
+    // Bad settings are refused with a usage error.
+    let (code, out) = run(stint(cfg).args(["config", "set", "output", "yaml"]));
+    assert_eq!(code, 2, "{out}");
+    let (code, out) = run(stint(cfg).args(["config", "set", "colour", "red"]));
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn a_wrong_issuer_or_client_is_a_clear_refusal() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    // The same server under another name: its discovery names its own issuer.
+    let other_name = server.api.replace("127.0.0.1", "localhost");
+    let (code, out) = run(stint(cfg).args(["--api", &other_name, "login", "--no-browser"]));
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("names issuer"), "{out}");
+    // A client id the issuer does not know: its page refuses, the CLI is never called back.
+    let (code, _) = run(stint(cfg).args(["config", "set", "client_id", "not-stint"]));
+    assert_eq!(code, 0);
+    let (code, out) = login(cfg, &["--api", &server.api], "alice@example.com", "sre");
+    assert_eq!(code, -1, "the provider refused before any redirect: {out}");
+    assert!(out.contains("client_id must be stint"), "{out}");
+}
