@@ -58,19 +58,27 @@ pub fn pipeline_token(
     Ok(())
 }
 
+/// The bearer token: `--token`, `STINT_TOKEN`, `--token-file`, or else the profile's sign-in
+/// (refreshed if it has expired).
+pub fn token_from(
+    cli: &Cli,
+    settings: &crate::config::Settings,
+) -> Result<Option<String>, Failure> {
+    Ok(match (&cli.token, &cli.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => crate::login::cached_token(settings)?,
+    })
+}
+
 impl Client {
     pub fn new(cli: &Cli, settings: &crate::config::Settings) -> Result<Client, Failure> {
-        let token = match (&cli.token, &cli.token_file) {
-            (Some(t), _) => Some(t.trim().to_owned()),
-            (None, Some(f)) => Some(
-                std::fs::read_to_string(f)
-                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
-                    .trim()
-                    .to_owned(),
-            ),
-            // The profile's sign-in, refreshed if it has expired.
-            (None, None) => crate::login::cached_token(settings)?,
-        };
+        let token = token_from(cli, settings)?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -340,6 +348,8 @@ impl Client {
             | Command::Config { .. }
             | Command::Completions { .. }
             | Command::Man
+            | Command::Doctor { .. }
+            | Command::Init { .. }
             | Command::Evidence(_) => unreachable_command()?,
         }
         Ok(())

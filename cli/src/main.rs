@@ -6,6 +6,7 @@
 mod audit;
 mod client;
 mod config;
+mod doctor;
 mod evidence;
 mod login;
 mod output;
@@ -96,6 +97,17 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff): `stint man | man -l -`.
     Man,
+    /// Check the settings, the API, the clock, the sign-in and (with --catalog) a catalog.
+    Doctor {
+        /// A catalog file to check too (local mode).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Write a starter catalog, each key explained, to start from.
+    Init {
+        #[arg(default_value = "stint.toml")]
+        path: PathBuf,
+    },
     /// Ask for a role.
     Request {
         role: RoleName,
@@ -313,6 +325,11 @@ fn main() -> ExitCode {
         }),
         Command::Logout => settings(&cli).and_then(|s| login::logout(&s)),
         Command::Config { ref action } => run_config(&cli, action),
+        Command::Doctor { ref catalog } => settings(&cli).and_then(|s| {
+            let token = client::token_from(&cli, &s);
+            doctor::doctor(&s, token, catalog.as_deref())
+        }),
+        Command::Init { ref path } => doctor::init(path),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "stint", &mut std::io::stdout());

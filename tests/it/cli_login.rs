@@ -272,3 +272,51 @@ fn a_wrong_issuer_or_client_is_a_clear_refusal() {
     assert_eq!(code, -1, "the provider refused before any redirect: {out}");
     assert!(out.contains("client_id must be stint"), "{out}");
 }
+
+#[test]
+fn doctor_passes_a_healthy_setup_and_names_what_is_broken() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    let (code, _) = run(stint(cfg).args(["config", "set", "api", &server.api]));
+    assert_eq!(code, 0);
+    let (code, out) = login(cfg, &[], "alice@example.com", "sre");
+    assert_eq!(code, 0, "{out}");
+    // `stint init` writes a starter catalog that doctor finds valid.
+    let starter = cfg.join("stint.toml");
+    let (code, out) = run(stint(cfg).arg("init").arg(&starter));
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(stint(cfg).arg("init").arg(&starter));
+    assert_eq!(code, 2, "never over an existing file: {out}");
+    let (code, out) = run(stint(cfg)
+        .args(["--json", "doctor", "--catalog"])
+        .arg(&starter));
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let checks: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        ["settings", "api", "clock", "sign-in", "token", "catalog"]
+    );
+    assert_eq!(v["failed"], 0, "{v}");
+
+    // Broken: a catalog with an unknown key, a token the API does not take, and no server.
+    let bad = cfg.join("bad.toml");
+    std::fs::write(&bad, "[settings]\ncolour = \"red\"\n").unwrap();
+    let (code, out) = run(stint(cfg)
+        .args(["doctor", "--token", "not.a.token", "--catalog"])
+        .arg(&bad));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL token: the API refused it"), "{out}");
+    assert!(out.contains("FAIL catalog"), "{out}");
+    drop(server);
+    let (code, out) = run(stint(cfg).arg("doctor"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL api: cannot reach"), "{out}");
+}
