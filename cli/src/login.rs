@@ -303,6 +303,78 @@ pub fn login(s: &Settings, open_browser: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `stint login --device`: the device authorization grant (RFC 8628), for a machine whose
+/// loopback no browser can reach: a code to enter on any browser, while the CLI polls.
+pub fn login_device(s: &Settings) -> Result<(), Failure> {
+    let d = discover(&s.issuer)?;
+    let endpoint = d["device_authorization_endpoint"].as_str().ok_or_else(|| {
+        sign_in(format!(
+            "{} does not offer the device flow (no device_authorization_endpoint): use `stint login`",
+            s.issuer
+        ))
+    })?;
+    let token_endpoint = d["token_endpoint"]
+        .as_str()
+        .ok_or_else(|| sign_in("the issuer names no token_endpoint"))?;
+    let grant = token_request(
+        endpoint,
+        &[
+            ("client_id", &s.client_id),
+            ("scope", "openid email profile offline_access"),
+        ],
+    )?;
+    let (Some(device_code), Some(user_code), Some(uri)) = (
+        grant["device_code"].as_str(),
+        grant["user_code"].as_str(),
+        grant["verification_uri"].as_str(),
+    ) else {
+        return Err(sign_in(
+            "the issuer's device authorization answer is incomplete",
+        ));
+    };
+    eprintln!("On any browser, open\n\n  {uri}\n\nand enter the code  {user_code}\n");
+    if let Some(complete) = grant["verification_uri_complete"].as_str() {
+        eprintln!("(or open {complete})\n");
+    }
+    let mut interval = grant["interval"].as_u64().unwrap_or(5).max(1);
+    let deadline = std::time::Instant::now()
+        + Duration::from_secs(grant["expires_in"].as_u64().unwrap_or(600));
+    let tokens = loop {
+        // The CLI waits as RFC 8628 asks, between polls, for a person at another browser.
+        std::thread::sleep(Duration::from_secs(interval));
+        if std::time::Instant::now() > deadline {
+            return Err(sign_in(
+                "nobody entered the code in time: run `stint login --device` again",
+            ));
+        }
+        let mut r = agent()
+            .post(token_endpoint)
+            .send_form([
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", device_code),
+                ("client_id", s.client_id.as_str()),
+            ])
+            .map_err(|e| Failure::trouble(format!("cannot reach {token_endpoint}: {e}")))?;
+        let status = r.status().as_u16();
+        let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+        match (status, v["error"].as_str()) {
+            (200, _) => break v,
+            (_, Some("authorization_pending")) => {}
+            (_, Some("slow_down")) => interval += 5,
+            (_, e) => {
+                return Err(sign_in(format!(
+                    "the issuer refused: {} ({})",
+                    v["error_description"].as_str().unwrap_or("no description"),
+                    e.unwrap_or("error")
+                )))
+            }
+        }
+    };
+    let cached = save(s, &tokens, chrono::Utc::now().timestamp(), None)?;
+    println!("signed in as {} (profile {})", cached.user, s.profile);
+    Ok(())
+}
+
 /// `stint logout`: forgets the profile's tokens.
 pub fn logout(s: &Settings) -> Result<(), Failure> {
     match std::fs::remove_file(s.token_path()) {

@@ -85,6 +85,10 @@ enum Command {
         /// browser that can reach this machine's loopback address through a tunnel).
         #[arg(long)]
         no_browser: bool,
+        /// Sign in with a code entered on any browser (the device authorization grant), where
+        /// the issuer offers it.
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
     },
     /// Forget the profile's sign-in.
     Logout,
@@ -319,7 +323,8 @@ fn run_config(cli: &Cli, action: &ConfigAction) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Login { no_browser } => settings(&cli).and_then(|s| {
+        Command::Login { device: true, .. } => settings(&cli).and_then(|s| login::login_device(&s)),
+        Command::Login { no_browser, .. } => settings(&cli).and_then(|s| {
             use std::io::IsTerminal;
             login::login(&s, !no_browser && std::io::stderr().is_terminal())
         }),

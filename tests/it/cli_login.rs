@@ -320,3 +320,63 @@ fn doctor_passes_a_healthy_setup_and_names_what_is_broken() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL api: cannot reach"), "{out}");
 }
+
+/// The device authorization grant: the CLI shows a code, a person enters it on a browser (the
+/// test, over HTTP), and the CLI's polling picks up the tokens.
+#[test]
+fn login_with_a_device_code_entered_on_another_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    let mut child = stint(cfg)
+        .args(["--api", &server.api, "login", "--device"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (mut uri, mut code) = (None, None);
+    let mut line = String::new();
+    while code.is_none() && err.read_line(&mut line).unwrap() > 0 {
+        let t = line.trim();
+        if t.starts_with("http") && uri.is_none() {
+            uri = Some(t.to_owned());
+        }
+        if let Some(c) = t.strip_prefix("and enter the code") {
+            code = Some(c.trim().to_owned());
+        }
+        line.clear();
+    }
+    let (uri, code) = (uri.expect("a verification URI"), code.expect("a user code"));
+    assert!(uri.ends_with("/oidc/device/verify"), "{uri}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let enter = |c: &str| {
+        let mut r = agent
+            .post(&uri)
+            .send_form([
+                ("user_code", c),
+                ("email", "bob@example.com"),
+                ("groups", "db-owners"),
+            ])
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    // A wrong code approves nothing; the right one, typed in lower case without its dash, does.
+    let (status, page) = enter("BBBB-BBBB");
+    assert_eq!(status, 400, "{page}");
+    let (status, page) = enter(&code.replace('-', "").to_lowercase());
+    assert_eq!(status, 200, "{page}");
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("signed in as bob@example.com"), "{stdout}");
+    // The same code cannot sign in a second device.
+    let (status, _) = enter(&code);
+    assert_eq!(status, 400);
+    let (code, out) = run(stint(cfg).args(["--api", &server.api, "--json", "ls", "--awaiting"]));
+    assert_eq!(code, 0, "{out}");
+}

@@ -44,6 +44,20 @@ struct Refresh {
     expires: DateTime<Utc>,
 }
 
+/// A device authorization (RFC 8628): its user code, and who approved it once someone has.
+#[derive(Debug, Clone)]
+struct Device {
+    user_code: String,
+    expires: DateTime<Utc>,
+    approved: Option<(UserId, Vec<GroupName>)>,
+}
+
+/// How long a device code lasts, and how often its client may poll (seconds).
+const DEVICE_TTL: TimeDelta = TimeDelta::minutes(10);
+pub const DEVICE_INTERVAL: i64 = 1;
+/// At most this many codes of each kind wait at once: the maps are in memory.
+const MAX_PENDING: usize = 10_000;
+
 /// The provider: its signing key, its clock, and the codes and refresh tokens it has issued
 /// (in memory: a restart signs everyone out, which is fine for local mode).
 #[derive(Clone)]
@@ -52,6 +66,7 @@ pub struct Provider {
     clock: Arc<dyn Clock>,
     codes: Arc<Mutex<HashMap<String, Authorized>>>,
     refresh: Arc<Mutex<HashMap<String, Refresh>>>,
+    devices: Arc<Mutex<HashMap<String, Device>>>,
 }
 
 impl Provider {
@@ -61,6 +76,7 @@ impl Provider {
             clock,
             codes: Arc::default(),
             refresh: Arc::default(),
+            devices: Arc::default(),
         }
     }
 
@@ -141,9 +157,10 @@ async fn discovery(State(p): State<Provider>) -> impl IntoResponse {
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/oidc/authorize"),
         "token_endpoint": format!("{iss}/oidc/token"),
+        "device_authorization_endpoint": format!("{iss}/oidc/device"),
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
@@ -327,23 +344,9 @@ async fn authorize(State(p): State<Provider>, Form(q): Form<AuthorizeParams>) ->
         Ok(c) => c,
         Err(e) => return error_page(e),
     };
-    let user = match q.email.as_deref().map(UserId::parse) {
-        Some(Ok(u)) => u,
-        Some(Err(e)) => return error_page(OidcError::bad("invalid_request", e.to_string())),
-        None => return error_page(OidcError::bad("invalid_request", "email is required")),
-    };
-    let groups: Result<Vec<GroupName>, _> = q
-        .groups
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .map(GroupName::parse)
-        .collect();
-    let groups = match groups {
-        Ok(g) => g,
-        Err(e) => return error_page(OidcError::bad("invalid_request", e.to_string())),
+    let (user, groups) = match who(q.email.as_deref(), q.groups.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return error_page(e),
     };
     let code = match random_token() {
         Ok(c) => c,
@@ -352,6 +355,12 @@ async fn authorize(State(p): State<Provider>, Form(q): Form<AuthorizeParams>) ->
     let now = p.clock.now();
     if let Ok(mut codes) = p.codes.lock() {
         codes.retain(|_, a| a.expires > now);
+        if codes.len() >= MAX_PENDING {
+            return error_page(OidcError::bad(
+                "temporarily_unavailable",
+                "too many sign-ins are waiting",
+            ));
+        }
         codes.insert(
             code.clone(),
             Authorized {
@@ -382,9 +391,166 @@ fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+#[derive(Debug, Deserialize)]
+pub struct DeviceParams {
+    client_id: Option<String>,
+}
+
+/// Eight letters from an alphabet without look-alikes, shown as `ABCD-EFGH` (RFC 8628 §6.1).
+fn user_code() -> Result<String, OidcError> {
+    const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| OidcError::server(format!("no randomness: {e}")))?;
+    let letters: String = b
+        .iter()
+        .map(|x| ALPHABET[usize::from(*x) % ALPHABET.len()] as char)
+        .collect();
+    Ok(format!("{}-{}", &letters[..4], &letters[4..]))
+}
+
+/// `POST /oidc/device`: a device code for the CLI to poll with, and a user code for a person
+/// to enter at the verification page, on any browser.
+async fn device(
+    State(p): State<Provider>,
+    Form(d): Form<DeviceParams>,
+) -> Result<Response, OidcError> {
+    if d.client_id.as_deref() != Some(AUDIENCE) {
+        return Err(OidcError::bad(
+            "invalid_client",
+            format!("client_id must be {AUDIENCE}"),
+        ));
+    }
+    let (device_code, user_code) = (random_token()?, user_code()?);
+    let now = p.clock.now();
+    let mut devices = p
+        .devices
+        .lock()
+        .map_err(|_| OidcError::server("device codes unavailable".into()))?;
+    devices.retain(|_, d| d.expires > now);
+    if devices.len() >= MAX_PENDING {
+        return Err(OidcError::bad("slow_down", "too many sign-ins are waiting"));
+    }
+    devices.insert(
+        device_code.clone(),
+        Device {
+            user_code: user_code.clone(),
+            expires: now + DEVICE_TTL,
+            approved: None,
+        },
+    );
+    let verify = format!("{}/oidc/device/verify", p.issuer());
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({
+            "device_code": device_code,
+            "user_code": user_code,
+            "verification_uri": verify,
+            "verification_uri_complete": format!("{verify}?user_code={}", enc(&user_code)),
+            "expires_in": DEVICE_TTL.num_seconds(),
+            "interval": DEVICE_INTERVAL,
+        })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VerifyParams {
+    user_code: Option<String>,
+    email: Option<String>,
+    groups: Option<String>,
+}
+
+/// The verification page: the user code (filled in from the link), and the dev user picker.
+async fn device_page(Query(q): Query<VerifyParams>) -> Response {
+    html_response(
+        StatusCode::OK,
+        page(
+            "Sign in a device",
+            html! {
+                h1 { "Sign in the Stint CLI (local)" }
+                p { "Check that the code matches the one your terminal shows." }
+                form method="post" action="/oidc/device/verify" {
+                    p {
+                        label for="user_code" { "Code" }
+                        input id="user_code" name="user_code" type="text" required
+                            value=(q.user_code.unwrap_or_default()) autocomplete="off";
+                    }
+                    p {
+                        label for="email" { "Email" }
+                        input id="email" name="email" type="email" required autocomplete="username";
+                    }
+                    p {
+                        label for="groups" { "Groups (comma-separated)" }
+                        input id="groups" name="groups" type="text";
+                    }
+                    button type="submit" id="approve-device" { "Sign in" }
+                }
+            },
+        ),
+    )
+}
+
+/// The person's answer: the device code whose user code they entered is approved for them.
+async fn device_verify(State(p): State<Provider>, Form(q): Form<VerifyParams>) -> Response {
+    let entered: String = q
+        .user_code
+        .unwrap_or_default()
+        .to_uppercase()
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .collect();
+    let (user, groups) = match who(q.email.as_deref(), q.groups.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return error_page(e),
+    };
+    let now = p.clock.now();
+    let approved = p.devices.lock().ok().and_then(|mut devices| {
+        devices
+            .values_mut()
+            .find(|d| {
+                d.expires > now && d.approved.is_none() && d.user_code.replace('-', "") == entered
+            })
+            .map(|d| d.approved = Some((user, groups)))
+    });
+    match approved {
+        Some(()) => html_response(
+            StatusCode::OK,
+            page(
+                "Signed in",
+                html! { h1 { "Done" } p { "You may return to your terminal." } },
+            ),
+        ),
+        None => error_page(OidcError::bad(
+            "invalid_request",
+            "no sign-in waits for that code (it may have expired): start again with stint login --device",
+        )),
+    }
+}
+
+/// Who the picker names: a user and their groups.
+fn who(email: Option<&str>, groups: Option<&str>) -> Result<(UserId, Vec<GroupName>), OidcError> {
+    let user = match email.map(UserId::parse) {
+        Some(Ok(u)) => u,
+        Some(Err(e)) => return Err(OidcError::bad("invalid_request", e.to_string())),
+        None => return Err(OidcError::bad("invalid_request", "email is required")),
+    };
+    let groups = groups
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(GroupName::parse)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| OidcError::bad("invalid_request", e.to_string()))?;
+    Ok((user, groups))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TokenParams {
     grant_type: Option<String>,
+    device_code: Option<String>,
     code: Option<String>,
     redirect_uri: Option<String>,
     client_id: Option<String>,
@@ -430,6 +596,32 @@ async fn token(
             }
             (a.user, a.groups, a.nonce)
         }
+        Some(DEVICE_GRANT) => {
+            let code = t.device_code.unwrap_or_default();
+            let mut devices = p
+                .devices
+                .lock()
+                .map_err(|_| OidcError::server("device codes unavailable".into()))?;
+            let d = devices
+                .get(&code)
+                .ok_or_else(|| OidcError::bad("invalid_grant", "unknown device code"))?;
+            if d.expires <= now {
+                devices.remove(&code);
+                return Err(OidcError::bad(
+                    "expired_token",
+                    "the device code has expired",
+                ));
+            }
+            let Some((user, groups)) = d.approved.clone() else {
+                return Err(OidcError::bad(
+                    "authorization_pending",
+                    "nobody has entered the user code yet",
+                ));
+            };
+            // One use, like an authorization code.
+            devices.remove(&code);
+            (user, groups, None)
+        }
         Some("refresh_token") => {
             let r = t
                 .refresh_token
@@ -444,7 +636,7 @@ async fn token(
         _ => {
             return Err(OidcError::bad(
                 "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token or the device code grant",
             ))
         }
     };
@@ -456,6 +648,16 @@ async fn token(
     let refresh = random_token()?;
     if let Ok(mut m) = p.refresh.lock() {
         m.retain(|_, r| r.expires > now);
+        // Bounded: the oldest sessions go first when it is full.
+        if m.len() >= 10 * MAX_PENDING {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, r)| r.expires)
+                .map(|(k, _)| k.clone())
+            {
+                m.remove(&oldest);
+            }
+        }
         m.insert(
             refresh.clone(),
             Refresh {
@@ -485,6 +687,8 @@ pub fn router(p: Provider) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/oidc/authorize", get(authorize_page).post(authorize))
         .route("/oidc/token", axum::routing::post(token))
+        .route("/oidc/device", axum::routing::post(device))
+        .route("/oidc/device/verify", get(device_page).post(device_verify))
         .with_state(p)
 }
 
