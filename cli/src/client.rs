@@ -213,6 +213,131 @@ impl Client {
         Ok(out)
     }
 
+    /// `stint request` without its role or reason: on a terminal, offers what the caller may
+    /// request (from `GET /roles`) and asks; elsewhere, says what is missing and what is offered.
+    fn ask_interactively(
+        &self,
+        role: Option<&stint_domain::RoleName>,
+        reason: Option<&stint_domain::Justification>,
+    ) -> Result<Value, Failure> {
+        use std::io::IsTerminal;
+        let offers = self.call("GET", "/roles", None)?;
+        let offers = offers["roles"].as_array().cloned().unwrap_or_default();
+        let names: Vec<String> = offers
+            .iter()
+            .filter_map(|o| o["role"].as_str().map(str::to_owned))
+            .collect();
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            let missing = if role.is_none() { "a role" } else { "--reason" };
+            return Err(Failure::usage(format!(
+                "stint request needs {missing}; the roles you may request: {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        if names.is_empty() {
+            return Err(Failure::usage("the catalog lets you request no role"));
+        }
+        let fail = |e: dialoguer::Error| Failure::usage(format!("cancelled: {e}"));
+        let pick = match role {
+            Some(r) => names.iter().position(|n| n == r.as_str()).ok_or_else(|| {
+                Failure::usage(format!(
+                    "you may not request {r}; you may request: {}",
+                    names.join(", ")
+                ))
+            })?,
+            None => {
+                let labels: Vec<String> = offers
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "{} — {} (default {}, at most {})",
+                            o["role"].as_str().unwrap_or(""),
+                            o["description"].as_str().unwrap_or(""),
+                            o["default_duration"].as_str().unwrap_or("?"),
+                            o["max_duration"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                dialoguer::Select::new()
+                    .with_prompt("Role")
+                    .items(&labels)
+                    .default(0)
+                    .interact()
+                    .map_err(fail)?
+            }
+        };
+        let offer = &offers[pick];
+        let strings = |k: &str| -> Vec<String> {
+            offer[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let literal = |p: &String| !p.contains('*') && !p.contains('?') && !p.contains('{');
+        let scopes = strings("scopes");
+        let scope = if scopes.is_empty() {
+            None
+        } else if scopes.iter().all(literal) {
+            let i = dialoguer::Select::new()
+                .with_prompt("Scope")
+                .items(&scopes)
+                .default(0)
+                .interact()
+                .map_err(fail)?;
+            Some(scopes[i].clone())
+        } else {
+            Some(
+                dialoguer::Input::<String>::new()
+                    .with_prompt(format!("Scope (one of {})", scopes.join(", ")))
+                    .interact_text()
+                    .map_err(fail)?,
+            )
+        };
+        let mut principal = dialoguer::Input::<String>::new().with_prompt(format!(
+            "Principal (an IAM role ARN matching {})",
+            strings("principals").join(" or ")
+        ));
+        if let Some(p) = &self.principal {
+            principal = principal.default(p.clone());
+        }
+        let principal = principal.interact_text().map_err(fail)?;
+        let duration = dialoguer::Input::<String>::new()
+            .with_prompt(format!(
+                "Duration (at most {})",
+                offer["max_duration"].as_str().unwrap_or("?")
+            ))
+            .default(
+                offer["default_duration"]
+                    .as_str()
+                    .unwrap_or("1h")
+                    .to_owned(),
+            )
+            .interact_text()
+            .map_err(fail)?;
+        let reason = match reason {
+            Some(r) => r.as_str().to_owned(),
+            None => dialoguer::Input::<String>::new()
+                .with_prompt("Reason")
+                .interact_text()
+                .map_err(fail)?,
+        };
+        Ok(json!({
+            "role": names[pick],
+            "scope": scope,
+            "principal": principal,
+            "duration": duration,
+            "justification": reason,
+        }))
+    }
+
     pub fn run(&self, command: &Command) -> Result<(), Failure> {
         match command {
             Command::Request {
@@ -225,24 +350,29 @@ impl Client {
                 start,
                 break_glass,
             } => {
-                let principal = match principal {
-                    Some(p) => p.to_string(),
-                    None => self.principal.clone().ok_or_else(|| {
-                        Failure::usage(
-                            "--principal is required (or set the profile's: stint config set principal <arn>)",
-                        )
-                    })?,
-                };
-                let body = json!({
-                    "role": role,
-                    "principal": principal,
-                    "justification": reason,
-                    "break_glass": break_glass,
-                    "scope": scope,
-                    "duration": duration,
-                    "ticket": ticket,
-                    "start": start,
-                })
+                let body = match (role, reason) {
+                    (Some(role), Some(reason)) => {
+                        let principal = match principal {
+                            Some(p) => p.to_string(),
+                            None => self.principal.clone().ok_or_else(|| {
+                                Failure::usage(
+                                    "--principal is required (or set the profile's: stint config set principal <arn>)",
+                                )
+                            })?,
+                        };
+                        json!({
+                            "role": role,
+                            "principal": principal,
+                            "justification": reason,
+                            "break_glass": break_glass,
+                            "scope": scope,
+                            "duration": duration,
+                            "ticket": ticket,
+                            "start": start,
+                        })
+                    }
+                    _ => self.ask_interactively(role.as_ref(), reason.as_ref())?,
+                }
                 .without_nulls();
                 let v = self.call("POST", "/requests", Some(body))?;
                 self.print(&v, output::request);

@@ -112,16 +112,17 @@ enum Command {
         #[arg(default_value = "stint.toml")]
         path: PathBuf,
     },
-    /// Ask for a role.
+    /// Ask for a role. Without a role, on a terminal, it offers the roles, scopes and
+    /// principals you may use and asks for each; elsewhere it says which roles you may request.
     Request {
-        role: RoleName,
+        role: Option<RoleName>,
         #[arg(long)]
         scope: Option<Scope>,
         /// How long, e.g. 30m, 1h30m (the role's default when left out).
         #[arg(long = "for")]
         duration: Option<AccessDuration>,
         #[arg(long, value_parser = Justification::parse)]
-        reason: Justification,
+        reason: Option<Justification>,
         #[arg(long, value_parser = TicketRef::parse)]
         ticket: Option<TicketRef>,
         /// The IAM role ARN to attach the grant to [default: the profile's principal].
@@ -494,10 +495,13 @@ mod tests {
         else {
             panic!("not a request");
         };
-        assert_eq!(role.as_str(), "db-read");
+        assert_eq!(role.map(|r| r.to_string()).as_deref(), Some("db-read"));
         assert_eq!(scope.map(|s| s.to_string()).as_deref(), Some("orders"));
         assert_eq!(duration.map(AccessDuration::secs), Some(5_400));
-        assert_eq!(reason.as_str(), "stuck orders");
+        assert_eq!(
+            reason.map(|r| r.to_string()).as_deref(),
+            Some("stuck orders")
+        );
         assert_eq!(ticket.map(|t| t.to_string()).as_deref(), Some("OPS-1"));
         assert_eq!(principal.map(|p| p.to_string()).as_deref(), Some(PRINCIPAL));
         assert_eq!(

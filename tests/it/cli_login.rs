@@ -380,3 +380,71 @@ fn login_with_a_device_code_entered_on_another_browser() {
     let (code, out) = run(stint(cfg).args(["--api", &server.api, "--json", "ls", "--awaiting"]));
     assert_eq!(code, 0, "{out}");
 }
+
+/// `stint request` without its role: off a terminal it says what is missing and which roles
+/// the caller may request; on a terminal (a pseudo-terminal from `script`) it asks, offering
+/// them, and Enter takes each default.
+#[test]
+fn request_offers_the_callers_roles_and_asks_only_on_a_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    for args in [
+        vec!["config", "set", "api", server.api.as_str()],
+        vec![
+            "config",
+            "set",
+            "principal",
+            "arn:aws:iam::123456789012:role/stint/oncall",
+        ],
+    ] {
+        assert_eq!(run(stint(cfg).args(&args)).0, 0);
+    }
+    let (code, out) = login(cfg, &[], "carol@example.com", "backend");
+    assert_eq!(code, 0, "{out}");
+    // The API offers only what the catalog lets carol (backend) request.
+    let (code, out) = run(stint(cfg).arg("request").stdin(Stdio::null()));
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("needs a role; the roles you may request: db-read"),
+        "{out}"
+    );
+    assert!(!out.contains("db-write"), "not hers to request: {out}");
+
+    // On a terminal: Enter for the role, the scope, the principal and the duration; a reason.
+    let mut child = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} request", bin("stint").display()),
+            "/dev/null",
+        ])
+        .env("STINT_CONFIG_DIR", cfg)
+        .env_remove("STINT_TOKEN")
+        .env_remove("STINT_API")
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1), from util-linux");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"\r\r\r\rinvestigate from a terminal\r")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Role"), "{text}");
+    let (code, listing) = run(stint(cfg).args(["--json", "ls", "--mine"]));
+    assert_eq!(code, 0, "{listing}");
+    let v: Value = serde_json::from_str(&listing).unwrap();
+    let r = &v["requests"][0]["request"];
+    assert_eq!(r["role"], "db-read", "{v}");
+    assert_eq!(r["scope"], "orders");
+    assert_eq!(r["duration"], "1h");
+    assert_eq!(r["justification"], "investigate from a terminal");
+}

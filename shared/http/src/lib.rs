@@ -210,6 +210,13 @@ async fn create(
     ))
 }
 
+/// `GET /roles`: the roles the caller may request, with their scopes, principals and bounds.
+async fn roles(State(api): State<Api>, Caller(who): Caller) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "roles": stint_app::view::requestable(&api.stint.catalog, &who)
+    }))
+}
+
 async fn show(
     State(api): State<Api>,
     Caller(who): Caller,
@@ -656,6 +663,7 @@ fn requests_routes() -> Routes {
         ("POST", "/requests", post(create)),
         ("GET", "/requests", get(list)),
         ("GET", "/requests/{id}", get(show)),
+        ("GET", "/roles", get(roles)),
         ("GET", "/openapi.yaml", get(openapi)),
         ("GET", "/reports", get(report)),
         ("GET", "/checkpoints/key", get(checkpoint_key)),
