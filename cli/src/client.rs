@@ -439,7 +439,10 @@ impl Client {
                         q.push(format!("{k}={v}"));
                     }
                 }
-                print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
+                let progress = crate::progress::Progress::start(self.json, "compiling the report");
+                let text = self.get_text(&format!("/reports?{}", q.join("&")))?;
+                drop(progress);
+                print!("{text}");
             }
             Command::Review {
                 id: Some(id),
@@ -489,6 +492,7 @@ impl Client {
     fn watch(&self, id: RequestId, limit: AccessDuration) -> Result<(), Failure> {
         let deadline = Instant::now() + Duration::from_secs(limit.secs());
         let mut last = String::new();
+        let progress = crate::progress::Progress::start(self.json, &format!("watching {id}"));
         loop {
             let v = self.call("GET", &format!("/requests/{id}"), None)?;
             let status = v["status"].as_str().unwrap_or("?").to_owned();
@@ -499,11 +503,14 @@ impl Client {
                         json!({ "id": id, "status": status, "expires_at": v["grant"]["expires_at"] })
                     );
                 } else {
-                    println!(
+                    progress.println(&format!(
                         "{} {status}{}",
                         chrono::Utc::now().format("%H:%M:%S"),
                         output::expiry_note(&v)
-                    );
+                    ));
+                    progress.say(format!(
+                        "{id} is {status}: waiting for it to be granted or to end"
+                    ));
                 }
                 last = status.clone();
             }

@@ -10,6 +10,7 @@ mod doctor;
 mod evidence;
 mod login;
 mod output;
+mod progress;
 mod serve;
 
 use chrono::{DateTime, Utc};

@@ -448,3 +448,37 @@ fn request_offers_the_callers_roles_and_asks_only_on_a_terminal() {
     assert_eq!(r["duration"], "1h");
     assert_eq!(r["justification"], "investigate from a terminal");
 }
+
+/// Long work shows progress on a terminal and nothing when piped or with --json.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    drop(server);
+    let verify = format!(
+        "{} verify --data {}",
+        bin("stint").display(),
+        data.path().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &verify, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script(1)");
+    let on_terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{on_terminal}");
+    assert!(
+        on_terminal.contains("auditing every event"),
+        "{on_terminal}"
+    );
+    let piped = Command::new(bin("stint"))
+        .args(["verify", "--data"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&piped.stdout).into_owned()
+        + &String::from_utf8_lossy(&piped.stderr);
+    assert!(piped.status.success(), "{text}");
+    assert!(!text.contains("auditing every event"), "{text}");
+}
