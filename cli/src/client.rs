@@ -349,6 +349,7 @@ impl Client {
                 principal,
                 start,
                 break_glass,
+                quiet,
             } => {
                 let body = match (role, reason) {
                     (Some(role), Some(reason)) => {
@@ -375,7 +376,11 @@ impl Client {
                 }
                 .without_nulls();
                 let v = self.call("POST", "/requests", Some(body))?;
-                self.print(&v, output::request);
+                if *quiet {
+                    println!("{}", v["id"].as_str().unwrap_or_default());
+                } else {
+                    self.print(&v, output::request);
+                }
             }
             Command::Approve { id, comment } => {
                 let v = self.call(

@@ -134,6 +134,9 @@ enum Command {
         start: Option<DateTime<Utc>>,
         #[arg(long)]
         break_glass: bool,
+        /// Print only the new request's id, for scripts: `ID=$(stint request ... --quiet)`.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Approve a request.
     Approve {
@@ -492,6 +495,7 @@ mod tests {
             principal,
             start,
             break_glass,
+            ..
         } = cli.command
         else {
             panic!("not a request");
