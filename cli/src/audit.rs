@@ -145,9 +145,14 @@ pub fn verify(
             Some(a) => a.list().await.map_err(|e| Failure::trouble(e.to_string()))?,
             None => vec![],
         };
+        let progress = crate::progress::Progress::start(
+            as_json,
+            &format!("auditing every event against {} checkpoint(s)", checkpoints.len()),
+        );
         let report = checkpoint::audit_with(o.store.as_ref(), &checkpoints, key.as_ref())
             .await
             .map_err(|e| Failure::trouble(e.to_string()))?;
+        drop(progress);
         let digest = match period {
             Some((from, to)) => Some(
                 verify_period(o.store.as_ref(), from, to)

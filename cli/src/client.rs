@@ -11,6 +11,8 @@ use stint_http::jwt::LocalJwt;
 
 pub struct Client {
     api: String,
+    /// The profile's default principal, for `stint request` without `--principal`.
+    principal: Option<String>,
     token: Option<String>,
     json: bool,
     agent: ureq::Agent,
@@ -56,27 +58,37 @@ pub fn pipeline_token(
     Ok(())
 }
 
+/// The bearer token: `--token`, `STINT_TOKEN`, `--token-file`, or else the profile's sign-in
+/// (refreshed if it has expired).
+pub fn token_from(
+    cli: &Cli,
+    settings: &crate::config::Settings,
+) -> Result<Option<String>, Failure> {
+    Ok(match (&cli.token, &cli.token_file) {
+        (Some(t), _) => Some(t.trim().to_owned()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(f)
+                .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, None) => crate::login::cached_token(settings)?,
+    })
+}
+
 impl Client {
-    pub fn new(cli: &Cli) -> Result<Client, Failure> {
-        let token = match (&cli.token, &cli.token_file) {
-            (Some(t), _) => Some(t.trim().to_owned()),
-            (None, Some(f)) => Some(
-                std::fs::read_to_string(f)
-                    .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
-                    .trim()
-                    .to_owned(),
-            ),
-            (None, None) => None,
-        };
+    pub fn new(cli: &Cli, settings: &crate::config::Settings) -> Result<Client, Failure> {
+        let token = token_from(cli, settings)?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
         Ok(Client {
-            api: cli.api.trim_end_matches('/').to_owned(),
+            api: settings.api.clone(),
+            principal: settings.principal.clone(),
             token,
-            json: cli.json,
+            json: settings.json,
             agent,
         })
     }
@@ -201,6 +213,131 @@ impl Client {
         Ok(out)
     }
 
+    /// `stint request` without its role or reason: on a terminal, offers what the caller may
+    /// request (from `GET /roles`) and asks; elsewhere, says what is missing and what is offered.
+    fn ask_interactively(
+        &self,
+        role: Option<&stint_domain::RoleName>,
+        reason: Option<&stint_domain::Justification>,
+    ) -> Result<Value, Failure> {
+        use std::io::IsTerminal;
+        let offers = self.call("GET", "/roles", None)?;
+        let offers = offers["roles"].as_array().cloned().unwrap_or_default();
+        let names: Vec<String> = offers
+            .iter()
+            .filter_map(|o| o["role"].as_str().map(str::to_owned))
+            .collect();
+        if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+            let missing = if role.is_none() { "a role" } else { "--reason" };
+            return Err(Failure::usage(format!(
+                "stint request needs {missing}; the roles you may request: {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        if names.is_empty() {
+            return Err(Failure::usage("the catalog lets you request no role"));
+        }
+        let fail = |e: dialoguer::Error| Failure::usage(format!("cancelled: {e}"));
+        let pick = match role {
+            Some(r) => names.iter().position(|n| n == r.as_str()).ok_or_else(|| {
+                Failure::usage(format!(
+                    "you may not request {r}; you may request: {}",
+                    names.join(", ")
+                ))
+            })?,
+            None => {
+                let labels: Vec<String> = offers
+                    .iter()
+                    .map(|o| {
+                        format!(
+                            "{} — {} (default {}, at most {})",
+                            o["role"].as_str().unwrap_or(""),
+                            o["description"].as_str().unwrap_or(""),
+                            o["default_duration"].as_str().unwrap_or("?"),
+                            o["max_duration"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                dialoguer::Select::new()
+                    .with_prompt("Role")
+                    .items(&labels)
+                    .default(0)
+                    .interact()
+                    .map_err(fail)?
+            }
+        };
+        let offer = &offers[pick];
+        let strings = |k: &str| -> Vec<String> {
+            offer[k]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let literal = |p: &String| !p.contains('*') && !p.contains('?') && !p.contains('{');
+        let scopes = strings("scopes");
+        let scope = if scopes.is_empty() {
+            None
+        } else if scopes.iter().all(literal) {
+            let i = dialoguer::Select::new()
+                .with_prompt("Scope")
+                .items(&scopes)
+                .default(0)
+                .interact()
+                .map_err(fail)?;
+            Some(scopes[i].clone())
+        } else {
+            Some(
+                dialoguer::Input::<String>::new()
+                    .with_prompt(format!("Scope (one of {})", scopes.join(", ")))
+                    .interact_text()
+                    .map_err(fail)?,
+            )
+        };
+        let mut principal = dialoguer::Input::<String>::new().with_prompt(format!(
+            "Principal (an IAM role ARN matching {})",
+            strings("principals").join(" or ")
+        ));
+        if let Some(p) = &self.principal {
+            principal = principal.default(p.clone());
+        }
+        let principal = principal.interact_text().map_err(fail)?;
+        let duration = dialoguer::Input::<String>::new()
+            .with_prompt(format!(
+                "Duration (at most {})",
+                offer["max_duration"].as_str().unwrap_or("?")
+            ))
+            .default(
+                offer["default_duration"]
+                    .as_str()
+                    .unwrap_or("1h")
+                    .to_owned(),
+            )
+            .interact_text()
+            .map_err(fail)?;
+        let reason = match reason {
+            Some(r) => r.as_str().to_owned(),
+            None => dialoguer::Input::<String>::new()
+                .with_prompt("Reason")
+                .interact_text()
+                .map_err(fail)?,
+        };
+        Ok(json!({
+            "role": names[pick],
+            "scope": scope,
+            "principal": principal,
+            "duration": duration,
+            "justification": reason,
+        }))
+    }
+
     pub fn run(&self, command: &Command) -> Result<(), Failure> {
         match command {
             Command::Request {
@@ -212,20 +349,38 @@ impl Client {
                 principal,
                 start,
                 break_glass,
+                quiet,
             } => {
-                let body = json!({
-                    "role": role,
-                    "principal": principal,
-                    "justification": reason,
-                    "break_glass": break_glass,
-                    "scope": scope,
-                    "duration": duration,
-                    "ticket": ticket,
-                    "start": start,
-                })
+                let body = match (role, reason) {
+                    (Some(role), Some(reason)) => {
+                        let principal = match principal {
+                            Some(p) => p.to_string(),
+                            None => self.principal.clone().ok_or_else(|| {
+                                Failure::usage(
+                                    "--principal is required (or set the profile's: stint config set principal <arn>)",
+                                )
+                            })?,
+                        };
+                        json!({
+                            "role": role,
+                            "principal": principal,
+                            "justification": reason,
+                            "break_glass": break_glass,
+                            "scope": scope,
+                            "duration": duration,
+                            "ticket": ticket,
+                            "start": start,
+                        })
+                    }
+                    _ => self.ask_interactively(role.as_ref(), reason.as_ref())?,
+                }
                 .without_nulls();
                 let v = self.call("POST", "/requests", Some(body))?;
-                self.print(&v, output::request);
+                if *quiet {
+                    println!("{}", v["id"].as_str().unwrap_or_default());
+                } else {
+                    self.print(&v, output::request);
+                }
             }
             Command::Approve { id, comment } => {
                 let v = self.call(
@@ -289,7 +444,10 @@ impl Client {
                         q.push(format!("{k}={v}"));
                     }
                 }
-                print!("{}", self.get_text(&format!("/reports?{}", q.join("&")))?);
+                let progress = crate::progress::Progress::start(self.json, "compiling the report");
+                let text = self.get_text(&format!("/reports?{}", q.join("&")))?;
+                drop(progress);
+                print!("{text}");
             }
             Command::Review {
                 id: Some(id),
@@ -323,6 +481,13 @@ impl Client {
             | Command::PipelineToken { .. }
             | Command::Verify { .. }
             | Command::Checkpoint { .. }
+            | Command::Login { .. }
+            | Command::Logout
+            | Command::Config { .. }
+            | Command::Completions { .. }
+            | Command::Man
+            | Command::Doctor { .. }
+            | Command::Init { .. }
             | Command::Evidence(_) => unreachable_command()?,
         }
         Ok(())
@@ -332,6 +497,7 @@ impl Client {
     fn watch(&self, id: RequestId, limit: AccessDuration) -> Result<(), Failure> {
         let deadline = Instant::now() + Duration::from_secs(limit.secs());
         let mut last = String::new();
+        let progress = crate::progress::Progress::start(self.json, &format!("watching {id}"));
         loop {
             let v = self.call("GET", &format!("/requests/{id}"), None)?;
             let status = v["status"].as_str().unwrap_or("?").to_owned();
@@ -342,11 +508,14 @@ impl Client {
                         json!({ "id": id, "status": status, "expires_at": v["grant"]["expires_at"] })
                     );
                 } else {
-                    println!(
+                    progress.println(&format!(
                         "{} {status}{}",
                         chrono::Utc::now().format("%H:%M:%S"),
                         output::expiry_note(&v)
-                    );
+                    ));
+                    progress.say(format!(
+                        "{id} is {status}: waiting for it to be granted or to end"
+                    ));
                 }
                 last = status.clone();
             }

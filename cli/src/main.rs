@@ -1,11 +1,16 @@
 //! `stint`: ask for, decide on and inspect access requests, and `stint serve`, the whole
 //! broker on one machine. Exit codes: 0 done, 1 refused by the API, 2 usage, 3 server or
-//! network trouble, 4 verification failed, 5 the watched request ended without a grant.
+//! network trouble, 4 verification failed, 5 the watched request ended without a grant, 6 a
+//! sign-in is needed (or was refused).
 
 mod audit;
 mod client;
+mod config;
+mod doctor;
 mod evidence;
+mod login;
 mod output;
+mod progress;
 mod serve;
 
 use chrono::{DateTime, Utc};
@@ -24,15 +29,15 @@ use stint_domain::{
     about = "Temporary, scoped, audited production access"
 )]
 struct Cli {
-    /// The API: `stint serve`'s address, or the API Gateway URL.
-    #[arg(
-        long,
-        global = true,
-        env = "STINT_API",
-        default_value = "http://127.0.0.1:8787"
-    )]
-    api: String,
-    /// A bearer token (see `stint token` locally).
+    /// The API: `stint serve`'s address, or the API Gateway URL [default: the profile's, else
+    /// http://127.0.0.1:8787].
+    #[arg(long, global = true, env = "STINT_API")]
+    api: Option<String>,
+    /// The settings profile (`stint config`) [default: the file's default_profile, else
+    /// `default`].
+    #[arg(long, global = true, env = "STINT_PROFILE")]
+    profile: Option<String>,
+    /// A bearer token (default: the profile's `stint login`; `stint token` locally).
     #[arg(long, global = true, env = "STINT_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A file holding the bearer token.
@@ -75,26 +80,63 @@ enum Command {
         #[arg(long, default_value = ".stint")]
         data: PathBuf,
     },
-    /// Ask for a role.
+    /// Sign in with the profile's issuer (OIDC, PKCE, a loopback redirect) and remember it.
+    Login {
+        /// Only print the sign-in URL (for a machine with no browser: open it elsewhere, on a
+        /// browser that can reach this machine's loopback address through a tunnel).
+        #[arg(long)]
+        no_browser: bool,
+        /// Sign in with a code entered on any browser (the device authorization grant), where
+        /// the issuer offers it.
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
+    },
+    /// Forget the profile's sign-in.
+    Logout,
+    /// Read and change the settings file's profiles.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a shell completion script: `stint completions bash > /etc/bash_completion.d/stint`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff): `stint man | man -l -`.
+    Man,
+    /// Check the settings, the API, the clock, the sign-in and (with --catalog) a catalog.
+    Doctor {
+        /// A catalog file to check too (local mode).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+    },
+    /// Write a starter catalog, each key explained, to start from.
+    Init {
+        #[arg(default_value = "stint.toml")]
+        path: PathBuf,
+    },
+    /// Ask for a role. Without a role, on a terminal, it offers the roles, scopes and
+    /// principals you may use and asks for each; elsewhere it says which roles you may request.
     Request {
-        role: RoleName,
+        role: Option<RoleName>,
         #[arg(long)]
         scope: Option<Scope>,
         /// How long, e.g. 30m, 1h30m (the role's default when left out).
         #[arg(long = "for")]
         duration: Option<AccessDuration>,
         #[arg(long, value_parser = Justification::parse)]
-        reason: Justification,
+        reason: Option<Justification>,
         #[arg(long, value_parser = TicketRef::parse)]
         ticket: Option<TicketRef>,
-        /// The IAM role ARN to attach the grant to.
+        /// The IAM role ARN to attach the grant to [default: the profile's principal].
         #[arg(long, env = "STINT_PRINCIPAL")]
-        principal: PrincipalArn,
+        principal: Option<PrincipalArn>,
         /// A scheduled start (RFC 3339).
         #[arg(long, value_parser = rfc3339)]
         start: Option<DateTime<Utc>>,
         #[arg(long)]
         break_glass: bool,
+        /// Print only the new request's id, for scripts: `ID=$(stint request ... --quiet)`.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Approve a request.
     Approve {
@@ -195,9 +237,120 @@ enum Command {
     Evidence(evidence::EvidenceArgs),
 }
 
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Set a key of the profile: api, issuer, client_id, principal, output (table or json).
+    Set { key: String, value: String },
+    /// Remove a key from the profile.
+    Unset { key: String },
+    /// Print a key of the profile as it is in effect (flags and environment included).
+    Get { key: String },
+    /// Print every key of the profile in effect, and the other profiles' names.
+    List,
+    /// Make a profile the default.
+    Use { profile: String },
+}
+
+fn settings(cli: &Cli) -> Result<config::Settings, Failure> {
+    let dir = config::dir()?;
+    let file = config::load(&dir)?;
+    Ok(config::Settings::resolve(
+        dir,
+        &file,
+        cli.profile.as_deref(),
+        cli.api.as_deref(),
+        cli.json,
+    ))
+}
+
+fn run_config(cli: &Cli, action: &ConfigAction) -> Result<(), Failure> {
+    let s = settings(cli)?;
+    let mut file = config::load(&s.dir)?;
+    let effective = |key: &str| -> Result<Option<String>, Failure> {
+        Ok(match key {
+            "api" => Some(s.api.clone()),
+            "issuer" => Some(s.issuer.clone()),
+            "client_id" => Some(s.client_id.clone()),
+            "principal" => s.principal.clone(),
+            "output" => Some(if s.json { "json" } else { "table" }.to_owned()),
+            other => config::Profile::default().get(other)?.cloned(),
+        })
+    };
+    match action {
+        ConfigAction::Set { key, value } => {
+            let p = file.profiles.entry(s.profile.clone()).or_default();
+            p.set(key, Some(value.trim().to_owned()))?;
+            config::save(&s.dir, &file)?;
+        }
+        ConfigAction::Unset { key } => {
+            if let Some(p) = file.profiles.get_mut(&s.profile) {
+                p.set(key, None)?;
+                config::save(&s.dir, &file)?;
+            }
+        }
+        ConfigAction::Get { key } => match effective(key)? {
+            Some(v) => println!("{v}"),
+            None => {
+                return Err(Failure {
+                    code: 1,
+                    message: format!("{key} is not set"),
+                })
+            }
+        },
+        ConfigAction::List => {
+            println!("profile = {}", s.profile);
+            for key in config::KEYS {
+                if let Some(v) = effective(key)? {
+                    println!("{key} = {v}");
+                }
+            }
+            let others: Vec<&String> = file.profiles.keys().filter(|p| **p != s.profile).collect();
+            if !others.is_empty() {
+                println!(
+                    "# other profiles: {}",
+                    others
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        ConfigAction::Use { profile } => {
+            file.default_profile = Some(profile.clone());
+            file.profiles.entry(profile.clone()).or_default();
+            config::save(&s.dir, &file)?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Login { device: true, .. } => settings(&cli).and_then(|s| login::login_device(&s)),
+        Command::Login { no_browser, .. } => settings(&cli).and_then(|s| {
+            use std::io::IsTerminal;
+            login::login(&s, !no_browser && std::io::stderr().is_terminal())
+        }),
+        Command::Logout => settings(&cli).and_then(|s| login::logout(&s)),
+        Command::Config { ref action } => run_config(&cli, action),
+        Command::Doctor { ref catalog } => settings(&cli).and_then(|s| {
+            let token = client::token_from(&cli, &s);
+            doctor::doctor(&s, token, catalog.as_deref())
+        }),
+        Command::Init { ref path } => doctor::init(path),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "stint", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure::trouble(e.to_string()))
+        }
         Command::Serve(args) => serve::run(args),
         Command::Token {
             ref user,
@@ -226,7 +379,9 @@ fn main() -> ExitCode {
             ..
         } => audit::verify(target, public_key.as_deref(), from.zip(to), cli.json),
         Command::Checkpoint { ref target } => audit::checkpoint(target, cli.json),
-        ref other => client::Client::new(&cli).and_then(|c| c.run(other)),
+        ref other => settings(&cli)
+            .and_then(|s| client::Client::new(&cli, &s))
+            .and_then(|c| c.run(other)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,6 +398,7 @@ pub fn rfc3339(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
 }
 
 /// A failure with its exit code.
+#[derive(Debug)]
 pub struct Failure {
     pub code: u8,
     pub message: String,
@@ -282,6 +438,36 @@ mod tests {
     }
 
     #[test]
+    fn completions_and_the_man_page_are_generated_for_every_shell() {
+        use clap_complete::Shell;
+        for shell in [
+            Shell::Bash,
+            Shell::Zsh,
+            Shell::Fish,
+            Shell::PowerShell,
+            Shell::Elvish,
+        ] {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "stint", &mut out);
+            let text = String::from_utf8(out).unwrap();
+            for word in ["login", "request", "approve", "config"] {
+                assert!(text.contains(word), "{shell}: no {word}");
+            }
+        }
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut man)
+            .unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(
+            man.starts_with(".ie") || man.contains(".TH stint"),
+            "{}",
+            &man[..200]
+        );
+        assert!(man.contains("login"));
+    }
+
+    #[test]
     fn values_arrive_as_domain_types() {
         let cli = parse(&[
             "request",
@@ -309,16 +495,20 @@ mod tests {
             principal,
             start,
             break_glass,
+            ..
         } = cli.command
         else {
             panic!("not a request");
         };
-        assert_eq!(role.as_str(), "db-read");
+        assert_eq!(role.map(|r| r.to_string()).as_deref(), Some("db-read"));
         assert_eq!(scope.map(|s| s.to_string()).as_deref(), Some("orders"));
         assert_eq!(duration.map(AccessDuration::secs), Some(5_400));
-        assert_eq!(reason.as_str(), "stuck orders");
+        assert_eq!(
+            reason.map(|r| r.to_string()).as_deref(),
+            Some("stuck orders")
+        );
         assert_eq!(ticket.map(|t| t.to_string()).as_deref(), Some("OPS-1"));
-        assert_eq!(principal.as_str(), PRINCIPAL);
+        assert_eq!(principal.map(|p| p.to_string()).as_deref(), Some(PRINCIPAL));
         assert_eq!(
             start.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-11-29T09:00:00+00:00")

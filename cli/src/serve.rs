@@ -15,6 +15,7 @@ use stint_aws::iam::IamAccessProvider;
 use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
+use stint_http::console::{Console, ConsoleConfig};
 use stint_http::jwt::LocalJwt;
 use stint_http::{router, Api};
 use stint_local::broker::{LocalBroker, Provider};
@@ -43,6 +44,10 @@ pub struct ServeArgs {
     /// How often the broker checks timers and the bus, in milliseconds.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
+    /// The URL browsers reach this server at: the OIDC issuer, the console's callback and the
+    /// links in notices. Default: http://<the bound address>.
+    #[arg(long)]
+    public_url: Option<String>,
     /// Minutes between signed checkpoints (by the broker's clock); one is also written at
     /// start and at a clean stop when anything moved.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
@@ -127,8 +132,24 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::usage(format!("STINT_PROTECTED_RESOURCES: {e}")))?,
         _ => ProtectedResources::local_defaults(),
     };
-    let catalog = Catalog::from_toml_for(&text, &protected)
+    let mut catalog = Catalog::from_toml_for(&text, &protected)
         .map_err(|e| Failure::usage(format!("{}: {e}", args.catalog.display())))?;
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| Failure::trouble(format!("--bind {}: {e}", args.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Failure::trouble(e.to_string()))?;
+    let public = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+    // Notices link to the console's page for the request unless the catalog says otherwise.
+    if catalog.notify.link.is_none() {
+        catalog.notify.link = Some(format!("{public}/console/requests/{{id}}"));
+    }
     let manual = args.manual_clock.map(|t| Arc::new(ManualClock::new(t)));
     let clock: Arc<dyn Clock> = match &manual {
         Some(m) => m.clone(),
@@ -169,8 +190,20 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::trouble(format!("resuming from the store: {e}")))?;
     let jwt = LocalJwt::load_or_create(&args.data)
         .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?
-        .with_rules(ClaimRules::from_env());
+        .with_rules(ClaimRules::from_env())
+        .with_issuer(&public);
     let jwt = Arc::new(jwt);
+    let console = Console::new(
+        ConsoleConfig {
+            authorize_endpoint: format!("{public}/oidc/authorize"),
+            token_endpoint: format!("{public}/oidc/token"),
+            client_id: stint_http::jwt::AUDIENCE.to_owned(),
+            redirect_uri: format!("{public}{}", stint_http::idp::CONSOLE_CALLBACK),
+            secure_cookies: public.starts_with("https://"),
+        },
+        jwt.clone(),
+        console_secret()?,
+    );
     // Alert webhooks are signed with STINT_ALERT_SECRET; without it `POST /alerts` answers 401.
     let alert_secrets = std::env::var("STINT_ALERT_SECRET")
         .ok()
@@ -184,10 +217,16 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let mut app = router(
         Api::new(broker.stint.clone(), jwt.clone())
             .with_checkpoint_key(signer.clone())
-            .with_pipeline_auth(jwt)
+            .with_pipeline_auth(jwt.clone())
             .with_alert_secrets(alert_secrets)
+            .with_console(console)
             .with_slack(stint_http::slack::SlackApp::new(slack.0, slack.1)),
-    );
+    )
+    // Tokens are checked against the system's time, whatever clock the broker runs on.
+    .merge(stint_http::idp::router(stint_http::idp::Provider::new(
+        jwt,
+        Arc::new(SystemClock),
+    )));
     if let Some(m) = &manual {
         app = app.merge(
             Router::new()
@@ -195,14 +234,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
                 .with_state(ClockControl(m.clone())),
         );
     }
-    let listener = tokio::net::TcpListener::bind(&args.bind)
-        .await
-        .map_err(|e| Failure::trouble(format!("--bind {}: {e}", args.bind)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Failure::trouble(e.to_string()))?;
     println!(
-        "stint: listening on http://{addr} (provider {}, data {})",
+        "stint: listening on http://{addr} (provider {}, data {}); console at {public}/console",
         if use_aws { "aws" } else { "record" },
         args.data.display()
     );
@@ -232,6 +265,14 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let _ = broker_task.await;
     let _ = anchors.await;
     Ok(())
+}
+
+/// The key of the console's CSRF tokens and sign-in cookie: new at each start, so a page
+/// left open across a restart must be reloaded before its forms work.
+fn console_secret() -> Result<Vec<u8>, Failure> {
+    let mut b = vec![0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| Failure::trouble(format!("no randomness: {e}")))?;
+    Ok(b)
 }
 
 /// Writes a signed checkpoint at start, every `every` by the broker's clock, and at a clean

@@ -13,6 +13,16 @@ else
   runner=(cargo test --workspace --no-fail-fast)
 fi
 
+# The console's tests drive headless Chromium through chromedriver: Debian's packages, installed
+# here when missing (a browser downloaded at run time would not run on these machines).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "== installing chromium and chromium-driver (Debian)" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
 # The function tests start the Lambda binaries as processes: build them first.
 cargo build --workspace --bins
 

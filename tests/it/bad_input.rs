@@ -284,12 +284,8 @@ impl LocalServer {
         };
         let clock = t0().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let server = Server::start_with(data, &clock, how);
-        let key = hex::decode(
-            std::fs::read_to_string(data.join("jwt.key"))
-                .unwrap()
-                .trim(),
-        )
-        .unwrap();
+        // The server's ES256 key (PKCS#8 PEM), which also signs its OIDC provider's tokens.
+        let key = std::fs::read(data.join(stint_http::jwt::KEY_FILE)).unwrap();
         LocalServer {
             server,
             key,
@@ -299,9 +295,9 @@ impl LocalServer {
 
     fn sign(&self, claims: Value, key: &[u8]) -> String {
         encode(
-            &Header::default(),
+            &Header::new(jsonwebtoken::Algorithm::ES256),
             &claims,
-            &EncodingKey::from_secret(key).unwrap(),
+            &EncodingKey::from_ec_pem(key).unwrap(),
         )
         .unwrap()
     }
@@ -328,7 +324,11 @@ impl LocalServer {
             Caller::Expired => self.sign(alice("stint-local", "stint", now - 3_600), &self.key),
             Caller::BadSignature => self.sign(
                 alice("stint-local", "stint", now + 3_600),
-                b"not the key at all, not the key",
+                stint_domain::checkpoint::PrivateKey::from_random([5; 32])
+                    .unwrap()
+                    .to_pem()
+                    .unwrap()
+                    .as_bytes(),
             ),
             Caller::WrongIssuer => {
                 self.sign(alice("someone-else", "stint", now + 3_600), &self.key)

@@ -488,7 +488,9 @@ async fn notify_function_answers_its_sample() {
     event["detail"]["event_id"] = json!(first);
     let before = stint_tests::ses_messages_from("stint@example.com").len();
     for _ in 0..3 {
-        let (kind, out) = invoke(&f, "stint-notify", event.clone(), &[]).await;
+        // With a console, notices link to its page for the request.
+        let console = [("STINT_CONSOLE_URL", "https://stint.example.test/")];
+        let (kind, out) = invoke(&f, "stint-notify", event.clone(), &console).await;
         assert_eq!(kind, "response", "{out}");
     }
     let mails = stint_tests::ses_messages_from("stint@example.com");
@@ -498,6 +500,8 @@ async fn notify_function_answers_its_sample() {
         .collect();
     stint_tests::proof::duplicates("notify function binary", 3, ours.len().saturating_sub(1));
     assert_eq!(ours.len(), 1, "three deliveries, one email");
+    let link = format!("https://stint.example.test/console/requests/{SAMPLE_ID}");
+    assert!(ours[0].contains(&link), "{}", ours[0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -565,4 +569,139 @@ async fn notify_function_reminds_reviewers_once_on_its_schedule() {
         3,
         sent.len().saturating_sub(1),
     );
+}
+
+/// An API Gateway event for a console route: no authorizer (the session cookie is the
+/// credential), as the template routes them.
+fn console_event(method: &str, path: &str, route: &str, cookie: Option<&str>, body: &str) -> Value {
+    let mut e = sample("apigw-get-request.json");
+    e["routeKey"] = json!(format!("{method} {route}"));
+    e["requestContext"]["routeKey"] = e["routeKey"].clone();
+    e["rawPath"] = json!(path);
+    e["requestContext"]["http"]["path"] = json!(path);
+    e["requestContext"]["http"]["method"] = json!(method);
+    e["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    e["headers"] = json!({ "host": "stint.example.test", "accept": "text/html" });
+    if let Some(c) = cookie {
+        e["headers"]["cookie"] = json!(format!("stint_session={c}"));
+    }
+    if !body.is_empty() {
+        e["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
+        e["body"] = json!(body);
+    }
+    e["pathParameters"] = json!({ "id": SAMPLE_ID });
+    e
+}
+
+/// The console as the Lambdas serve it: the request function renders the page for a session
+/// whose ID token it checks against the issuer's JWKS (here `stint serve`'s own provider plays
+/// the company's issuer), and the approve function takes the page's form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_functions_serve_the_console_against_the_issuers_jwks() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, false, false, None).await;
+    let data = tempfile::tempdir().unwrap();
+    let issuer = crate::support::Server::start_with(
+        data.path(),
+        "2026-11-02T09:00:00Z",
+        crate::support::Serve {
+            quiet: true,
+            ..Default::default()
+        },
+    );
+    let env = [
+        ("STINT_CONSOLE_URL", "https://stint.example.test"),
+        ("STINT_OIDC_ISSUER", issuer.api.as_str()),
+        ("STINT_OIDC_CLIENT_ID", "stint"),
+        (
+            "STINT_CONSOLE_SECRET",
+            "a-console-secret-of-at-least-32-bytes!",
+        ),
+    ];
+    let bob = crate::console::id_token_from(&issuer.api, "bob@example.com", "db-owners");
+    let page = |answer: &(String, Value), status: u16| {
+        assert_eq!(answer.0, "response", "{answer:?}");
+        assert_eq!(answer.1["statusCode"], status, "{answer:?}");
+        answer.1["body"].as_str().unwrap_or_default().to_owned()
+    };
+    let path = format!("/console/requests/{SAMPLE_ID}");
+    let html = page(
+        &invoke(
+            &f,
+            "stint-request",
+            console_event("GET", &path, "/console/requests/{id}", Some(&bob), ""),
+            &env,
+        )
+        .await,
+        200,
+    );
+    assert!(html.contains("Signed in as"), "{html}");
+    assert!(html.contains("bob@example.com"));
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF token on the page")
+        .to_owned();
+    // No session, or one from another issuer's key: sent to sign in, at the issuer.
+    let other = tempfile::tempdir().unwrap();
+    let stranger = stint_http::jwt::LocalJwt::load_or_create(other.path())
+        .unwrap()
+        .with_issuer(&issuer.api)
+        .issue(
+            &stint_domain::UserId::parse("bob@example.com").unwrap(),
+            &[stint_domain::GroupName::parse("db-owners").unwrap()],
+            chrono::TimeDelta::hours(1),
+            Utc::now(),
+        )
+        .unwrap();
+    for cookie in [None, Some(stranger.as_str())] {
+        let answer = invoke(
+            &f,
+            "stint-request",
+            console_event("GET", &path, "/console/requests/{id}", cookie, ""),
+            &env,
+        )
+        .await;
+        page(&answer, 303);
+        let to = answer.1["headers"]["location"].as_str().unwrap_or_default();
+        assert!(to.starts_with("/console/login"), "{answer:?}");
+    }
+    // The approve function takes the page's form: one approval, by bob.
+    let approve = format!("{path}/approve");
+    let answer = invoke(
+        &f,
+        "stint-approve",
+        console_event(
+            "POST",
+            &approve,
+            "/console/requests/{id}/approve",
+            Some(&bob),
+            &format!("_csrf={csrf}&comment=looks+right"),
+        ),
+        &env,
+    )
+    .await;
+    page(&answer, 303);
+    assert_eq!(status_of(&f).await, Status::Approved);
+    // The same form without its token: refused, nothing appended.
+    let before = f.events(sample_id()).await.len();
+    let answer = invoke(
+        &f,
+        "stint-approve",
+        console_event(
+            "POST",
+            &approve,
+            "/console/requests/{id}/approve",
+            Some(&bob),
+            "comment=x",
+        ),
+        &env,
+    )
+    .await;
+    page(&answer, 403);
+    assert_eq!(f.events(sample_id()).await.len(), before);
 }

@@ -834,3 +834,54 @@ fn stint_serve_checkpoints_on_its_clock_and_publishes_the_key() {
     );
     assert!(named, "{out}");
 }
+
+/// The README's walkthrough, exactly as written there, run by `sh -e` against a real server
+/// (its URL put in place of the default one), in a folder whose `.stint` is the server's data.
+#[test]
+fn the_readme_walkthrough_runs_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the README");
+    let section = readme
+        .split("### Walkthrough with the CLI")
+        .nth(1)
+        .expect("the walkthrough section");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .expect("its shell block");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join(".stint"),
+        "2026-11-02T09:00:00Z",
+        Serve {
+            quiet: true,
+            ..Serve::default()
+        },
+    );
+    let script = script.replace("http://127.0.0.1:8787", &server.api);
+    let bin_dir = bin("stint").parent().unwrap().to_owned();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .args(["-ec", &script])
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("STINT_TOKEN")
+        .env_remove("STINT_API")
+        .env("STINT_CONFIG_DIR", dir.path().join("config"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for step in ["pending", "approved", "active", "Timeline", "verified"] {
+        assert!(
+            text.to_lowercase().contains(&step.to_lowercase()),
+            "{step}: {text}"
+        );
+    }
+}

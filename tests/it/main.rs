@@ -17,6 +17,8 @@ mod attacks;
 mod bad_input;
 mod broker_integrity;
 mod catalog_trail;
+mod cli_login;
+mod console;
 mod event_store_contract;
 mod evidence;
 mod faults;

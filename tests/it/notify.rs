@@ -41,6 +41,7 @@ async fn harness(slack_fails_first: usize) -> Harness {
     let mut catalog: Catalog = (*f.stint.catalog).clone();
     catalog.notify.slack_webhook = Some(slack.url.clone());
     catalog.notify.email_from = Some(sender.clone());
+    catalog.notify.link = Some("https://stint.example.com/console/requests/{id}".into());
     let catalog = Arc::new(catalog);
     f.stint.catalog = catalog.clone();
     let notifier = Notifier {
@@ -101,7 +102,7 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
     let button = blocks.iter().find(|b| b["type"] == "actions").unwrap();
     assert_eq!(
         button["elements"][0]["url"],
-        format!("https://stint.example.com/requests/{id}").as_str()
+        format!("https://stint.example.com/console/requests/{id}").as_str()
     );
 
     let mails = ses_messages_from(&h.sender);
@@ -113,7 +114,7 @@ async fn approvers_then_requester_are_told_once_each_on_slack_and_by_email() {
         body.contains("Role: db-read") && body.contains("Scope: orders"),
         "{body}"
     );
-    assert!(body.contains(&format!("https://stint.example.com/requests/{id}")));
+    assert!(body.contains(&format!("https://stint.example.com/console/requests/{id}")));
 
     // Approval, grant and revoke reach the requester.
     h.f.stint.approve(id, &bob(), None).await.unwrap();

@@ -51,3 +51,39 @@ impl RequestView {
         }
     }
 }
+
+/// A role as the person asking may request it: what it gives, its scopes and principals (as
+/// the catalog's patterns), and its duration bounds. For the console's form and the CLI.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleOffer {
+    pub role: stint_domain::RoleName,
+    pub description: String,
+    pub scopes: Vec<String>,
+    pub principals: Vec<String>,
+    pub default_duration: stint_domain::AccessDuration,
+    pub max_duration: stint_domain::AccessDuration,
+    pub break_glass: bool,
+    pub self_extend: bool,
+}
+
+/// The roles `who` may request, in the catalog's order.
+pub fn requestable(
+    catalog: &stint_domain::Catalog,
+    who: &stint_domain::Identity,
+) -> Vec<RoleOffer> {
+    catalog
+        .roles
+        .iter()
+        .filter(|(_, r)| r.may_request(who))
+        .map(|(name, r)| RoleOffer {
+            role: name.clone(),
+            description: r.description.clone(),
+            scopes: r.scopes.iter().map(|p| p.as_str().to_owned()).collect(),
+            principals: r.principals.iter().map(|p| p.as_str().to_owned()).collect(),
+            default_duration: r.default_duration,
+            max_duration: r.max_duration,
+            break_glass: r.break_glass,
+            self_extend: r.self_extend,
+        })
+        .collect()
+}

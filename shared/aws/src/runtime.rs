@@ -109,8 +109,17 @@ pub async fn load_catalog_source(sdk: &SdkConfig) -> Result<LoadedCatalog, Confi
         };
         (text, source)
     };
-    let catalog = Catalog::from_toml_for(&text, &protected)
+    let mut catalog = Catalog::from_toml_for(&text, &protected)
         .map_err(|e| ConfigError::Catalog(e.to_string()))?;
+    // Notices link to the console's request page unless the catalog names another link.
+    if catalog.notify.link.is_none() {
+        if let Ok(url) = var("STINT_CONSOLE_URL") {
+            if !url.trim().is_empty() {
+                let url = url.trim().trim_end_matches('/');
+                catalog.notify.link = Some(format!("{url}/console/requests/{{id}}"));
+            }
+        }
+    }
     Ok(LoadedCatalog {
         catalog,
         text,
@@ -291,6 +300,32 @@ pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError>
         .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| ConfigError::Secret(format!("SSM parameter {name} is empty")))?;
     Ok(vec![value.trim().as_bytes().to_vec()])
+}
+
+/// The console's secret (CSRF tokens, the sign-in cookie): `STINT_CONSOLE_SECRET`, or the SSM
+/// SecureString named by `STINT_CONSOLE_SECRET_PARAMETER`; none when neither is set.
+pub async fn console_secret(sdk: &SdkConfig) -> Result<Option<Vec<u8>>, ConfigError> {
+    if let Ok(secret) = var("STINT_CONSOLE_SECRET") {
+        return Ok(Some(secret.into_bytes()));
+    }
+    let Ok(name) = var("STINT_CONSOLE_SECRET_PARAMETER") else {
+        return Ok(None);
+    };
+    if name.trim().is_empty() {
+        return Ok(None);
+    }
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(&name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| ConfigError::Secret(format!("SSM parameter {name}: {e:?}")))?;
+    Ok(out
+        .parameter()
+        .and_then(|p| p.value())
+        .map(|v| v.trim().as_bytes().to_vec())
+        .filter(|v| !v.is_empty()))
 }
 
 /// The Slack app's signing secret (`STINT_SLACK_SIGNING_SECRET`, or the SSM SecureString

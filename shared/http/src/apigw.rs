@@ -70,6 +70,47 @@ pub fn api_from_env(stint: Stint) -> Api {
     Api::new(stint, Arc::new(claims.clone())).with_pipeline_auth(Arc::new(claims))
 }
 
+/// [`api_from_env`] with the console's routes when it is set up ([`console_from_env`]).
+pub async fn api_with_console(stint: Stint, secret: Option<Vec<u8>>) -> Result<Api, String> {
+    let api = api_from_env(stint);
+    Ok(match console_from_env(secret).await? {
+        Some(c) => api.with_console(c),
+        None => api,
+    })
+}
+
+/// The console in AWS, when `STINT_CONSOLE_URL` (the API's public URL) is set: sign-in against
+/// `STINT_OIDC_ISSUER` (the issuer the authorizer trusts) as client `STINT_OIDC_CLIENT_ID`, its
+/// ID tokens verified against the issuer's JWKS by the authorizer's claim rules, and `secret`
+/// (shared by every instance) keying the CSRF tokens. Reads the issuer's discovery document.
+pub async fn console_from_env(
+    secret: Option<Vec<u8>>,
+) -> Result<Option<crate::console::Console>, String> {
+    let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    let Some(url) = var("STINT_CONSOLE_URL") else {
+        return Ok(None);
+    };
+    let url = url.trim_end_matches('/').to_owned();
+    let issuer = var("STINT_OIDC_ISSUER").ok_or("the console needs STINT_OIDC_ISSUER")?;
+    let client_id = var("STINT_OIDC_CLIENT_ID").ok_or("the console needs STINT_OIDC_CLIENT_ID")?;
+    let secret = secret.filter(|s| s.len() >= 32).ok_or(
+        "the console needs a secret of at least 32 bytes (STINT_CONSOLE_SECRET_PARAMETER)",
+    )?;
+    let d = crate::oidc::discover(&issuer).await?;
+    let verifier = crate::oidc::JwksVerifier::new(&d, &client_id, ClaimRules::from_env());
+    Ok(Some(crate::console::Console::new(
+        crate::console::ConsoleConfig {
+            authorize_endpoint: d.authorization_endpoint,
+            token_endpoint: d.token_endpoint,
+            client_id,
+            redirect_uri: format!("{url}{}", crate::idp::CONSOLE_CALLBACK),
+            secure_cookies: url.starts_with("https://"),
+        },
+        Arc::new(verifier),
+        secret,
+    )))
+}
+
 /// Serves one API Gateway event through `router` and answers as API Gateway expects: the HTTP
 /// half of the request and revoke functions.
 pub async fn serve_event(

@@ -93,9 +93,11 @@ fn rejection(r: &Rejection) -> (StatusCode, &'static str, Option<&'static str>) 
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, field, message) = match &self {
+impl ApiError {
+    /// The status, the stable code, the field at fault and the message: the JSON body's parts,
+    /// which the console shows as a page.
+    pub fn describe(&self) -> (StatusCode, &'static str, Option<String>, String) {
+        match self {
             ApiError::BadInput { field, message } => (
                 StatusCode::BAD_REQUEST,
                 "invalid_input",
@@ -152,7 +154,13 @@ impl IntoResponse for ApiError {
                     "internal error".into(),
                 )
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, field, message) = self.describe();
         let mut body = json!({ "error": code, "message": message });
         if let Some(f) = field {
             body["field"] = json!(f);

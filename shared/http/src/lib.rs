@@ -4,8 +4,11 @@
 pub mod alerts;
 pub mod apigw;
 pub mod claims;
+pub mod console;
 pub mod error;
+pub mod idp;
 pub mod jwt;
+pub mod oidc;
 pub mod pipeline;
 pub mod slack;
 
@@ -70,6 +73,8 @@ pub struct Api {
     pub alert_secrets: Arc<Vec<Vec<u8>>>,
     /// The public key of the signed checkpoints, for `GET /checkpoints/key`; none: 404.
     pub checkpoint_key: Option<Arc<dyn stint_app::ports::CheckpointKey>>,
+    /// The web console; none: its pages answer 404.
+    pub console: Option<Arc<console::Console>>,
     /// The Slack app for `POST /slack/interactions`; none: the route answers 401.
     pub slack: Option<Arc<slack::SlackApp>>,
 }
@@ -82,8 +87,14 @@ impl Api {
             pipeline_auth: None,
             alert_secrets: Arc::new(vec![]),
             checkpoint_key: None,
+            console: None,
             slack: None,
         }
+    }
+
+    pub fn with_console(mut self, console: console::Console) -> Api {
+        self.console = Some(Arc::new(console));
+        self
     }
 
     pub fn with_slack(mut self, app: slack::SlackApp) -> Api {
@@ -206,6 +217,13 @@ async fn create(
         StatusCode::CREATED,
         Json(RequestView::with_timeline(&loaded)),
     ))
+}
+
+/// `GET /roles`: the roles the caller may request, with their scopes, principals and bounds.
+async fn roles(State(api): State<Api>, Caller(who): Caller) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "roles": stint_app::view::requestable(&api.stint.catalog, &who)
+    }))
 }
 
 async fn show(
@@ -646,7 +664,7 @@ pub enum Part {
     Slack,
 }
 
-type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
+pub(crate) type Routes = Vec<(&'static str, &'static str, MethodRouter<Api>)>;
 
 /// The `request` function's routes. One list per function, so that a function's binary links
 /// only its own handlers.
@@ -655,6 +673,7 @@ fn requests_routes() -> Routes {
         ("POST", "/requests", post(create)),
         ("GET", "/requests", get(list)),
         ("GET", "/requests/{id}", get(show)),
+        ("GET", "/roles", get(roles)),
         ("GET", "/openapi.yaml", get(openapi)),
         ("GET", "/reports", get(report)),
         ("GET", "/checkpoints/key", get(checkpoint_key)),
@@ -722,12 +741,38 @@ pub fn route_list() -> Vec<(&'static str, &'static str)> {
     table().into_iter().map(|(m, p, _, _)| (m, p)).collect()
 }
 
-/// (method, path, function) of every route, for checking against the template.
+const PARTS: [Part; 4] = [Part::Requests, Part::Decisions, Part::Revoke, Part::Alerts];
+
+/// (method, path, function) of every route, the console's included, for checking against the
+/// template.
 pub fn route_parts() -> Vec<(&'static str, &'static str, Part)> {
+    let console = PARTS.into_iter().flat_map(|part| {
+        console::routes(part)
+            .into_iter()
+            .map(move |(m, p, _)| (m, p, part))
+    });
     table()
         .into_iter()
         .map(|(m, p, part, _)| (m, p, part))
+        .chain(console)
         .collect()
+}
+
+/// (method, path) of the console's routes: HTML pages behind a session cookie, not the JSON API.
+pub fn console_route_list() -> Vec<(&'static str, &'static str)> {
+    PARTS
+        .into_iter()
+        .flat_map(console::routes)
+        .map(|(m, p, _)| (m, p))
+        .collect()
+}
+
+/// A function's routes, and the console's routes of the same part when the console is set up.
+fn with_console(part: Part, mut own: Routes, api: &Api) -> Routes {
+    if api.console.is_some() {
+        own.extend(console::routes(part));
+    }
+    own
 }
 
 fn routes(routes: Routes, api: Api) -> Router {
@@ -744,12 +789,12 @@ fn routes(routes: Routes, api: Api) -> Router {
 
 /// The `request` function's routes: ask for access, read requests, the API description.
 pub fn requests_router(api: Api) -> Router {
-    routes(requests_routes(), api)
+    routes(with_console(Part::Requests, requests_routes(), &api), api)
 }
 
 /// The `approve` function's routes: every decision on an existing request.
 pub fn decisions_router(api: Api) -> Router {
-    routes(decisions_routes(), api)
+    routes(with_console(Part::Decisions, decisions_routes(), &api), api)
 }
 
 /// The `alerts` function's HTTP route.
@@ -759,7 +804,7 @@ pub fn alerts_router(api: Api) -> Router {
 
 /// The `revoke` function's HTTP route.
 pub fn revoke_router(api: Api) -> Router {
-    routes(revoke_routes(), api)
+    routes(with_console(Part::Revoke, revoke_routes(), &api), api)
 }
 
 /// The Slack interactions route.
@@ -767,10 +812,12 @@ pub fn slack_router(api: Api) -> Router {
     routes(slack_routes(), api)
 }
 
-/// The whole API, for a process that serves every route (local mode, tests).
+/// The whole API, for a process that serves every route (local mode, tests), and the console
+/// when one is set up.
 pub fn router(api: Api) -> Router {
-    routes(
-        table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect(),
-        api,
-    )
+    let mut all: Routes = table().into_iter().map(|(m, p, _, h)| (m, p, h)).collect();
+    if api.console.is_some() {
+        all.extend(PARTS.into_iter().flat_map(console::routes));
+    }
+    routes(all, api)
 }

@@ -1,0 +1,225 @@
+//! `stint doctor`: checks what the CLI depends on, one line each, and says what to do about a
+//! failure: the settings, the API, the clock against the server's, the sign-in, whether the API
+//! takes the token, and (given `--catalog`) a catalog file. And `stint init`, which writes a
+//! starter catalog.
+
+use crate::config::Settings;
+use crate::Failure;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How far the local clock may be from the server's before tokens start failing (their
+/// validators allow a few seconds of leeway).
+const SKEW_WARN: i64 = 30;
+
+struct Report {
+    failed: usize,
+    json: bool,
+    lines: Vec<serde_json::Value>,
+}
+
+impl Report {
+    fn check(&mut self, name: &str, result: Result<String, String>) {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => {
+                self.failed += 1;
+                (false, d)
+            }
+        };
+        if self.json {
+            self.lines
+                .push(serde_json::json!({ "check": name, "ok": ok, "detail": detail }));
+        } else {
+            println!("{} {name}: {detail}", if ok { "ok  " } else { "FAIL" });
+        }
+    }
+}
+
+pub fn doctor(
+    s: &Settings,
+    token: Result<Option<String>, Failure>,
+    catalog: Option<&Path>,
+) -> Result<(), Failure> {
+    let mut r = Report {
+        failed: 0,
+        json: s.json,
+        lines: vec![],
+    };
+    r.check(
+        "settings",
+        Ok(format!(
+            "profile {}, API {}, issuer {}, client {} (settings in {})",
+            s.profile,
+            s.api,
+            s.issuer,
+            s.client_id,
+            s.dir.display()
+        )),
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    // The API answers, and says what time it is.
+    let started = Instant::now();
+    let url = format!("{}/openapi.yaml", s.api);
+    let answer = agent.get(&url).call();
+    let server_date = match &answer {
+        Ok(a) if a.status().as_u16() == 200 => {
+            r.check(
+                "api",
+                Ok(format!(
+                    "{url} answered in {} ms",
+                    started.elapsed().as_millis()
+                )),
+            );
+            a.headers()
+                .get("date")
+                .and_then(|d| d.to_str().ok())
+                .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+        }
+        Ok(a) => {
+            r.check(
+                "api",
+                Err(format!(
+                    "{url} answered {}: is this Stint's API? (stint config set api <url>)",
+                    a.status()
+                )),
+            );
+            None
+        }
+        Err(e) => {
+            r.check(
+                "api",
+                Err(format!("cannot reach {url}: {e} (is `stint serve` running? stint config set api <url>)")),
+            );
+            None
+        }
+    };
+    if let Some(d) = server_date {
+        let skew = (chrono::Utc::now() - d.with_timezone(&chrono::Utc)).num_seconds();
+        r.check(
+            "clock",
+            if skew.abs() <= SKEW_WARN {
+                Ok(format!("{skew:+} s from the server's"))
+            } else {
+                Err(format!(
+                    "{skew:+} s from the server's: tokens will look expired or not yet valid; set this machine's clock (NTP)"
+                ))
+            },
+        );
+    }
+    // Signed in, and the API takes it.
+    match token {
+        Ok(Some(t)) => {
+            r.check("sign-in", Ok(describe(&t)));
+            let url = format!("{}/requests?limit=1&days=1", s.api);
+            match agent
+                .get(&url)
+                .header("Authorization", format!("Bearer {t}"))
+                .call()
+            {
+                Ok(a) if a.status().as_u16() == 200 => {
+                    r.check("token", Ok("the API accepts it".into()))
+                }
+                Ok(mut a) => {
+                    let body = a.body_mut().read_to_string().unwrap_or_default();
+                    r.check(
+                        "token",
+                        Err(format!("the API refused it ({}): {body}", a.status())),
+                    );
+                }
+                Err(e) => r.check("token", Err(format!("cannot reach {url}: {e}"))),
+            }
+        }
+        Ok(None) => r.check(
+            "sign-in",
+            Err("not signed in: run `stint login` (or give --token)".into()),
+        ),
+        Err(e) => r.check("sign-in", Err(e.message)),
+    }
+    if let Some(path) = catalog {
+        let result = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|text| {
+                stint_domain::Catalog::from_toml(&text)
+                    .map(|c| format!("{}: {} roles, valid", path.display(), c.roles.len()))
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
+        r.check("catalog", result);
+    }
+    if r.json {
+        println!(
+            "{}",
+            serde_json::json!({ "failed": r.failed, "checks": r.lines })
+        );
+    }
+    if r.failed > 0 {
+        return Err(Failure {
+            code: 1,
+            message: format!("{} check(s) failed", r.failed),
+        });
+    }
+    Ok(())
+}
+
+/// Who a token names and until when, read without verifying (the API verifies).
+fn describe(token: &str) -> String {
+    use base64::Engine;
+    let claims: Option<serde_json::Value> = token.split('.').nth(1).and_then(|p| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+    });
+    match claims {
+        Some(c) => {
+            let until = c["exp"]
+                .as_i64()
+                .and_then(|e| chrono::DateTime::from_timestamp(e, 0))
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "?".into());
+            format!(
+                "{} from {}, valid until {until}",
+                c["email"].as_str().or(c["sub"].as_str()).unwrap_or("?"),
+                c["iss"].as_str().unwrap_or("?")
+            )
+        }
+        None => "a token that is not a JWT".into(),
+    }
+}
+
+/// The example catalog, every key explained in its comments.
+pub const STARTER: &str = include_str!("../../infra/catalog.example.toml");
+
+/// `stint init`: writes the starter catalog, never over an existing file.
+pub fn init(path: &Path) -> Result<(), Failure> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    let mut f = opts.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Failure::usage(format!("{} exists; not overwriting it", path.display()))
+        } else {
+            Failure::trouble(format!("{}: {e}", path.display()))
+        }
+    })?;
+    std::io::Write::write_all(&mut f, STARTER.as_bytes())
+        .map_err(|e| Failure::trouble(format!("{}: {e}", path.display())))?;
+    println!(
+        "wrote {p}: a starter catalog; each key is explained in its comments.\n\
+         Edit the account ids, roles and groups, then: stint serve --catalog {p}",
+        p = path.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_starter_catalog_loads() {
+        let c = stint_domain::Catalog::from_toml(super::STARTER).unwrap();
+        assert!(!c.roles.is_empty());
+    }
+}
