@@ -519,6 +519,36 @@ async fn slack_extend_extends_once_however_often_it_is_clicked() {
     assert!(w.f.state(id).await.pending_extension.is_none());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slack_extend_clicked_at_once_on_three_instances_extends_once() {
+    let w = world().await;
+    let (id, dm) = granted(&w).await;
+    let value = button_value(&dm.message, "stint_extend");
+    // Three instances that share nothing but the store, all at once: the decider's check of
+    // the expiry, under the store's optimistic concurrency, lets one through.
+    let sends = (1..=3).map(|n| {
+        let api = app(&w.f, &w.bot);
+        let body = w.click("U0ALICE", "stint_extend", &value, &dm, n);
+        let req = signed(&body, w.f.clock.now());
+        async move { send(&api, req).await }
+    });
+    let answers = futures::future::join_all(sends).await;
+    assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+    let extensions = w
+        .types(id)
+        .await
+        .iter()
+        .filter(|t| *t == "ExtensionApproved")
+        .count();
+    let updates = w.slack.calls_to("chat.update").len();
+    proof::duplicates(
+        "Slack Extend clicked at once on three instances",
+        3,
+        (extensions + updates).saturating_sub(2),
+    );
+    assert_eq!((extensions, updates), (1, 1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_three_identical_approvals_give_one_decision_and_one_update() {
     let w = world().await;

@@ -78,6 +78,13 @@ pub struct ListPage {
     pub next_cursor: Option<ListCursor>,
 }
 
+/// What [`Stint::act_on`] did: the request after it, and whether this call appended anything.
+#[derive(Debug, Clone)]
+pub struct Acted {
+    pub loaded: Loaded,
+    pub appended: bool,
+}
+
 impl Stint {
     pub async fn submit(&self, who: &Identity, new: NewRequest) -> Result<Loaded, AppError> {
         self.submit_with_id(RequestId::new(), who, new).await
@@ -155,11 +162,25 @@ impl Stint {
         who: &Identity,
         by: AccessDuration,
     ) -> Result<Loaded, AppError> {
+        self.extend_from(id, who, by, None).await
+    }
+
+    /// [`Stint::extend`], only from the expiry `only_from` when given: asked twice from the
+    /// same expiry (a Slack button clicked twice, on any instance), it extends once. The check
+    /// is the decider's, so it holds under concurrent appends too.
+    pub async fn extend_from(
+        &self,
+        id: RequestId,
+        who: &Identity,
+        by: AccessDuration,
+        only_from: Option<DateTime<Utc>>,
+    ) -> Result<Loaded, AppError> {
         // Recorded as approved; the grant function (the one with IAM rights to put policies)
         // takes it to IAM on `ExtensionApproved`, then records `AccessExtended`.
         let command = Command::Extend {
             by: who.clone(),
             by_duration: by,
+            only_from,
         };
         self.act(id, command).await
     }
@@ -197,8 +218,18 @@ impl Stint {
     }
 
     async fn act(&self, id: RequestId, command: Command) -> Result<Loaded, AppError> {
-        self.execute(id, &command).await?;
-        self.load(id).await
+        self.act_on(id, command).await.map(|a| a.loaded)
+    }
+
+    /// A person's decision (approve, deny, extend: the commands the methods above run), and
+    /// whether this call recorded it. False when the decider found it made already, even by a
+    /// concurrent call: a chat that relays clicks stays quiet on the repeats.
+    pub async fn act_on(&self, id: RequestId, command: Command) -> Result<Acted, AppError> {
+        let out = self.execute(id, &command).await?;
+        Ok(Acted {
+            loaded: self.load(id).await?,
+            appended: !out.appended.is_empty(),
+        })
     }
 
     /// A request, with no check of who asks: for callers that decide visibility themselves

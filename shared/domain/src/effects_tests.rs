@@ -336,6 +336,7 @@ fn extended(by: &str) -> RequestState {
     let cmd = Command::Extend {
         by: bob(),
         by_duration: crate::duration::AccessDuration::parse(by).unwrap(),
+        only_from: None,
     };
     let st = active();
     decide(&st, &cmd, &c, t0() + TimeDelta::minutes(50))
@@ -415,6 +416,7 @@ fn an_extension_over_the_total_is_refused_before_anything_is_recorded() {
     let by = Command::Extend {
         by: bob(),
         by_duration: crate::duration::AccessDuration::parse("3h").unwrap(),
+        only_from: None,
     };
     assert!(matches!(
         decide(&active(), &by, &catalog(), t0()),

@@ -94,6 +94,9 @@ pub enum Command {
     Extend {
         by: Identity,
         by_duration: AccessDuration,
+        /// Only from this expiry (what a Slack button showed): once the grant runs to another,
+        /// the extension was made already, and this one does nothing. None: from whatever it is.
+        only_from: Option<DateTime<Utc>>,
     },
     /// Record that the approved extension's window is now the policy's in IAM.
     ApplyExtension,
@@ -237,6 +240,20 @@ impl RequestState {
     /// Folds more events into a state already folded.
     pub fn fold_from<'a>(self, events: impl IntoIterator<Item = &'a Event>) -> Self {
         events.into_iter().fold(self, apply)
+    }
+
+    /// What the next extension extends from while access is active: the grant's expiry, or an
+    /// approved extension's not yet in IAM (extensions approved before the last one reached IAM
+    /// add up).
+    pub fn extension_base(&self) -> Option<DateTime<Utc>> {
+        let grant = self
+            .grant
+            .as_ref()
+            .filter(|_| self.status == Status::Active)?;
+        Some(
+            self.pending_extension
+                .map_or(grant.expires_at, |p| p.max(grant.expires_at)),
+        )
     }
 
     /// The grant's window, fixed at approval so that duplicate or retried grants compute the
@@ -436,7 +453,11 @@ pub fn decide(
             _ => Ok(vec![]),
         },
 
-        Command::Extend { by, by_duration } => {
+        Command::Extend {
+            by,
+            by_duration,
+            only_from,
+        } => {
             let role = role()?;
             let Some(grant) = state
                 .grant
@@ -452,11 +473,10 @@ pub fn decide(
             if !is_requester && !role.is_approver(by) {
                 return Err(Rejection::NotApprover(req.role.clone()));
             }
-            // Extensions approved before the last one reached IAM add up.
-            let base = state
-                .pending_extension
-                .unwrap_or(grant.expires_at)
-                .max(grant.expires_at);
+            let base = state.extension_base().unwrap_or(grant.expires_at);
+            if only_from.is_some_and(|from| from != base) {
+                return Ok(vec![]); // made already from the expiry this one was asked from
+            }
             let until = base + by_duration.to_chrono();
             check_total(grant, role, until)?;
             Ok(vec![ev(

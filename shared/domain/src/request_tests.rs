@@ -642,7 +642,8 @@ fn an_extension_stays_within_the_maximum_total() {
             &active(),
             Command::Extend {
                 by: alice(),
-                by_duration: by_1h
+                by_duration: by_1h,
+                only_from: None
             },
             t0()
         ),
@@ -653,7 +654,8 @@ fn an_extension_stays_within_the_maximum_total() {
             &active(),
             Command::Extend {
                 by: bob(),
-                by_duration: by_1h
+                by_duration: by_1h,
+                only_from: None
             },
             t0()
         ),
@@ -665,6 +667,7 @@ fn an_extension_stays_within_the_maximum_total() {
             Command::Extend {
                 by: bob(),
                 by_duration: AccessDuration::parse("2h").unwrap(),
+                only_from: None,
             },
         ),
         Command::ApplyExtension,
@@ -675,7 +678,8 @@ fn an_extension_stays_within_the_maximum_total() {
             &s,
             Command::Extend {
                 by: bob(),
-                by_duration: AccessDuration::parse("1s").unwrap()
+                by_duration: AccessDuration::parse("1s").unwrap(),
+                only_from: None
             },
             t0()
         ),
@@ -686,7 +690,8 @@ fn an_extension_stays_within_the_maximum_total() {
             &s,
             Command::Extend {
                 by: mallory(),
-                by_duration: by_1h
+                by_duration: by_1h,
+                only_from: None
             },
             t0()
         ),
@@ -707,12 +712,38 @@ fn a_role_may_let_the_requester_extend() {
             &s,
             Command::Extend {
                 by: alice(),
-                by_duration: AccessDuration::parse("30m").unwrap()
+                by_duration: AccessDuration::parse("30m").unwrap(),
+                only_from: None
             },
             t0()
         ),
         Ok(vec!["ExtensionApproved"])
     );
+}
+
+#[test]
+fn an_extension_asked_from_an_expiry_is_made_once_however_often_it_is_asked() {
+    let s = active();
+    let from = s.expires_at();
+    let ext = || Command::Extend {
+        by: bob(),
+        by_duration: AccessDuration::parse("1h").unwrap(),
+        only_from: from,
+    };
+    assert_eq!(when(&s, ext(), t0()), Ok(vec!["ExtensionApproved"]));
+    // Asked again from the same expiry (a double click, a retry): already made.
+    let once = given_from(s.clone(), ext());
+    assert_eq!(when(&once, ext(), t0()), Ok(vec![]));
+    // Still so once the extension is in IAM.
+    let applied = given_from(once, Command::ApplyExtension);
+    assert_eq!(when(&applied, ext(), t0()), Ok(vec![]));
+    // Asked from the new expiry, it extends again.
+    let again = Command::Extend {
+        by: bob(),
+        by_duration: AccessDuration::parse("1h").unwrap(),
+        only_from: applied.expires_at(),
+    };
+    assert_eq!(when(&applied, again, t0()), Ok(vec!["ExtensionApproved"]));
 }
 
 #[test]
@@ -723,6 +754,7 @@ fn the_expiry_timer_from_before_an_extension_does_not_revoke() {
             Command::Extend {
                 by: bob(),
                 by_duration: AccessDuration::parse("1h").unwrap(),
+                only_from: None,
             },
         ),
         Command::ApplyExtension,
@@ -1038,7 +1070,8 @@ fn any_command() -> impl Strategy<Value = (Command, i64)> {
         }),
         any_identity().prop_map(|a| Command::Extend {
             by: a,
-            by_duration: AccessDuration::parse("20m").unwrap()
+            by_duration: AccessDuration::parse("20m").unwrap(),
+            only_from: None
         }),
         Just(Command::ApplyExtension),
         prop_oneof![

@@ -4,7 +4,7 @@
 
 use crate::catalog::Role;
 use crate::ids::RequestId;
-use crate::request::{RequestState, Status};
+use crate::request::RequestState;
 use crate::AccessDuration;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -86,18 +86,10 @@ impl ButtonValue {
     }
 }
 
-/// The expiry an Extend extends from: the grant's, or an approved extension's not yet in IAM.
-/// The Extend button carries it, and a click only extends while it is still the same.
+/// The expiry an Extend extends from (see [`RequestState::extension_base`]). The Extend button
+/// carries it, and a click extends only while it is still the same.
 pub fn extend_basis(state: &RequestState) -> Option<DateTime<Utc>> {
-    let grant = state
-        .grant
-        .as_ref()
-        .filter(|_| state.status == Status::Active)?;
-    Some(
-        state
-            .pending_extension
-            .map_or(grant.expires_at, |p| p.max(grant.expires_at)),
-    )
+    state.extension_base()
 }
 
 /// How much one Extend click adds: the role's default duration.

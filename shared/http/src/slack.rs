@@ -17,13 +17,14 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use stint_app::ports::{ProviderError, SlackApi};
+use stint_app::revoke::RevokeOutcome;
 use stint_app::{slack as web, AppError, Loaded};
 use stint_domain::notice::{decided_message, still_open, Decided};
 use stint_domain::slack::{
-    deny_modal, ephemeral, extend_basis, extend_step, parse_interaction, ActionKind, Click,
-    DenyReason, Interaction, MessageRef, PayloadError,
+    deny_modal, ephemeral, extend_step, parse_interaction, ActionKind, Click, DenyReason,
+    Interaction, MessageRef, PayloadError,
 };
-use stint_domain::{Actor, Command, Event, EventBody, Identity, Justification, RequestId, UserId};
+use stint_domain::{Command, Identity, Justification, RequestId, RevokeReason, UserId};
 
 /// How far a request's timestamp may be from now; older (or later) ones are refused.
 pub const MAX_AGE: TimeDelta = TimeDelta::minutes(5);
@@ -106,9 +107,9 @@ pub struct SlackApp {
     signing_secret: Option<Vec<u8>>,
     api: Option<Arc<dyn SlackApi>>,
     /// Signatures of bodies accepted in the last five minutes. Only this instance's: a replay
-    /// that reaches another instance runs a command again, and every command is idempotent
-    /// (a second approval, deny or revoke by the same person appends nothing, and Extend
-    /// extends only from the expiry its button showed), so it changes nothing either.
+    /// that reaches another instance runs a command again, and every command is idempotent in
+    /// the decider (a second approval, deny or revoke by the same person appends nothing, and
+    /// Extend extends only from the expiry its button showed), so it changes nothing either.
     seen: Mutex<HashMap<String, DateTime<Utc>>>,
     people: Mutex<HashMap<String, Known>>,
     /// Clicks being or already handled here: a double click is answered quietly at once.
@@ -273,17 +274,6 @@ impl Act {
             Act::Deny(_) => "Denied",
             Act::Extend { .. } => "Extended",
             Act::Done => "Relinquished",
-        }
-    }
-
-    /// Whether `e` is the decision this act makes, made by `user`.
-    fn made_by(&self, e: &Event, user: &UserId) -> bool {
-        match (self, &e.body) {
-            (Act::Approve, EventBody::ApprovalRecorded { approver, .. }) => approver == user,
-            (Act::Deny(_), EventBody::AccessDenied { approver, .. }) => approver == user,
-            (Act::Extend { .. }, EventBody::ExtensionApproved { by, .. }) => by == user,
-            (Act::Done, EventBody::AccessRevoked { .. }) => e.actor == Actor::User(user.clone()),
-            _ => false,
         }
     }
 }
@@ -519,8 +509,10 @@ impl Ctx<'_> {
         .await
     }
 
-    /// Runs `act` through the same service call as the JSON API and tells whether this call
-    /// made the decision, found it made, or was refused.
+    /// Runs `act` through the same commands as the JSON API (approve, deny and extend through
+    /// [`Stint::act_on`], "I'm done" through the manual revoke), and tells whether this call
+    /// made the decision (by the store's own account, so concurrent repeats on other instances
+    /// count as repeats), found it made, or was refused.
     async fn run(&self, id: RequestId, who: &Identity, act: &Act) -> Result<Ran, ApiError> {
         let stint = &self.api.stint;
         let before = match stint.get(id).await {
@@ -528,46 +520,55 @@ impl Ctx<'_> {
             Err(AppError::Rejected(r)) => return Ok(Ran::Refused(r.to_string())),
             Err(e) => return Err(e.into()),
         };
-        let role = before
-            .state
-            .request
-            .as_ref()
-            .and_then(|r| stint.catalog.role(&r.role));
-        let result = match act {
-            Act::Approve => stint.approve(id, who, None).await,
-            Act::Deny(reason) => stint.deny(id, who, reason.clone()).await,
+        let approver = || who.clone();
+        let command = match act {
+            Act::Approve => Command::Approve {
+                approver: approver(),
+                comment: None,
+            },
+            Act::Deny(reason) => Command::Deny {
+                approver: approver(),
+                reason: reason.clone(),
+            },
             Act::Extend { from } => {
-                // Extend only from the expiry the button showed: a second click on the same
-                // message finds it moved and does nothing.
-                match (extend_basis(&before.state), role) {
-                    (Some(now_basis), _) if Some(now_basis) != *from => return Ok(Ran::Already),
-                    (Some(_), Some(role)) => stint.extend(id, who, extend_step(role)).await,
-                    // Not active (or the role is gone): the service refuses with the reason.
-                    _ => {
-                        let any = stint_domain::AccessDuration::from_secs(60)
-                            .map_err(|e| ApiError::bad("value", e.to_string()))?;
-                        stint.extend(id, who, any).await
-                    }
+                let role = before
+                    .state
+                    .request
+                    .as_ref()
+                    .and_then(|r| stint.catalog.role(&r.role));
+                let Some(role) = role else {
+                    return Ok(Ran::Refused(
+                        "the request's role is no longer in the catalog".into(),
+                    ));
+                };
+                // Only from the expiry the button showed: the decider makes a second click on
+                // the same message (on any instance, even at once) do nothing.
+                Command::Extend {
+                    by: who.clone(),
+                    by_duration: extend_step(role),
+                    only_from: *from,
                 }
             }
-            Act::Done => stint.revoke_by(id, who).await,
+            Act::Done => {
+                return match stint
+                    .revoke(id, RevokeReason::Manual, Some(who.clone()))
+                    .await
+                {
+                    Ok(RevokeOutcome::Revoked { .. }) => {
+                        Ok(Ran::Decided(Box::new(stint.load(id).await?)))
+                    }
+                    Ok(RevokeOutcome::NoOp(_)) => Ok(Ran::Already),
+                    Err(AppError::Rejected(r)) => Ok(Ran::Refused(r.to_string())),
+                    Err(e) => Err(e.into()),
+                };
+            }
         };
-        let after = match result {
-            Ok(l) => l,
-            Err(AppError::Rejected(r)) => return Ok(Ran::Refused(r.to_string())),
-            Err(e) => return Err(e.into()),
-        };
-        let made = after
-            .events
-            .iter()
-            .filter(|e| e.version > before.state.version)
-            .filter_map(|e| Event::from_record(&e.record).ok())
-            .any(|e| act.made_by(&e, &who.user));
-        Ok(if made {
-            Ran::Decided(Box::new(after))
-        } else {
-            Ran::Already
-        })
+        match stint.act_on(id, command).await {
+            Ok(a) if a.appended => Ok(Ran::Decided(Box::new(a.loaded))),
+            Ok(_) => Ok(Ran::Already),
+            Err(AppError::Rejected(r)) => Ok(Ran::Refused(r.to_string())),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// After a decision: the message it was made on shows who decided, when and the status
