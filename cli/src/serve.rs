@@ -48,6 +48,11 @@ pub struct ServeArgs {
     /// links in notices. Default: http://<the bound address>.
     #[arg(long)]
     public_url: Option<String>,
+    /// Serve the local sign-in (OIDC provider and console) even though it would vouch for
+    /// whoever connects: needed when binding beyond loopback or with `--provider aws`, where it
+    /// is off by default.
+    #[arg(long)]
+    local_idp: bool,
     /// Minutes between signed checkpoints (by the broker's clock); one is also written at
     /// start and at a clean stop when anything moved.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
@@ -214,19 +219,35 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         KeyFileSigner::open_or_create(&args.data)
             .map_err(|e| Failure::trouble(format!("{}: {e}", args.data.display())))?,
     );
-    let mut app = router(
-        Api::new(broker.stint.clone(), jwt.clone())
-            .with_checkpoint_key(signer.clone())
-            .with_pipeline_auth(jwt.clone())
-            .with_alert_secrets(alert_secrets)
-            .with_console(console)
-            .with_slack(stint_http::slack::SlackApp::new(slack.0, slack.1)),
-    )
-    // Tokens are checked against the system's time, whatever clock the broker runs on.
-    .merge(stint_http::idp::router(stint_http::idp::Provider::new(
-        jwt,
-        Arc::new(SystemClock),
-    )));
+    // The local provider signs in whoever is named on its page: only where that is only the
+    // person at this machine trying Stint, unless asked for.
+    let idp = args.local_idp || (addr.ip().is_loopback() && !use_aws);
+    let mut api = Api::new(broker.stint.clone(), jwt.clone())
+        .with_checkpoint_key(signer.clone())
+        .with_pipeline_auth(jwt.clone())
+        .with_alert_secrets(alert_secrets)
+        .with_slack(stint_http::slack::SlackApp::new(slack.0, slack.1));
+    if idp {
+        api = api.with_console(console);
+    } else {
+        eprintln!(
+            "stint: the console and its local sign-in are off ({}): they would vouch for whoever \
+             connects; --local-idp serves them anyway. `stint token` still works.",
+            if use_aws {
+                "--provider aws"
+            } else {
+                "not bound to loopback"
+            }
+        );
+    }
+    let mut app = router(api);
+    if idp {
+        // Tokens are checked against the system's time, whatever clock the broker runs on.
+        app = app.merge(stint_http::idp::router(stint_http::idp::Provider::new(
+            jwt,
+            Arc::new(SystemClock),
+        )));
+    }
     if let Some(m) = &manual {
         app = app.merge(
             Router::new()

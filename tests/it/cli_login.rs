@@ -482,3 +482,47 @@ fn progress_shows_on_a_terminal_only() {
     assert!(piped.status.success(), "{text}");
     assert!(!text.contains("auditing every event"), "{text}");
 }
+
+/// The local provider vouches for whoever is named on its page: off when `stint serve` is
+/// reachable beyond loopback, unless asked for with --local-idp.
+#[test]
+fn the_local_sign_in_is_off_beyond_loopback_unless_asked_for() {
+    for (args, served) in [
+        (vec!["--bind", "0.0.0.0:0"], false),
+        (vec!["--bind", "0.0.0.0:0", "--local-idp"], true),
+    ] {
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin("stint"));
+        cmd.args(["serve", "--data"])
+            .arg(data.path())
+            .args([
+                "--catalog",
+                stint_tests::aws::CATALOG_PATH,
+                "--provider",
+                "record",
+            ])
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .split("http://0.0.0.0:")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_owned();
+        let (status, _) = crate::support::http(
+            "GET",
+            &format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),
+            &[],
+            "",
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(status == 200, served, "{args:?}: {status}");
+    }
+}

@@ -623,6 +623,23 @@ fn the_local_oidc_provider_keeps_codes_to_their_client() {
     let (status, _, page) = call("GET", "/console/callback?code=abc&state=forged", &[]);
     assert_eq!(status, 400);
     assert!(page.contains("no sign-in was started"), "{page}");
+    // A crafted error shows its code only, never the link's own text, on our origin.
+    let (status, _, page) = call(
+        "GET",
+        "/console/callback?error=access_denied&error_description=Call+IT+at+555-0100",
+        &[],
+    );
+    assert_eq!(status, 400);
+    assert!(page.contains("(access_denied)"), "{page}");
+    assert!(!page.contains("555-0100"), "{page}");
+    // The provider's forms are small: a big one is refused before it is kept anywhere.
+    let huge = format!("http://127.0.0.1:9/{}", "a".repeat(100_000));
+    let (status, location, _) = call(
+        "POST",
+        "/oidc/authorize",
+        &[("client_id", "stint"), ("redirect_uri", &huge)],
+    );
+    assert_eq!((status, location), (413, None));
 }
 
 /// An ID token from `stint serve`'s OIDC provider at `base`, by the code flow with PKCE as a

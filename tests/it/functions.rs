@@ -586,7 +586,8 @@ fn console_event(method: &str, path: &str, route: &str, cookie: Option<&str>, bo
         .remove("authorizer");
     e["headers"] = json!({ "host": "stint.example.test", "accept": "text/html" });
     if let Some(c) = cookie {
-        e["headers"]["cookie"] = json!(format!("stint_session={c}"));
+        // Over HTTPS the console's cookies carry the `__Host-` prefix.
+        e["headers"]["cookie"] = json!(format!("__Host-stint_session={c}"));
     }
     if !body.is_empty() {
         e["headers"]["content-type"] = json!("application/x-www-form-urlencoded");
@@ -704,4 +705,43 @@ async fn the_functions_serve_the_console_against_the_issuers_jwks() {
     .await;
     page(&answer, 403);
     assert_eq!(f.events(sample_id()).await.len(), before);
+
+    // A console that cannot be set up (its issuer down, or no secret parameter) leaves the
+    // function serving the API: the console is left out, nothing else.
+    for env in [
+        vec![
+            ("STINT_CONSOLE_URL", "https://stint.example.test"),
+            ("STINT_OIDC_ISSUER", "http://127.0.0.1:9"),
+            ("STINT_OIDC_CLIENT_ID", "stint"),
+            (
+                "STINT_CONSOLE_SECRET",
+                "a-console-secret-of-at-least-32-bytes!",
+            ),
+        ],
+        vec![
+            ("STINT_CONSOLE_URL", "https://stint.example.test"),
+            ("STINT_OIDC_ISSUER", issuer.api.as_str()),
+            ("STINT_OIDC_CLIENT_ID", "stint"),
+            ("STINT_CONSOLE_SECRET_PARAMETER", "/stint/no-such-parameter"),
+        ],
+        // As the template sets it when ConsoleUrl is empty: the parameter is never read.
+        vec![
+            ("STINT_CONSOLE_URL", ""),
+            ("STINT_CONSOLE_SECRET_PARAMETER", "/stint/console-secret"),
+        ],
+    ] {
+        let body = assert_http(
+            &invoke(&f, "stint-request", sample("apigw-get-request.json"), &env).await,
+            200,
+        );
+        assert_eq!(body["id"], SAMPLE_ID);
+        let answer = invoke(
+            &f,
+            "stint-request",
+            console_event("GET", &path, "/console/requests/{id}", Some(&bob), ""),
+            &env,
+        )
+        .await;
+        assert_eq!(answer.1["statusCode"], 404, "{env:?}: {answer:?}");
+    }
 }

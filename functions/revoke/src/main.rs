@@ -9,8 +9,8 @@ async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
     let stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
-    let secret = runtime::console_secret(&sdk).await?;
-    let api = apigw::api_with_console(stint.clone(), secret).await?;
+    let secret = runtime::console_secret(&sdk).await;
+    let api = apigw::api_with_console(stint.clone(), secret).await;
     let router = stint_http::revoke_router(api);
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {

@@ -303,29 +303,32 @@ pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError>
 }
 
 /// The console's secret (CSRF tokens, the sign-in cookie): `STINT_CONSOLE_SECRET`, or the SSM
-/// SecureString named by `STINT_CONSOLE_SECRET_PARAMETER`; none when neither is set.
-pub async fn console_secret(sdk: &SdkConfig) -> Result<Option<Vec<u8>>, ConfigError> {
+/// SecureString named by `STINT_CONSOLE_SECRET_PARAMETER`; none when there is no console
+/// (`STINT_CONSOLE_URL` unset) or it cannot be read, which is logged: the console then stays
+/// off, and the function's own work goes on.
+pub async fn console_secret(sdk: &SdkConfig) -> Option<Vec<u8>> {
+    var("STINT_CONSOLE_URL").ok()?;
     if let Ok(secret) = var("STINT_CONSOLE_SECRET") {
-        return Ok(Some(secret.into_bytes()));
+        return Some(secret.into_bytes());
     }
-    let Ok(name) = var("STINT_CONSOLE_SECRET_PARAMETER") else {
-        return Ok(None);
-    };
-    if name.trim().is_empty() {
-        return Ok(None);
-    }
+    let name = var("STINT_CONSOLE_SECRET_PARAMETER").ok()?;
     let out = aws_sdk_ssm::Client::new(sdk)
         .get_parameter()
         .name(&name)
         .with_decryption(true)
         .send()
-        .await
-        .map_err(|e| ConfigError::Secret(format!("SSM parameter {name}: {e:?}")))?;
-    Ok(out
-        .parameter()
-        .and_then(|p| p.value())
-        .map(|v| v.trim().as_bytes().to_vec())
-        .filter(|v| !v.is_empty()))
+        .await;
+    match out {
+        Ok(out) => out
+            .parameter()
+            .and_then(|p| p.value())
+            .map(|v| v.trim().as_bytes().to_vec())
+            .filter(|v| !v.is_empty()),
+        Err(e) => {
+            tracing::error!(parameter = %name, error = ?e, "the console's secret cannot be read");
+            None
+        }
+    }
 }
 
 /// The Slack app's signing secret (`STINT_SLACK_SIGNING_SECRET`, or the SSM SecureString

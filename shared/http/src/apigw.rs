@@ -70,13 +70,19 @@ pub fn api_from_env(stint: Stint) -> Api {
     Api::new(stint, Arc::new(claims.clone())).with_pipeline_auth(Arc::new(claims))
 }
 
-/// [`api_from_env`] with the console's routes when it is set up ([`console_from_env`]).
-pub async fn api_with_console(stint: Stint, secret: Option<Vec<u8>>) -> Result<Api, String> {
+/// [`api_from_env`] with the console's routes when it is set up ([`console_from_env`]). A
+/// console that cannot be set up (the issuer unreachable, no secret) is logged and left out:
+/// the function's own work, revoking above all, must not wait on the console's issuer.
+pub async fn api_with_console(stint: Stint, secret: Option<Vec<u8>>) -> Api {
     let api = api_from_env(stint);
-    Ok(match console_from_env(secret).await? {
-        Some(c) => api.with_console(c),
-        None => api,
-    })
+    match console_from_env(secret).await {
+        Ok(Some(c)) => api.with_console(c),
+        Ok(None) => api,
+        Err(e) => {
+            tracing::error!(error = %e, "the console is not served: its setup failed");
+            api
+        }
+    }
 }
 
 /// The console in AWS, when `STINT_CONSOLE_URL` (the API's public URL) is set: sign-in against

@@ -31,6 +31,8 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 
 const SESSION_COOKIE: &str = "stint_session";
 const LOGIN_COOKIE: &str = "stint_login";
+/// How long a started sign-in may take before its cookie is refused.
+const LOGIN_MAX_AGE: i64 = 600;
 /// Every console page: nothing from anywhere but this origin, never framed.
 const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
 const CSS: &str = include_str!("console/console.css");
@@ -114,28 +116,47 @@ impl Console {
             .is_ok()
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age: i64, path: &str) -> HeaderValue {
+    /// A cookie's name: over HTTPS with the `__Host-` prefix, which the browser accepts only
+    /// from this host, for path `/`, secure; so a sibling subdomain cannot plant one.
+    fn name(&self, base: &str) -> String {
+        if self.cfg.secure_cookies {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    fn cookie(&self, base: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.cfg.secure_cookies {
             "; Secure"
         } else {
             ""
         };
         let c = format!(
-            "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+            self.name(base)
         );
         HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
+
+    fn read<'a>(&self, headers: &'a HeaderMap, base: &str) -> Option<&'a str> {
+        cookie(headers, &self.name(base))
+    }
 }
 
+/// The one cookie named `name`; none when there is none or more than one (a planted cookie
+/// beside ours must not decide who is signed in).
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .filter(|(k, _)| *k == name)
+        .map(|(_, v)| v);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -255,7 +276,7 @@ fn console(api: &Api) -> Result<&Console, Page> {
 async fn viewer(api: &Api, headers: &HeaderMap, here: &str) -> Result<Viewer, Page> {
     let c = console(api)?;
     let login = || Page::Redirect(format!("/console/login?next={}", enc(here)), vec![]);
-    let session = cookie(headers, SESSION_COOKIE).ok_or_else(login)?;
+    let session = c.read(headers, SESSION_COOKIE).ok_or_else(login)?;
     let (who, _) = c.verifier.verify(session).await.map_err(|_| login())?;
     Ok(Viewer {
         who,
@@ -273,6 +294,7 @@ fn safe_next(next: Option<&str>) -> String {
         Some(n)
             if n.starts_with("/console")
                 && !n.contains("//")
+                && !n.contains("/.")
                 && !n.contains('\\')
                 && n.chars().all(|c| !c.is_control()) =>
         {
@@ -658,7 +680,8 @@ fn form<T: Default>(f: Result<Form<T>, FormRejection>) -> Result<T, Page> {
 async fn poster(api: &Api, headers: &HeaderMap, csrf: Option<&str>) -> Result<Viewer, Page> {
     let c = console(api)?;
     let forbidden = |m: &str| error_page(StatusCode::FORBIDDEN, "forbidden", m);
-    let session = cookie(headers, SESSION_COOKIE)
+    let session = c
+        .read(headers, SESSION_COOKIE)
         .ok_or_else(|| forbidden("not signed in: sign in and try again"))?;
     if !c.csrf_ok(session, csrf) {
         return Err(forbidden(
@@ -981,7 +1004,11 @@ async fn login(
     let c = console(&api)?;
     let next = safe_next(q.ok().and_then(|Query(q)| q.next).as_deref());
     let (state, nonce, verifier) = (random()?, random()?, random()?);
-    let value = format!("{state}.{nonce}.{verifier}.{}", b64(next.as_bytes()));
+    let issued = Utc::now().timestamp();
+    let value = format!(
+        "{state}.{nonce}.{verifier}.{}.{issued}",
+        b64(next.as_bytes())
+    );
     let sig = b64(&c.mac(b"login", value.as_bytes()).finalize().into_bytes());
     let cfg = &c.cfg;
     let target = format!(
@@ -998,7 +1025,7 @@ async fn login(
         target,
         vec![(
             header::SET_COOKIE,
-            c.cookie(LOGIN_COOKIE, &format!("{value}.{sig}"), 600, "/console"),
+            c.cookie(LOGIN_COOKIE, &format!("{value}.{sig}"), LOGIN_MAX_AGE),
         )],
     ))
 }
@@ -1008,7 +1035,6 @@ pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// The issuer's answer: the code is exchanged (with the PKCE verifier) for an ID token, which
@@ -1021,13 +1047,20 @@ async fn callback(
     let c = console(&api)?;
     let refuse = |m: &str| error_page(StatusCode::BAD_REQUEST, "sign_in_failed", m);
     let Query(q) = q.map_err(|e| refuse(&e.body_text()))?;
+    // Only the error's code, checked to be a token: the page is on our origin, and free text
+    // from a link anyone can craft has no place on it.
     if let Some(e) = q.error {
+        let code: String = e
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
         return Err(refuse(&format!(
-            "the identity provider said {e}: {}",
-            q.error_description.unwrap_or_default()
+            "the identity provider did not sign you in ({code})"
         )));
     }
-    let raw = cookie(&headers, LOGIN_COOKIE)
+    let raw = c
+        .read(&headers, LOGIN_COOKIE)
         .ok_or_else(|| refuse("no sign-in was started in this browser"))?;
     let (value, sig) = raw
         .rsplit_once('.')
@@ -1039,11 +1072,21 @@ async fn callback(
         .verify_slice(&sig)
         .map_err(|_| refuse("the sign-in cookie was not made here"))?;
     let mut parts = value.split('.');
-    let (Some(state), Some(nonce), Some(verifier), Some(next)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(state), Some(nonce), Some(verifier), Some(next), Some(issued), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(refuse("the sign-in cookie is malformed"));
     };
+    // A sign-in cookie is good for one sign-in of a few minutes, not for replaying later.
+    let age = Utc::now().timestamp() - issued.parse::<i64>().unwrap_or(i64::MIN / 2);
+    if !(0..=LOGIN_MAX_AGE).contains(&age) {
+        return Err(refuse("this sign-in took too long: start again"));
+    }
     if q.state.as_deref() != Some(state) {
         return Err(refuse("the state does not match this browser's sign-in"));
     }
@@ -1104,12 +1147,9 @@ async fn callback(
         vec![
             (
                 header::SET_COOKIE,
-                c.cookie(SESSION_COOKIE, &id_token, max_age, "/"),
+                c.cookie(SESSION_COOKIE, &id_token, max_age),
             ),
-            (
-                header::SET_COOKIE,
-                c.cookie(LOGIN_COOKIE, "", 0, "/console"),
-            ),
+            (header::SET_COOKIE, c.cookie(LOGIN_COOKIE, "", 0)),
         ],
     ))
 }
@@ -1129,7 +1169,7 @@ async fn logout(
             "Signed out",
             html! { h1 { "Signed out" } p { a href="/console/login" { "Sign in again" } } },
         ),
-        vec![(header::SET_COOKIE, c.cookie(SESSION_COOKIE, "", 0, "/"))],
+        vec![(header::SET_COOKIE, c.cookie(SESSION_COOKIE, "", 0))],
     ))
 }
 
@@ -1201,6 +1241,8 @@ mod tests {
             "/\\evil.example",
             "/requests",
             "/console\n/x",
+            "/console/../requests/x",
+            "/console/./x",
         ] {
             assert_eq!(safe_next(Some(bad)), "/console", "{bad}");
         }
@@ -1224,5 +1266,11 @@ mod tests {
         );
         assert_eq!(cookie(&h, SESSION_COOKIE), Some("yes"));
         assert_eq!(cookie(&h, LOGIN_COOKIE), None);
+        // Two of ours (one planted by a sibling site): neither is believed.
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("stint_session=planted"),
+        );
+        assert_eq!(cookie(&h, SESSION_COOKIE), None);
     }
 }

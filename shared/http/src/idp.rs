@@ -207,7 +207,7 @@ fn check(p: &Provider, q: &AuthorizeParams) -> Result<Checked, OidcError> {
         ));
     }
     let redirect_uri = q.redirect_uri.clone().unwrap_or_default();
-    if !p.redirect_allowed(&redirect_uri) {
+    if redirect_uri.len() > 2048 || !p.redirect_allowed(&redirect_uri) {
         return Err(OidcError::bad(
             "invalid_request",
             "redirect_uri must be this issuer's console callback or a loopback address",
@@ -531,6 +531,12 @@ async fn device_verify(State(p): State<Provider>, Form(q): Form<VerifyParams>) -
 
 /// Who the picker names: a user and their groups.
 fn who(email: Option<&str>, groups: Option<&str>) -> Result<(UserId, Vec<GroupName>), OidcError> {
+    if groups.is_some_and(|g| g.len() > 4096 || g.matches(',').count() >= 64) {
+        return Err(OidcError::bad(
+            "invalid_request",
+            "at most 64 groups, 4 KB in all",
+        ));
+    }
     let user = match email.map(UserId::parse) {
         Some(Ok(u)) => u,
         Some(Err(e)) => return Err(OidcError::bad("invalid_request", e.to_string())),
@@ -689,6 +695,8 @@ pub fn router(p: Provider) -> Router {
         .route("/oidc/token", axum::routing::post(token))
         .route("/oidc/device", axum::routing::post(device))
         .route("/oidc/device/verify", get(device_page).post(device_verify))
+        // Every form here is small; a big one is only a way to fill memory.
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .with_state(p)
 }
 

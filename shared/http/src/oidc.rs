@@ -97,11 +97,15 @@ impl JwksVerifier {
         if recent {
             return Ok(());
         }
+        // Noted before the fetch: a failing or slow issuer is asked at most once a minute too.
+        if let Ok(mut k) = self.keys.lock() {
+            k.1 = Some(Instant::now());
+        }
         let set: JwkSet = get_json(&self.jwks_uri)
             .await
             .map_err(|e| AuthError(format!("the issuer's keys cannot be read: {e}")))?;
         if let Ok(mut k) = self.keys.lock() {
-            *k = (set, Some(Instant::now()));
+            k.0 = set;
         }
         Ok(())
     }
