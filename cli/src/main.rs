@@ -604,7 +604,7 @@ mod tests {
                     "--principal",
                     PRINCIPAL,
                 ],
-                "<ROLE>",
+                "[ROLE]",
             ),
             (vec!["approve", "not-an-id"], "<ID>"),
             (vec!["show", "42"], "<ID>"),
