@@ -24,7 +24,7 @@ pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
 trap cleanup EXIT INT TERM
 for _ in $(seq 1 100); do
-  api="$(grep -o 'http://[0-9.:]*' "$out" 2>/dev/null || true)"
+  api="$(grep -o 'http://[0-9.:]*' "$out" 2>/dev/null | head -n1 || true)"
   [ -n "$api" ] && break
   sleep 0.1
 done

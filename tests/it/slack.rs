@@ -884,6 +884,21 @@ async fn interactions_function_binary_relinquishes_on_im_done_and_refuses_bad_si
     let (_, out) = crate::functions::invoke(&f, "stint-interactions", event(&forged), &env).await;
     assert_eq!(out["statusCode"], 401, "{out}");
     assert_eq!(f.status(id).await, Status::Active);
+    // Where the API names people by another claim than email, Slack's email names nobody:
+    // only the catalog's [slack] users map could, and it does not name U0ALICE.
+    let by_sub = [env[0], env[1], env[2], ("STINT_USER_CLAIM", "sub")];
+    let (_, out) = crate::functions::invoke(&f, "stint-interactions", event("good"), &by_sub).await;
+    assert_eq!(out["statusCode"], 200, "{out}");
+    assert_eq!(f.status(id).await, Status::Active, "nobody identified");
+    assert!(slack
+        .calls_to("respond")
+        .iter()
+        .any(|c| c.to_string().contains("does not know who you are")));
+    stint_tests::proof::attack(
+        "Slack email standing for a user the API names by another claim",
+        "malicious requester",
+        f.status(id).await != Status::Active,
+    );
     let (_, out) = crate::functions::invoke(&f, "stint-interactions", event("good"), &env).await;
     assert_eq!(out["statusCode"], 200, "{out}");
     assert_eq!(f.status(id).await, Status::Revoked);

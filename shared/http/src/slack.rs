@@ -292,12 +292,17 @@ impl Ctx<'_> {
             }
         }
         let directory = &self.api.stint.catalog.slack;
+        // Slack's email names the same person as the API only when the API names people by
+        // their email; under another claim (`sub`, `upn`) Alice's email is not her Stint user,
+        // and she could approve her own request. Then only the catalog's map names anyone.
+        let by_email = crate::claims::ClaimRules::from_env().user_claim == "email";
         let user = match directory.users.get(slack_user) {
             Some(u) => Some(u.clone()),
-            None => web::user_email(self.slack, slack_user)
+            None if by_email => web::user_email(self.slack, slack_user)
                 .await
                 .map_err(provider)?
                 .and_then(|e| UserId::parse(&e).ok()),
+            None => None,
         };
         let who = match user {
             None => None,
