@@ -1,7 +1,8 @@
 //! `stint doctor`: checks what the CLI depends on, one line each, and says what to do about a
 //! failure: the settings, the API, the clock against the server's, the sign-in, whether the API
-//! takes the token, and (given `--catalog`) a catalog file. And `stint init`, which writes a
-//! starter catalog.
+//! takes the token, (given `--catalog`) a catalog file, and (given `--stack`) a deployment's
+//! CloudFormation stack and each of its outputs. And `stint init`, which writes a starter
+//! catalog.
 
 use crate::config::Settings;
 use crate::Failure;
@@ -40,6 +41,7 @@ pub fn doctor(
     s: &Settings,
     token: Result<Option<String>, Failure>,
     catalog: Option<&Path>,
+    stack_name: Option<&str>,
 ) -> Result<(), Failure> {
     let mut r = Report {
         failed: 0,
@@ -150,6 +152,9 @@ pub fn doctor(
             });
         r.check("catalog", result);
     }
+    if let Some(name) = stack_name {
+        stack(&mut r, s, name);
+    }
     if r.json {
         println!(
             "{}",
@@ -222,4 +227,138 @@ mod tests {
         let c = stint_domain::Catalog::from_toml(super::STARTER).unwrap();
         assert!(!c.roles.is_empty());
     }
+}
+
+/// The outputs `stint doctor --stack` reads, as the template names them.
+const OUTPUTS: [&str; 5] = [
+    "ApiUrl",
+    "EventsTableName",
+    "ReportBucketName",
+    "CheckpointKeyArn",
+    "BusName",
+];
+
+/// `stint doctor --stack NAME`: the deployment as CloudFormation describes it (AWS configuration
+/// from the environment; AWS_ENDPOINT_URL is honoured), and each of its outputs reached.
+fn stack(r: &mut Report, s: &Settings, name: &str) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return r.check("stack", Err(e.to_string())),
+    };
+    rt.block_on(async {
+        let sdk = stint_aws::runtime::sdk_config().await;
+        let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+        let described = cfn.describe_stacks().stack_name(name).send().await;
+        let found = match described {
+            Ok(out) => out.stacks().first().cloned(),
+            Err(e) => {
+                return r.check(
+                    "stack",
+                    Err(format!("cannot describe stack {name}: {}", aws_error(&e))),
+                )
+            }
+        };
+        let Some(st) = found else {
+            return r.check("stack", Err(format!("no stack {name}")));
+        };
+        let status = st
+            .stack_status()
+            .map(|x| x.as_str().to_owned())
+            .unwrap_or_default();
+        r.check(
+            "stack",
+            if status.ends_with("_COMPLETE")
+                && !status.contains("ROLLBACK")
+                && !status.contains("DELETE")
+            {
+                Ok(format!("{name} is {status}"))
+            } else {
+                Err(format!("{name} is {status}: deploy it again (sam deploy)"))
+            },
+        );
+        let outputs: std::collections::BTreeMap<String, String> = st
+            .outputs()
+            .iter()
+            .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+            .collect();
+        let missing: Vec<&str> = OUTPUTS
+            .into_iter()
+            .filter(|k| !outputs.contains_key(*k))
+            .collect();
+        r.check(
+            "stack outputs",
+            if missing.is_empty() {
+                Ok(format!("{} outputs", OUTPUTS.len()))
+            } else {
+                Err(format!(
+                    "missing {}: is this a Stint stack?",
+                    missing.join(", ")
+                ))
+            },
+        );
+        if let Some(url) = outputs.get("ApiUrl") {
+            let url = url.trim_end_matches('/');
+            r.check(
+                "stack api",
+                if url == s.api {
+                    Ok(format!("the profile's API is the stack's ({url})"))
+                } else {
+                    Err(format!(
+                        "the profile's API is {}, the stack's is {url}: stint config set api {url}",
+                        s.api
+                    ))
+                },
+            );
+        }
+        if let Some(table) = outputs.get("EventsTableName") {
+            let ok = aws_sdk_dynamodb::Client::new(&sdk)
+                .describe_table()
+                .table_name(table)
+                .send()
+                .await;
+            r.check(
+                "events table",
+                ok.map(|_| format!("{table} is there"))
+                    .map_err(|e| format!("{table}: {}", aws_error(&e))),
+            );
+        }
+        if let Some(bucket) = outputs.get("ReportBucketName") {
+            let ok = aws_sdk_s3::Client::new(&sdk)
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await;
+            r.check(
+                "report bucket",
+                ok.map(|_| format!("{bucket} is there"))
+                    .map_err(|e| format!("{bucket}: {}", aws_error(&e))),
+            );
+        }
+        if let Some(key) = outputs.get("CheckpointKeyArn") {
+            let ok = aws_sdk_kms::Client::new(&sdk)
+                .get_public_key()
+                .key_id(key)
+                .send()
+                .await;
+            r.check(
+                "checkpoint key",
+                ok.map(|_| "its public key can be read (stint verify --key-id)".to_owned())
+                    .map_err(|e| format!("{key}: {}", aws_error(&e))),
+            );
+        }
+    });
+}
+
+/// An SDK error as a person reads it: the service's code and message, not a debug dump.
+fn aws_error<E: std::error::Error + 'static>(e: &E) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = s.to_string();
+        source = s.source();
+    }
+    text
 }

@@ -102,11 +102,17 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff): `stint man | man -l -`.
     Man,
-    /// Check the settings, the API, the clock, the sign-in and (with --catalog) a catalog.
+    /// Check the settings, the API, the clock, the sign-in, and (with --catalog) a catalog or
+    /// (with --stack) a deployment.
     Doctor {
         /// A catalog file to check too (local mode).
         #[arg(long)]
         catalog: Option<PathBuf>,
+        /// A deployment's CloudFormation stack to check: its status, its outputs, that the
+        /// profile's API is its ApiUrl, and that its table, bucket and key are there (AWS
+        /// configuration from the environment).
+        #[arg(long)]
+        stack: Option<String>,
     },
     /// Write a starter catalog, each key explained, to start from.
     Init {
@@ -335,9 +341,12 @@ fn main() -> ExitCode {
         }),
         Command::Logout => settings(&cli).and_then(|s| login::logout(&s)),
         Command::Config { ref action } => run_config(&cli, action),
-        Command::Doctor { ref catalog } => settings(&cli).and_then(|s| {
+        Command::Doctor {
+            ref catalog,
+            ref stack,
+        } => settings(&cli).and_then(|s| {
             let token = client::token_from(&cli, &s);
-            doctor::doctor(&s, token, catalog.as_deref())
+            doctor::doctor(&s, token, catalog.as_deref(), stack.as_deref())
         }),
         Command::Init { ref path } => doctor::init(path),
         Command::Completions { shell } => {

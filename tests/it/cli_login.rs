@@ -526,3 +526,107 @@ fn the_local_sign_in_is_off_beyond_loopback_unless_asked_for() {
         assert_eq!(status == 200, served, "{args:?}: {status}");
     }
 }
+
+/// `stint doctor --stack`: a deployment's stack as CloudFormation describes it (on the
+/// emulator), its outputs, and each of its table, bucket and key reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_a_deployments_stack_and_its_outputs() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let config = tempfile::tempdir().unwrap();
+    let cfg = config.path();
+    let name = stint_tests::unique_name("doctor");
+    let template = serde_json::json!({
+        "Resources": {
+            "Table": { "Type": "AWS::DynamoDB::Table", "Properties": {
+                "TableName": format!("{name}-events"),
+                "AttributeDefinitions": [{ "AttributeName": "pk", "AttributeType": "S" }],
+                "KeySchema": [{ "AttributeName": "pk", "KeyType": "HASH" }],
+                "BillingMode": "PAY_PER_REQUEST" } },
+            "Bucket": { "Type": "AWS::S3::Bucket", "Properties": { "BucketName": format!("{name}-reports") } },
+            "Key": { "Type": "AWS::KMS::Key", "Properties": {
+                "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY",
+                "KeyPolicy": { "Version": "2012-10-17", "Statement": [{ "Effect": "Allow",
+                    "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*" }] } } }
+        },
+        "Outputs": {
+            "ApiUrl": { "Value": server.api.clone() },
+            "EventsTableName": { "Value": { "Ref": "Table" } },
+            "ReportBucketName": { "Value": { "Ref": "Bucket" } },
+            "CheckpointKeyArn": { "Value": { "Fn::GetAtt": ["Key", "Arn"] } },
+            "BusName": { "Value": "stint" }
+        }
+    });
+    let cfn = aws_sdk_cloudformation::Client::new(&stint_tests::emulator_config().await);
+    cfn.create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .expect("the emulator creates the stack");
+    let token = {
+        let out = Command::new(bin("stint"))
+            .args([
+                "token",
+                "--user",
+                "alice@example.com",
+                "--groups",
+                "sre",
+                "--data",
+            ])
+            .arg(data.path())
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let doctor = |api: &str, stack: &str| {
+        let mut c = stint(cfg);
+        c.args([
+            "--json", "--api", api, "--token", &token, "doctor", "--stack", stack,
+        ])
+        .envs(stint_tests::emulator_env());
+        let (code, out) = run(&mut c);
+        let v: Value = serde_json::from_str(out.lines().next().unwrap_or("null"))
+            .unwrap_or_else(|e| panic!("{e}: {out}"));
+        (code, v)
+    };
+    let (code, v) = doctor(&server.api, &name);
+    assert_eq!(code, 0, "{v}");
+    let checks: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    for want in [
+        "stack",
+        "stack outputs",
+        "stack api",
+        "events table",
+        "report bucket",
+        "checkpoint key",
+    ] {
+        assert!(checks.contains(&want), "{want} in {checks:?}");
+    }
+    // The profile pointing elsewhere than the stack's API, and a stack that is not there.
+    let (code, v) = doctor("http://127.0.0.1:9", &name);
+    assert_eq!(code, 1);
+    let api = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "stack api")
+        .unwrap()
+        .clone();
+    assert_eq!(api["ok"], false, "{api}");
+    assert!(
+        api["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stint config set api"),
+        "{api}"
+    );
+    let (code, v) = doctor(&server.api, "no-such-stack");
+    assert_eq!(code, 1);
+    assert!(v.to_string().contains("no-such-stack"), "{v}");
+}
