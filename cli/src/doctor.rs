@@ -220,15 +220,6 @@ pub fn init(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_starter_catalog_loads() {
-        let c = stint_domain::Catalog::from_toml(super::STARTER).unwrap();
-        assert!(!c.roles.is_empty());
-    }
-}
-
 /// The outputs `stint doctor --stack` reads, as the template names them.
 const OUTPUTS: [&str; 5] = [
     "ApiUrl",
@@ -361,4 +352,13 @@ fn aws_error<E: std::error::Error + 'static>(e: &E) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_starter_catalog_loads() {
+        let c = stint_domain::Catalog::from_toml(super::STARTER).unwrap();
+        assert!(!c.roles.is_empty());
+    }
 }
