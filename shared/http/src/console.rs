@@ -74,11 +74,7 @@ pub struct Console {
 
 impl Console {
     pub fn new(cfg: ConsoleConfig, verifier: Arc<dyn TokenVerifier>, secret: Vec<u8>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = crate::outbound::agent(Duration::from_secs(10));
         Console {
             cfg,
             verifier,

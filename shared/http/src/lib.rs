@@ -9,6 +9,7 @@ pub mod error;
 pub mod idp;
 pub mod jwt;
 pub mod oidc;
+pub mod outbound;
 pub mod pipeline;
 pub mod slack;
 

@@ -24,20 +24,22 @@ pub struct Discovery {
 }
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into()
+    crate::outbound::agent(Duration::from_secs(5))
 }
 
 /// A JSON document over HTTPS, off the async workers (ureq blocks).
 async fn get_json<T: serde::de::DeserializeOwned + Send + 'static>(url: &str) -> Result<T, String> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
-        agent()
+        let mut r = agent()
             .get(&url)
             .call()
-            .and_then(|mut r| r.body_mut().read_json::<T>())
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !r.status().is_success() {
+            return Err(format!("{url} answered {}", r.status()));
+        }
+        r.body_mut()
+            .read_json::<T>()
             .map_err(|e| format!("{url}: {e}"))
     })
     .await

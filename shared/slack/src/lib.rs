@@ -7,6 +7,23 @@ use serde_json::Value;
 use std::time::Duration;
 use stint_app::ports::{Chat, ProviderError, SlackApi};
 
+/// An agent for Slack: every status answered as a response, ten seconds at most, over rustls
+/// with the aws-lc-rs provider the AWS SDK already links (one TLS stack per function).
+fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// Posts to Slack incoming webhooks; 429 and 5xx answers are worth retrying.
 #[derive(Clone)]
 pub struct SlackWebhook {
@@ -15,13 +32,7 @@ pub struct SlackWebhook {
 
 impl Default for SlackWebhook {
     fn default() -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build();
-        SlackWebhook {
-            agent: config.into(),
-        }
+        SlackWebhook { agent: agent() }
     }
 }
 
@@ -80,12 +91,8 @@ impl std::fmt::Debug for SlackWebApi {
 
 impl SlackWebApi {
     pub fn new(base_url: &str, token: &str) -> SlackWebApi {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(10)))
-            .http_status_as_error(false)
-            .build();
         SlackWebApi {
-            agent: config.into(),
+            agent: agent(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
         }
