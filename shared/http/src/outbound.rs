@@ -24,3 +24,23 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
         .build()
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The TLS configuration is built at the first HTTPS call: against a server that hangs up,
+    /// that call fails as a network error, never a panic for want of a crypto provider.
+    #[test]
+    fn https_calls_get_a_tls_stack() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((s, _)) = listener.accept() {
+                drop(s);
+            }
+        });
+        let answer = super::agent(std::time::Duration::from_secs(5))
+            .get(&format!("https://127.0.0.1:{port}/"))
+            .call();
+        assert!(answer.is_err(), "no TLS server there");
+    }
+}
