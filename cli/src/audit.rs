@@ -49,7 +49,7 @@ struct Opened {
 async fn open(t: &Target) -> Result<Opened, Failure> {
     match &t.table {
         Some(table) => {
-            let sdk = stint_aws::runtime::sdk_config().await;
+            let sdk = stint_aws::sdk_config().await;
             Ok(Opened {
                 store: Box::new(DynamoEventStore::new(
                     aws_sdk_dynamodb::Client::new(&sdk),

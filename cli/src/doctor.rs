@@ -240,7 +240,7 @@ fn stack(r: &mut Report, s: &Settings, name: &str) {
         Err(e) => return r.check("stack", Err(e.to_string())),
     };
     rt.block_on(async {
-        let sdk = stint_aws::runtime::sdk_config().await;
+        let sdk = stint_aws::sdk_config().await;
         let cfn = aws_sdk_cloudformation::Client::new(&sdk);
         let described = cfn.describe_stacks().stack_name(name).send().await;
         let found = match described {

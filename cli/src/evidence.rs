@@ -63,7 +63,7 @@ pub fn build(args: &EvidenceArgs, as_json: bool) -> Result<(), Failure> {
     let pack = rt.block_on(async {
         match (&args.table, &args.bucket, &args.key_id) {
             (Some(table), Some(bucket), Some(key_id)) => {
-                let sdk = stint_aws::runtime::sdk_config().await;
+                let sdk = stint_aws::sdk_config().await;
                 let store =
                     DynamoEventStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.as_str());
                 let archive = S3Checkpoints::new(aws_sdk_s3::Client::new(&sdk), bucket.as_str());

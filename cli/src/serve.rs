@@ -166,7 +166,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         None => aws_configured(),
     };
     let provider = if use_aws {
-        let sdk = stint_aws::runtime::sdk_config().await;
+        let sdk = stint_aws::sdk_config().await;
         Provider::Aws(Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(
             &sdk,
         ))))

@@ -1,19 +1,40 @@
 //! The AWS adapters: the ports implemented over DynamoDB, IAM, EventBridge Scheduler,
 //! EventBridge, SES, S3 and SSM, the Lambda edges, and the wiring from the environment.
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "functions")]
 pub mod eventbridge;
+#[cfg(feature = "iam")]
 pub mod iam;
+#[cfg(feature = "kms")]
 pub mod kms;
+#[cfg(feature = "functions")]
 pub mod lambda;
+#[cfg(feature = "functions")]
 pub mod runtime;
+#[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "functions")]
 pub mod scheduler;
+#[cfg(feature = "functions")]
 pub mod ses;
 
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use stint_app::ports::ProviderError;
+
+/// The SDK configuration outside Lambda (the CLI, local mode): `aws_config`'s whole chain of
+/// profiles and instance roles; `AWS_ENDPOINT_URL` points it at an emulator. Three attempts,
+/// as in the functions.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
 
 /// Sorts an AWS SDK failure: throttling and transport trouble are worth retrying; a service
 /// that answered with any other error has refused for good.

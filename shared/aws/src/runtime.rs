@@ -207,15 +207,7 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// The SDK configuration outside Lambda (the CLI, local mode): `aws_config`'s whole chain of
-/// profiles and instance roles; `AWS_ENDPOINT_URL` points it at an emulator. Retries as in
-/// [`lambda_sdk_config`].
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await
-}
+pub use crate::sdk_config;
 
 /// The services over DynamoDB, with the catalog they decide by recorded in the catalog history
 /// first. `access` and `timers` give the IAM and Scheduler ports: [`iam`] and [`scheduler`] in
