@@ -172,15 +172,8 @@ pub fn doctor(
 
 /// Who a token names and until when, read without verifying (the API verifies).
 fn describe(token: &str) -> String {
-    use base64::Engine;
-    let claims: Option<serde_json::Value> = token.split('.').nth(1).and_then(|p| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-    });
-    match claims {
-        Some(c) => {
+    match crate::login::claims(token) {
+        Ok(c) => {
             let until = c["exp"]
                 .as_i64()
                 .and_then(|e| chrono::DateTime::from_timestamp(e, 0))
@@ -192,7 +185,7 @@ fn describe(token: &str) -> String {
                 c["iss"].as_str().unwrap_or("?")
             )
         }
-        None => "a token that is not a JWT".into(),
+        Err(_) => "a token that is not a JWT".into(),
     }
 }
 

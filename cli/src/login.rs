@@ -7,7 +7,6 @@ use crate::Failure;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -84,7 +83,7 @@ fn discover(issuer: &str) -> Result<Value, Failure> {
 
 /// The claims of a JWT, unverified: the API verifies it; here it only names the user and the
 /// expiry, and says plainly when the token cannot be the one the profile expects.
-fn claims(token: &str) -> Result<Value, Failure> {
+pub fn claims(token: &str) -> Result<Value, Failure> {
     let payload = token
         .split('.')
         .nth(1)
@@ -245,7 +244,7 @@ pub fn login(s: &Settings, open_browser: bool) -> Result<(), Failure> {
         .port();
     let redirect = format!("http://127.0.0.1:{port}/callback");
     let (state, verifier, nonce) = (random()?, random()?, random()?);
-    let challenge = b64(&Sha256::digest(verifier.as_bytes()));
+    let challenge = stint_http::idp::s256(&verifier);
     let url = format!(
         "{authorize}?response_type=code&client_id={}&redirect_uri={}&scope={}&state={}&nonce={}&code_challenge={challenge}&code_challenge_method=S256",
         enc(&s.client_id),

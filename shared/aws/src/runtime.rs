@@ -300,24 +300,10 @@ pub async fn alert_secrets(sdk: &SdkConfig) -> Result<Vec<Vec<u8>>, ConfigError>
 /// off, and the function's own work goes on.
 pub async fn console_secret(sdk: &SdkConfig) -> Option<Vec<u8>> {
     var("STINT_CONSOLE_URL").ok()?;
-    if let Ok(secret) = var("STINT_CONSOLE_SECRET") {
-        return Some(secret.into_bytes());
-    }
-    let name = var("STINT_CONSOLE_SECRET_PARAMETER").ok()?;
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(&name)
-        .with_decryption(true)
-        .send()
-        .await;
-    match out {
-        Ok(out) => out
-            .parameter()
-            .and_then(|p| p.value())
-            .map(|v| v.trim().as_bytes().to_vec())
-            .filter(|v| !v.is_empty()),
+    match secret_from_env_or_ssm(sdk, "STINT_CONSOLE_SECRET").await {
+        Ok(secret) => secret.map(String::into_bytes),
         Err(e) => {
-            tracing::error!(parameter = %name, error = ?e, "the console's secret cannot be read");
+            tracing::error!(error = %e, "the console's secret cannot be read");
             None
         }
     }
@@ -361,13 +347,13 @@ async fn secret_from_env_or_ssm(
         .await;
     let out = match got {
         Ok(out) => out,
-        // The template names the parameters whether or not Slack is set up: an absent one
-        // means no Slack app, not a broken deployment.
+        // The template names the parameters whether or not Slack or the console is set up: an
+        // absent one means that part is off, not a broken deployment.
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_parameter_not_found()) =>
         {
-            tracing::info!(parameter, "no such SSM parameter: Slack is not set up");
+            tracing::info!(parameter, "no such SSM parameter: that part is not set up");
             return Ok(None);
         }
         Err(e) => {

@@ -160,9 +160,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn random() -> Result<String, Page> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| Page::trouble(format!("no randomness: {e}")))?;
-    Ok(b64(&b))
+    crate::idp::random_b64().map_err(Page::trouble)
 }
 
 /// A page to answer with: HTML with the console's headers, or a redirect.
@@ -280,9 +278,7 @@ async fn viewer(api: &Api, headers: &HeaderMap, here: &str) -> Result<Viewer, Pa
     })
 }
 
-fn enc(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
+use crate::idp::enc;
 
 /// Only a console path may be a place to return to after sign-in: no open redirect.
 fn safe_next(next: Option<&str>) -> String {
@@ -304,15 +300,22 @@ fn at(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The head every page of ours shares (the console's and the local provider's).
+pub(crate) fn head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        title { (title) " · Stint" }
+        link rel="stylesheet" href="/console/static/console.css";
+    }
+}
+
 fn layout(v: Option<&Viewer>, title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Stint" }
-                link rel="stylesheet" href="/console/static/console.css";
+                (head(title))
                 script src="/console/static/console.js" defer {}
             }
             body {

@@ -104,10 +104,15 @@ impl Provider {
     }
 }
 
-fn random_token() -> Result<String, OidcError> {
+/// 32 random bytes, base64url: codes, tokens, states, nonces and PKCE verifiers.
+pub(crate) fn random_b64() -> Result<String, String> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| OidcError::server(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| format!("no randomness: {e}"))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}
+
+fn random_token() -> Result<String, OidcError> {
+    random_b64().map_err(OidcError::server)
 }
 
 /// `BASE64URL(SHA256(verifier))`, the S256 code challenge (RFC 7636 §4.2).
@@ -254,12 +259,7 @@ fn page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Stint" }
-                link rel="stylesheet" href="/console/static/console.css";
-            }
+            head { (crate::console::head(title)) }
             body { main { (body) } }
         }
     }
@@ -387,7 +387,8 @@ async fn authorize(State(p): State<Provider>, Form(q): Form<AuthorizeParams>) ->
     Redirect::to(&target).into_response()
 }
 
-fn enc(s: &str) -> String {
+/// A query parameter's value, percent-encoded.
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

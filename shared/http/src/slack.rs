@@ -327,24 +327,26 @@ impl Ctx<'_> {
         Ok(who)
     }
 
-    /// [`Ctx::identify`]; when Slack refuses to say who the user is (not a retryable error),
-    /// the clicker is told and the outer None says the interaction is answered. Slack being
-    /// busy is a 503, so the click can be tried again.
+    /// The clicker as a Stint identity, or None once the clicker has been told why there is
+    /// none: Slack refused to say who they are (not a retryable error), or neither their
+    /// email nor the catalog names them. Slack being busy is a 503, so the click can be tried
+    /// again.
     async fn identify_or_tell(
         &self,
         slack_user: &str,
         response_url: Option<&str>,
-    ) -> Result<Option<Option<Identity>>, ApiError> {
-        match self.identify(slack_user).await {
-            Ok(who) => Ok(Some(who)),
+    ) -> Result<Option<Identity>, ApiError> {
+        let told = match self.identify(slack_user).await {
+            Ok(Some(who)) => return Ok(Some(who)),
+            Ok(None) => "Stint does not know who you are: your Slack profile has no email, and the catalog does not map your Slack user.",
             Err(ApiError::App(AppError::Provider(e))) if !e.is_retryable() => {
                 tracing::warn!(error = %e, "Slack did not say who clicked");
-                self.tell_clicker(response_url, "Stint could not look you up in Slack.")
-                    .await;
-                Ok(None)
+                "Stint could not look you up in Slack."
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        self.tell_clicker(response_url, told).await;
+        Ok(None)
     }
 
     /// Tells the clicker only, through the interaction's `response_url`. A failure is logged:
@@ -364,14 +366,6 @@ impl Ctx<'_> {
             .identify_or_tell(&c.user, c.response_url.as_deref())
             .await?
         else {
-            return Ok(ok());
-        };
-        let Some(who) = who else {
-            self.tell_clicker(
-                c.response_url.as_deref(),
-                "Stint does not know who you are: your Slack profile has no email, and the catalog does not map your Slack user.",
-            )
-            .await;
             return Ok(ok());
         };
         let id = c.value.request;
@@ -471,14 +465,6 @@ impl Ctx<'_> {
             .identify_or_tell(&d.user, d.response_url.as_deref())
             .await?
         else {
-            return Ok(ok());
-        };
-        let Some(who) = who else {
-            self.tell_clicker(
-                d.response_url.as_deref(),
-                "Stint does not know who you are.",
-            )
-            .await;
             return Ok(ok());
         };
         let key = click_key(
