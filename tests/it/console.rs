@@ -23,11 +23,17 @@ struct Driver {
 
 impl Drop for Driver {
     /// Ends chromedriver and every browser it started (its process group), even when the test
-    /// failed before closing its sessions.
+    /// failed before closing its sessions. A direct killpg, never `kill -SIG -PGID`: procps-ng
+    /// 4.0.2 reads `-12345` there as `-1` and kills every process on the machine.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
+        let pgid = self.child.id() as libc::pid_t;
+        // SAFETY: plain syscalls on a pid we spawned and have not yet reaped, so it cannot
+        // have been reused; the group is only signalled when chromedriver still leads it.
+        unsafe {
+            if pgid > 1 && libc::getpgid(pgid) == pgid {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
