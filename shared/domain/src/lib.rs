@@ -19,6 +19,7 @@ pub mod guard;
 pub mod ids;
 pub mod ledger;
 pub mod log;
+pub mod metrics;
 pub mod notice;
 pub mod oncall;
 pub mod policy;
