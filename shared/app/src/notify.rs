@@ -10,15 +10,19 @@ use super::service::{retry, AppError, RetryPolicy};
 use crate::execute::{execute, ExecuteError};
 use crate::ports::{Chat, Clock, EventStore, Mailer, ProviderError, SlackApi, StoreError};
 use crate::render::notice::{email_html, email_text};
+use crate::telemetry;
 use serde::Serialize;
 use std::sync::Arc;
 use stint_domain::catalog::looks_like_email;
-use stint_domain::ledger::{NoticeCommand, NoticeLedger, NoticeRejection};
+use stint_domain::ledger::{NoticeCommand, NoticeEvent, NoticeLedger, NoticeRejection};
+use stint_domain::metrics::{observe_notices, Labels, UNKNOWN};
 use stint_domain::notice::{
     notices_for, review_reminder, slack_message, slack_message_with_buttons, Audience, Notice,
 };
 use stint_domain::review::{periods_to_remind, reminder_step};
-use stint_domain::{Catalog, Event, Period, RequestId, RequestState, Role, StreamId, UserId};
+use stint_domain::{
+    Catalog, Envelope, Event, Period, RequestId, RequestState, Role, StoredEvent, StreamId, UserId,
+};
 
 #[derive(Clone)]
 pub struct Notifier {
@@ -118,12 +122,13 @@ impl Notifier {
         let notices = notices_for(id, &events[pos], &state, &self.catalog);
         let stream = notice_stream(event_id)?;
         let mut report = NotifyReport::default();
+        let labels = Labels::of(&state);
         let req = state.request.as_ref();
         let role = req.and_then(|r| self.catalog.role(&r.role));
         for notice in &notices {
             let deliveries = self.deliveries(notice, role, req.map(|r| &r.requester));
             let prefix = notice.audience.key();
-            self.deliver(&stream, prefix, notice, &deliveries, &mut report)
+            self.deliver(&stream, prefix, notice, &deliveries, &labels, &mut report)
                 .await?;
         }
         if !report.failed.is_empty() {
@@ -157,7 +162,12 @@ impl Notifier {
                     tracing::warn!(%period, %role, "no channel reaches this role's approvers");
                 }
                 let prefix = format!("{role}:{}", step.as_str());
-                self.deliver(&stream, &prefix, &notice, &deliveries, &mut report)
+                // A reminder is about a role's grants, not one request: no source.
+                let labels = Labels {
+                    role: role.to_string(),
+                    source: UNKNOWN,
+                };
+                self.deliver(&stream, &prefix, &notice, &deliveries, &labels, &mut report)
                     .await?;
             }
         }
@@ -175,6 +185,7 @@ impl Notifier {
         prefix: &str,
         notice: &Notice,
         deliveries: &[Delivery],
+        labels: &Labels,
         report: &mut NotifyReport,
     ) -> Result<(), NotifyError> {
         let id = notice.request_id;
@@ -212,7 +223,12 @@ impl Notifier {
                         error: e.to_string(),
                         attempts,
                     };
-                    self.ledger(stream, &failed).await.map_err(AppError::from)?;
+                    let appended = self.ledger(stream, &failed).await.map_err(AppError::from)?;
+                    let appended: Vec<_> = appended
+                        .iter()
+                        .filter_map(|e| Envelope::<NoticeEvent>::from_record(&e.record).ok())
+                        .collect();
+                    telemetry::emit(observe_notices(labels, &appended));
                     report.failed.push(format!("{key}: {e}"));
                 }
             }
@@ -313,7 +329,7 @@ impl Notifier {
             request_id: id,
         };
         match self.ledger(stream, &command).await {
-            Ok(()) => Ok(true),
+            Ok(_) => Ok(true),
             Err(ExecuteError::Rejected(_)) => Ok(false),
             Err(e) => Err(e.into()),
         }
@@ -323,7 +339,7 @@ impl Notifier {
         &self,
         stream: &StreamId,
         command: &NoticeCommand,
-    ) -> Result<(), ExecuteError<NoticeRejection>> {
+    ) -> Result<Vec<StoredEvent>, ExecuteError<NoticeRejection>> {
         execute::<NoticeLedger>(
             self.store.as_ref(),
             self.clock.as_ref(),
@@ -333,7 +349,7 @@ impl Notifier {
             |now| now,
         )
         .await
-        .map(|_| ())
+        .map(|done| done.appended)
     }
 }
 

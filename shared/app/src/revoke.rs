@@ -3,12 +3,14 @@
 
 use super::service::{AppError, Ran, Stint};
 use crate::execute::execute;
+use crate::telemetry;
 use chrono::TimeDelta;
 use futures::TryStreamExt;
 use std::collections::{BTreeSet, HashMap};
-use stint_domain::drift::{is_orphan, request_of, Drift, RecordRemoval};
+use stint_domain::drift::{is_orphan, request_of, Drift, DriftEvent, RecordRemoval};
 use stint_domain::effects::{plan_revoke, sweep_action, SweepAction};
-use stint_domain::{Command, Identity, PrincipalArn, RequestId, RevokeReason, Status};
+use stint_domain::metrics::{observe_drift, Labels};
+use stint_domain::{Command, Envelope, Identity, PrincipalArn, RequestId, RevokeReason, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
@@ -73,6 +75,7 @@ impl Stint {
                 self.access.delete_policy(principal, &policy.name)
             })
             .await?;
+            let labels = state.as_ref().map_or_else(Labels::unknown, Labels::of);
             let record = RecordRemoval {
                 principal: principal.clone(),
                 policy_name: policy.name.clone(),
@@ -81,7 +84,7 @@ impl Stint {
             };
             let stream = stint_domain::streams::drift(principal)
                 .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
-            execute::<Drift>(
+            let done = execute::<Drift>(
                 self.store.as_ref(),
                 self.clock.as_ref(),
                 &self.retry.conflicts,
@@ -90,6 +93,12 @@ impl Stint {
                 |now| now,
             )
             .await?;
+            let appended: Vec<_> = done
+                .appended
+                .iter()
+                .filter_map(|e| Envelope::<DriftEvent>::from_record(&e.record).ok())
+                .collect();
+            telemetry::emit(observe_drift(&labels, &appended));
             tracing::warn!(%principal, policy = %policy.name, "orphaned policy removed");
             removed += 1;
         }

@@ -3,11 +3,13 @@
 
 use crate::execute::{execute, ConflictPolicy, ExecuteError};
 use crate::ports::{AccessProvider, Clock, EventStore, ProviderError, Scheduler, StoreError};
+use crate::telemetry;
 use std::sync::Arc;
 use std::time::Duration;
 use stint_domain::budget::check_budget;
 use stint_domain::effects::{Effect, OnFailure, Plan};
 use stint_domain::event::DecodeError;
+use stint_domain::metrics::{self, Labels};
 use stint_domain::{
     Catalog, Command, Rejection, RequestContext, RequestId, RequestState, Requests, StoredEvent,
     StreamId,
@@ -177,7 +179,7 @@ impl Stint {
     /// `execute`: a lost race reloads and decides again, so a duplicate becomes a no-op.
     pub async fn execute(&self, id: RequestId, command: &Command) -> Result<Outcome, AppError> {
         let catalog = self.catalog.as_ref();
-        let done = execute::<Requests>(
+        let done = match execute::<Requests>(
             self.store.as_ref(),
             self.clock.as_ref(),
             &self.retry.conflicts,
@@ -185,7 +187,31 @@ impl Stint {
             command,
             |now| RequestContext { catalog, now },
         )
-        .await?;
+        .await
+        {
+            Ok(done) => done,
+            Err(ExecuteError::Contended { stream, lost }) => {
+                // Labelled by the request when it can still be read; the race is counted either way.
+                let labels = match self.load(id).await {
+                    Ok(l) => Labels::of(&l.state),
+                    Err(_) => Labels::unknown(),
+                };
+                telemetry::emit(metrics::lost_races(labels, lost));
+                return Err(AppError::Contended { stream, lost });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // The figures come from the events just appended, so a duplicate (no append) adds none.
+        let appended: Vec<_> = done
+            .appended
+            .iter()
+            .filter_map(|e| stint_domain::Event::from_record(&e.record).ok())
+            .collect();
+        telemetry::emit(metrics::observe(&done.state, &appended));
+        telemetry::emit(metrics::lost_races(
+            Labels::of(&done.state),
+            done.lost_races,
+        ));
         Ok(Outcome {
             state: done.state,
             appended: done.appended,
