@@ -50,8 +50,20 @@ pub(crate) async fn invoke(
     event: Value,
     extra_env: &[(&str, &str)],
 ) -> (String, Value) {
+    invoke_logged(f, function, event, extra_env, None).await
+}
+
+/// As [`invoke`], with the function's stdout (its JSON logs and EMF lines) going to `stdout`
+/// when given, else to the test's own.
+pub(crate) async fn invoke_logged(
+    f: &Fixture,
+    function: &str,
+    event: Value,
+    extra_env: &[(&str, &str)],
+    stdout: Option<std::fs::File>,
+) -> (String, Value) {
     let before = items(f).await;
-    let answer = run(f, function, event, extra_env).await;
+    let answer = run(f, function, event, extra_env, stdout).await;
     let resource = crate::least_privilege::resource_of(function);
     for (stream, version) in items(f).await.difference(&before) {
         assert!(
@@ -68,6 +80,7 @@ async fn run(
     function: &str,
     event: Value,
     extra_env: &[(&str, &str)],
+    stdout: Option<std::fs::File>,
 ) -> (String, Value) {
     let mut api = RuntimeApi::start(event).await;
     let mut cmd = tokio::process::Command::new(bin(function));
@@ -103,6 +116,9 @@ async fn run(
     }
     for (k, v) in extra_env {
         cmd.env(k, v);
+    }
+    if let Some(file) = stdout {
+        cmd.stdout(file);
     }
     let mut child = cmd.spawn().expect("start the function");
     let answer = api.answer(60).await;
@@ -744,4 +760,96 @@ async fn the_functions_serve_the_console_against_the_issuers_jwks() {
         .await;
         assert_eq!(answer.1["statusCode"], 404, "{env:?}: {answer:?}");
     }
+}
+
+/// The EMF lines (JSON objects with `_aws`) among a function's stdout lines, each checked
+/// against the specification: a namespace, dimension sets naming string members, and each
+/// metric a number member.
+fn emf_lines(stdout: &str) -> Vec<Value> {
+    let docs: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    for doc in &docs {
+        assert!(doc["_aws"]["Timestamp"].as_u64().is_some(), "{doc}");
+        for directive in doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .expect("directives")
+        {
+            assert!(!directive["Namespace"].as_str().unwrap_or("").is_empty());
+            for set in directive["Dimensions"].as_array().expect("dimension sets") {
+                let keys = set.as_array().expect("a dimension set");
+                assert!(keys.len() <= 30, "{doc}");
+                for key in keys {
+                    assert!(doc[key.as_str().unwrap()].is_string(), "{key} in {doc}");
+                }
+            }
+            for metric in directive["Metrics"].as_array().expect("metrics") {
+                let name = metric["Name"].as_str().expect("a name");
+                assert!(doc[name].is_number(), "{name} in {doc}");
+            }
+        }
+    }
+    docs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_grant_function_logs_its_latency_as_embedded_metric_format() {
+    let f = Fixture::new(Utc::now()).await;
+    seed(&f, true, false, None).await;
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let (kind, out) = invoke_logged(
+        &f,
+        "stint-grant",
+        sample("eventbridge-access-approved.json"),
+        &[("STINT_METRICS_NAMESPACE", "Stint/functions-test")],
+        Some(log.reopen().unwrap()),
+    )
+    .await;
+    assert_eq!((kind.as_str(), &out["granted"]), ("response", &json!(true)));
+    let stdout = std::fs::read_to_string(log.path()).unwrap();
+    let docs = emf_lines(&stdout);
+    let granted: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d.get("stint_approved_to_granted_seconds").is_some())
+        .collect();
+    assert_eq!(granted.len(), 1, "one figure for one grant: {stdout}");
+    let doc = granted[0];
+    let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "Stint/functions-test");
+    assert_eq!(directive["Dimensions"], json!([["role", "source"], []]));
+    assert_eq!(
+        directive["Metrics"],
+        json!([{"Name": "stint_approved_to_granted_seconds", "Unit": "Seconds"}])
+    );
+    assert_eq!(
+        (&doc["role"], &doc["source"]),
+        (&json!("db-read"), &json!("person"))
+    );
+    let latency = doc["stint_approved_to_granted_seconds"].as_f64().unwrap();
+    assert!((0.0..120.0).contains(&latency), "{latency}");
+
+    // The same event delivered again appends nothing, so it measures nothing.
+    let again = tempfile::NamedTempFile::new().unwrap();
+    let (kind, _) = invoke_logged(
+        &f,
+        "stint-grant",
+        sample("eventbridge-access-approved.json"),
+        &[("STINT_METRICS_NAMESPACE", "Stint/functions-test")],
+        Some(again.reopen().unwrap()),
+    )
+    .await;
+    assert_eq!(kind, "response");
+    let stdout = std::fs::read_to_string(again.path()).unwrap();
+    let repeated = emf_lines(&stdout)
+        .iter()
+        .filter(|d| d.get("stint_approved_to_granted_seconds").is_some())
+        .count();
+    stint_tests::proof::duplicates(
+        "grant function's EMF on a redelivered AccessApproved",
+        2,
+        repeated,
+    );
+    assert_eq!(repeated, 0, "{stdout}");
 }

@@ -1,8 +1,11 @@
 //! The AWS adapters: the ports implemented over DynamoDB, IAM, EventBridge Scheduler,
-//! EventBridge, SES, S3 and SSM, the Lambda edges, and the wiring from the environment.
+//! EventBridge, SES, S3 and SSM, the Lambda edges, the metrics recorder (EMF), and the wiring
+//! from the environment.
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "functions")]
+pub mod emf;
 #[cfg(feature = "functions")]
 pub mod eventbridge;
 #[cfg(feature = "iam")]

@@ -182,7 +182,8 @@ pub fn lambda_sdk_config() -> SdkConfig {
 
 /// Structured logs, one JSON object a line, at the level Lambda's logging controls ask
 /// (`AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`), filtered by target and level without a regex
-/// engine.
+/// engine. Also installs the metrics recorder, which writes Embedded Metric Format lines to the
+/// same stdout (`emf`).
 pub fn init_tracing() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
@@ -205,6 +206,8 @@ pub fn init_tracing() {
         .with(filter)
         .with(fmt)
         .try_init();
+    // Every function calls this first: its metrics go to stdout beside its logs, as EMF.
+    crate::emf::install();
 }
 
 pub use crate::sdk_config;
