@@ -1,11 +1,13 @@
 //! `stint serve`: the same HTTP API and services as the Lambdas, in one process, over the
-//! embedded store in `--data`. Also `stint verify`, which reads that store directly.
+//! embedded store in `--data`, with their metrics at `GET /metrics`. Also `stint verify`, which
+//! reads that store directly.
 
 use crate::Failure;
 use axum::extract::State;
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use stint_domain::catalog_history::{CatalogSource, RecordCatalog, SourceKind};
 use stint_domain::{AccessDuration, Catalog, ProtectedResources};
 use stint_http::claims::ClaimRules;
 use stint_http::console::{Console, ConsoleConfig};
+use stint_http::error::ApiError;
 use stint_http::jwt::LocalJwt;
-use stint_http::{router, Api};
+use stint_http::{router, Api, Authenticator};
 use stint_local::broker::{LocalBroker, Provider};
 use stint_local::checkpoints::{CheckpointFolder, KeyFileSigner};
 
@@ -128,6 +131,8 @@ fn slack_from_env() -> (Option<Vec<u8>>, Option<Arc<dyn stint_app::ports::SlackA
 }
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    // Before anything runs, so the first lifecycle is counted too.
+    let prometheus = install_prometheus()?;
     let text = std::fs::read_to_string(&args.catalog)
         .map_err(|e| Failure::usage(format!("--catalog {}: {e}", args.catalog.display())))?;
     // Against real AWS (`--provider aws`) a deployment's own resources may be named as in the
@@ -240,7 +245,16 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
             }
         );
     }
-    let mut app = router(api);
+    let metrics_state = MetricsState {
+        prometheus: prometheus.clone(),
+        auth: jwt.clone(),
+        catalog: broker.stint.catalog.clone(),
+    };
+    let mut app = router(api).merge(
+        Router::new()
+            .route("/metrics", get(metrics_text))
+            .with_state(metrics_state),
+    );
     if idp {
         // Tokens are checked against the system's time, whatever clock the broker runs on.
         app = app.merge(stint_http::idp::router(stint_http::idp::Provider::new(
@@ -269,6 +283,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let broker_task = tokio::spawn(broker.run(tick, async move {
         let _ = broker_stop.wait_for(|s| *s).await;
     }));
+    let upkeep = tokio::spawn(prometheus_upkeep(prometheus, stop_rx.clone()));
     let anchors = tokio::spawn(checkpoints(
         store,
         signer,
@@ -285,7 +300,75 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let _ = stop_tx.send(true);
     let _ = broker_task.await;
     let _ = anchors.await;
+    let _ = upkeep.await;
     Ok(())
+}
+
+/// Buckets of the duration figures, in seconds: from a local grant's milliseconds to a day's
+/// wait for an approver.
+const SECONDS_BUCKETS: [f64; 20] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+    1800.0, 3600.0, 14400.0, 86400.0,
+];
+
+/// The Prometheus recorder for this process: the services' figures, under the same names as
+/// the functions' EMF, with the durations as histograms (they add up across scrapes and
+/// instances, where summaries would not).
+fn install_prometheus() -> Result<PrometheusHandle, Failure> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| Failure::trouble(format!("metrics recorder: {e}")))?;
+    stint_app::telemetry::describe();
+    Ok(handle)
+}
+
+/// Drains the histograms' recent values into their buckets now and then, so memory stays flat
+/// between scrapes.
+async fn prometheus_upkeep(handle: PrometheusHandle, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        handle.run_upkeep();
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    prometheus: PrometheusHandle,
+    auth: Arc<LocalJwt>,
+    catalog: Arc<Catalog>,
+}
+
+/// `GET /metrics`: Prometheus text. The labels name roles, and the counts tell how often each is
+/// used, so only the auditor and admin groups may read it, as they may read reports; a scraper
+/// sends a bearer token of such a member (`stint token`).
+async fn metrics_text(
+    State(m): State<MetricsState>,
+    parts: axum::http::request::Parts,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let who = m
+        .auth
+        .identify(&parts)
+        .map_err(|e| ApiError::Unauthenticated(e.0))?;
+    if !m.catalog.is_auditor(&who) {
+        return Err(ApiError::Forbidden(
+            "metrics name roles and how often they are used: they are for the auditor and admin \
+             groups"
+                .into(),
+        ));
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.prometheus.render(),
+    )
+        .into_response())
 }
 
 /// The key of the console's CSRF tokens and sign-in cookie: new at each start, so a page

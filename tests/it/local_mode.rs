@@ -885,3 +885,133 @@ fn the_readme_walkthrough_runs_as_written() {
         );
     }
 }
+
+/// `GET /metrics` with `token` (or none): the status and the body as text.
+fn metrics_text(api: &str, token: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.get(&format!("{api}/metrics"));
+    if let Some(t) = token {
+        req = req.header("authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.call().expect("the server answers");
+    let status = resp.status().as_u16();
+    (status, resp.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// The value of the sample `series` (name and labels, as Prometheus prints them), if present.
+fn sample_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A whole lifecycle through `stint serve`: its `/metrics` then counts the approval, the grant
+/// and the revoke under the role and source, as Prometheus text; only auditors and admins may
+/// read it, since it names roles.
+#[test]
+fn metrics_count_a_local_lifecycle_for_auditors_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, alice, id) = serve_a_grant(dir.path());
+    server.advance("1h");
+    wait_for(&server.api, &alice, &id, "revoked");
+
+    let auditor = token(dir.path(), "ada", "audit");
+    let (status, text) = metrics_text(&server.api, Some(&auditor));
+    assert_eq!(status, 200, "{text}");
+    let labels = r#"{role="db-read",source="person"}"#;
+    for figure in [
+        "stint_time_to_approve_seconds",
+        "stint_approved_to_granted_seconds",
+        "stint_revoke_lag_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {figure} histogram")),
+            "{figure}: {text}"
+        );
+        assert!(
+            text.contains(&format!("# HELP {figure} ")),
+            "{figure}: {text}"
+        );
+        assert_eq!(
+            sample_value(&text, &format!("{figure}_count{labels}")),
+            Some(1.0),
+            "{figure}: {text}"
+        );
+    }
+    // Revoked by its timer at the expiry on the manual clock: no lag.
+    assert_eq!(
+        sample_value(&text, &format!("stint_revoke_lag_seconds_sum{labels}")),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(
+            &text,
+            r#"stint_revoke_lag_seconds_bucket{role="db-read",source="person",le="0.005"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(!text.contains("stint_grant_failures_total{"), "{text}");
+
+    // An admin may read it too; nobody else, and nobody without a token.
+    let admin = token(dir.path(), "sam", "security");
+    assert_eq!(metrics_text(&server.api, Some(&admin)).0, 200);
+    let (status, body) = metrics_text(&server.api, Some(&alice));
+    let refused: Value = serde_json::from_str(&body).expect("a JSON error");
+    stint_tests::proof::attack(
+        "read the role metrics as a requester",
+        "alice",
+        status != 403,
+    );
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    assert!(
+        refused["message"].as_str().unwrap().contains("auditor"),
+        "{body}"
+    );
+    let (status, body) = metrics_text(&server.api, None);
+    let refused: Value = serde_json::from_str(&body).expect("a JSON error");
+    stint_tests::proof::attack(
+        "read the role metrics without a token",
+        "stranger",
+        status != 401,
+    );
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("unauthenticated")),
+        "{body}"
+    );
+    server.stop();
+}
+
+/// A grant whose revoke was missed while the server was down: the sweep at the next start
+/// revokes it, and `/metrics` shows the repair and the two hours of lag.
+#[test]
+fn metrics_show_the_sweep_repairing_an_expired_grant() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, _) = serve_a_grant(dir.path());
+    server.stop();
+    let server = Server::start(dir.path(), "2026-11-29T12:00:00Z");
+    let auditor = token(dir.path(), "ada", "audit");
+    let (status, text) = metrics_text(&server.api, Some(&auditor));
+    assert_eq!(status, 200, "{text}");
+    let labels = r#"{role="db-read",source="person"}"#;
+    assert_eq!(
+        sample_value(&text, &format!("stint_sweep_repairs_total{labels}")),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample_value(&text, &format!("stint_revoke_lag_seconds_sum{labels}")),
+        Some(7_200.0),
+        "{text}"
+    );
+    server.stop();
+}
