@@ -32,4 +32,5 @@ mod notify;
 mod reports;
 mod reviews;
 mod slack;
+mod stats;
 mod visibility;

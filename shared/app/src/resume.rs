@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use stint_domain::Status;
 
 impl Stint {
-    /// Sets the start and expiry timers of every request that still needs one; returns how many.
+    /// Sets the start, expiry and reminder timers of every request that still needs one; returns
+    /// how many.
     pub async fn rearm_timers(&self) -> Result<usize, AppError> {
         let now = self.clock.now();
         let mut ids = BTreeSet::new();
@@ -38,7 +39,8 @@ impl Stint {
                 }
                 _ => None,
             };
-            if let Some((kind, at)) = timer {
+            let reminders = stint_domain::reminder::timers_for(&st, &self.catalog, now);
+            for (kind, at) in timer.into_iter().chain(reminders) {
                 self.timers.set(id, kind, at).await?;
                 armed += 1;
             }
