@@ -1032,3 +1032,41 @@ fn expiry_reminders_and_service_levels_in_local_mode() {
     assert!(code == 1 && out.contains("must be before"), "{out}");
     server.stop();
 }
+
+#[test]
+fn a_reminder_due_while_the_server_was_down_comes_after_the_restart_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = Server::start(data, "2026-11-29T09:00:00Z");
+    let (dana, bob) = (
+        token(data, "dana@example.com", "sre"),
+        token(data, "bob", "db-owners"),
+    );
+    let id = request_and_approve(&server.api, &dana, &bob, PRINCIPAL);
+    wait_for(&server.api, &dana, &id, "active");
+    server.stop();
+
+    // Back up at 09:55, past the 09:50 reminder and before the 10:00 expiry: it comes now.
+    let server = Server::start(data, "2026-11-29T09:55:00Z");
+    let got = eventually(
+        "the late reminder",
+        || expiry_reminders(data),
+        |r| !r.is_empty(),
+    );
+    assert_eq!(
+        got,
+        [(
+            "dana@example.com".to_owned(),
+            "[Stint] Your access to db-read expires in 5 minutes".to_owned()
+        )]
+    );
+    server.stop();
+    // And once: another restart before the expiry finds it sent on the ledger.
+    let server = Server::start(data, "2026-11-29T09:56:00Z");
+    server.advance("1m");
+    wait_for(&server.api, &dana, &id, "active");
+    server.advance("4m");
+    wait_for(&server.api, &dana, &id, "revoked");
+    assert_eq!(expiry_reminders(data).len(), 1);
+    server.stop();
+}

@@ -39,7 +39,21 @@ impl Stint {
                 }
                 _ => None,
             };
-            let reminders = stint_domain::reminder::timers_for(&st, &self.catalog, now);
+            // A reminder whose time passed while the process was down still comes, at once, if
+            // the access has not ended: the notice ledger keeps one sent before from going twice.
+            let reminders = match (&st.grant, st.status) {
+                (Some(g), Status::Active) if g.expires_at > now => {
+                    stint_domain::reminder::reminder_times(
+                        g.starts_at,
+                        g.expires_at,
+                        &self.catalog,
+                        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    )
+                }
+                _ => vec![],
+            }
+            .into_iter()
+            .map(|(kind, at)| (kind, at.max(now)));
             for (kind, at) in timer.into_iter().chain(reminders) {
                 self.timers.set(id, kind, at).await?;
                 armed += 1;
