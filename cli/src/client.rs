@@ -406,6 +406,14 @@ impl Client {
                 let v = self.call("POST", &format!("/requests/{id}/revoke"), None)?;
                 self.print(&v, output::request);
             }
+            Command::Extend { id, duration } => {
+                let v = self.call(
+                    "POST",
+                    &format!("/requests/{id}/extend"),
+                    Some(json!({ "duration": duration })),
+                )?;
+                self.print(&v, output::request);
+            }
             Command::Ls {
                 pending,
                 mine,
@@ -448,6 +456,23 @@ impl Client {
                 let text = self.get_text(&format!("/reports?{}", q.join("&")))?;
                 drop(progress);
                 print!("{text}");
+            }
+            Command::Stats { from, to, format } => {
+                let mut q = Vec::new();
+                for (k, v) in [("from", from), ("to", to)] {
+                    if let Some(v) = v {
+                        // UTC with a Z: nothing in it needs percent-encoding.
+                        let v = v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                        q.push(format!("{k}={v}"));
+                    }
+                }
+                if format == "csv" && !self.json {
+                    q.push("format=csv".into());
+                    print!("{}", self.get_text(&format!("/stats?{}", q.join("&")))?);
+                } else {
+                    let v = self.call("GET", &format!("/stats?{}", q.join("&")), None)?;
+                    self.print(&v, output::stats);
+                }
             }
             Command::Review {
                 id: Some(id),

@@ -160,6 +160,13 @@ enum Command {
     Cancel { id: RequestId },
     /// Revoke an active grant now.
     Revoke { id: RequestId },
+    /// Extend an active grant: your own where the role lets you, or as one of its approvers.
+    Extend {
+        id: RequestId,
+        /// How much longer, e.g. 30m, 1h.
+        #[arg(long = "for")]
+        duration: AccessDuration,
+    },
     /// List requests.
     Ls {
         #[arg(long)]
@@ -194,6 +201,19 @@ enum Command {
         #[arg(long, value_parser = rfc3339)]
         to: Option<DateTime<Utc>>,
         #[arg(long, default_value = "csv", value_parser = ["csv", "json", "html"])]
+        format: String,
+    },
+    /// Service levels from the event log: p50, p90 and p99 of time to approve,
+    /// approved-to-granted and revoke lag, per role and source (auditor or admin groups).
+    Stats {
+        /// Start (RFC 3339); default: seven whole days ago.
+        #[arg(long, value_parser = rfc3339)]
+        from: Option<DateTime<Utc>>,
+        /// End (RFC 3339); default: the start of today (UTC).
+        #[arg(long, value_parser = rfc3339)]
+        to: Option<DateTime<Utc>>,
+        /// table (default), or csv; --json for the API's JSON.
+        #[arg(long, default_value = "table", value_parser = ["table", "csv"])]
         format: String,
     },
     /// Access reviews: list a period's grants and their reviews, or judge one grant.

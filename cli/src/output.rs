@@ -168,6 +168,58 @@ pub fn show(v: &Value) -> String {
     out
 }
 
+/// Milliseconds as people read them.
+fn ms(v: &Value) -> String {
+    match v.as_i64() {
+        Some(ms) => stint_app::render::report::duration_ms(ms),
+        None => "-".into(),
+    }
+}
+
+/// `GET /stats`: the window, then a row per measure, role and source.
+pub fn stats(v: &Value) -> String {
+    let mut out = format!(
+        "service levels {} to {} ({} percentiles, {} streams read)\n",
+        s(&v["from"]),
+        s(&v["to"]),
+        s(&v["percentile"]),
+        s(&v["streams_checked"])
+    );
+    if let Some(broken) = v["broken"].as_array().filter(|b| !b.is_empty()) {
+        let _ = writeln!(out, "BROKEN streams: {}", broken.len());
+    }
+    let rows: Vec<Vec<String>> = v["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    vec![
+                        s(&r["measure"]),
+                        s(&r["role"]),
+                        s(&r["source"]),
+                        s(&r["count"]),
+                        ms(&r["p50_ms"]),
+                        ms(&r["p90_ms"]),
+                        ms(&r["p99_ms"]),
+                        ms(&r["max_ms"]),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() {
+        out.push_str("nothing was approved, granted or revoked at expiry in this window\n");
+        return out;
+    }
+    out.push_str(&table(
+        &[
+            "measure", "role", "source", "count", "p50", "p90", "p99", "max",
+        ],
+        &rows,
+    ));
+    out
+}
+
 /// A period's grants and their reviews, with coverage per role.
 pub fn reviews(v: &Value) -> String {
     let mut out = String::new();

@@ -364,6 +364,7 @@ async fn a_function_that_cannot_record_its_catalog_does_not_start() {
         .env("STINT_SCHEDULER_ROLE_ARN", stint_tests::aws::SCHEDULER_ROLE)
         .env("STINT_GRANT_FUNCTION_ARN", stint_tests::aws::GRANT_FN)
         .env("STINT_REVOKE_FUNCTION_ARN", stint_tests::aws::REVOKE_FN)
+        .env("STINT_NOTIFY_FUNCTION_ARN", stint_tests::aws::NOTIFY_FN)
         .env(
             "STINT_PROTECTED_RESOURCES",
             stint_tests::aws::protected_resources(&missing, "stint"),

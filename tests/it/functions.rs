@@ -11,7 +11,7 @@ use stint_app::requests::NewRequest;
 use stint_domain::policy::grant_policy_name;
 use stint_domain::{AccessDuration, RequestId, Status};
 use stint_tests::aws::{
-    protected_resources, Fixture, CATALOG_PATH, GRANT_FN, REVOKE_FN, SCHEDULER_ROLE,
+    protected_resources, Fixture, CATALOG_PATH, GRANT_FN, NOTIFY_FN, REVOKE_FN, SCHEDULER_ROLE,
 };
 use stint_tests::runtime_api::RuntimeApi;
 use stint_tests::{alice, bob, emulator_env, sample, SAMPLE_ID};
@@ -102,6 +102,7 @@ async fn run(
         .env("STINT_SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
         .env("STINT_GRANT_FUNCTION_ARN", GRANT_FN)
         .env("STINT_REVOKE_FUNCTION_ARN", REVOKE_FN)
+        .env("STINT_NOTIFY_FUNCTION_ARN", NOTIFY_FN)
         .env(
             "STINT_PROTECTED_RESOURCES",
             protected_resources(f.store.table(), &f.group),

@@ -1015,3 +1015,188 @@ fn metrics_show_the_sweep_repairing_an_expired_grant() {
     );
     server.stop();
 }
+
+/// The expiry reminders `stint serve` wrote to its outbox: (To, Subject) of each, sorted.
+fn expiry_reminders(data: &Path) -> Vec<(String, String)> {
+    let Ok(dir) = std::fs::read_dir(data.join("outbox")) else {
+        return vec![];
+    };
+    let mut out: Vec<(String, String)> = dir
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|m| {
+            (
+                stint_tests::mail_header(&m, "To"),
+                stint_tests::mail_header(&m, "Subject"),
+            )
+        })
+        .filter(|(_, subject)| subject.contains("expires in"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn expiry_reminders_and_service_levels_in_local_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = Server::start(data, "2026-11-29T09:00:00Z");
+    let api = server.api.clone();
+    let (dana, bob, audrey) = (
+        token(data, "dana@example.com", "sre"),
+        token(data, "bob", "db-owners"),
+        token(data, "audrey", "audit"),
+    );
+    // Given dana's hour of db-read from 09:00.
+    let id = request_and_approve(&api, &dana, &bob, PRINCIPAL);
+    wait_for(&api, &dana, &id, "active");
+
+    // At 09:50 she hears that it ends in ten minutes, once, however long the clock runs on.
+    server.advance("50m");
+    let first = (
+        "dana@example.com".to_owned(),
+        "[Stint] Your access to db-read expires in 10 minutes".to_owned(),
+    );
+    eventually(
+        "the first reminder",
+        || expiry_reminders(data),
+        |r| !r.is_empty(),
+    );
+    server.advance("1m");
+    server.advance("1m");
+
+    // She extends by the hour the reminder offered, through the CLI: the reminder moves.
+    let (code, out) = stint(&api, Some(&dana), &["--json", "extend", &id, "--for", "1h"]);
+    assert_eq!(code, 0, "{out}");
+    let v = eventually(
+        "the extension to reach the grant",
+        || {
+            let (_, out) = stint(&api, Some(&dana), &["--json", "show", &id]);
+            json_of(&out)
+        },
+        |v| v["grant"]["expires_at"] == "2026-11-29T11:00:00Z",
+    );
+    assert_eq!(v["status"], "active");
+    server.advance("58m"); // 10:50
+    let got = eventually(
+        "the reminder of the new expiry",
+        || expiry_reminders(data),
+        |r| r.len() >= 2,
+    );
+    assert_eq!(got, [first.clone(), first], "one per expiry: {got:?}");
+    // The reminder's body says how to extend again.
+    let mail = std::fs::read_dir(data.join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|m| stint_tests::mail_header(m, "Subject").contains("expires in"))
+        .unwrap();
+    let parsed = mailparse::parse_mail(mail.as_bytes()).unwrap();
+    let text = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .map(|p| p.get_body().unwrap())
+        .unwrap_or_default();
+    assert!(
+        text.contains(&format!("stint extend {id} --for 1h")),
+        "{text}"
+    );
+
+    // At expiry it is revoked; the service levels of the day come from those events.
+    server.advance("11m");
+    wait_for(&api, &dana, &id, "revoked");
+    let window = [
+        "--from",
+        "2026-11-29T00:00:00Z",
+        "--to",
+        "2026-11-30T00:00:00Z",
+    ];
+    let mut args = vec!["--json", "stats"];
+    args.extend_from_slice(&window);
+    let (code, out) = stint(&api, Some(&audrey), &args);
+    assert_eq!(code, 0, "{out}");
+    let v = json_of(&out);
+    let overall = |m: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["measure"] == m && r["role"] == "*" && r["source"] == "*")
+            .cloned()
+            .unwrap_or_else(|| panic!("no {m} in {v}"))
+    };
+    // The manual clock stood still while bob approved and the broker granted.
+    assert_eq!(overall("time_to_approve")["p50_ms"], 0, "{v}");
+    assert_eq!(overall("approved_to_granted")["count"], 1, "{v}");
+    // Revoked on the first tick after 11:00, on a clock moved to 11:01.
+    assert_eq!(overall("revoke_lag")["p99_ms"], 60_000, "{v}");
+    let mut args = vec!["stats"];
+    args.extend_from_slice(&window);
+    let (code, table) = stint(&api, Some(&audrey), &args);
+    assert_eq!(code, 0, "{table}");
+    assert!(
+        table.contains("revoke_lag") && table.contains("1 min 0 s"),
+        "{table}"
+    );
+    let mut args = vec!["stats", "--format", "csv"];
+    args.extend_from_slice(&window);
+    let (code, csv) = stint(&api, Some(&audrey), &args);
+    assert_eq!(code, 0, "{csv}");
+    assert!(
+        csv.starts_with("measure,role,source,count,p50_ms,p90_ms,p99_ms,max_ms\n"),
+        "{csv}"
+    );
+    // dana is no auditor; a window that runs backwards is refused before anything is read.
+    let (code, out) = stint(&api, Some(&dana), &["stats"]);
+    assert!(code == 1 && out.contains("forbidden"), "{out}");
+    let (code, out) = stint(
+        &api,
+        Some(&audrey),
+        &[
+            "stats",
+            "--from",
+            "2026-11-30T00:00:00Z",
+            "--to",
+            "2026-11-29T00:00:00Z",
+        ],
+    );
+    assert!(code == 1 && out.contains("must be before"), "{out}");
+    server.stop();
+}
+
+#[test]
+fn a_reminder_due_while_the_server_was_down_comes_after_the_restart_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = Server::start(data, "2026-11-29T09:00:00Z");
+    let (dana, bob) = (
+        token(data, "dana@example.com", "sre"),
+        token(data, "bob", "db-owners"),
+    );
+    let id = request_and_approve(&server.api, &dana, &bob, PRINCIPAL);
+    wait_for(&server.api, &dana, &id, "active");
+    server.stop();
+
+    // Back up at 09:55, past the 09:50 reminder and before the 10:00 expiry: it comes now.
+    let server = Server::start(data, "2026-11-29T09:55:00Z");
+    let got = eventually(
+        "the late reminder",
+        || expiry_reminders(data),
+        |r| !r.is_empty(),
+    );
+    assert_eq!(
+        got,
+        [(
+            "dana@example.com".to_owned(),
+            "[Stint] Your access to db-read expires in 5 minutes".to_owned()
+        )]
+    );
+    server.stop();
+    // And once: another restart before the expiry finds it sent on the ledger.
+    let server = Server::start(data, "2026-11-29T09:56:00Z");
+    server.advance("1m");
+    wait_for(&server.api, &dana, &id, "active");
+    server.advance("4m");
+    wait_for(&server.api, &dana, &id, "revoked");
+    assert_eq!(expiry_reminders(data).len(), 1);
+    server.stop();
+}

@@ -33,4 +33,5 @@ mod operations;
 mod reports;
 mod reviews;
 mod slack;
+mod stats;
 mod visibility;

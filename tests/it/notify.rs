@@ -5,10 +5,11 @@
 use serde_json::Value;
 use std::sync::Arc;
 use stint_app::notify::{notice_stream, Notifier, NotifyError};
-use stint_app::ports::EventStore;
+use stint_app::ports::{EventStore, TimerKind};
 use stint_app::RetryPolicy;
+use stint_aws::scheduler::at_expression;
 use stint_aws::ses::SesMailer;
-use stint_domain::{Catalog, RequestId, RoleName, Status};
+use stint_domain::{AccessDuration, Catalog, RequestId, RoleName, Status};
 use stint_slack::SlackWebhook;
 use stint_tests::aws::Fixture;
 use stint_tests::slack::SlackStandIn;
@@ -318,4 +319,163 @@ async fn three_deliveries_at_once_send_once() {
     );
     assert_eq!(sent, 2, "one Slack post and one email in all: {reports:?}");
     assert_eq!((posts, mails), (1, 1));
+}
+
+// --- expiry reminders (issue 16, part 3) ---------------------------------------------------
+
+/// The Slack posts and emails that are expiry reminders, by title and subject.
+fn reminders(h: &Harness) -> (Vec<String>, Vec<String>) {
+    let posts = h
+        .slack
+        .received()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap_or_default().to_owned())
+        .filter(|t| t.contains("expires in"))
+        .collect();
+    let mails = ses_messages_from(&h.sender)
+        .iter()
+        .map(|m| mail_header(m, "Subject"))
+        .filter(|s| s.contains("expires in"))
+        .collect();
+    (posts, mails)
+}
+
+/// The reminder timer's schedule: its `at()`, its target and what it delivers.
+async fn reminder_schedule(h: &Harness, id: RequestId) -> Option<(String, String, Value)> {
+    let s =
+        h.f.scheduler
+            .get_schedule()
+            .name(TimerKind::RemindSoon.schedule_name(id))
+            .group_name(&h.f.group)
+            .send()
+            .await
+            .ok()?;
+    let target = s.target().expect("a target");
+    Some((
+        s.schedule_expression().unwrap_or_default().to_owned(),
+        target.arn().to_owned(),
+        serde_json::from_str(target.input().unwrap_or_default()).unwrap(),
+    ))
+}
+
+/// The notify function's entry point, as EventBridge Scheduler invokes it.
+async fn fire(h: &Harness, id: RequestId) -> Value {
+    stint_aws::lambda::handle_notify(
+        &h.notifier,
+        lambda_runtime::LambdaEvent::new(
+            serde_json::json!({ "request_id": id, "kind": "remind_soon" }),
+            lambda_runtime::Context::default(),
+        ),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expiry_reminder_reaches_the_requester_once_and_moves_with_an_extension() {
+    let h = harness(0).await;
+    let id = h.f.granted().await;
+    let expiry = h.f.state(id).await.grant.unwrap().expires_at;
+    let ten = chrono::TimeDelta::minutes(10);
+    // Given the grant, its reminder timer invokes the notify function ten minutes before expiry.
+    let (at, target, input) = reminder_schedule(&h, id).await.expect("a reminder timer");
+    assert_eq!(at, at_expression(expiry - ten));
+    assert_eq!(target, stint_tests::aws::NOTIFY_FN);
+    assert_eq!(
+        input,
+        serde_json::json!({ "request_id": id.to_string(), "kind": "remind_soon" })
+    );
+    // Delivered early, it finds nothing due.
+    assert_eq!(fire(&h, id).await["sent"], serde_json::json!([]));
+
+    // When it fires three times at its time: one Slack post and one email to alice.
+    h.f.clock.set(expiry - ten);
+    for _ in 0..3 {
+        fire(&h, id).await;
+    }
+    let (posts, mails) = reminders(&h);
+    stint_tests::proof::duplicates(
+        "expiry reminder, three deliveries of its timer",
+        3,
+        (posts.len() + mails.len()).saturating_sub(2),
+    );
+    assert_eq!(posts, ["Your access to db-read expires in 10 minutes"]);
+    assert_eq!(
+        mails,
+        ["[Stint] Your access to db-read expires in 10 minutes"]
+    );
+    let raw = ses_messages_from(&h.sender)
+        .into_iter()
+        .find(|m| mail_header(m, "Subject").contains("expires in"))
+        .unwrap();
+    assert_eq!(mail_header(&raw, "To"), "alice@example.com");
+    let body = text_body(&raw);
+    // db-read lets its requesters extend by its default hour: the reminder says how.
+    assert!(
+        body.contains(&format!("stint extend {id} --for 1h"))
+            && body.contains(&format!("https://stint.example.com/console/requests/{id}")),
+        "{body}"
+    );
+    let post = h
+        .slack
+        .received()
+        .into_iter()
+        .find(|p| {
+            p["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("expires in")
+        })
+        .unwrap();
+    assert!(post.to_string().contains("Open request"), "{post}");
+
+    // When alice extends, the reminder moves to ten minutes before the new expiry.
+    h.f.stint
+        .extend(id, &alice(), AccessDuration::parse("1h").unwrap())
+        .await
+        .unwrap();
+    h.f.stint.apply_extension(id).await.unwrap();
+    let new_expiry = h.f.state(id).await.grant.unwrap().expires_at;
+    assert_eq!(new_expiry, expiry + chrono::TimeDelta::hours(1));
+    let (at, _, _) = reminder_schedule(&h, id).await.expect("the moved timer");
+    assert_eq!(at, at_expression(new_expiry - ten));
+    // The old timer delivered again now: nothing more.
+    assert_eq!(fire(&h, id).await["sent"], serde_json::json!([]));
+    assert_eq!(reminders(&h).0.len(), 1);
+    // At the new time: a reminder of the new expiry, once.
+    h.f.clock.set(new_expiry - ten);
+    fire(&h, id).await;
+    fire(&h, id).await;
+    let (posts, mails) = reminders(&h);
+    assert_eq!((posts.len(), mails.len()), (2, 2), "{posts:?} {mails:?}");
+    // The ledger holds one claim and one send per reminder, expiry and channel.
+    let ledger =
+        h.f.store
+            .read_stream(&stint_app::notify::expiry_notice_stream(id).unwrap())
+            .await
+            .unwrap();
+    let sent = ledger
+        .iter()
+        .filter(|e| e.record.event_type == "NotificationSent")
+        .count();
+    assert_eq!(sent, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_grant_revoked_early_loses_its_reminder_timer_and_is_never_reminded() {
+    let h = harness(0).await;
+    let id = h.f.granted().await;
+    let expiry = h.f.state(id).await.grant.unwrap().expires_at;
+    assert!(reminder_schedule(&h, id).await.is_some());
+    h.f.clock.advance(chrono::TimeDelta::minutes(5));
+    h.f.stint.revoke_by(id, &alice()).await.unwrap();
+    assert!(
+        reminder_schedule(&h, id).await.is_none(),
+        "the revoke clears the reminder timer"
+    );
+    // A delivery of the timer anyway (one in flight) says nothing.
+    h.f.clock.set(expiry - chrono::TimeDelta::minutes(10));
+    let out = fire(&h, id).await;
+    assert_eq!(out["sent"], serde_json::json!([]), "{out}");
+    assert_eq!(reminders(&h), (vec![], vec![]));
 }

@@ -172,6 +172,7 @@ pub mod aws {
     pub const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/stint-scheduler";
     pub const GRANT_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:stint-grant";
     pub const REVOKE_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:stint-revoke";
+    pub const NOTIFY_FN: &str = "arn:aws:lambda:us-east-1:123456789012:function:stint-notify";
 
     /// `STINT_PROTECTED_RESOURCES` for a function run against this table and schedule group,
     /// as the template would pass it.
@@ -238,6 +239,7 @@ pub mod aws {
                 role_arn: SCHEDULER_ROLE.into(),
                 start_arn: GRANT_FN.into(),
                 expiry_arn: REVOKE_FN.into(),
+                remind_arn: Some(NOTIFY_FN.into()),
             };
             let stint = Stint {
                 store: Arc::new(store.clone()),
@@ -734,6 +736,7 @@ pub mod enforced {
                 role_arn: super::aws::SCHEDULER_ROLE.into(),
                 start_arn: super::aws::GRANT_FN.into(),
                 expiry_arn: super::aws::REVOKE_FN.into(),
+                remind_arn: Some(super::aws::NOTIFY_FN.into()),
             };
             let stint = Stint {
                 store: Arc::new(store.clone()),
@@ -960,6 +963,8 @@ pub mod bad_input {
     pub const ALICE: Caller = Caller::User("alice@example.com", "sre");
     pub const BOB: Caller = Caller::User("bob@example.com", "db-owners");
     pub const CAROL: Caller = Caller::User("carol@example.com", "sre");
+    /// In the example catalog's auditor group.
+    pub const AUDITOR: Caller = Caller::User("audrey@example.com", "audit");
 
     /// A good `POST /requests` body with `patch` applied (null removes a field).
     pub fn body(patch: Value) -> String {
@@ -1050,6 +1055,27 @@ pub mod bad_input {
 
     /// `GET /reviews` with `path`'s query.
     fn reviews(
+        name: &'static str,
+        path: &'static str,
+        caller: Caller,
+        status: u16,
+        error: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            method: "GET",
+            path,
+            on: None,
+            caller,
+            headers: vec![],
+            body: String::new(),
+            status,
+            error: Some(error),
+        }
+    }
+
+    /// `GET /stats` with `path`'s query: the service levels.
+    fn stats(
         name: &'static str,
         path: &'static str,
         caller: Caller,
@@ -1230,6 +1256,18 @@ pub mod bad_input {
             reviews("a period with a day", "/reviews?period=2026-11-01", BOB, 400, bad),
             reviews("an unknown parameter on the reviews", "/reviews?period=2026-11&all=true", BOB, 400, bad),
             reviews("the reviews without a token", "/reviews?period=2026-11", Caller::Nobody, 401, "unauthenticated"),
+            // --- service levels: auditors and admins only, a window that runs forwards, at most 366 days
+            stats("service levels with from after to", "/stats?from=2026-11-30T00:00:00Z&to=2026-11-29T00:00:00Z", AUDITOR, 400, bad),
+            stats("service levels over an empty window", "/stats?from=2026-11-29T00:00:00Z&to=2026-11-29T00:00:00Z", AUDITOR, 400, bad),
+            stats("service levels over two years", "/stats?from=2024-11-01T00:00:00Z&to=2026-11-01T00:00:00Z", AUDITOR, 400, bad),
+            stats("service levels from a word", "/stats?from=yesterday", AUDITOR, 400, bad),
+            stats("service levels to a date without a time", "/stats?to=2026-11-29", AUDITOR, 400, bad),
+            stats("service levels to a time without a zone", "/stats?to=2026-11-29T00:00:00", AUDITOR, 400, bad),
+            stats("service levels in a format there is none of", "/stats?format=pdf", AUDITOR, 400, bad),
+            stats("an unknown parameter on the service levels", "/stats?role=db-read", AUDITOR, 400, bad),
+            stats("service levels for a requester", "/stats", ALICE, 403, "forbidden"),
+            stats("service levels for an approver", "/stats?from=2026-11-01T00:00:00Z&to=2026-11-29T00:00:00Z", BOB, 403, "forbidden"),
+            stats("service levels without a token", "/stats", Caller::Nobody, 401, "unauthenticated"),
             // --- pipelines
             Case {
                 name: "a pipeline request without a ticket",

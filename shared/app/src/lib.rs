@@ -19,6 +19,7 @@ pub mod reviews;
 pub mod revoke;
 pub mod service;
 pub mod slack;
+pub mod stats;
 pub mod telemetry;
 pub mod verify;
 pub mod view;

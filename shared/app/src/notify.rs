@@ -2,7 +2,8 @@
 //! retries. Each send is claimed first and its outcome recorded on stream `notice#<event id>`,
 //! so a redelivered event, even one delivered twice at once, sends nothing twice. A failure is
 //! logged and recorded; it never touches the request itself. Access-review reminders go the
-//! same way, keyed by period, role and deadline step on `notice#review#<period>`. With a Slack
+//! same way, keyed by period, role and deadline step on `notice#review#<period>`, and so do
+//! expiry reminders, keyed by reminder and expiry on `notice#expiry#<request>`. With a Slack
 //! bot token, approvers' messages carry Approve and Deny buttons in the catalog's channel, and
 //! requesters get theirs as a direct message with Extend and I'm done.
 
@@ -17,9 +18,11 @@ use stint_domain::catalog::looks_like_email;
 use stint_domain::ledger::{NoticeCommand, NoticeEvent, NoticeLedger, NoticeRejection};
 use stint_domain::metrics::{observe_notices, Labels, UNKNOWN};
 use stint_domain::notice::{
-    notices_for, review_reminder, slack_message, slack_message_with_buttons, Audience, Notice,
+    expiry_reminder, notices_for, review_reminder, slack_message, slack_message_with_buttons,
+    Audience, Notice,
 };
 use stint_domain::review::{periods_to_remind, reminder_step};
+use stint_domain::timer::TimerKind;
 use stint_domain::{
     Catalog, Envelope, Event, Period, RequestId, RequestState, Role, StoredEvent, StreamId, UserId,
 };
@@ -106,6 +109,13 @@ pub fn review_notice_stream(period: Period) -> Result<StreamId, StoreError> {
     StreamId::new(format!("notice#review#{period}")).map_err(StoreError::InvalidAppend)
 }
 
+/// Where the expiry reminders of one request are recorded: one key per reminder, expiry and
+/// channel, so a redelivered timer sends nothing twice and an extension's new expiry gets its own.
+pub fn expiry_notice_stream(id: RequestId) -> Result<StreamId, StoreError> {
+    StreamId::new(format!("{}expiry#{id}", stint_domain::streams::NOTICE))
+        .map_err(StoreError::InvalidAppend)
+}
+
 impl Notifier {
     /// Tells whoever `event_id` (an event of request `id`) concerns.
     pub async fn notify(&self, id: RequestId, event_id: &str) -> Result<NotifyReport, NotifyError> {
@@ -131,6 +141,53 @@ impl Notifier {
             self.deliver(&stream, prefix, notice, &deliveries, &labels, &mut report)
                 .await?;
         }
+        if !report.failed.is_empty() {
+            return Err(NotifyError::Failed(report.failed));
+        }
+        Ok(report)
+    }
+
+    /// A reminder timer of request `id` fired: reminds the requester that their access ends,
+    /// if that reminder is still due for the grant as it stands (not revoked, not extended past
+    /// it), once per reminder and expiry however often the timer is delivered.
+    pub async fn remind_expiry(
+        &self,
+        id: RequestId,
+        kind: TimerKind,
+    ) -> Result<NotifyReport, NotifyError> {
+        let stored = self.store.read_stream(&id.stream()).await?;
+        let events = stored
+            .iter()
+            .map(|e| Event::from_record(&e.record))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AppError::from)?;
+        let state = RequestState::fold(&events);
+        let now = self.clock.now();
+        let mut report = NotifyReport::default();
+        let due = stint_domain::reminder::due(&state, kind, &self.catalog, now);
+        let Some((reminder, notice)) =
+            due.and_then(|r| expiry_reminder(id, &state, &r, &self.catalog).map(|n| (r, n)))
+        else {
+            tracing::info!(request_id = %id, kind = kind.as_str(), status = %state.status, "no expiry reminder due");
+            return Ok(report);
+        };
+        let req = state.request.as_ref();
+        let role = req.and_then(|r| self.catalog.role(&r.role));
+        let deliveries = self.deliveries(&notice, role, req.map(|r| &r.requester));
+        if deliveries.is_empty() {
+            tracing::warn!(request_id = %id, "no channel reaches the requester for the expiry reminder");
+        }
+        let stream = expiry_notice_stream(id)?;
+        let labels = Labels::of(&state);
+        self.deliver(
+            &stream,
+            &reminder.ledger_key(),
+            &notice,
+            &deliveries,
+            &labels,
+            &mut report,
+        )
+        .await?;
         if !report.failed.is_empty() {
             return Err(NotifyError::Failed(report.failed));
         }

@@ -3,7 +3,7 @@
 
 use crate::checkpoint::{Anchor, CheckpointError};
 use crate::ports::{Archive, EventStore, Mailer, ProviderError, StoreError};
-use crate::render::report::{to_csv, to_html, to_text};
+use crate::render::report::{stats_csv, to_csv, to_html, to_text};
 use chrono::{DateTime, Utc};
 use stint_domain::audit::AuditReport;
 use stint_domain::catalog_history::CatalogEvent;
@@ -140,7 +140,8 @@ pub struct Recipients {
     pub auditors: Vec<String>,
 }
 
-/// Builds the MIME message: an HTML body with a text alternative, and the CSV attached.
+/// Builds the MIME message: an HTML body with a text alternative, the CSV attached, and the
+/// service levels' CSV after it.
 pub fn message(r: &Report, to: &Recipients) -> Result<Vec<u8>, DeliveryError> {
     use lettre::message::header::ContentType;
     use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
@@ -171,10 +172,17 @@ pub fn message(r: &Report, to: &Recipients) -> Result<Vec<u8>, DeliveryError> {
                 .singlepart(SinglePart::plain(to_text(r)))
                 .singlepart(SinglePart::html(to_html(r))),
         )
-        .singlepart(Attachment::new(filename).body(
+        .singlepart(Attachment::new(filename.clone()).body(
             csv,
             ContentType::parse("text/csv; charset=utf-8").map_err(|e| err(&e))?,
-        ));
+        ))
+        // The service levels: a table of their own, not rows of requests.
+        .singlepart(
+            Attachment::new(filename.replace(".csv", "-service-levels.csv")).body(
+                stats_csv(&r.service_levels).map_err(|e| err(&e))?,
+                ContentType::parse("text/csv; charset=utf-8").map_err(|e| err(&e))?,
+            ),
+        );
     Ok(b.multipart(body).map_err(|e| err(&e))?.formatted())
 }
 

@@ -189,7 +189,7 @@ impl Stint {
     /// then `AccessExtended`. A redelivery finds it applied and does nothing.
     pub async fn apply_extension(&self, id: RequestId) -> Result<Loaded, AppError> {
         let st = self.load(id).await?.state;
-        let plan = plan_extend(id, &st, &self.catalog)?;
+        let plan = plan_extend(id, &st, &self.catalog, self.clock.now())?;
         self.run(id, plan).await?;
         self.load(id).await
     }

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use stint_domain::Status;
 
 impl Stint {
-    /// Sets the start and expiry timers of every request that still needs one; returns how many.
+    /// Sets the start, expiry and reminder timers of every request that still needs one; returns
+    /// how many.
     pub async fn rearm_timers(&self) -> Result<usize, AppError> {
         let now = self.clock.now();
         let mut ids = BTreeSet::new();
@@ -38,7 +39,22 @@ impl Stint {
                 }
                 _ => None,
             };
-            if let Some((kind, at)) = timer {
+            // A reminder whose time passed while the process was down still comes, at once, if
+            // the access has not ended: the notice ledger keeps one sent before from going twice.
+            let reminders = match (&st.grant, st.status) {
+                (Some(g), Status::Active) if g.expires_at > now => {
+                    stint_domain::reminder::reminder_times(
+                        g.starts_at,
+                        g.expires_at,
+                        &self.catalog,
+                        chrono::DateTime::<chrono::Utc>::MIN_UTC,
+                    )
+                }
+                _ => vec![],
+            }
+            .into_iter()
+            .map(|(kind, at)| (kind, at.max(now)));
+            for (kind, at) in timer.into_iter().chain(reminders) {
                 self.timers.set(id, kind, at).await?;
                 armed += 1;
             }

@@ -168,13 +168,26 @@ pub fn is_schedule(payload: &Value) -> bool {
         )
 }
 
-/// The notify function: one bus event in, its notices out; or, on its schedule, the access-
-/// review reminders. Failures return an error so EventBridge retries; what was already sent is
+/// The notify function: one bus event in, its notices out; on its schedule, the access-review
+/// reminders; on an expiry reminder's timer, that reminder. Failures return an error so EventBridge retries; what was already sent is
 /// not sent again.
 pub async fn handle_notify(
     notifier: &stint_app::notify::Notifier,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
+    // An expiry reminder's timer (EventBridge Scheduler invokes with the timer's own input).
+    if let Ok(TimerFired { request_id, kind }) =
+        serde_json::from_value::<TimerFired>(event.payload.clone())
+    {
+        if !kind.is_reminder() {
+            return Err(format!("notify does not handle {kind:?} timers").into());
+        }
+        let report = notifier
+            .remind_expiry(request_id, kind)
+            .await
+            .map_err(|e| -> Error { Box::new(e) })?;
+        return Ok(serde_json::to_value(report)?);
+    }
     if is_schedule(&event.payload) {
         let report = notifier
             .remind_reviews()

@@ -253,6 +253,10 @@ pub fn scheduler(sdk: &SdkConfig) -> Result<Arc<dyn Scheduler>, ConfigError> {
         role_arn: var("STINT_SCHEDULER_ROLE_ARN")?,
         start_arn: var("STINT_GRANT_FUNCTION_ARN")?,
         expiry_arn: var("STINT_REVOKE_FUNCTION_ARN")?,
+        // Optional so a deployment without the notify function still grants and revokes.
+        remind_arn: std::env::var("STINT_NOTIFY_FUNCTION_ARN")
+            .ok()
+            .filter(|v| !v.is_empty()),
     };
     Ok(Arc::new(EventBridgeScheduler::new(
         aws_sdk_scheduler::Client::new(sdk),

@@ -1,5 +1,6 @@
 //! EventBridge Scheduler timers: one-time `at()` schedules in the `stint` group that delete
-//! themselves after firing and invoke the grant (start) or revoke (expiry) function.
+//! themselves after firing and invoke the grant (start), revoke (expiry) or notify (expiry
+//! reminders) function.
 
 use super::provider_err;
 use async_trait::async_trait;
@@ -22,6 +23,8 @@ pub struct SchedulerTargets {
     pub start_arn: String,
     /// What an expiry timer invokes (the revoke function).
     pub expiry_arn: String,
+    /// What an expiry reminder invokes (the notify function); none: no reminders are set.
+    pub remind_arn: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +61,13 @@ impl Scheduler for EventBridgeScheduler {
         let arn = match kind {
             TimerKind::Start => &self.targets.start_arn,
             TimerKind::Expiry => &self.targets.expiry_arn,
+            TimerKind::RemindDay | TimerKind::RemindSoon => {
+                self.targets.remind_arn.as_ref().ok_or_else(|| {
+                    ProviderError::Refused(
+                        "no notify function is configured for expiry reminders".into(),
+                    )
+                })?
+            }
         };
         let input = serde_json::to_string(&TimerFired {
             request_id: request,

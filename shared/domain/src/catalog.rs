@@ -475,6 +475,10 @@ pub struct Settings {
     /// ends; unreviewed grants are findings after that. 1 to 90 days.
     #[serde(default = "d14d")]
     pub review_within: AccessDuration,
+    /// The requester is reminded this long before their access expires (and a day before,
+    /// for grants longer than a day). 1 minute to 12 hours.
+    #[serde(default = "d10m")]
+    pub expiry_reminder: AccessDuration,
     /// Every principal pattern must sit under this IAM path.
     #[serde(default = "stint_path")]
     pub principal_path: String,
@@ -498,6 +502,9 @@ fn d24h() -> AccessDuration {
 fn d7d() -> AccessDuration {
     AccessDuration::from_secs(7 * 86_400).expect("constant is valid")
 }
+fn d10m() -> AccessDuration {
+    AccessDuration::from_secs(600).expect("constant is valid")
+}
 fn d14d() -> AccessDuration {
     AccessDuration::from_secs(14 * 86_400).expect("constant is valid")
 }
@@ -515,6 +522,7 @@ impl Default for Settings {
             max_start_ahead: d7d(),
             break_glass_review_within: d24h(),
             review_within: d14d(),
+            expiry_reminder: d10m(),
             principal_path: stint_path(),
             admin_groups: vec![],
             auditor_groups: vec![],
@@ -666,6 +674,12 @@ impl Catalog {
             return Err(err(
                 "settings.review_within",
                 format!("{} is not 1d to 90d", s.review_within),
+            ));
+        }
+        if !(60..=12 * 3_600).contains(&s.expiry_reminder.secs()) {
+            return Err(err(
+                "settings.expiry_reminder",
+                format!("{} is not 1m to 12h", s.expiry_reminder),
             ));
         }
         if let Some(services) = &s.allowed_services {
@@ -1304,6 +1318,26 @@ approvers = {{ groups = ["db-owners"] }}
         for bad in ["12h", "91d", "0s"] {
             let e = Catalog::from_toml(&with(bad)).unwrap_err();
             assert_eq!(e.path, "settings.review_within", "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn expiry_reminders_default_to_ten_minutes_and_stay_between_a_minute_and_half_a_day() {
+        let base = with_role(r#"max_duration = "4h""#);
+        assert_eq!(
+            Catalog::from_toml(&base)
+                .unwrap()
+                .settings
+                .expiry_reminder
+                .secs(),
+            600
+        );
+        let with = |w: &str| format!("[settings]\nexpiry_reminder = \"{w}\"\n{base}");
+        let got = Catalog::from_toml(&with("30m")).unwrap();
+        assert_eq!(got.settings.expiry_reminder.secs(), 1_800);
+        for bad in ["30s", "13h", "0s"] {
+            let e = Catalog::from_toml(&with(bad)).unwrap_err();
+            assert_eq!(e.path, "settings.expiry_reminder", "{bad}: {e}");
         }
     }
 

@@ -6,6 +6,7 @@ use crate::event::RevokeReason;
 use crate::guard::check_reach;
 use crate::ids::{Identity, PrincipalArn, RequestId};
 use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
+use crate::reminder::reminder_times;
 use crate::request::{decide, Command, Rejection, RequestState, Status};
 use crate::timer::TimerKind;
 use chrono::{DateTime, Utc};
@@ -246,7 +247,10 @@ pub fn plan_grant(
                 },
                 OnFailure::Continue,
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+        .collect(),
         then: Some(Command::RecordGrant {
             policy_name: name,
             policy: document,
@@ -320,7 +324,16 @@ pub fn plan_revoke(
                 OnFailure::RevokeFails,
             ),
             cancel_timer(id, TimerKind::Expiry),
-        ],
+        ]
+        .into_iter()
+        // Only reminders still ahead: at expiry they have fired, and the revoke waits for no
+        // call it does not need.
+        .chain(
+            reminder_times(grant.starts_at, grant.expires_at, catalog, now)
+                .into_iter()
+                .map(|(kind, _)| cancel_timer(id, kind)),
+        )
+        .collect(),
         then: Some(command),
     })
 }
@@ -348,6 +361,30 @@ pub fn plan_cancel(
     })
 }
 
+/// The expiry reminders' timers for a grant window: set, or moved by an extension; a reminder
+/// timer not set only costs a reminder, so its failure is logged and the step goes on.
+fn reminder_steps(
+    id: RequestId,
+    starts_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Vec<Step> {
+    reminder_times(starts_at, expires_at, catalog, now)
+        .into_iter()
+        .map(|(kind, at)| {
+            Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind,
+                    at,
+                },
+                OnFailure::Continue,
+            )
+        })
+        .collect()
+}
+
 fn cancel_timer(request: RequestId, kind: TimerKind) -> Step {
     // A timer left behind fires into a decision that does nothing.
     Step::new(Effect::CancelTimer { request, kind }, OnFailure::Continue)
@@ -355,7 +392,12 @@ fn cancel_timer(request: RequestId, kind: TimerKind) -> Step {
 
 /// Applying an approved extension: IAM must hold what Stint records, so the policy is put
 /// again with the new window and the expiry timer moved before `AccessExtended` is recorded.
-pub fn plan_extend(id: RequestId, st: &RequestState, catalog: &Catalog) -> Result<Plan, Rejection> {
+pub fn plan_extend(
+    id: RequestId,
+    st: &RequestState,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Plan, Rejection> {
     let (Some(req), Some(grant), Some(until)) =
         (st.request.as_ref(), st.grant.as_ref(), st.pending_extension)
     else {
@@ -394,7 +436,10 @@ pub fn plan_extend(id: RequestId, st: &RequestState, catalog: &Catalog) -> Resul
                 },
                 OnFailure::Stop,
             ),
-        ],
+        ]
+        .into_iter()
+        .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
+        .collect(),
         then: Some(Command::ApplyExtension),
     })
 }

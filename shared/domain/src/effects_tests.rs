@@ -35,11 +35,23 @@ fn effects(plan: &Plan) -> Vec<(&'static str, OnFailure)> {
                     kind: TimerKind::Start,
                     ..
                 } => "SetStartTimer",
+                Effect::SetTimer {
+                    kind: TimerKind::RemindSoon,
+                    ..
+                } => "SetReminder",
+                Effect::SetTimer {
+                    kind: TimerKind::RemindDay,
+                    ..
+                } => "SetDayReminder",
                 Effect::SetTimer { .. } => "SetExpiryTimer",
                 Effect::CancelTimer {
                     kind: TimerKind::Start,
                     ..
                 } => "CancelStartTimer",
+                Effect::CancelTimer {
+                    kind: TimerKind::RemindSoon,
+                    ..
+                } => "CancelReminder",
                 Effect::CancelTimer { .. } => "CancelTimer",
                 Effect::CheckPrincipal { .. } => "CheckPrincipal",
                 Effect::CheckPolicyBudget { .. } => "CheckPolicyBudget",
@@ -65,9 +77,19 @@ fn an_approved_request_is_checked_then_granted_then_timed_then_recorded() {
             ("CheckPrincipal", OnFailure::GrantFails),
             ("CheckPolicyBudget", OnFailure::GrantFails),
             ("PutPolicy", OnFailure::GrantFails),
-            ("SetExpiryTimer", OnFailure::Continue)
+            ("SetExpiryTimer", OnFailure::Continue),
+            ("SetReminder", OnFailure::Continue)
         ]
     );
+    let reminder = plan.steps.iter().find_map(|s| match s.effect {
+        Effect::SetTimer {
+            kind: TimerKind::RemindSoon,
+            at,
+            ..
+        } => Some(at),
+        _ => None,
+    });
+    assert_eq!(reminder, Some(expires_at - TimeDelta::minutes(10)));
     assert!(matches!(plan.then, Some(Command::RecordGrant { .. })));
 }
 
@@ -238,7 +260,8 @@ fn an_early_revoke_deletes_first_puts_no_cutoff_and_clears_the_timer() {
         effects(&plan),
         [
             ("DeletePolicy", OnFailure::RevokeFails),
-            ("CancelTimer", OnFailure::Continue)
+            ("CancelTimer", OnFailure::Continue),
+            ("CancelReminder", OnFailure::Continue)
         ]
     );
     assert!(matches!(
@@ -371,14 +394,22 @@ fn an_approved_extension_is_not_the_expiry_until_iam_holds_it() {
 #[test]
 fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
     let st = extended("30m");
-    let plan = plan_extend(id(), &st, &catalog()).unwrap();
+    let plan = plan_extend(id(), &st, &catalog(), t0() + TimeDelta::minutes(50)).unwrap();
     assert_eq!(
         effects(&plan),
         [
             ("PutPolicy", OnFailure::Stop),
-            ("SetExpiryTimer", OnFailure::Stop)
+            ("SetExpiryTimer", OnFailure::Stop),
+            ("SetReminder", OnFailure::Continue)
         ]
     );
+    // The reminder moves with the expiry: ten minutes before the new one.
+    assert!(plan.steps.iter().any(|s| s.effect
+        == Effect::SetTimer {
+            request: id(),
+            kind: TimerKind::RemindSoon,
+            at: t0() + TimeDelta::minutes(80),
+        }));
     let Effect::PutPolicy { document, .. } = &plan.steps[0].effect else {
         unreachable!()
     };
@@ -404,7 +435,7 @@ fn an_extension_puts_the_policy_with_the_new_window_before_it_is_recorded() {
     assert_eq!(applied.expires_at(), Some(t0() + TimeDelta::minutes(90)));
     assert_eq!(applied.pending_extension, None);
     // A redelivered ApplyExtension (or its bus event) has nothing left to do.
-    assert!(plan_extend(id(), &applied, &c).unwrap().is_empty());
+    assert!(plan_extend(id(), &applied, &c, t0()).unwrap().is_empty());
     assert_eq!(
         decide(&applied, &Command::ApplyExtension, &c, t0()),
         Ok(vec![])

@@ -25,10 +25,12 @@ pub mod oncall;
 pub mod policy;
 pub mod protected;
 pub mod recorded;
+pub mod reminder;
 pub mod report;
 pub mod request;
 pub mod review;
 pub mod slack;
+pub mod stats;
 pub mod streams;
 pub mod tag;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use super::catalog::Catalog;
 use super::event::{AccessRequested, Event, EventBody, Source};
 use super::ids::{RequestId, RoleName};
+use super::reminder::ExpiryReminder;
 use super::request::{RequestState, Status};
 use super::review::{PeriodReview, ReminderStep};
 use super::slack::{extend_basis, extend_step, ActionKind, ButtonValue};
@@ -295,6 +296,76 @@ pub fn review_reminder(
         // `urgent` is break-glass's emphasis; an overdue review says so in its title.
         urgent: false,
         actions: vec![],
+    }
+}
+
+/// The reminder to a requester that their access ends soon: when, how long is left, and how to
+/// extend it where the role lets them (the Extend button, the console's page, the CLI), with
+/// I'm done to give it up early.
+pub fn expiry_reminder(
+    id: RequestId,
+    state: &RequestState,
+    reminder: &ExpiryReminder,
+    catalog: &Catalog,
+) -> Option<Notice> {
+    let req = state.request.as_ref()?;
+    let mut fields = request_fields(req);
+    fields.push(("Expires".into(), at(&reminder.expires_at)));
+    fields.push(("Time left".into(), span(reminder.left)));
+    match reminder.extend_by {
+        Some(step) => fields.push((
+            "Extend with".into(),
+            format!("stint extend {id} --for {step}"),
+        )),
+        None => fields.push((
+            "Extension".into(),
+            format!("ask an approver of {} to extend it", req.role),
+        )),
+    }
+    let mut actions = actions_for(id, Audience::Requester, state, catalog);
+    if reminder.extend_by.is_none() {
+        actions.retain(|a| a.kind != ActionKind::Extend);
+    }
+    Some(Notice {
+        request_id: Some(id),
+        audience: Audience::Requester,
+        title: format!(
+            "Your access to {} expires in {}",
+            req.role,
+            span(reminder.left)
+        ),
+        fields,
+        link: catalog
+            .notify
+            .link
+            .as_ref()
+            .map(|l| l.replace("{id}", &id.to_string())),
+        urgent: false,
+        actions,
+    })
+}
+
+/// A time left in words: "1 day", "2 hours 5 minutes", "10 minutes".
+fn span(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, minutes) = (secs / 86_400, secs % 86_400 / 3_600, secs % 3_600 / 60);
+    let unit = |n: i64, one: &str| match n {
+        0 => None,
+        1 => Some(format!("1 {one}")),
+        n => Some(format!("{n} {one}s")),
+    };
+    let parts: Vec<String> = [
+        unit(days, "day"),
+        unit(hours, "hour"),
+        unit(minutes, "minute"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "less than a minute".into()
+    } else {
+        parts.join(" ")
     }
 }
 
@@ -674,6 +745,67 @@ mod tests {
             let st = revoked.iter().fold(st, crate::apply);
             assert!(notices_for(id, granted, &st, &c)[0].actions.is_empty());
         }
+    }
+
+    #[test]
+    fn an_expiry_reminder_tells_the_requester_when_and_offers_the_extension_the_role_allows() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap();
+        for (role, self_extend) in [("db-read", true), ("db-write", false)] {
+            let (id, ev, mut c) = submit(role, false);
+            let name = RoleName::parse(role).unwrap();
+            c.roles.get_mut(&name).unwrap().self_extend = self_extend;
+            c.roles.get_mut(&name).unwrap().approvers.required = 1;
+            let mut st = RequestState::fold(&ev);
+            for cmd in [
+                Command::Approve {
+                    approver: Identity::new(
+                        UserId::parse("bob@example.com").unwrap(),
+                        c.roles[&name].approvers.groups.clone(),
+                    ),
+                    comment: None,
+                },
+                Command::RecordGrant {
+                    policy_name: "stint-x".into(),
+                    policy: json!({}),
+                },
+            ] {
+                let evs = decide(&st, &cmd, &c, at).unwrap();
+                st = evs.iter().fold(st, crate::apply);
+            }
+            let expiry = st.grant.as_ref().unwrap().expires_at;
+            let soon = expiry - chrono::TimeDelta::minutes(10);
+            let r =
+                crate::reminder::due(&st, crate::timer::TimerKind::RemindSoon, &c, soon).unwrap();
+            let n = expiry_reminder(id, &st, &r, &c).unwrap();
+            assert_eq!(n.audience, Audience::Requester);
+            assert_eq!(
+                n.title,
+                format!("Your access to {role} expires in 10 minutes")
+            );
+            assert_eq!(
+                n.link.as_deref(),
+                Some(format!("https://stint.example.com/requests/{id}").as_str())
+            );
+            let got: Vec<String> = buttons(&slack_message_with_buttons(&n))
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            if self_extend {
+                assert_eq!(got, ["stint_extend", "stint_done", "link"]);
+                let step = c.roles[&name].default_duration;
+                assert!(n.fields.contains(&(
+                    "Extend with".into(),
+                    format!("stint extend {id} --for {step}")
+                )));
+            } else {
+                assert_eq!(got, ["stint_done", "link"]);
+                assert!(n.fields.iter().any(|(k, v)| k == "Extension"
+                    && v == &format!("ask an approver of {role} to extend it")));
+            }
+        }
+        assert_eq!(span(chrono::TimeDelta::days(1)), "1 day");
+        assert_eq!(span(chrono::TimeDelta::minutes(125)), "2 hours 5 minutes");
+        assert_eq!(span(chrono::TimeDelta::seconds(20)), "less than a minute");
     }
 
     #[test]

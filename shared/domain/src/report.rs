@@ -5,6 +5,7 @@ use super::event::Source;
 use super::log::{ChainBreak, Hash};
 use super::request::{RequestState, Status};
 use super::review::{Coverage, Period, PeriodReview, Verdict};
+use super::stats::{ServiceLevels, StatsBuilder};
 use super::RequestId;
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
@@ -298,6 +299,9 @@ pub struct Report {
     pub reviews: Vec<ReviewCoverage>,
     /// The catalog versions recorded in the period, oldest first.
     pub catalog_changes: Vec<CatalogChangeRow>,
+    /// Time to approve, approved-to-granted and revoke lag percentiles, as `GET /stats` gives
+    /// them for the same period.
+    pub service_levels: ServiceLevels,
 }
 
 /// A catalog version first loaded in the period: who could request and approve what changed
@@ -401,6 +405,7 @@ pub struct ReportBuilder {
     tampered: Vec<Finding>,
     reviews: Vec<ReviewCoverage>,
     catalog_changes: Vec<CatalogChangeRow>,
+    stats: StatsBuilder,
 }
 
 impl ReportBuilder {
@@ -433,6 +438,7 @@ impl ReportBuilder {
             tampered: Vec::new(),
             reviews: Vec::new(),
             catalog_changes: Vec::new(),
+            stats: StatsBuilder::new(from, to),
         }
     }
 
@@ -467,6 +473,7 @@ impl ReportBuilder {
         let Some(row) = ReportRow::from_state(id, s, self.now) else {
             return;
         };
+        self.stats.add(s);
         let sum = &mut self.summary;
         sum.requests += 1;
         *sum.by_role.entry(row.role.clone()).or_default() += 1;
@@ -556,6 +563,7 @@ impl ReportBuilder {
             anchoring: self.anchoring,
             reviews: self.reviews,
             catalog_changes: self.catalog_changes,
+            service_levels: self.stats.finish(),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Timers: the one-time triggers that grant at a scheduled start and revoke at expiry, and
-//! the message they deliver.
+//! Timers: the one-time triggers that grant at a scheduled start, revoke at expiry and remind
+//! the requester before it, and the message they deliver.
 
 use crate::ids::RequestId;
 use serde::{Deserialize, Serialize};
@@ -11,6 +11,10 @@ pub enum TimerKind {
     Start,
     /// Revoke at expiry.
     Expiry,
+    /// Remind the requester a day before expiry (grants longer than a day).
+    RemindDay,
+    /// Remind the requester shortly before expiry (`settings.expiry_reminder`, 10 minutes).
+    RemindSoon,
 }
 
 impl TimerKind {
@@ -18,6 +22,24 @@ impl TimerKind {
         match self {
             TimerKind::Start => format!("stint-start-{id}"),
             TimerKind::Expiry => format!("stint-expiry-{id}"),
+            TimerKind::RemindDay => format!("stint-remind-day-{id}"),
+            TimerKind::RemindSoon => format!("stint-remind-{id}"),
+        }
+    }
+
+    /// The expiry reminders, which the notify function handles.
+    pub const REMINDERS: [TimerKind; 2] = [TimerKind::RemindDay, TimerKind::RemindSoon];
+
+    pub fn is_reminder(self) -> bool {
+        Self::REMINDERS.contains(&self)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerKind::Start => "start",
+            TimerKind::Expiry => "expiry",
+            TimerKind::RemindDay => "remind_day",
+            TimerKind::RemindSoon => "remind_soon",
         }
     }
 }

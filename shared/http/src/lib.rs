@@ -631,6 +631,53 @@ async fn report(
     Ok(([(http::header::CONTENT_TYPE, ctype)], body).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    format: Option<String>,
+}
+
+/// `GET /stats`: p50, p90 and p99 of time to approve, approved-to-granted and revoke lag per
+/// role and source, for auditors and admins. Default window: the last seven whole days.
+async fn stats(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    if !api.stint.catalog.is_auditor(&who) {
+        return Err(ApiError::Forbidden(
+            "service levels are for the auditor and admin groups".into(),
+        ));
+    }
+    let (default_from, default_to) = stint_domain::report::last_days(api.stint.clock.now(), 7);
+    let (from, to) = (q.from.unwrap_or(default_from), q.to.unwrap_or(default_to));
+    if let Some(problem) = stint_app::stats::window_problem(from, to) {
+        return Err(ApiError::bad("from", problem));
+    }
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv") {
+        return Err(ApiError::bad(
+            "format",
+            format!("{format:?} is not json or csv"),
+        ));
+    }
+    let got = stint_app::stats::compile(api.stint.store.as_ref(), from, to)
+        .await
+        .map_err(|e| ApiError::App(e.into()))?;
+    if format == "csv" {
+        let body = stint_app::render::report::stats_csv(&got.levels)
+            .map_err(|e| ApiError::bad("format", e.to_string()))?;
+        return Ok((
+            [(http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            body,
+        )
+            .into_response());
+    }
+    Ok(Json(got).into_response())
+}
+
 /// The checkpoints' public key, for auditors to verify checkpoints and evidence packs with.
 /// Public by nature, so no token is needed; it says which algorithm and gives a fingerprint.
 async fn checkpoint_key(State(api): State<Api>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -679,6 +726,7 @@ fn requests_routes() -> Routes {
         ("GET", "/reports", get(report)),
         ("GET", "/checkpoints/key", get(checkpoint_key)),
         ("GET", "/reviews", get(reviews)),
+        ("GET", "/stats", get(stats)),
         ("POST", "/pipeline/requests", post(pipeline::create)),
         ("GET", "/pipeline/requests/{id}", get(pipeline::show)),
     ]

@@ -21,11 +21,13 @@ pub enum Provider {
     Aws(Arc<dyn AccessProvider>),
 }
 
-/// What the notifier task does next: tell people about one stored event, or remind reviewers.
+/// What the notifier task does next: tell people about one stored event, remind reviewers, or
+/// remind a requester that their access ends.
 #[derive(Debug, Clone)]
 enum NoticeJob {
     Event(stint_domain::RequestId, String),
     RemindReviews,
+    RemindExpiry(stint_domain::RequestId, TimerKind),
 }
 
 pub struct LocalBroker {
@@ -165,6 +167,13 @@ impl LocalBroker {
         let now = self.stint.clock.now();
         for (id, kind) in self.timers.due(now) {
             step.timers_fired += 1;
+            if kind.is_reminder() {
+                // The notify function's timer in AWS: on the notifier's task, like every notice.
+                if self.notices.send(NoticeJob::RemindExpiry(id, kind)).is_ok() {
+                    step.notices_queued += 1;
+                }
+                continue;
+            }
             let result = match kind {
                 TimerKind::Start => self.stint.grant(id).await.map(|o| format!("{o:?}")),
                 TimerKind::Expiry => self
@@ -172,6 +181,7 @@ impl LocalBroker {
                     .revoke(id, RevokeReason::Expired, None)
                     .await
                     .map(|o| format!("{o:?}")),
+                TimerKind::RemindDay | TimerKind::RemindSoon => continue,
             };
             match result {
                 Ok(out) => tracing::info!(request_id = %id, ?kind, %out, "timer fired"),
@@ -218,6 +228,17 @@ impl LocalBroker {
                                 Ok(_) => {}
                                 Err(e) => {
                                     tracing::error!(request_id = %id, error = %e, "notification failed")
+                                }
+                            }
+                        }
+                        NoticeJob::RemindExpiry(id, kind) => {
+                            match notifier.remind_expiry(id, kind).await {
+                                Ok(r) if !r.sent.is_empty() => {
+                                    tracing::info!(request_id = %id, sent = ?r.sent, "expiry reminder sent")
+                                }
+                                Ok(_) => {}
+                                Err(e) => {
+                                    tracing::error!(request_id = %id, error = %e, "expiry reminder failed")
                                 }
                             }
                         }

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 use stint_domain::report::{CatalogChangeRow, Finding, Report, ReportRow};
+use stint_domain::stats::ServiceLevels;
 
 fn t(v: &Option<DateTime<Utc>>) -> String {
     v.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
@@ -261,6 +262,103 @@ fn reviews_text(r: &Report, s: &mut String) {
     }
 }
 
+/// The service levels' CSV columns: one row per measure, role and source (`*` for all).
+pub const STATS_CSV_HEADER: [&str; 8] = [
+    "measure", "role", "source", "count", "p50_ms", "p90_ms", "p99_ms", "max_ms",
+];
+
+/// The service levels as RFC 4180 CSV (`GET /stats?format=csv`, and the report's second
+/// attachment). Role names come from the catalog, so they are neutralised like any text.
+pub fn stats_csv(levels: &ServiceLevels) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(STATS_CSV_HEADER)?;
+    for r in &levels.rows {
+        let l = &r.levels;
+        w.write_record([
+            r.measure.as_str().to_owned(),
+            csv_text(&r.role).into_owned(),
+            csv_text(&r.source).into_owned(),
+            l.count.to_string(),
+            l.p50_ms.to_string(),
+            l.p90_ms.to_string(),
+            l.p99_ms.to_string(),
+            l.max_ms.to_string(),
+        ])?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Milliseconds as people read them: "850 ms", "4.2 s", "12 min 5 s", "3 h 10 min".
+pub fn duration_ms(ms: i64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1_000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {} s", ms / 60_000, ms % 60_000 / 1_000)
+    } else {
+        format!("{} h {} min", ms / 3_600_000, ms % 3_600_000 / 60_000)
+    }
+}
+
+/// The service-levels table: a row per measure, role and source, percentiles in words.
+pub fn service_levels_html(levels: &ServiceLevels) -> Markup {
+    html! {
+        h2 { "Service levels" }
+        @if levels.rows.is_empty() {
+            p { "Nothing was approved, granted or revoked at expiry in this period." }
+        } @else {
+            p { "Percentiles by nearest rank; * is every role or source. Revoke lag counts grants that ran to their expiry." }
+            table {
+                tr {
+                    th { "measure" } th { "role" } th { "source" } th { "count" }
+                    th { "p50" } th { "p90" } th { "p99" } th { "max" }
+                }
+                @for r in &levels.rows {
+                    tr {
+                        td { (r.measure.as_str()) } td { (r.role) } td { (r.source) }
+                        td { (r.levels.count) }
+                        td { (duration_ms(r.levels.p50_ms)) } td { (duration_ms(r.levels.p90_ms)) }
+                        td { (duration_ms(r.levels.p99_ms)) } td { (duration_ms(r.levels.max_ms)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The service levels as aligned plain-text lines (the email, and `stint stats`).
+pub fn service_levels_text(levels: &ServiceLevels) -> String {
+    let mut s = String::new();
+    if levels.rows.is_empty() {
+        s.push_str("Nothing was approved, granted or revoked at expiry in this period.\n");
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "{:<20} {:<16} {:<12} {:>6} {:>14} {:>14} {:>14}",
+        "measure", "role", "source", "count", "p50", "p90", "p99"
+    );
+    for r in &levels.rows {
+        let l = &r.levels;
+        let _ = writeln!(
+            s,
+            "{:<20} {:<16} {:<12} {:>6} {:>14} {:>14} {:>14}",
+            r.measure.as_str(),
+            r.role,
+            r.source,
+            l.count,
+            duration_ms(l.p50_ms),
+            duration_ms(l.p90_ms),
+            duration_ms(l.p99_ms)
+        );
+    }
+    s
+}
+
 /// Rows shown in the HTML page; the CSV always has them all.
 pub const HTML_ROWS: usize = 2_000;
 
@@ -358,6 +456,7 @@ pub fn to_html(r: &Report) -> String {
                         li.bad[matches!(f, Finding::ChainBroken { .. })] { (describe(f)) }
                     }
                 }
+                (service_levels_html(&r.service_levels))
                 (reviews_html(r))
                 (catalog_changes_html(&r.catalog_changes))
                 h2 { "Requests" }
@@ -547,6 +646,8 @@ pub fn to_text(r: &Report) -> String {
     for f in &r.findings {
         let _ = writeln!(s, "- {}", describe(f));
     }
+    let _ = writeln!(s, "\nService levels (nearest-rank percentiles):");
+    s.push_str(&service_levels_text(&r.service_levels));
     reviews_text(r, &mut s);
     catalog_changes_text(&mut s, &r.catalog_changes);
     s
@@ -613,6 +714,7 @@ mod tests {
             hours_by_day: [("2026-11-20".to_owned(), hours)].into(),
             reviews: vec![],
             catalog_changes: vec![],
+            service_levels: stint_domain::stats::StatsBuilder::new(at(0), at(23)).finish(),
         }
     }
 
