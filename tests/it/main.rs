@@ -29,6 +29,7 @@ mod least_privilege;
 mod lifecycle;
 mod local_mode;
 mod notify;
+mod orgs;
 mod reports;
 mod reviews;
 mod slack;

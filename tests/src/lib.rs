@@ -246,6 +246,7 @@ pub mod aws {
                 access: Arc::new(IamAccessProvider::new(iam.clone())),
                 timers: Arc::new(EventBridgeScheduler::new(scheduler.clone(), targets)),
                 retry: RetryPolicy::IMMEDIATE,
+                accounts: None,
             };
             Fixture {
                 stint,
@@ -742,6 +743,7 @@ pub mod enforced {
                 access: Arc::new(IamAccessProvider::new(iam.clone())),
                 timers: Arc::new(EventBridgeScheduler::new(scheduler, targets)),
                 retry: RetryPolicy::IMMEDIATE,
+                accounts: None,
             };
             World {
                 stint,

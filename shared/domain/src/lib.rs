@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod log;
 pub mod notice;
 pub mod oncall;
+pub mod org;
 pub mod policy;
 pub mod protected;
 pub mod recorded;
