@@ -379,6 +379,17 @@ async fn a_role_scoped_to_an_ou_grants_in_each_of_its_accounts_and_never_in_othe
             m.id
         );
     }
+    // Someone who may not request the role learns nothing of its accounts.
+    let eve = stint_tests::who("eve@example.com", &["marketing"]);
+    let err =
+        w.f.stint
+            .submit(&eve, w.ask("dev-oncall", &w.prod_accounts[0].oncall))
+            .await
+            .expect_err("refused");
+    assert!(
+        matches!(err, AppError::Rejected(Rejection::NotAllowedToRequest(_))),
+        "{err:?}"
+    );
     // `stint accounts`: what the role resolves to now.
     let listed =
         w.f.stint
@@ -726,4 +737,199 @@ resources = ["arn:aws:s3:::dev-logs/*"]
             !refused,
         );
     }
+}
+
+/// The member account's trust, judged on `infra/member-account.yaml` as written: the emulator
+/// does not evaluate a trust policy across accounts (nor `aws:PrincipalOrgID` at all), so this
+/// is the proof that only the hub's grant and revoke roles, narrowed by the organisation or an
+/// external id, may assume it, and that the role stays outside `role/stint/` under a boundary.
+#[test]
+fn the_member_role_trusts_only_the_hubs_grant_and_revoke_roles() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/member-account.yaml");
+    let t: Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).expect("template")).expect("YAML");
+    let role = &t["Resources"]["TargetRole"]["Properties"];
+    let text = |v: &Value| match v {
+        Value::Tagged(t) => format!("{}:{}", t.tag, text_of(&t.value)),
+        other => text_of(other),
+    };
+    fn text_of(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            Value::Sequence(s) => s.iter().map(text_of).collect::<Vec<_>>().join(","),
+            Value::Tagged(t) => format!("{}:{}", t.tag, text_of(&t.value)),
+            other => format!("{other:?}"),
+        }
+    }
+    let statements = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("trust statements");
+    assert_eq!(statements.len(), 1, "one trust statement");
+    let st = &statements[0];
+    assert_eq!(st["Effect"].as_str(), Some("Allow"));
+    assert_eq!(st["Action"].as_str(), Some("sts:AssumeRole"));
+    let principals: Vec<String> = st["Principal"]["AWS"]
+        .as_sequence()
+        .expect("AWS principals")
+        .iter()
+        .map(text)
+        .collect();
+    let open = principals
+        .iter()
+        .any(|p| p.contains('*') || p.ends_with(":root"));
+    assert_eq!(
+        principals,
+        ["!Ref:HubGrantRoleArn", "!Ref:HubRevokeRoleArn"],
+        "only the hub's grant and revoke roles"
+    );
+    let cond = &st["Condition"]["StringEquals"];
+    assert!(text(&cond["aws:PrincipalOrgID"]).contains("OrganizationId"));
+    assert!(text(&cond["sts:ExternalId"]).contains("ExternalId"));
+    // One of the two must be set: the template's rule refuses a stack with neither.
+    let rule = text(&t["Rules"]["OrganizationOrExternalId"]["Assertions"][0]["Assert"]);
+    assert!(
+        rule.contains("OrganizationId") && rule.contains("ExternalId"),
+        "{rule}"
+    );
+    proof::attack(
+        "member-account role assumable by principals other than the hub's grant and revoke",
+        "another principal in the hub or another account",
+        open,
+    );
+    // Outside role/stint/ (no grant can land on it), under a boundary, rights on role/stint/*.
+    assert_eq!(role["Path"].as_str(), Some("/stint-hub/"));
+    assert_eq!(text(&role["PermissionsBoundary"]), "!Ref:Boundary");
+    for doc in [
+        &role["Policies"][0]["PolicyDocument"],
+        &t["Resources"]["Boundary"]["Properties"]["PolicyDocument"],
+    ] {
+        for st in doc["Statement"].as_sequence().expect("statements") {
+            assert_eq!(st["Effect"].as_str(), Some("Allow"));
+            let actions: Vec<String> = st["Action"]
+                .as_sequence()
+                .expect("actions")
+                .iter()
+                .map(text)
+                .collect();
+            assert_eq!(
+                actions,
+                [
+                    "iam:GetRole",
+                    "iam:ListRolePolicies",
+                    "iam:GetRolePolicy",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy"
+                ]
+            );
+            assert_eq!(
+                text(&st["Resource"]),
+                "!Sub:arn:${AWS::Partition}:iam::${AWS::AccountId}:role/stint/*"
+            );
+        }
+    }
+}
+
+/// The hub's side: only grant and revoke may assume member roles, and only the member role.
+#[test]
+fn only_grant_and_revoke_may_assume_member_roles() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let t: Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).expect("template")).expect("YAML");
+    let mut assumers = Vec::new();
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        for policy in res["Properties"]["Policies"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for st in policy["Statement"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let actions = format!("{:?}", st["Action"]);
+                if actions.contains("sts:") {
+                    assert_eq!(st["Action"].as_str(), Some("sts:AssumeRole"));
+                    let Value::Tagged(sub) = &st["Resource"] else {
+                        panic!("a !Sub resource");
+                    };
+                    assert_eq!(
+                        sub.value.as_str(),
+                        Some("arn:${AWS::Partition}:iam::*:role/stint-hub/${MemberRoleName}")
+                    );
+                    assumers.push(name.as_str().expect("name").to_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(assumers, ["GrantFunction", "RevokeFunction"]);
+}
+
+/// `GET /accounts` as API Gateway hands it over: the caller's roles with what they resolve to;
+/// a role the caller may neither request nor approve is 403, an unknown one 400, a bad query
+/// 400; nothing is ever appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_a_roles_accounts_to_those_who_may_see_the_role() {
+    let w = OrgWorld::new().await;
+    let app = stint_http::router(w.f.api());
+    let call = |query: &str, user: &str, groups: &str| {
+        let mut ev = stint_tests::sample("apigw-list-reviews.json");
+        ev["routeKey"] = serde_json::json!("GET /accounts");
+        ev["requestContext"]["routeKey"] = serde_json::json!("GET /accounts");
+        ev["rawPath"] = serde_json::json!("/accounts");
+        ev["requestContext"]["http"]["path"] = serde_json::json!("/accounts");
+        ev["rawQueryString"] = serde_json::json!(query);
+        let params: serde_json::Map<String, serde_json::Value> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+            .collect();
+        ev["queryStringParameters"] = serde_json::Value::Object(params);
+        let claims = &mut ev["requestContext"]["authorizer"]["jwt"]["claims"];
+        claims["email"] = serde_json::json!(user);
+        claims["sub"] = serde_json::json!(format!("{user}-sub"));
+        claims["groups"] = serde_json::json!(groups);
+        let app = app.clone();
+        async move { crate::support::call_router(&app, &ev).await }
+    };
+    let before =
+        w.f.log(t0() - TimeDelta::days(1), t0() + TimeDelta::days(1))
+            .await
+            .len();
+    let (status, body) = call("role=dev-oncall", "alice@example.com", "[sre]").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["roles"][0]["role"], "dev-oncall");
+    assert_eq!(
+        body["roles"][0]["covered"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let (status, body) = call("", "bob@example.com", "[db-owners]").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["roles"].as_array().map(Vec::len), Some(3));
+    assert_eq!(body["roles"][1]["refused_management"], w.hub.as_str());
+    let (status, body) = call("role=dev-oncall", "eve@example.com", "[marketing]").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("not_allowed_to_request"))
+    );
+    let (status, body) = call("", "eve@example.com", "[marketing]").await;
+    assert_eq!(
+        (status, body["roles"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (status, body) = call("role=no-such-role", "alice@example.com", "[sre]").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unknown_role")),
+        "{body}"
+    );
+    let (status, body) = call("account=123", "alice@example.com", "[sre]").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    let after =
+        w.f.log(t0() - TimeDelta::days(1), t0() + TimeDelta::days(1))
+            .await
+            .len();
+    assert_eq!(before, after, "reads append nothing");
 }

@@ -209,6 +209,64 @@ resources = ["arn:aws:s3:::dev-logs/*"]
     }
 
     #[test]
+    fn account_placeholders_only_with_accounts_and_never_on_member_roles() {
+        let base = |accounts: &str, principal: &str, path: &str| {
+            format!(
+                r#"
+[settings]
+principal_path = "{path}"
+[roles.r]
+{accounts}
+principals = ["{principal}"]
+default_duration = "1h"
+max_duration = "4h"
+requesters = {{ groups = ["eng"] }}
+approvers = {{ groups = ["leads"] }}
+[[roles.r.statements]]
+actions = ["s3:GetObject"]
+resources = ["arn:aws:s3:::dev-logs/*"]
+"#
+            )
+        };
+        let load = |a: &str, p: &str, path: &str| Catalog::from_toml(&base(a, p, path));
+        let any = "arn:aws:iam::{account}:role/stint/dev";
+        let fixed = "arn:aws:iam::123456789012:role/stint/dev";
+        assert!(load(r#"accounts = ["ou-ab12-cdef3456"]"#, any, "/stint/").is_ok());
+        let e = load("", any, "/stint/").unwrap_err();
+        assert!(e.message.contains("names no accounts"), "{e}");
+        let e = load(r#"accounts = ["r-ab12"]"#, fixed, "/stint/").unwrap_err();
+        assert!(e.message.contains("must use {account}"), "{e}");
+        let e = load(
+            r#"accounts = ["r-ab12"]"#,
+            "arn:aws:iam::{account}:role/stint/{account}",
+            "/stint/",
+        )
+        .unwrap_err();
+        assert!(e.path.ends_with("principals[0]"), "{e}");
+        let e = load(r#"accounts = ["nope"]"#, any, "/stint/").unwrap_err();
+        assert!(e.path.starts_with("roles.r.accounts"), "{e}");
+        let e = load("allow_management_account = true", fixed, "/stint/").unwrap_err();
+        assert!(e.path.ends_with("allow_management_account"), "{e}");
+        // A catalog that moves its principal path onto the member roles cannot reach them.
+        let e = load(
+            r#"accounts = ["r-ab12"]"#,
+            "arn:aws:iam::{account}:role/stint-hub/stint-target",
+            "/stint-hub/",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("Stint's own roles"), "{e}");
+    }
+
+    #[test]
+    fn an_account_placeholder_matches_only_the_principals_own_account() {
+        let (_, r) = role(r#"["r-ab12"]"#, false);
+        let p = |a: &str| crate::ids::PrincipalArn::parse(a).unwrap();
+        assert!(r.allows_principal(&p("arn:aws:iam::111111111111:role/stint/dev")));
+        assert!(!r.allows_principal(&p("arn:aws:iam::111111111111:role/stint/other")));
+        assert!(!r.allows_principal(&p("arn:aws:iam::111111111111:role/stint/x/dev")));
+    }
+
+    #[test]
     fn targets_parse_by_shape() {
         assert_eq!(
             OrgTarget::parse("123456789012").unwrap(),

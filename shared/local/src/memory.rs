@@ -254,3 +254,75 @@ impl EventStore for PublishingStore {
         self.inner.scan_raw()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stint_app::clock::ManualClock;
+    use stint_domain::recorded::RecordedEvent;
+
+    fn arn(a: &str) -> PrincipalArn {
+        PrincipalArn::parse(a).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_put_and_delete_records_its_account_assumed_role_and_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn EventStore> =
+            Arc::new(crate::sqlite::SqliteEventStore::open(&dir.path().join("e.db")).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+        ));
+        let provider = RecordingProvider::new(store.clone(), clock).across_accounts(
+            "111111111111",
+            "arn:aws:iam::{account}:role/stint-hub/stint-target",
+        );
+        let session = provider.with_session("stint-01JREQUEST").unwrap();
+        let hub = arn("arn:aws:iam::111111111111:role/stint/oncall");
+        let member = arn("arn:aws:iam::222222222222:role/stint/oncall");
+        session
+            .put_policy(&member, "stint-x", &serde_json::json!({}))
+            .await
+            .unwrap();
+        session.delete_policy(&member, "stint-x").await.unwrap();
+        provider
+            .put_policy(&hub, "stint-y", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let via = |p: &PrincipalArn| {
+            let store = store.clone();
+            let stream = RecordingProvider::stream(p).unwrap();
+            async move {
+                store
+                    .read_stream(&stream)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| {
+                        let body: RecordedEvent = serde_json::from_value(serde_json::json!({
+                            "type": e.record.event_type, "payload": e.record.payload
+                        }))
+                        .unwrap();
+                        match body {
+                            RecordedEvent::RecordedPolicyPut { via, .. }
+                            | RecordedEvent::RecordedPolicyDeleted { via, .. } => via,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let member_via = Via {
+            account: Some("222222222222".into()),
+            assumed_role: Some("arn:aws:iam::222222222222:role/stint-hub/stint-target".into()),
+            session: Some("stint-01JREQUEST".into()),
+        };
+        assert_eq!(via(&member).await, [member_via.clone(), member_via]);
+        // The hub's own account: its own credentials, no role assumed, no session named.
+        let hub_via = Via {
+            account: Some("111111111111".into()),
+            assumed_role: None,
+            session: None,
+        };
+        assert_eq!(via(&hub).await, [hub_via]);
+    }
+}
