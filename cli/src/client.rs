@@ -438,6 +438,14 @@ impl Client {
                 let v = self.list_pages(&q, limit.map(|n| n as usize))?;
                 self.print(&v, output::list);
             }
+            Command::Accounts { role } => {
+                let path = match role {
+                    Some(r) => format!("/accounts?role={r}"),
+                    None => "/accounts".into(),
+                };
+                let v = self.call("GET", &path, None)?;
+                self.print(&v, output::accounts);
+            }
             Command::Show { id } => {
                 let v = self.call("GET", &format!("/requests/{id}"), None)?;
                 self.print(&v, output::show);

@@ -186,6 +186,13 @@ enum Command {
     },
     /// Show a request and its timeline.
     Show { id: RequestId },
+    /// The accounts each role that names accounts, OUs or the root grants in now (resolved
+    /// through AWS Organizations), and the management account where a role's entries reach it
+    /// but the role does not allow it.
+    Accounts {
+        #[arg(long)]
+        role: Option<RoleName>,
+    },
     /// Wait until a request is granted or ends, showing each change.
     Watch {
         id: RequestId,

@@ -220,6 +220,28 @@ pub fn stats(v: &Value) -> String {
     out
 }
 
+/// Each role's accounts: one row per account covered, and the management account refused.
+pub fn accounts(v: &Value) -> String {
+    let mut rows = Vec::new();
+    for r in v["roles"].as_array().into_iter().flatten() {
+        let targets = r["targets"]
+            .as_array()
+            .map(|t| t.iter().map(s).collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        for a in r["covered"].as_array().into_iter().flatten() {
+            rows.push(vec![s(&r["role"]), s(a), "covered".into(), targets.clone()]);
+        }
+        if let Some(m) = r["refused_management"].as_str() {
+            let why = "refused: management account".to_owned();
+            rows.push(vec![s(&r["role"]), m.to_owned(), why, targets.clone()]);
+        }
+    }
+    if rows.is_empty() {
+        return "no role names accounts\n".into();
+    }
+    table(&["ROLE", "ACCOUNT", "STATUS", "FROM"], &rows)
+}
+
 /// A period's grants and their reviews, with coverage per role.
 pub fn reviews(v: &Value) -> String {
     let mut out = String::new();

@@ -37,6 +37,8 @@ status=0
 "$root/infra/scripts/with-moto.sh" bash -c 'set -e
   echo "== cfn-lint template.yaml" >&2
   "$STINT_VENV/bin/cfn-lint" template.yaml
+  echo "== cfn-lint infra/member-account.yaml" >&2
+  "$STINT_VENV/bin/cfn-lint" infra/member-account.yaml
   echo "== API fuzzing (schemathesis)" >&2
   "$0/infra/scripts/fuzz.sh"
   exec "$@"

@@ -73,6 +73,8 @@ keys="$("$venv/bin/python" "$root/infra/scripts/moto_enforcing_setup.py" "$enfor
 export STINT_TEST_ENFORCING_ENDPOINT="$enforcing"
 export STINT_TEST_ENFORCING_KEY_ID="$(echo "$keys" | sed -n 1p)"
 export STINT_TEST_ENFORCING_SECRET="$(echo "$keys" | sed -n 2p)"
+# account:key:secret of an administrator in each member account, comma-separated.
+export STINT_TEST_ENFORCING_MEMBERS="$(echo "$keys" | sed -n '3,$p' | paste -sd, -)"
 echo "with-moto: IAM-enforcing moto listening on $enforcing" >&2
 
 export STINT_TEST_AWS_ENDPOINT="$endpoint"

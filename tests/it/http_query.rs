@@ -39,6 +39,7 @@ impl Harness {
             access: Arc::new(RecordingProvider::new(store, clock)),
             timers: Arc::new(LocalTimers::default()),
             retry: RetryPolicy::IMMEDIATE,
+            accounts: None,
         };
         Harness {
             app: router(Api::new(stint, Arc::new(HeaderUser))),

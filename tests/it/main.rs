@@ -30,6 +30,7 @@ mod lifecycle;
 mod local_mode;
 mod notify;
 mod operations;
+mod orgs;
 mod reports;
 mod reviews;
 mod slack;

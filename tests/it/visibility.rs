@@ -112,6 +112,7 @@ impl Harness {
             access: Arc::new(RecordingProvider::new(store.clone(), clock.clone())),
             timers: Arc::new(LocalTimers::default()),
             retry: RetryPolicy::IMMEDIATE,
+            accounts: None,
         };
         Harness {
             app: router(

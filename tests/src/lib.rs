@@ -248,6 +248,7 @@ pub mod aws {
                 access: Arc::new(IamAccessProvider::new(iam.clone())),
                 timers: Arc::new(EventBridgeScheduler::new(scheduler.clone(), targets)),
                 retry: RetryPolicy::IMMEDIATE,
+                accounts: None,
             };
             Fixture {
                 stint,
@@ -745,6 +746,7 @@ pub mod enforced {
                 access: Arc::new(IamAccessProvider::new(iam.clone())),
                 timers: Arc::new(EventBridgeScheduler::new(scheduler, targets)),
                 retry: RetryPolicy::IMMEDIATE,
+                accounts: None,
             };
             World {
                 stint,

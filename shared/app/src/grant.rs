@@ -38,6 +38,24 @@ impl Stint {
                 Ok(GrantOutcome::Failed(reason))
             }
             GrantPlan::Grant { expires_at, plan } => {
+                // The organisation may have moved since the request: the account must still be
+                // one of the role's (and never the management account) when the policy lands.
+                if let Some(req) = st.request.as_ref() {
+                    match self.check_account(&req.role, &req.principal).await {
+                        Ok(()) => {}
+                        Err(AppError::Rejected(why)) => {
+                            let error = format!("{why}; nothing attached");
+                            tracing::error!(request_id = %id, %error, "grant failed");
+                            let command = Command::RecordGrantFailure {
+                                error: error.clone(),
+                                attempts: 0,
+                            };
+                            self.execute(id, &command).await?;
+                            return Ok(GrantOutcome::Failed(error));
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 let name = match plan.then {
                     Some(Command::RecordGrant {
                         ref policy_name, ..
@@ -51,8 +69,9 @@ impl Stint {
                     // Revoked or cancelled while the policy was being put: take it off again.
                     Ran::Done(out) => {
                         if let Some(req) = out.state.request.as_ref() {
+                            let access = self.access_for(id);
                             self.with_retry("delete overtaken grant", || {
-                                self.access.delete_policy(&req.principal, &name)
+                                access.delete_policy(&req.principal, &name)
                             })
                             .await?;
                         }

@@ -1,6 +1,7 @@
 //! Application services: they load streams through ports, call the domain, and append.
 //! They know the ports, never SDK types.
 
+pub mod accounts;
 pub mod alerts;
 pub mod catalog;
 pub mod checkpoint;

@@ -98,6 +98,16 @@ impl Stint {
         who: &Identity,
         new: NewRequest,
     ) -> Result<Loaded, AppError> {
+        // Which accounts an OU holds is the organisation's answer, read here; the rule is the
+        // domain's. A duplicate submit of an existing request is the decider's to answer.
+        // Someone who may not request the role learns nothing about its accounts: the
+        // decider refuses them first.
+        let names_accounts = self.catalog.role(&new.role).is_some_and(|r| {
+            !r.accounts.is_empty() && (r.may_request(who) || new.source != Source::Person)
+        });
+        if names_accounts && !self.load(id).await?.exists() {
+            self.check_account(&new.role, &new.principal).await?;
+        }
         let submit = Submit {
             id,
             requester: who.clone(),

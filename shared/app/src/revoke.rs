@@ -56,10 +56,12 @@ impl Stint {
     /// Removes the `stint-*` policies on `principal` that no grant holds (a failed revoke, a
     /// policy put by hand, a store that lost its request), recording each on `drift#<principal>`.
     pub async fn remove_orphans(&self, principal: &PrincipalArn) -> Result<usize, AppError> {
+        let access = self
+            .access
+            .with_session("stint-sweep")
+            .unwrap_or_else(|| std::sync::Arc::clone(&self.access));
         let policies = self
-            .with_retry("list role policies", || {
-                self.access.inline_policies(principal)
-            })
+            .with_retry("list role policies", || access.inline_policies(principal))
             .await?;
         let mut removed = 0;
         for policy in policies.iter().filter(|p| p.name.starts_with("stint-")) {
@@ -72,7 +74,7 @@ impl Stint {
                 continue;
             }
             self.with_retry("delete orphan policy", || {
-                self.access.delete_policy(principal, &policy.name)
+                access.delete_policy(principal, &policy.name)
             })
             .await?;
             let labels = state.as_ref().map_or_else(Labels::unknown, Labels::of);

@@ -163,6 +163,9 @@ pub struct Stint {
     pub access: Arc<dyn AccessProvider>,
     pub timers: Arc<dyn Scheduler>,
     pub retry: RetryPolicy,
+    /// Resolves roles' `accounts` through Organizations; `None` where the deployment has no
+    /// organisation (roles that name accounts are then refused).
+    pub accounts: Option<Arc<crate::accounts::AccountDirectory>>,
 }
 
 impl Stint {
@@ -221,8 +224,9 @@ impl Stint {
     /// Runs a plan: each effect through its port (with retries), then its command. A failed
     /// effect does what its step says: record the failure, go on, or stop.
     pub async fn run(&self, id: RequestId, plan: Plan) -> Result<Ran, AppError> {
+        let access = self.access_for(id);
         for step in &plan.steps {
-            let Err(failure) = self.apply(&step.effect).await else {
+            let Err(failure) = self.apply(access.as_ref(), &step.effect).await else {
                 continue;
             };
             let (error, attempts) = match &failure {
@@ -261,12 +265,16 @@ impl Stint {
 
     /// One effect through its port, with the retry policy; checks judge what they read with
     /// the domain's rules.
-    async fn apply(&self, effect: &Effect) -> Result<(), EffectFailure> {
+    async fn apply(
+        &self,
+        access: &dyn AccessProvider,
+        effect: &Effect,
+    ) -> Result<(), EffectFailure> {
         let io = |(e, n): (ProviderError, u32)| EffectFailure::Provider(e, n);
         match effect {
             Effect::CheckPrincipal { principal } => {
                 let found = self
-                    .with_retry("get role", || self.access.resolve(principal))
+                    .with_retry("get role", || access.resolve(principal))
                     .await
                     .map_err(io)?;
                 match found {
@@ -286,9 +294,7 @@ impl Stint {
                 document,
             } => {
                 let existing = self
-                    .with_retry("list role policies", || {
-                        self.access.inline_policies(principal)
-                    })
+                    .with_retry("list role policies", || access.inline_policies(principal))
                     .await
                     .map_err(io)?;
                 check_budget(&existing, name, &document.to_string()).map_err(EffectFailure::Check)
@@ -299,14 +305,12 @@ impl Stint {
                 document,
             } => self
                 .with_retry("put policy", || {
-                    self.access.put_policy(principal, name, document)
+                    access.put_policy(principal, name, document)
                 })
                 .await
                 .map_err(io),
             Effect::DeletePolicy { principal, name } => self
-                .with_retry("delete policy", || {
-                    self.access.delete_policy(principal, name)
-                })
+                .with_retry("delete policy", || access.delete_policy(principal, name))
                 .await
                 .map(|_| ())
                 .map_err(io),
@@ -320,6 +324,14 @@ impl Stint {
                 .map(|_| ())
                 .map_err(io),
         }
+    }
+
+    /// The access provider acting for request `id`: calls in member accounts run under a
+    /// session named after it, so their CloudTrail names the request.
+    pub fn access_for(&self, id: RequestId) -> Arc<dyn AccessProvider> {
+        self.access
+            .with_session(&format!("stint-{id}"))
+            .unwrap_or_else(|| Arc::clone(&self.access))
     }
 
     /// Runs a provider call with the retry policy; gives the last error when the budget runs out.

@@ -14,6 +14,10 @@ pub mod iam;
 pub mod kms;
 #[cfg(feature = "functions")]
 pub mod lambda;
+#[cfg(feature = "orgs")]
+pub mod member;
+#[cfg(feature = "orgs")]
+pub mod orgs;
 #[cfg(feature = "functions")]
 pub mod runtime;
 #[cfg(feature = "s3")]
@@ -25,6 +29,7 @@ pub mod ses;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use stint_app::ports::ProviderError;
@@ -41,14 +46,18 @@ pub async fn sdk_config() -> SdkConfig {
 
 /// Sorts an AWS SDK failure: throttling and transport trouble are worth retrying; a service
 /// that answered with any other error has refused for good.
-pub fn provider_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub fn provider_err<E: ProvideErrorMetadata + std::fmt::Debug>(
     op: &str,
-    e: SdkError<E, R>,
+    e: SdkError<E, HttpResponse>,
 ) -> ProviderError {
     let code = e.code().unwrap_or_default().to_owned();
-    let msg = format!("{op}: {code} {}", e.message().unwrap_or_default())
+    let mut msg = format!("{op}: {code} {}", e.message().unwrap_or_default())
         .trim_end()
         .to_owned();
+    // An answer the SDK could not read (no code, no message) still says how it failed.
+    if let (true, Some(raw)) = (code.is_empty(), e.raw_response()) {
+        msg = format!("{msg} HTTP {}", raw.status().as_u16());
+    }
     let throttled = matches!(
         code.as_str(),
         "Throttling"

@@ -4,12 +4,15 @@
 use crate::dynamodb::DynamoEventStore;
 use crate::eventbridge::EventBridgeBus;
 use crate::iam::IamAccessProvider;
+use crate::member::{MemberAccessProvider, MemberRole};
+use crate::orgs::OrganizationsDirectory;
 use crate::scheduler::{EventBridgeScheduler, SchedulerTargets};
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_types::sdk_config::{SharedCredentialsProvider, SharedTimeSource};
 use std::sync::Arc;
+use stint_app::accounts::{AccountDirectory, DEFAULT_ORG_TTL};
 use stint_app::clock::SystemClock;
 use stint_app::ports::{AccessProvider, Scheduler, Withheld};
 use stint_app::{RetryPolicy, Stint};
@@ -236,14 +239,48 @@ where
         access: access(sdk),
         timers: timers(sdk)?,
         retry: RetryPolicy::default(),
+        accounts: Some(accounts(sdk)),
     };
     record_catalog(&stint, &loaded).await?;
     Ok(stint)
 }
 
-/// IAM, for the functions that put and delete policies (grant, revoke).
+/// IAM, for the functions that put and delete policies (grant, revoke): in the hub's own
+/// account directly, and in member accounts through their member role when
+/// `STINT_MEMBER_ROLE_NAME` and `STINT_HUB_ACCOUNT` are set (the template sets both).
 pub fn iam(sdk: &SdkConfig) -> Arc<dyn AccessProvider> {
-    Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk)))
+    match (var("STINT_MEMBER_ROLE_NAME"), var("STINT_HUB_ACCOUNT")) {
+        (Ok(name), Ok(hub_account)) => {
+            let member = MemberRole {
+                hub_account,
+                name,
+                external_id: var("STINT_MEMBER_EXTERNAL_ID").ok(),
+            };
+            Arc::new(MemberAccessProvider::new(
+                sdk,
+                member,
+                Arc::new(SystemClock),
+            ))
+        }
+        _ => Arc::new(IamAccessProvider::new(aws_sdk_iam::Client::new(sdk))),
+    }
+}
+
+/// The accounts roles name, resolved through Organizations and cached for
+/// `STINT_ORG_CACHE_SECONDS` (300 unless set). Only roles with `accounts` ever call it.
+pub fn accounts(sdk: &SdkConfig) -> Arc<AccountDirectory> {
+    let ttl = var("STINT_ORG_CACHE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .map(chrono::TimeDelta::seconds)
+        .unwrap_or(DEFAULT_ORG_TTL);
+    Arc::new(AccountDirectory::new(
+        Arc::new(OrganizationsDirectory::new(
+            aws_sdk_organizations::Client::new(sdk),
+        )),
+        Arc::new(SystemClock),
+        ttl,
+    ))
 }
 
 /// EventBridge Scheduler, with the timers' targets from the environment.

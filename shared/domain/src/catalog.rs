@@ -225,7 +225,18 @@ pub struct Role {
     /// the catalog says otherwise.
     #[serde(default)]
     pub session_binding: SessionBinding,
+    /// The accounts this role grants in: account ids, OU ids (`ou-...`, nested OUs included)
+    /// or the root (`r-...`), resolved through Organizations when a request is made and again
+    /// at grant. Empty: the accounts its principal patterns name literally.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<crate::org::OrgTarget>,
+    /// Whether the organisation's management account may be one of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_management_account: bool,
 }
+
+/// Where a principal pattern says "the request's account".
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
 
 /// Per-role notification channels.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,10 +394,17 @@ impl Role {
 
     /// `*` stays inside one path segment: IAM's role-policy calls take only the last segment
     /// as the role name, so `role/stint/ci-*` must never match `role/stint/ci-x/oncall`.
+    /// `{account}` stands for the principal's own account, which [`crate::org::check_account`]
+    /// judges against the role's `accounts`.
     pub fn allows_principal(&self, principal: &PrincipalArn) -> bool {
-        self.principals
-            .iter()
-            .any(|p| p.matches_segment(principal.as_str()))
+        self.principals.iter().any(|p| {
+            if p.as_str().contains(ACCOUNT_PLACEHOLDER) {
+                let filled = p.as_str().replace(ACCOUNT_PLACEHOLDER, principal.account());
+                segment_match(&filled, principal.as_str())
+            } else {
+                p.matches_segment(principal.as_str())
+            }
+        })
     }
 
     /// The first automatic-approval rule that covers this source and duration.
@@ -872,7 +890,24 @@ impl Catalog {
             ));
         }
         for (i, p) in role.principals.iter().enumerate() {
-            self.validate_principal(&format!("{at}.principals[{i}]"), p)?;
+            let pat = format!("{at}.principals[{i}]");
+            let placeholder = p.as_str().contains(ACCOUNT_PLACEHOLDER);
+            if placeholder && role.accounts.is_empty() {
+                return Err(err(pat, "uses {account} but the role names no accounts"));
+            }
+            if !placeholder && !role.accounts.is_empty() {
+                return Err(err(
+                    pat,
+                    "must use {account} as its account: the role's accounts say where it grants",
+                ));
+            }
+            self.validate_principal(&pat, p)?;
+        }
+        if role.allow_management_account && role.accounts.is_empty() {
+            return Err(err(
+                format!("{at}.allow_management_account"),
+                "is set but the role names no accounts",
+            ));
         }
         if role.statements.is_empty() {
             return Err(err(format!("{at}.statements"), "grants nothing"));
@@ -904,10 +939,11 @@ impl Catalog {
             && parts[0] == "arn"
             && parts[2] == "iam"
             && parts[3].is_empty()
-            && parts[4].len() == 12
-            && parts[4].chars().all(|c| c.is_ascii_digit());
+            && ((parts[4].len() == 12 && parts[4].chars().all(|c| c.is_ascii_digit()))
+                || parts[4] == ACCOUNT_PLACEHOLDER)
+            && !parts[5].contains(ACCOUNT_PLACEHOLDER);
         if !ok_shape {
-            return Err(err(at, format!("{v:?} must be arn:aws:iam::<12-digit account>:role/...; accounts are never wildcards")));
+            return Err(err(at, format!("{v:?} must be arn:aws:iam::<12-digit account or {{account}}>:role/...; accounts are never wildcards")));
         }
         let wanted = format!("role{}", self.settings.principal_path);
         if !parts[5].starts_with(&wanted) || v.contains("..") {
@@ -919,6 +955,8 @@ impl Catalog {
                 ),
             ));
         }
+        // Read literally, `{account}` is matched by a protected ARN's `*` account; requests
+        // are checked again on the concrete ARN.
         if self.is_protected(v) {
             return Err(err(at, format!("{v:?} names one of Stint's own roles")));
         }

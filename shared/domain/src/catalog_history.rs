@@ -134,6 +134,11 @@ pub struct RoleSnapshot {
     pub auto_approve: Vec<String>,
     /// Each statement granted, in one line.
     pub grants: Vec<String>,
+    /// The accounts, OUs or root the role grants in; absent when its principals name them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_management_account: bool,
 }
 
 /// What an alert for a service gets, and who is on call for it.
@@ -247,6 +252,8 @@ impl RoleSnapshot {
             session_binding: role.session_binding,
             auto_approve: sorted(role.auto_approve.iter().map(describe_rule)),
             grants: sorted(role.statements.iter().map(describe_statement)),
+            accounts: sorted(&role.accounts),
+            allow_management_account: role.allow_management_account,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod log;
 pub mod metrics;
 pub mod notice;
 pub mod oncall;
+pub mod org;
 pub mod policy;
 pub mod protected;
 pub mod recorded;

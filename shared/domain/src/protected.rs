@@ -114,6 +114,8 @@ impl ProtectedResources {
             "arn:aws:dynamodb:*:*:table/stint*",
             "arn:aws:iam::*:role/stint-*",
             "arn:aws:iam::*:role/stint/stint-*",
+            // The member-account roles the hub assumes (infra/member-account.yaml).
+            "arn:aws:iam::*:role/stint-hub/*",
             "arn:aws:iam::*:policy/stint*",
             "arn:aws:events:*:*:event-bus/stint*",
             "arn:aws:scheduler:*:*:schedule-group/stint*",

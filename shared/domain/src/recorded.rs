@@ -18,12 +18,29 @@ pub enum RecordedEvent {
         principal: PrincipalArn,
         policy_name: String,
         document: serde_json::Value,
+        #[serde(flatten)]
+        via: Via,
     },
     RecordedPolicyDeleted {
         recorded: bool,
         principal: PrincipalArn,
         policy_name: String,
+        #[serde(flatten)]
+        via: Via,
     },
+}
+
+/// Where a recorded call would have run: the principal's account, the member role the hub
+/// would assume there (none in the hub's own account), and the session it would be named.
+/// Absent in records made before organisations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Via {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// The policies attached to the principal, as far as the record goes, with their sizes.
@@ -36,10 +53,12 @@ pub enum RecordCommand {
         principal: PrincipalArn,
         name: String,
         document: serde_json::Value,
+        via: Via,
     },
     Delete {
         principal: PrincipalArn,
         name: String,
+        via: Via,
     },
 }
 
@@ -63,16 +82,23 @@ impl Decider for RecordedPolicies {
                 principal,
                 name,
                 document,
+                via,
             } => RecordedEvent::RecordedPolicyPut {
                 recorded: true,
                 principal: principal.clone(),
                 policy_name: name.clone(),
                 document: document.clone(),
+                via: via.clone(),
             },
-            RecordCommand::Delete { principal, name } => RecordedEvent::RecordedPolicyDeleted {
+            RecordCommand::Delete {
+                principal,
+                name,
+                via,
+            } => RecordedEvent::RecordedPolicyDeleted {
                 recorded: true,
                 principal: principal.clone(),
                 policy_name: name.clone(),
+                via: via.clone(),
             },
         };
         Ok(vec![Envelope::new(
@@ -112,10 +138,12 @@ mod tests {
             principal: p.clone(),
             name: "stint-x".into(),
             document: serde_json::json!({}),
+            via: Via::default(),
         };
         let del = RecordCommand::Delete {
             principal: p,
             name: "stint-x".into(),
+            via: Via::default(),
         };
         let state = given::<RecordedPolicies>(&[]);
         assert!(state.0.is_empty());

@@ -141,6 +141,12 @@ pub enum Rejection {
     },
     #[error("principal {0} is not one this role may be attached to")]
     PrincipalNotAllowed(String),
+    #[error("role {role} may not grant in account {account}: {why}")]
+    AccountNotAllowed {
+        role: RoleName,
+        account: String,
+        why: String,
+    },
     #[error("duration {requested} is over the role's maximum of {max}")]
     OverMaxDuration {
         requested: AccessDuration,

@@ -49,6 +49,11 @@ fn rejection(r: &Rejection) -> (StatusCode, &'static str, Option<&'static str>) 
             "principal_not_allowed",
             Some("principal"),
         ),
+        AccountNotAllowed { .. } => (
+            StatusCode::BAD_REQUEST,
+            "account_not_allowed",
+            Some("principal"),
+        ),
         StartInPast => (StatusCode::BAD_REQUEST, "start_in_past", Some("start")),
         StartTooFar { .. } => (StatusCode::BAD_REQUEST, "start_too_far", Some("start")),
         Invalid(_) => (StatusCode::BAD_REQUEST, "invalid", None),

@@ -31,8 +31,8 @@ use stint_app::requests::{ListFilter, NewRequest};
 use stint_app::view::RequestView;
 use stint_app::{AppError, Loaded, Stint};
 use stint_domain::{
-    AccessDuration, Identity, Justification, Period, PrincipalArn, RequestId, ReviewComment,
-    RoleName, Scope, Source, Status, TicketRef, Verdict,
+    AccessDuration, Identity, Justification, Period, PrincipalArn, Rejection, RequestId,
+    ReviewComment, RoleName, Scope, Source, Status, TicketRef, Verdict,
 };
 
 /// Largest request body accepted.
@@ -225,6 +225,39 @@ async fn roles(State(api): State<Api>, Caller(who): Caller) -> Json<serde_json::
     Json(serde_json::json!({
         "roles": stint_app::view::requestable(&api.stint.catalog, &who)
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsQuery {
+    role: Option<RoleName>,
+}
+
+/// `GET /accounts?role=R`: the accounts each role that names some resolves to now, through
+/// Organizations. Each caller sees the roles they may request or approve; admins and auditors
+/// see every role.
+async fn accounts(
+    State(api): State<Api>,
+    Caller(who): Caller,
+    ApiQuery(q): ApiQuery<AccountsQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let catalog = &api.stint.catalog;
+    let sees = |name: &RoleName| {
+        catalog.is_auditor(&who)
+            || catalog
+                .role(name)
+                .is_some_and(|r| r.may_request(&who) || r.is_approver(&who))
+    };
+    if let Some(name) = &q.role {
+        if catalog.role(name).is_some() && !sees(name) {
+            return Err(ApiError::App(
+                Rejection::NotAllowedToRequest(name.clone()).into(),
+            ));
+        }
+    }
+    let mut roles = api.stint.role_accounts(q.role.as_ref()).await?;
+    roles.retain(|r| sees(&r.role));
+    Ok(Json(serde_json::json!({ "roles": roles })))
 }
 
 async fn show(
@@ -722,6 +755,7 @@ fn requests_routes() -> Routes {
         ("GET", "/requests", get(list)),
         ("GET", "/requests/{id}", get(show)),
         ("GET", "/roles", get(roles)),
+        ("GET", "/accounts", get(accounts)),
         ("GET", "/openapi.yaml", get(openapi)),
         ("GET", "/reports", get(report)),
         ("GET", "/checkpoints/key", get(checkpoint_key)),

@@ -99,6 +99,7 @@ impl LocalBroker {
             access,
             timers: timers.clone(),
             retry: RetryPolicy::default(),
+            accounts: None,
         };
         let (notices, notice_queue) = mpsc::unbounded_channel();
         Ok(LocalBroker {

@@ -12,7 +12,7 @@ use stint_app::ports::{
 };
 use stint_app::AppError;
 use stint_domain::budget::InlinePolicy;
-use stint_domain::recorded::{Attached, RecordCommand, RecordedPolicies};
+use stint_domain::recorded::{Attached, RecordCommand, RecordedPolicies, Via};
 use stint_domain::{EventRecord, PrincipalArn, RequestId, StoredEvent, StreamId};
 use tokio::sync::mpsc;
 
@@ -67,14 +67,47 @@ impl Scheduler for LocalTimers {
 /// Writes each policy it would put or delete into the store, as `RecordedPolicyPut` and
 /// `RecordedPolicyDeleted` events on stream `recorded#<principal>#<policy>`, and to the log.
 /// Nothing in AWS changes: this is local mode without an AWS account.
+/// Each record names the account, the member role that would be assumed there and the
+/// session, as the AWS provider would call it.
+#[derive(Clone)]
 pub struct RecordingProvider {
     store: Arc<dyn EventStore>,
     clock: Arc<dyn Clock>,
+    /// The hub's account and the member role's ARN pattern (`{account}` filled in); `None`:
+    /// one account, every call with the hub's own credentials.
+    member: Option<(String, String)>,
+    session: Option<String>,
 }
 
 impl RecordingProvider {
     pub fn new(store: Arc<dyn EventStore>, clock: Arc<dyn Clock>) -> Self {
-        RecordingProvider { store, clock }
+        RecordingProvider {
+            store,
+            clock,
+            member: None,
+            session: None,
+        }
+    }
+
+    /// Records calls outside `hub_account` as made through `member_role_arn` (with
+    /// `{account}` for the principal's account), as the member-account provider would.
+    pub fn across_accounts(mut self, hub_account: &str, member_role_arn: &str) -> Self {
+        self.member = Some((hub_account.to_owned(), member_role_arn.to_owned()));
+        self
+    }
+
+    fn via(&self, principal: &PrincipalArn) -> Via {
+        let account = principal.account();
+        let assumed_role = self
+            .member
+            .as_ref()
+            .filter(|(hub, _)| hub != account)
+            .map(|(_, arn)| arn.replace("{account}", account));
+        Via {
+            account: Some(account.to_owned()),
+            assumed_role,
+            session: self.session.clone(),
+        }
     }
 
     /// Records the call; answers whether the policy was attached before it.
@@ -129,6 +162,7 @@ impl AccessProvider for RecordingProvider {
             principal: principal.clone(),
             name: name.to_owned(),
             document: document.clone(),
+            via: self.via(principal),
         };
         self.record(principal, name, command).await.map(|_| ())
     }
@@ -141,6 +175,7 @@ impl AccessProvider for RecordingProvider {
         let command = RecordCommand::Delete {
             principal: principal.clone(),
             name: name.to_owned(),
+            via: self.via(principal),
         };
         self.record(principal, name, command).await
     }
@@ -161,6 +196,12 @@ impl AccessProvider for RecordingProvider {
             .into_iter()
             .map(|(name, size)| InlinePolicy { name, size })
             .collect())
+    }
+
+    fn with_session(&self, session: &str) -> Option<Arc<dyn AccessProvider>> {
+        let mut named = self.clone();
+        named.session = Some(session.to_owned());
+        Some(Arc::new(named))
     }
 }
 
@@ -211,5 +252,77 @@ impl EventStore for PublishingStore {
 
     fn scan_raw(&self) -> stint_app::ports::RawScanStream<'_> {
         self.inner.scan_raw()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stint_app::clock::ManualClock;
+    use stint_domain::recorded::RecordedEvent;
+
+    fn arn(a: &str) -> PrincipalArn {
+        PrincipalArn::parse(a).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_put_and_delete_records_its_account_assumed_role_and_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn EventStore> =
+            Arc::new(crate::sqlite::SqliteEventStore::open(&dir.path().join("e.db")).unwrap());
+        let clock = Arc::new(ManualClock::new(
+            DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+        ));
+        let provider = RecordingProvider::new(store.clone(), clock).across_accounts(
+            "111111111111",
+            "arn:aws:iam::{account}:role/stint-hub/stint-target",
+        );
+        let session = provider.with_session("stint-01JREQUEST").unwrap();
+        let hub = arn("arn:aws:iam::111111111111:role/stint/oncall");
+        let member = arn("arn:aws:iam::222222222222:role/stint/oncall");
+        session
+            .put_policy(&member, "stint-x", &serde_json::json!({}))
+            .await
+            .unwrap();
+        session.delete_policy(&member, "stint-x").await.unwrap();
+        provider
+            .put_policy(&hub, "stint-y", &serde_json::json!({}))
+            .await
+            .unwrap();
+        let via = |p: &PrincipalArn| {
+            let store = store.clone();
+            let stream = RecordingProvider::stream(p).unwrap();
+            async move {
+                store
+                    .read_stream(&stream)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|e| {
+                        let body: RecordedEvent = serde_json::from_value(serde_json::json!({
+                            "type": e.record.event_type, "payload": e.record.payload
+                        }))
+                        .unwrap();
+                        match body {
+                            RecordedEvent::RecordedPolicyPut { via, .. }
+                            | RecordedEvent::RecordedPolicyDeleted { via, .. } => via,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let member_via = Via {
+            account: Some("222222222222".into()),
+            assumed_role: Some("arn:aws:iam::222222222222:role/stint-hub/stint-target".into()),
+            session: Some("stint-01JREQUEST".into()),
+        };
+        assert_eq!(via(&member).await, [member_via.clone(), member_via]);
+        // The hub's own account: its own credentials, no role assumed, no session named.
+        let hub_via = Via {
+            account: Some("111111111111".into()),
+            assumed_role: None,
+            session: None,
+        };
+        assert_eq!(via(&hub).await, [hub_via]);
     }
 }

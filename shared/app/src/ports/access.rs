@@ -48,4 +48,11 @@ pub trait AccessProvider: Send + Sync {
         &self,
         principal: &PrincipalArn,
     ) -> Result<Vec<InlinePolicy>, ProviderError>;
+
+    /// The same provider acting under `session` (the request id), for providers that name
+    /// their calls, such as the member-account role's session name CloudTrail shows; `None`
+    /// when this provider names nothing.
+    fn with_session(&self, _session: &str) -> Option<std::sync::Arc<dyn AccessProvider>> {
+        None
+    }
 }

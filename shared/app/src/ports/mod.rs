@@ -7,6 +7,7 @@ mod checkpoints;
 mod clock;
 mod delivery;
 mod event_store;
+mod organization;
 mod scheduler;
 mod withheld;
 
@@ -19,5 +20,6 @@ pub use delivery::{Archive, Mailer};
 pub use event_store::{
     check_append, EventStore, LogStream, RawScanStream, ScanStream, StoreError, MAX_APPEND,
 };
+pub use organization::Organization;
 pub use scheduler::{Scheduler, TimerFired, TimerKind};
 pub use withheld::{ReadOnly, Withheld};
