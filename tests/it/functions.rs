@@ -830,6 +830,13 @@ async fn the_grant_function_logs_its_latency_as_embedded_metric_format() {
     );
     let latency = doc["stint_approved_to_granted_seconds"].as_f64().unwrap();
     assert!((0.0..120.0).contains(&latency), "{latency}");
+    // The logs are there beside the metrics, one JSON object a line, at the default level.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("\"appended\"") && l.contains("AccessGranted")),
+        "{stdout}"
+    );
 
     // The same event delivered again appends nothing, so it measures nothing.
     let again = tempfile::NamedTempFile::new().unwrap();

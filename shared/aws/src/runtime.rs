@@ -193,10 +193,11 @@ pub fn init_tracing() {
     let wanted = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_default();
-    let filter = wanted
-        .to_ascii_lowercase()
-        .parse::<Targets>()
-        .ok()
+    // Neither set: INFO. An empty string parses as one directive for the target "", which
+    // enabled nothing, so a function run without Lambda's logging controls logged nothing.
+    let filter = Some(wanted.trim().to_ascii_lowercase())
+        .filter(|w| !w.is_empty())
+        .and_then(|w| w.parse::<Targets>().ok())
         .filter(|t| t.iter().next().is_some() || t.default_level().is_some())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     // Always JSON: the template sets `LogFormat: JSON`, and one formatter links less than two.
