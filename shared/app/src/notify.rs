@@ -117,14 +117,23 @@ pub fn expiry_notice_stream(id: RequestId) -> Result<StreamId, StoreError> {
 }
 
 impl Notifier {
-    /// Tells whoever `event_id` (an event of request `id`) concerns.
-    pub async fn notify(&self, id: RequestId, event_id: &str) -> Result<NotifyReport, NotifyError> {
+    /// Request `id`'s stored events and the same decoded.
+    async fn read_request(
+        &self,
+        id: RequestId,
+    ) -> Result<(Vec<StoredEvent>, Vec<Event>), NotifyError> {
         let stored = self.store.read_stream(&id.stream()).await?;
         let events = stored
             .iter()
             .map(|e| Event::from_record(&e.record))
             .collect::<Result<Vec<_>, _>>()
             .map_err(AppError::from)?;
+        Ok((stored, events))
+    }
+
+    /// Tells whoever `event_id` (an event of request `id`) concerns.
+    pub async fn notify(&self, id: RequestId, event_id: &str) -> Result<NotifyReport, NotifyError> {
+        let (stored, events) = self.read_request(id).await?;
         let Some(pos) = stored.iter().position(|e| e.record.event_id == event_id) else {
             return Ok(NotifyReport::default()); // not an event of this request: nothing to say
         };
@@ -155,12 +164,7 @@ impl Notifier {
         id: RequestId,
         kind: TimerKind,
     ) -> Result<NotifyReport, NotifyError> {
-        let stored = self.store.read_stream(&id.stream()).await?;
-        let events = stored
-            .iter()
-            .map(|e| Event::from_record(&e.record))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(AppError::from)?;
+        let (_, events) = self.read_request(id).await?;
         let state = RequestState::fold(&events);
         let now = self.clock.now();
         let mut report = NotifyReport::default();
