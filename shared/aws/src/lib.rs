@@ -2,6 +2,8 @@
 //! EventBridge, SES, S3 and SSM, the Lambda edges, and the wiring from the environment.
 
 #[cfg(feature = "dynamodb")]
+pub mod capacity;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "functions")]
 pub mod eventbridge;
