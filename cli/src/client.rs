@@ -521,7 +521,8 @@ impl Client {
             | Command::Man
             | Command::Doctor { .. }
             | Command::Init { .. }
-            | Command::Evidence(_) => unreachable_command()?,
+            | Command::Evidence(_)
+            | Command::Cost(_) => unreachable_command()?,
         }
         Ok(())
     }

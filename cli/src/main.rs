@@ -6,6 +6,7 @@
 mod audit;
 mod client;
 mod config;
+mod cost;
 mod doctor;
 mod evidence;
 mod login;
@@ -268,6 +269,8 @@ enum Command {
     },
     /// Build the evidence pack of a period: report, events, checkpoints, key and VERIFY.md.
     Evidence(evidence::EvidenceArgs),
+    /// What Stint costs on AWS per 1,000 lifecycles and per month, from measured units.
+    Cost(cost::CostArgs),
 }
 
 #[derive(Subcommand)]
@@ -415,6 +418,7 @@ fn main() -> ExitCode {
             ..
         } => audit::verify(target, public_key.as_deref(), from.zip(to), cli.json),
         Command::Checkpoint { ref target } => audit::checkpoint(target, cli.json),
+        Command::Cost(ref args) => cost::run(args, cli.json),
         ref other => settings(&cli)
             .and_then(|s| client::Client::new(&cli, &s))
             .and_then(|c| c.run(other)),

@@ -44,7 +44,8 @@ pub struct ServeArgs {
     /// For tests and demos: time passes without waiting.
     #[arg(long, value_parser = crate::rfc3339)]
     manual_clock: Option<DateTime<Utc>>,
-    /// How often the broker checks timers and the bus, in milliseconds.
+    /// The broker's safety-net pass, in milliseconds: it sweeps on schedule and fires timers
+    /// on a manual clock. Appended events and timers on the system clock wake it at once.
     #[arg(long, default_value_t = 250)]
     tick_ms: u64,
     /// The URL browsers reach this server at: the OIDC issuer, the console's callback and the

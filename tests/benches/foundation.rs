@@ -13,6 +13,7 @@ use stint_domain::{
     RequestId, RequestState, RevokeReason, RoleName, Scope, Source, UserId,
 };
 use stint_local::sqlite::SqliteEventStore;
+use stint_tests::figures::{emit, Figure};
 use stint_tests::{fresh_dynamo_store, record};
 
 /// Peak resident memory since the last reset, in MiB (Linux VmHWM).
@@ -136,6 +137,16 @@ fn bench_fold() {
         EVENTS as f64 / decode_fold.as_secs_f64(),
         peak_mib()
     );
+    emit(Figure::new(
+        "fold throughput (typed events)",
+        EVENTS as f64 / fold.as_secs_f64() / 1e6,
+        "M events/s",
+    ));
+    emit(Figure::new(
+        "fold throughput (decoding stored records)",
+        EVENTS as f64 / decode_fold.as_secs_f64() / 1e6,
+        "M events/s",
+    ));
 }
 
 /// The report's shape of work: records arrive one by one (generated here, as a store read would
@@ -202,6 +213,11 @@ async fn bench_sqlite() {
         appends as f64 / el.as_secs_f64(),
         peak_mib()
     );
+    emit(Figure::new(
+        "embedded store append (durable, 4 events each)",
+        EVENTS as f64 / el.as_secs_f64(),
+        "events/s",
+    ));
 }
 
 async fn bench_dynamodb() {
@@ -316,6 +332,16 @@ async fn bench_dynamodb() {
         next.as_secs_f64() / (raw + query).as_secs_f64(),
         peak_mib()
     );
+    emit(Figure::new(
+        "store first append vs raw PutItem (moto)",
+        first.as_secs_f64() / raw.as_secs_f64(),
+        "x",
+    ));
+    emit(Figure::new(
+        "store later append vs raw Query+PutItem (moto)",
+        next.as_secs_f64() / (raw + query).as_secs_f64(),
+        "x",
+    ));
 }
 
 /// Each phase runs in a child process of its own, so each peak-memory figure is its own.

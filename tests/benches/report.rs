@@ -13,6 +13,7 @@ use stint_domain::{
     Justification, PrincipalArn, RequestId, RequestState, RevokeReason, RoleName, Scope, Source,
     UserId,
 };
+use stint_tests::figures::{emit, Figure};
 
 fn rss_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -104,5 +105,13 @@ fn main() {
         baseline,
         rss_mib("VmHWM:"),
         rss_mib("VmHWM:") - baseline
+    );
+    emit(
+        Figure::new(
+            format!("report over {events} events (fold + render)"),
+            (fold + render).as_secs_f64(),
+            "s",
+        )
+        .goal_below(2.0),
     );
 }

@@ -27,6 +27,7 @@ mod http_api;
 mod http_query;
 mod least_privilege;
 mod lifecycle;
+mod local_broker;
 mod local_mode;
 mod notify;
 mod operations;

@@ -564,6 +564,8 @@ pub fn sample(name: &str) -> serde_json::Value {
 /// The request id the samples in `events/` refer to.
 pub const SAMPLE_ID: &str = "01JDQZ8X3V2Q6W4M9K7T5R1N0A";
 
+pub mod figures;
+pub mod lambda_bench;
 pub mod slack_api;
 
 pub mod slack {

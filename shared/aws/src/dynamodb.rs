@@ -1,19 +1,22 @@
 //! The DynamoDB event store: one item per event, conditional puts for optimistic concurrency,
 //! and a day-partitioned GSI for time-range reads without a scan.
 
+use crate::capacity::{item_size, CapacityMeter};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+    ReturnConsumedCapacity, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use stint_app::ports::{check_append, EventStore, LogStream, RawScanStream, StoreError};
 use stint_domain::audit::{IndexAttrs, RawScanned, ScannedEvent};
 use stint_domain::log::{chain, day_key, time_key, RawEvent};
@@ -31,6 +34,8 @@ pub struct DynamoEventStore {
     client: Client,
     table: String,
     page_size: i32,
+    /// Counts capacity units for the cost model; None in production.
+    meter: Option<Arc<CapacityMeter>>,
 }
 
 impl DynamoEventStore {
@@ -39,7 +44,19 @@ impl DynamoEventStore {
             client,
             table: table.into(),
             page_size: PAGE,
+            meter: None,
         }
+    }
+
+    /// Counts every request's capacity units into `meter`, asking DynamoDB for what it
+    /// consumed (`ReturnConsumedCapacity`), for the cost model.
+    pub fn with_meter(mut self, meter: Arc<CapacityMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    fn consumed(&self) -> Option<ReturnConsumedCapacity> {
+        self.meter.as_ref().map(|_| ReturnConsumedCapacity::Total)
     }
 
     /// Smaller pages, so tests can cross page boundaries with few events.
@@ -129,9 +146,13 @@ impl DynamoEventStore {
             .scan_index_forward(false)
             .limit(1)
             .consistent_read(true)
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await
             .map_err(|e| sdk_err("Query", e))?;
+        if let Some(m) = &self.meter {
+            m.read(out.items(), true, out.consumed_capacity());
+        }
         match out.items().first() {
             None => Ok(None),
             Some(item) => from_item(item).map(|ev| Some((ev.version, ev.hash))),
@@ -158,9 +179,13 @@ impl DynamoEventStore {
             .expression_attribute_values(":hi", AttributeValue::S(hi.to_owned()))
             .set_exclusive_start_key(start)
             .limit(self.page_size)
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await
             .map_err(|e| sdk_err("Query", e))?;
+        if let Some(m) = &self.meter {
+            m.read(out.items(), false, out.consumed_capacity());
+        }
         let events = out
             .items()
             .iter()
@@ -196,33 +221,53 @@ impl EventStore for DynamoEventStore {
         let stored = chain(stream, expected_version, prev, events);
         let condition = "attribute_not_exists(#v)";
         if let [single] = stored.as_slice() {
-            self.client
+            let item = to_item(single);
+            let sizes = self.meter.as_ref().map(|_| [item_size(&item)]);
+            let out = self
+                .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(to_item(single)))
+                .set_item(Some(item))
                 .condition_expression(condition)
                 .expression_attribute_names("#v", "version")
+                .set_return_consumed_capacity(self.consumed())
                 .send()
                 .await
                 .map_err(|e| match e.code() {
                     Some("ConditionalCheckFailedException") => conflict(None),
                     _ => sdk_err("PutItem", e),
                 })?;
+            if let (Some(m), Some(sizes)) = (&self.meter, sizes) {
+                let reported: Vec<_> = out.consumed_capacity().into_iter().cloned().collect();
+                m.write(&sizes, false, &reported);
+            }
         } else {
-            let mut req = self.client.transact_write_items();
+            let mut sizes = Vec::new();
+            let mut req = self
+                .client
+                .transact_write_items()
+                .set_return_consumed_capacity(self.consumed());
             for ev in &stored {
+                let item = to_item(ev);
+                if self.meter.is_some() {
+                    sizes.push(item_size(&item));
+                }
                 let put = Put::builder()
                     .table_name(&self.table)
-                    .set_item(Some(to_item(ev)))
+                    .set_item(Some(item))
                     .condition_expression(condition)
                     .expression_attribute_names("#v", "version")
                     .build()
                     .map_err(build_err)?;
                 req = req.transact_items(TransactWriteItem::builder().put(put).build());
             }
-            req.send()
+            let out = req
+                .send()
                 .await
                 .map_err(|e| transact_err(e, conflict(None)))?;
+            if let Some(m) = &self.meter {
+                m.write(&sizes, true, out.consumed_capacity());
+            }
         }
         Ok(stored)
     }
@@ -325,9 +370,13 @@ impl DynamoEventStore {
                 .expression_attribute_values(":s", AttributeValue::S(stream.to_string()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
+                .set_return_consumed_capacity(self.consumed())
                 .send()
                 .await
                 .map_err(|e| sdk_err("Query", e))?;
+            if let Some(m) = &self.meter {
+                m.read(page.items(), true, page.consumed_capacity());
+            }
             for item in page.items() {
                 out.push(read(item)?);
             }
@@ -351,9 +400,13 @@ impl DynamoEventStore {
             .total_segments(SCAN_SEGMENTS)
             .consistent_read(true)
             .set_exclusive_start_key(start)
+            .set_return_consumed_capacity(self.consumed())
             .send()
             .await
             .map_err(|e| sdk_err("Scan", e))?;
+        if let Some(m) = &self.meter {
+            m.read(out.items(), true, out.consumed_capacity());
+        }
         let events = out.items().iter().map(raw_from_item).collect();
         Ok((events, out.last_evaluated_key().cloned()))
     }

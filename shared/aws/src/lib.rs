@@ -3,6 +3,8 @@
 //! from the environment.
 
 #[cfg(feature = "dynamodb")]
+pub mod capacity;
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "functions")]
 pub mod emf;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod catalog_history;
 pub mod checkpoint;
 pub mod claims;
+pub mod cost;
 pub mod decider;
 pub mod drift;
 pub mod duration;

@@ -126,45 +126,46 @@ impl LocalBroker {
         Ok(armed)
     }
 
-    /// One pass: hand appended events to the grant service (as the EventBridge rule does),
-    /// fire due timers, and sweep when a sweep period of clock time has passed.
-    pub async fn step(&mut self) -> Step {
-        let mut step = Step::default();
-        while let Ok(ev) = self.bus.try_recv() {
-            let Some(id) = ev.stream.request_id() else {
-                continue;
-            };
-            // Like the notify function, on its own task: a slow or failing channel never
-            // holds up grants and revokes.
-            let job = NoticeJob::Event(id, ev.record.event_id.clone());
-            if self.notices.send(job).is_ok() {
-                step.notices_queued += 1;
-            }
-            if ev.record.event_type == "IncidentResolved" {
-                match self.stint.close_incident_access(id).await {
-                    Ok(out) => tracing::info!(request_id = %id, ?out, "incident closed"),
-                    Err(e) => {
-                        tracing::error!(request_id = %id, error = %e, "incident revoke failed; retried at expiry")
-                    }
-                }
-            }
-            if ev.record.event_type == "ExtensionApproved" {
-                if let Err(e) = self.stint.apply_extension(id).await {
-                    tracing::error!(request_id = %id, error = %e, "extension not applied; the sweep retries");
-                }
-            }
-            if ev.record.event_type == "AccessApproved" {
-                match self.stint.grant(id).await {
-                    Ok(out) => {
-                        tracing::info!(request_id = %id, ?out, "grant after approval");
-                        step.granted += 1;
-                    }
-                    Err(e) => {
-                        tracing::error!(request_id = %id, error = %e, "grant failed; the sweep retries")
-                    }
+    /// One appended event: queue its notices, and grant, extend or close access as the
+    /// EventBridge rules do in AWS.
+    async fn handle(&mut self, ev: StoredEvent, step: &mut Step) {
+        let Some(id) = ev.stream.request_id() else {
+            return;
+        };
+        // Like the notify function, on its own task: a slow or failing channel never
+        // holds up grants and revokes.
+        let job = NoticeJob::Event(id, ev.record.event_id.clone());
+        if self.notices.send(job).is_ok() {
+            step.notices_queued += 1;
+        }
+        if ev.record.event_type == "IncidentResolved" {
+            match self.stint.close_incident_access(id).await {
+                Ok(out) => tracing::info!(request_id = %id, ?out, "incident closed"),
+                Err(e) => {
+                    tracing::error!(request_id = %id, error = %e, "incident revoke failed; retried at expiry")
                 }
             }
         }
+        if ev.record.event_type == "ExtensionApproved" {
+            if let Err(e) = self.stint.apply_extension(id).await {
+                tracing::error!(request_id = %id, error = %e, "extension not applied; the sweep retries");
+            }
+        }
+        if ev.record.event_type == "AccessApproved" {
+            match self.stint.grant(id).await {
+                Ok(out) => {
+                    tracing::info!(request_id = %id, ?out, "grant after approval");
+                    step.granted += 1;
+                }
+                Err(e) => {
+                    tracing::error!(request_id = %id, error = %e, "grant failed; the sweep retries")
+                }
+            }
+        }
+    }
+
+    /// Fires every timer due by the broker's clock.
+    async fn fire_due(&mut self, step: &mut Step) {
         let now = self.stint.clock.now();
         for (id, kind) in self.timers.due(now) {
             step.timers_fired += 1;
@@ -191,6 +192,17 @@ impl LocalBroker {
                 }
             }
         }
+    }
+
+    /// One pass: hand appended events to the grant service (as the EventBridge rule does),
+    /// fire due timers, and sweep when a sweep period of clock time has passed.
+    pub async fn step(&mut self) -> Step {
+        let mut step = Step::default();
+        while let Ok(ev) = self.bus.try_recv() {
+            self.handle(ev, &mut step).await;
+        }
+        self.fire_due(&mut step).await;
+        let now = self.stint.clock.now();
         if self.last_sweep.is_none_or(|t| now >= t + self.sweep_every) {
             if let Err(e) = self.stint.sweep().await {
                 tracing::error!(error = %e, "sweep failed");
@@ -208,8 +220,11 @@ impl LocalBroker {
         step
     }
 
-    /// Steps every `tick` of real time until `shutdown` resolves. Timers compare against the
-    /// broker's clock, so a manual clock moves them without waiting.
+    /// Runs until `shutdown` resolves: each appended event is handled the moment the store
+    /// hands it to the bus, and the broker sleeps until the next timer is due (woken early
+    /// when one is set). A full [`LocalBroker::step`] every `tick` of real time is only the
+    /// safety net: it sweeps, queues review reminders, and fires timers on a manual clock,
+    /// which moves without the broker knowing.
     pub async fn run(
         mut self,
         tick: std::time::Duration,
@@ -255,9 +270,26 @@ impl LocalBroker {
             });
         }
         let mut interval = tokio::time::interval(tick);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let timers = Arc::clone(&self.timers);
         loop {
+            // Real time until the earliest timer by the broker's clock (zero when overdue).
+            let next_timer = timers.next_due().map(|at| {
+                (at - self.stint.clock.now())
+                    .to_std()
+                    .unwrap_or(std::time::Duration::ZERO)
+            });
             tokio::select! {
                 _ = &mut shutdown => break,
+                Some(ev) = self.bus.recv() => {
+                    let mut step = Step::default();
+                    self.handle(ev, &mut step).await;
+                }
+                // A timer was set: work out the next deadline again.
+                _ = timers.changed() => {}
+                _ = tokio::time::sleep(next_timer.unwrap_or_default()), if next_timer.is_some() => {
+                    self.fire_due(&mut Step::default()).await;
+                }
                 _ = interval.tick() => { self.step().await; }
             }
         }

@@ -14,15 +14,29 @@ use stint_app::AppError;
 use stint_domain::budget::InlinePolicy;
 use stint_domain::recorded::{Attached, RecordCommand, RecordedPolicies, Via};
 use stint_domain::{EventRecord, PrincipalArn, RequestId, StoredEvent, StreamId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
-/// One-time timers in memory. The local broker polls `due` on every tick of its clock.
+/// One-time timers in memory. The local broker sleeps until `next_due` and is woken by
+/// `changed` when a timer is set, so it never polls for them.
 #[derive(Default)]
 pub struct LocalTimers {
     timers: Mutex<HashMap<(RequestId, TimerKind), DateTime<Utc>>>,
+    changed: Notify,
 }
 
 impl LocalTimers {
+    /// The earliest time a timer is set for, if any.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        let timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+        timers.values().min().copied()
+    }
+
+    /// Resolves once a timer was set since the last call returned (a stored permit: a set
+    /// between two waits is not lost).
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
     /// Removes and returns every timer due at `now`, earliest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<(RequestId, TimerKind)> {
         let mut timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
@@ -51,6 +65,7 @@ impl Scheduler for LocalTimers {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert((request, kind), at);
+        self.changed.notify_one();
         Ok(())
     }
 
