@@ -355,3 +355,39 @@ fn an_optional_customer_managed_key_encrypts_the_table_and_the_bucket() {
         Some("HasDataKey")
     );
 }
+
+/// The alarms and the dashboard watch the namespace the functions publish under: EMF lines go
+/// to `STINT_METRICS_NAMESPACE`, which only the template sets. A drift would leave every
+/// Stint alarm without data, which they treat as not breaching: silent.
+#[test]
+fn the_functions_publish_under_the_namespace_the_alarms_and_dashboard_watch() {
+    let t = template();
+    let published =
+        text(&t["Globals"]["Function"]["Environment"]["Variables"]["STINT_METRICS_NAMESPACE"]);
+    assert_eq!(published, STINT, "the functions' namespace");
+    let Value::Tagged(sub) =
+        &resources_of(&t, "AWS::CloudWatch::Dashboard")[0].1["Properties"]["DashboardBody"]
+    else {
+        panic!("the body is a !Sub")
+    };
+    let body: serde_json::Value =
+        serde_json::from_str(sub.value.as_str().expect("text")).expect("JSON");
+    let namespace = STINT.trim_start_matches("!Sub:");
+    let mut checked = 0;
+    for w in body["widgets"].as_array().expect("widgets") {
+        for m in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            // Stint's own figures (the AWS/* ones are the services' own).
+            let own = m[1]
+                .as_str()
+                .is_some_and(|name| Figure::ALL.iter().any(|f| f.name() == name));
+            if own {
+                assert_eq!(m[0].as_str(), Some(namespace), "{w}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= Figure::ALL.len(),
+        "only {checked} of Stint's series found"
+    );
+}

@@ -865,6 +865,32 @@ fn only_grant_and_revoke_may_assume_member_roles() {
     assert_eq!(assumers, ["GrantFunction", "RevokeFunction"]);
 }
 
+/// The member stacks' ExternalId is a shared secret (a `NoEcho` parameter): only the functions
+/// that may assume member roles have it in their environment, not every function through the
+/// template's globals.
+#[test]
+fn only_grant_and_revoke_see_the_member_external_id() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let t: Value =
+        serde_norway::from_str(&std::fs::read_to_string(path).expect("template")).expect("YAML");
+    const VAR: &str = "STINT_MEMBER_EXTERNAL_ID";
+    assert!(
+        t["Globals"]["Function"]["Environment"]["Variables"][VAR].is_null(),
+        "{VAR} must not be given to every function"
+    );
+    let mut holders = Vec::new();
+    for (name, res) in t["Resources"].as_mapping().expect("resources") {
+        if !res["Properties"]["Environment"]["Variables"][VAR].is_null() {
+            holders.push(name.as_str().expect("name").to_owned());
+        }
+    }
+    assert_eq!(holders, ["GrantFunction", "RevokeFunction"]);
+    assert_eq!(
+        t["Parameters"]["MemberExternalId"]["NoEcho"].as_bool(),
+        Some(true)
+    );
+}
+
 /// `GET /accounts` as API Gateway hands it over: the caller's roles with what they resolve to;
 /// a role the caller may neither request nor approve is 403, an unknown one 400, a bad query
 /// 400; nothing is ever appended.

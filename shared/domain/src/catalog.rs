@@ -446,8 +446,16 @@ impl Role {
                             Some(s) => scopes.iter().any(|p| p.matches(s.as_str())),
                             None => scopes.is_empty(),
                         };
+                        // `{account}` is the principal's own account, as in the role's
+                        // patterns; read literally it would never match, and no rule would fire.
+                        let principal_ok = principals.iter().any(|p| {
+                            glob_match(
+                                &p.as_str().replace(ACCOUNT_PLACEHOLDER, principal.account()),
+                                principal.as_str(),
+                            )
+                        });
                         scope_ok
-                            && principals.iter().any(|p| p.matches(principal.as_str()))
+                            && principal_ok
                             && repositories.iter().any(|p| p.matches(repository))
                             && refs.iter().any(|p| p.matches(git_ref))
                             && (environments.is_empty()

@@ -267,6 +267,47 @@ resources = ["arn:aws:s3:::dev-logs/*"]
     }
 
     #[test]
+    fn a_pipeline_rule_with_account_approves_only_in_the_principals_own_account() {
+        let text = r#"
+[roles.deploy]
+accounts = ["r-ab12"]
+principals = ["arn:aws:iam::{account}:role/stint/deploy"]
+default_duration = "30m"
+max_duration = "1h"
+requesters = { users = ["repo:acme/*"] }
+approvers = { groups = ["leads"] }
+[[roles.deploy.statements]]
+actions = ["s3:GetObject"]
+resources = ["arn:aws:s3:::dev-logs/*"]
+[[roles.deploy.auto_approve]]
+name = "ci-main"
+kind = "pipeline"
+repositories = ["acme/orders"]
+refs = ["refs/heads/main"]
+principals = ["arn:aws:iam::{account}:role/stint/deploy"]
+max_duration = "30m"
+"#;
+        let c = Catalog::from_toml(text).unwrap();
+        let r = c.role(&RoleName::parse("deploy").unwrap()).unwrap();
+        let source = crate::event::Source::Pipeline {
+            repository: "acme/orders".into(),
+            git_ref: "refs/heads/main".into(),
+            environment: None,
+        };
+        let d = crate::duration::AccessDuration::parse("30m").unwrap();
+        let p = |a: &str| crate::ids::PrincipalArn::parse(a).unwrap();
+        // `{account}` is the principal's account, as in the role's own patterns: the rule
+        // approves the deploy role in any account the role covers...
+        for a in ["111111111111", "222222222222"] {
+            let arn = p(&format!("arn:aws:iam::{a}:role/stint/deploy"));
+            assert!(r.auto_rule_for(&source, d, None, &arn).is_some(), "{a}");
+        }
+        // ...and nothing else, in no account.
+        let other = p("arn:aws:iam::111111111111:role/stint/admin");
+        assert!(r.auto_rule_for(&source, d, None, &other).is_none());
+    }
+
+    #[test]
     fn targets_parse_by_shape() {
         assert_eq!(
             OrgTarget::parse("123456789012").unwrap(),
