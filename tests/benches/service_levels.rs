@@ -2,7 +2,7 @@
 //! 20 lifecycles of one-minute grants, each approved as soon as it is asked:
 //!
 //! - local mode (default): `stint serve`'s broker over the embedded store on the system clock,
-//!   with its in-process bus and timers and its 250 ms tick, the `record` provider;
+//!   with its in-process bus and timers (woken by appends and deadlines), the `record` provider;
 //! - `--emulator`: DynamoDB, IAM and Scheduler on the emulator over HTTP, the services called
 //!   as the functions are (grant right after the approval, as on `AccessApproved`; revoke at
 //!   the expiry instant, as the expiry timer does). The bus and Scheduler's own delivery delays
@@ -146,7 +146,7 @@ fn main() {
             if on_emulator {
                 "on the emulator over HTTP"
             } else {
-                "in local mode (250 ms tick)"
+                "in local mode"
             }
         );
         print!(
