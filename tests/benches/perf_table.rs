@@ -1,7 +1,8 @@
 //! The performance table: runs every benchmark of the project one after another (fold and
 //! store, grant latency locally and on the emulator, report and verify over 1M events, cold
 //! start and size, cost) and prints each figure beside its goal, with the machine it ran on.
-//! Takes several minutes and builds the function binaries: not part of CI's test run.
+//! Takes several minutes: not part of CI's test run. Needs the benchmarks built
+//! (`cargo bench -p stint-tests --no-run`) and the functions (`--profile lambda`).
 //!
 //! Run: `infra/scripts/with-moto.sh cargo bench -p stint-tests --bench perf_table`
 
@@ -56,21 +57,43 @@ fn machine() -> String {
     )
 }
 
+/// The newest build of benchmark `name` beside this one (`<target>/release/deps/<name>-<hash>`).
+fn sibling(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let deps = exe.parent().expect("deps folder");
+    std::fs::read_dir(deps)
+        .expect("read deps")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(name))
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| {
+            panic!("no build of bench {name}: run `cargo bench -p stint-tests --no-run` first")
+        })
+}
+
 fn main() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let started = chrono::Utc::now();
     let load_before = load();
     let mut figures = Vec::new();
     for bench in BENCHES {
         eprintln!("== {bench}");
         let t = Instant::now();
-        let mut child = Command::new(&cargo)
-            .args(["bench", "--quiet", "-p", "stint-tests", "--bench", bench])
+        // The sibling benchmark's executable, not `cargo bench`: a cargo started under
+        // `cargo bench` waits forever for the lock the outer one holds.
+        let mut child = Command::new(sibling(bench))
+            .arg("--bench")
             .env("CARGO_TARGET_DIR", target_dir())
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .stdout(Stdio::piped())
             .spawn()
-            .expect("run cargo bench");
+            .expect("run the benchmark");
         let out = child.stdout.take().expect("stdout");
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             match Figure::parse(&line) {

@@ -227,24 +227,23 @@ pub async fn run_process(
     }
 }
 
-/// The deployed build of a function: `<target>/lambda/<name>`, built first (as the Makefile
-/// builds it, one package at a time) unless `STINT_BENCH_NO_BUILD` is set. The target is
-/// `STINT_LAMBDA_TARGET_DIR` if set, else this benchmark's own.
+/// The deployed build of a function: `<target>/lambda/<name>`, where `make` or
+/// `infra/scripts/sizes.sh` builds it (`cargo build --profile lambda -p <name>`, one package at
+/// a time). Not built here: a cargo started by a benchmark under `cargo bench` waits forever for
+/// the lock the outer one holds. The target is `STINT_LAMBDA_TARGET_DIR` if set, else this
+/// benchmark's own.
 pub fn lambda_binary(name: &str) -> PathBuf {
     let target = std::env::var_os("STINT_LAMBDA_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(target_dir);
-    if std::env::var_os("STINT_BENCH_NO_BUILD").is_none() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "--quiet", "--profile", "lambda", "-p", name])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "cargo build --profile lambda -p {name}");
-    }
-    target.join("lambda").join(name)
+    let path = target.join("lambda").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first with `cargo build --profile lambda -p {name}` \
+         (or infra/scripts/sizes.sh for all of them)",
+        path.display()
+    );
+    path
 }
 
 /// The target directory this benchmark was built in: `<target>/<profile>/deps/<bench>`.
