@@ -959,3 +959,53 @@ async fn the_api_lists_a_roles_accounts_to_those_who_may_see_the_role() {
             .len();
     assert_eq!(before, after, "reads append nothing");
 }
+
+/// Over HTTP (API Gateway events through the production router): a request for an account
+/// outside the role, or for the management account, is 400 `account_not_allowed`, names the
+/// account, and appends nothing; one inside the role is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_for_an_account_outside_the_role_is_400_over_http_and_appends_nothing() {
+    let w = OrgWorld::new().await;
+    let app = stint_http::router(w.f.api());
+    let ask = |role: &str, account: &str| {
+        let mut ev = stint_tests::sample("apigw-create-request.json");
+        ev["body"] = serde_json::json!(serde_json::json!({
+            "role": role,
+            "principal": format!("arn:aws:iam::{account}:role/stint/oncall"),
+            "duration": "1h",
+            "justification": "organisation test over HTTP",
+        })
+        .to_string());
+        let app = app.clone();
+        async move { crate::support::call_router(&app, &ev).await }
+    };
+    let window = || {
+        w.f.log(t0() - TimeDelta::days(1), t0() + TimeDelta::days(1))
+    };
+    let before = window().await.len();
+    for (role, account) in [
+        ("dev-oncall", w.prod_accounts[0].id.as_str()),
+        ("dev-oncall", w.hub.as_str()),
+        ("everywhere", w.hub.as_str()),
+    ] {
+        let (status, body) = ask(role, account).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("account_not_allowed")),
+            "{role} in {account}: {body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(account)),
+            "the refusal names the account: {body}"
+        );
+    }
+    assert_eq!(before, window().await.len(), "refusals append nothing");
+    let (status, body) = ask("dev-oncall", w.dev_accounts[0].id.as_str()).await;
+    assert_eq!(status, 201, "an account of the role is accepted: {body}");
+    assert!(
+        window().await.len() > before,
+        "the accepted request is recorded"
+    );
+}
