@@ -624,8 +624,9 @@ fn alerts_pipelines_and_notices_in_local_mode() {
     server.stop();
 }
 
-/// The access-review reminders `stint serve` wrote to its outbox: (To, Subject) of each.
-fn review_reminders(data: &Path) -> Vec<(String, String)> {
+/// The mails `stint serve` wrote to its outbox whose subject contains `subject`: (To, Subject)
+/// of each, sorted.
+fn outbox_mails(data: &Path, subject: &str) -> Vec<(String, String)> {
     let Ok(dir) = std::fs::read_dir(data.join("outbox")) else {
         return vec![];
     };
@@ -637,10 +638,15 @@ fn review_reminders(data: &Path) -> Vec<(String, String)> {
                 stint_tests::mail_header(&m, "Subject"),
             )
         })
-        .filter(|(_, subject)| subject.contains("Access review"))
+        .filter(|(_, s)| s.contains(subject))
         .collect();
     out.sort();
     out
+}
+
+/// The access-review reminders in the outbox.
+fn review_reminders(data: &Path) -> Vec<(String, String)> {
+    outbox_mails(data, "Access review")
 }
 
 #[test]
@@ -1016,23 +1022,9 @@ fn metrics_show_the_sweep_repairing_an_expired_grant() {
     server.stop();
 }
 
-/// The expiry reminders `stint serve` wrote to its outbox: (To, Subject) of each, sorted.
+/// The expiry reminders in the outbox.
 fn expiry_reminders(data: &Path) -> Vec<(String, String)> {
-    let Ok(dir) = std::fs::read_dir(data.join("outbox")) else {
-        return vec![];
-    };
-    let mut out: Vec<(String, String)> = dir
-        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
-        .map(|m| {
-            (
-                stint_tests::mail_header(&m, "To"),
-                stint_tests::mail_header(&m, "Subject"),
-            )
-        })
-        .filter(|(_, subject)| subject.contains("expires in"))
-        .collect();
-    out.sort();
-    out
+    outbox_mails(data, "expires in")
 }
 
 #[test]

@@ -1078,7 +1078,7 @@ pub mod bad_input {
         }
     }
 
-    /// `GET /stats` with `path`'s query: the service levels.
+    /// `GET /stats` with `path`'s query: the service levels (a query refused like the reviews').
     fn stats(
         name: &'static str,
         path: &'static str,
@@ -1086,17 +1086,7 @@ pub mod bad_input {
         status: u16,
         error: &'static str,
     ) -> Case {
-        Case {
-            name,
-            method: "GET",
-            path,
-            on: None,
-            caller,
-            headers: vec![],
-            body: String::new(),
-            status,
-            error: Some(error),
-        }
+        reviews(name, path, caller, status, error)
     }
 
     /// `GET /requests/{id}` on the request `on` names.

@@ -10,7 +10,7 @@ use stint_domain::catalog_history::CatalogEvent;
 use stint_domain::drift::DriftEvent;
 use stint_domain::report::{CatalogChangeRow, Report, ReportBuilder};
 use stint_domain::review::periods_for_report;
-use stint_domain::{AccessDuration, Envelope, Event, RequestState};
+use stint_domain::{AccessDuration, Envelope};
 
 /// Reads the period, verifies every touched stream, and folds each request as it is read.
 /// A stream whose events cannot be decoded is reported as broken, never silently dropped.
@@ -74,22 +74,9 @@ pub async fn compile_audited(
         let Some(id) = stream.request_id() else {
             return;
         };
-        let mut state = RequestState::default();
-        for e in events {
-            match Event::from_record(&e.record) {
-                Ok(ev) => state = stint_domain::apply(state, &ev),
-                Err(err) => {
-                    undecodable.push(stint_domain::log::ChainBreak {
-                        stream: stream.to_string(),
-                        version: e.version,
-                        event_id: e.record.event_id.clone(),
-                        problem: format!("cannot be read: {}", err.reason),
-                    });
-                    return;
-                }
-            }
+        if let Some(state) = crate::verify::fold_request(stream, events, &mut undecodable) {
+            builder.add(id, &state);
         }
-        builder.add(id, &state);
     })
     .await?;
     let mut breaks = v.breaks;
@@ -99,11 +86,7 @@ pub async fn compile_audited(
         builder.add_review(&got.review);
         undecodable.extend(got.broken);
     }
-    for u in undecodable {
-        if !breaks.iter().any(|b| b.stream == u.stream) {
-            breaks.push(u);
-        }
-    }
+    crate::verify::merge_breaks(&mut breaks, undecodable);
     Ok(builder.finish(
         &breaks,
         v.period_digest,

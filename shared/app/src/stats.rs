@@ -7,7 +7,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use stint_domain::log::ChainBreak;
 use stint_domain::stats::{ServiceLevels, StatsBuilder};
-use stint_domain::{Event, RequestState};
 
 /// The longest window one call may read, as for reports: a year and a day.
 pub const MAX_WINDOW_DAYS: i64 = 366;
@@ -50,30 +49,13 @@ pub async fn compile(
         if stream.request_id().is_none() {
             return;
         }
-        let mut state = RequestState::default();
-        for e in events {
-            match Event::from_record(&e.record) {
-                Ok(ev) => state = stint_domain::apply(state, &ev),
-                Err(err) => {
-                    undecodable.push(ChainBreak {
-                        stream: stream.to_string(),
-                        version: e.version,
-                        event_id: e.record.event_id.clone(),
-                        problem: format!("cannot be read: {}", err.reason),
-                    });
-                    return;
-                }
-            }
+        if let Some(state) = crate::verify::fold_request(stream, events, &mut undecodable) {
+            builder.add(&state);
         }
-        builder.add(&state);
     })
     .await?;
     let mut broken = v.breaks;
-    for u in undecodable {
-        if !broken.iter().any(|b| b.stream == u.stream) {
-            broken.push(u);
-        }
-    }
+    crate::verify::merge_breaks(&mut broken, undecodable);
     let levels = builder.finish();
     tracing::info!(%from, %to, rows = levels.rows.len(), streams = v.streams_checked, broken = broken.len(), "service levels compiled");
     Ok(Stats {

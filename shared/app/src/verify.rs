@@ -7,7 +7,7 @@ use futures::TryStreamExt;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use stint_domain::log::{verify_stream, ChainBreak, PeriodDigest};
-use stint_domain::{Hash, StoredEvent, StreamId};
+use stint_domain::{Event, Hash, RequestState, StoredEvent, StreamId};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
@@ -27,6 +27,40 @@ impl Verification {
 
 /// Reads the period through the time index, then each touched stream whole: verifies its
 /// chain and hands its events to `visit`. Memory grows with streams, not events.
+/// A request stream's state from its events, for readers of a period (reports, service
+/// levels); an event that cannot be read is noted in `undecodable` and the stream is skipped.
+pub fn fold_request(
+    stream: &StreamId,
+    events: &[StoredEvent],
+    undecodable: &mut Vec<ChainBreak>,
+) -> Option<RequestState> {
+    let mut state = RequestState::default();
+    for e in events {
+        match Event::from_record(&e.record) {
+            Ok(ev) => state = stint_domain::apply(state, &ev),
+            Err(err) => {
+                undecodable.push(ChainBreak {
+                    stream: stream.to_string(),
+                    version: e.version,
+                    event_id: e.record.event_id.clone(),
+                    problem: format!("cannot be read: {}", err.reason),
+                });
+                return None;
+            }
+        }
+    }
+    Some(state)
+}
+
+/// Adds each unreadable stream to `breaks`, unless the chain check already named it.
+pub fn merge_breaks(breaks: &mut Vec<ChainBreak>, undecodable: Vec<ChainBreak>) {
+    for u in undecodable {
+        if !breaks.iter().any(|b| b.stream == u.stream) {
+            breaks.push(u);
+        }
+    }
+}
+
 pub async fn scan_period(
     store: &dyn EventStore,
     from: DateTime<Utc>,

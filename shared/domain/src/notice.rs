@@ -682,33 +682,44 @@ mod tests {
         assert!(with.contains("&lt;b&gt;5xx&lt;/b&gt; &amp; more"), "{with}");
     }
 
+    /// `role`'s request (self-extension as given, one approver) approved by bob and granted at
+    /// `at`: its id, every event, the state and the catalog.
+    fn granted(
+        role: &str,
+        self_extend: bool,
+        at: DateTime<Utc>,
+    ) -> (RequestId, Vec<Event>, RequestState, Catalog) {
+        let (id, ev, mut c) = submit(role, false);
+        let name = RoleName::parse(role).unwrap();
+        c.roles.get_mut(&name).unwrap().self_extend = self_extend;
+        c.roles.get_mut(&name).unwrap().approvers.required = 1;
+        let mut st = RequestState::fold(&ev);
+        let mut all = ev;
+        for cmd in [
+            Command::Approve {
+                approver: Identity::new(
+                    UserId::parse("bob@example.com").unwrap(),
+                    c.roles[&name].approvers.groups.clone(),
+                ),
+                comment: None,
+            },
+            Command::RecordGrant {
+                policy_name: "stint-x".into(),
+                policy: json!({}),
+            },
+        ] {
+            let evs = decide(&st, &cmd, &c, at).unwrap();
+            st = evs.iter().fold(st, crate::apply);
+            all.extend(evs);
+        }
+        (id, all, st, c)
+    }
+
     #[test]
     fn the_requester_gets_extend_only_when_the_role_allows_it_and_done_only_while_active() {
         let at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap();
         for (role, self_extend) in [("db-read", true), ("db-write", false)] {
-            let (id, ev, mut c) = submit(role, false);
-            let name = RoleName::parse(role).unwrap();
-            c.roles.get_mut(&name).unwrap().self_extend = self_extend;
-            c.roles.get_mut(&name).unwrap().approvers.required = 1;
-            let mut st = RequestState::fold(&ev);
-            let mut all = ev.clone();
-            for cmd in [
-                Command::Approve {
-                    approver: Identity::new(
-                        UserId::parse("bob@example.com").unwrap(),
-                        c.roles[&name].approvers.groups.clone(),
-                    ),
-                    comment: None,
-                },
-                Command::RecordGrant {
-                    policy_name: "stint-x".into(),
-                    policy: json!({}),
-                },
-            ] {
-                let evs = decide(&st, &cmd, &c, at).unwrap();
-                st = evs.iter().fold(st, crate::apply);
-                all.extend(evs);
-            }
+            let (id, all, st, c) = granted(role, self_extend, at);
             let granted = all.last().unwrap();
             let n = &notices_for(id, granted, &st, &c)[0];
             let got: Vec<String> = buttons(&slack_message_with_buttons(n))
@@ -751,27 +762,8 @@ mod tests {
     fn an_expiry_reminder_tells_the_requester_when_and_offers_the_extension_the_role_allows() {
         let at = Utc.with_ymd_and_hms(2026, 11, 29, 10, 5, 0).unwrap();
         for (role, self_extend) in [("db-read", true), ("db-write", false)] {
-            let (id, ev, mut c) = submit(role, false);
+            let (id, _, st, c) = granted(role, self_extend, at);
             let name = RoleName::parse(role).unwrap();
-            c.roles.get_mut(&name).unwrap().self_extend = self_extend;
-            c.roles.get_mut(&name).unwrap().approvers.required = 1;
-            let mut st = RequestState::fold(&ev);
-            for cmd in [
-                Command::Approve {
-                    approver: Identity::new(
-                        UserId::parse("bob@example.com").unwrap(),
-                        c.roles[&name].approvers.groups.clone(),
-                    ),
-                    comment: None,
-                },
-                Command::RecordGrant {
-                    policy_name: "stint-x".into(),
-                    policy: json!({}),
-                },
-            ] {
-                let evs = decide(&st, &cmd, &c, at).unwrap();
-                st = evs.iter().fold(st, crate::apply);
-            }
             let expiry = st.grant.as_ref().unwrap().expires_at;
             let soon = expiry - chrono::TimeDelta::minutes(10);
             let r =
