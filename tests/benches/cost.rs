@@ -80,6 +80,18 @@ impl Mailer for CountingMailer {
     }
 }
 
+fn plus(a: Capacity, b: Capacity) -> Capacity {
+    Capacity {
+        read_requests: a.read_requests + b.read_requests,
+        write_requests: a.write_requests + b.write_requests,
+        items_written: a.items_written + b.items_written,
+        read_units: a.read_units + b.read_units,
+        write_units: a.write_units + b.write_units,
+        reported_read_units: a.reported_read_units + b.reported_read_units,
+        reported_write_units: a.reported_write_units + b.reported_write_units,
+    }
+}
+
 fn minus(a: Capacity, b: Capacity) -> Capacity {
     Capacity {
         read_requests: a.read_requests - b.read_requests,
@@ -100,16 +112,21 @@ struct Counted {
     schedules: f64,
     mails: f64,
     events: f64,
-    /// Read units per lifecycle of one sweep while it is active, and once it has ended.
-    sweep_active: f64,
-    sweep_done: f64,
+    /// Read and write units per lifecycle of the sweep's incremental runs (every 5 minutes,
+    /// cursor included) from its grant until its events leave the runs' overlap, beyond what
+    /// the same runs cost over an empty table.
+    sweep_runs_read: f64,
+    sweep_runs_write: f64,
+    /// Read units per lifecycle of one full read of the window once it has ended (daily).
+    sweep_full: f64,
     /// Read units per lifecycle of one checkpoint over it.
     checkpoint: f64,
-    /// Read units of a sweep and a checkpoint over an empty table.
-    idle_sweep: f64,
+    /// Units of an incremental sweep run (read, write) and of a full read over an empty table,
+    /// and of a checkpoint.
+    idle_sweep: (f64, f64),
+    idle_full_sweep: f64,
     idle_checkpoint: f64,
     sweep_lookback: TimeDelta,
-    duration: TimeDelta,
 }
 
 async fn checkpoint_units(
@@ -209,12 +226,27 @@ async fn lifecycles(n: usize) -> Counted {
         *invocations.entry(k).or_default() += v;
     }
     seen.extend(now_seen);
-    let before_sweep = meter.totals();
-    f.stint.sweep().await.expect("sweep");
-    let first_sweep = minus(meter.totals(), before_sweep);
-    let sweep_active = first_sweep.read_units / n as f64;
+    let granted = meter.totals();
+    // The sweep as deployed: a run every 5 minutes, its cursor in a table of its own. The first
+    // run reads the whole window, as the daily full read does; it is counted with those.
+    let memory = stint_aws::sweep_memory::DynamoSweepMemory::new(
+        stint_tests::dynamodb_client().await,
+        stint_tests::unique_name("sweep"),
+    )
+    .with_meter(meter.clone());
+    memory.create_table().await.expect("sweep table");
+    f.clock.advance(TimeDelta::minutes(5));
+    f.stint.sweep_with(Some(&memory)).await.expect("sweep");
+    let first_read = meter.totals();
     let duration = TimeDelta::hours(1);
-    f.clock.advance(duration + TimeDelta::seconds(1));
+    let mut runs = 0.0;
+    while f.clock.now() + TimeDelta::minutes(5) < start + duration {
+        f.clock.advance(TimeDelta::minutes(5));
+        f.stint.sweep_with(Some(&memory)).await.expect("sweep");
+        runs += 1.0;
+    }
+    let swept_active = meter.totals();
+    f.clock.set(start + duration + TimeDelta::seconds(1));
     for id in &ids {
         f.stint
             .revoke(*id, RevokeReason::Expired, None)
@@ -239,13 +271,25 @@ async fn lifecycles(n: usize) -> Counted {
     for (k, v) in counts_after {
         *invocations.entry(k).or_default() += v;
     }
-    // Everything so far but the sweep, which is counted apart.
-    let lifecycle = minus(meter.totals(), first_sweep);
+    let revoked = meter.totals();
+    // The runs until the revokes leave their overlap and the requests are forgotten.
+    for _ in 0..3 {
+        f.clock.advance(TimeDelta::minutes(5));
+        let run = f.stint.sweep_with(Some(&memory)).await.expect("sweep");
+        runs += 1.0;
+        if run.open == 0 && run.events_read == 0 {
+            break;
+        }
+    }
+    let swept_after = meter.totals();
+    // The daily full read, once the lifecycles have ended.
+    f.stint.sweep().await.expect("full read");
+    let sweep_full = minus(meter.totals(), swept_after).read_units / n as f64;
+    // Everything but the sweep, which is counted apart.
+    let lifecycle = plus(granted, minus(revoked, swept_active));
     // The store writes each append as one stream record batch: one relay invocation each.
     *invocations.entry("relay").or_default() += lifecycle.write_requests as f64;
-    let before = meter.totals();
-    f.stint.sweep().await.expect("sweep");
-    let sweep_done = minus(meter.totals(), before).read_units / n as f64;
+    let sweep_runs = plus(minus(swept_active, first_read), minus(swept_after, revoked));
     let checkpoint = checkpoint_units(store.as_ref(), &meter, f.clock.now()).await / n as f64;
 
     // An idle deployment: a sweep and a checkpoint over an empty table.
@@ -254,8 +298,25 @@ async fn lifecycles(n: usize) -> Counted {
     let idle_store: Arc<dyn EventStore> =
         Arc::new(idle.store.clone().with_meter(idle_meter.clone()));
     idle.stint.store = idle_store.clone();
-    idle.stint.sweep().await.expect("idle sweep");
-    let idle_sweep = idle_meter.totals().read_units;
+    let idle_memory = stint_aws::sweep_memory::DynamoSweepMemory::new(
+        stint_tests::dynamodb_client().await,
+        stint_tests::unique_name("sweep"),
+    )
+    .with_meter(idle_meter.clone());
+    idle_memory.create_table().await.expect("sweep table");
+    idle.stint
+        .sweep_with(Some(&idle_memory))
+        .await
+        .expect("idle sweep");
+    let idle_full_sweep = idle_meter.totals().read_units;
+    idle.clock.advance(TimeDelta::minutes(5));
+    let before = idle_meter.totals();
+    idle.stint
+        .sweep_with(Some(&idle_memory))
+        .await
+        .expect("idle sweep");
+    let idle_run = minus(idle_meter.totals(), before);
+    let idle_sweep = (idle_run.read_units, idle_run.write_units);
     let idle_checkpoint = checkpoint_units(idle_store.as_ref(), &idle_meter, start).await;
 
     let per = |x: f64| x / n as f64;
@@ -271,13 +332,15 @@ async fn lifecycles(n: usize) -> Counted {
         schedules: per(scheduler.set.load(Ordering::Relaxed) as f64),
         mails: per(mailer.sent.load(Ordering::Relaxed) as f64),
         events: per(lifecycle.items_written as f64),
-        sweep_active,
-        sweep_done,
+        // Beyond what the same runs cost over an empty table (the fixed monthly line).
+        sweep_runs_read: per(sweep_runs.read_units - runs * idle_sweep.0).max(0.0),
+        sweep_runs_write: per(sweep_runs.write_units - runs * idle_sweep.1).max(0.0),
+        sweep_full,
         checkpoint,
         idle_sweep,
+        idle_full_sweep,
         idle_checkpoint,
         sweep_lookback: f.stint.sweep_lookback(),
-        duration,
     }
 }
 
@@ -358,15 +421,15 @@ fn main() {
     for (function, n) in &c.invocations {
         per_lifecycle_lambda.push(lambda(function, *n));
     }
-    // Each sweep run reads every event in its lookback window, and loads each grant still
-    // active; the checkpoint reads each event once.
-    let sweeps_active = (c.duration.num_minutes() as f64 / 5.0).ceil();
-    let sweeps_seen = (c.sweep_lookback.num_minutes() as f64 / 5.0).ceil();
-    let sweep_reads = c.sweep_active * sweeps_active + c.sweep_done * (sweeps_seen - sweeps_active);
+    // The incremental runs read each event about twice (their overlap) and load each request
+    // left open; each daily full read within the look-back window reads it once more. The
+    // checkpoint reads each event once.
+    let full_reads_seen = (c.sweep_lookback.num_minutes() as f64 / (24.0 * 60.0)).ceil();
+    let sweep_reads = c.sweep_runs_read + c.sweep_full * full_reads_seen;
     let per_lifecycle = Usage {
         lambda: per_lifecycle_lambda,
         api_requests: 2.0,
-        dynamodb_write_units: c.lifecycle.write_units,
+        dynamodb_write_units: c.lifecycle.write_units + c.sweep_runs_write,
         dynamodb_read_units: c.lifecycle.read_units + sweep_reads + c.checkpoint,
         eventbridge_events: c.events,
         // Each expiry schedule fires once (the start timer only for scheduled starts).
@@ -385,8 +448,11 @@ fn main() {
             lambda("report", REPORTS_PER_MONTH + 1.0),
             lambda("reminders", 30.0),
         ],
-        dynamodb_read_units: c.idle_sweep * SWEEPS_PER_MONTH
+        dynamodb_read_units: c.idle_sweep.0 * SWEEPS_PER_MONTH
+            + c.idle_full_sweep * 30.0
             + c.idle_checkpoint * CHECKPOINTS_PER_MONTH,
+        // The sweep's cursor, saved by every run.
+        dynamodb_write_units: c.idle_sweep.1 * SWEEPS_PER_MONTH,
         // The weekly report: its email and its two archived copies, signed; the evidence pack.
         ses_messages: REPORTS_PER_MONTH,
         s3_puts: 2.0 * REPORTS_PER_MONTH + 1.0,

@@ -153,6 +153,7 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
         let router = stint_http::revoke_router(api.clone());
         stint_aws::lambda::handle_revoke(
             &f.stint,
+            None,
             stint_http::apigw::edge(router),
             lambda_runtime::LambdaEvent::new(event, ctx),
         )

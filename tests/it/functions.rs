@@ -299,6 +299,32 @@ async fn revoke_function_sweeps_on_schedule() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn revoke_function_keeps_the_sweep_cursor_in_its_table() {
+    let f = Fixture::new(Utc::now() - Duration::hours(5)).await;
+    seed(&f, true, true, None).await;
+    let memory = stint_aws::sweep_memory::DynamoSweepMemory::new(
+        stint_tests::dynamodb_client().await,
+        stint_tests::unique_name("sweep"),
+    );
+    memory.create_table().await.unwrap();
+    let env = [("STINT_SWEEP_TABLE", memory.table())];
+    let (_, first) = invoke(&f, "stint-revoke", sample("eventbridge-sweep.json"), &env).await;
+    assert_eq!(
+        (&first["full_read"], &first["remembered"], &first["revoked"]),
+        (&Value::Bool(true), &Value::Bool(true), &Value::from(1)),
+        "{first}"
+    );
+    let (_, second) = invoke(&f, "stint-revoke", sample("eventbridge-sweep.json"), &env).await;
+    assert_eq!(second["full_read"], false, "{second}");
+    assert_eq!(second["revoked"], 0, "{second}");
+    let cursor = stint_app::ports::SweepMemory::load(&memory)
+        .await
+        .unwrap()
+        .expect("the function saved its cursor");
+    assert!(cursor.open.is_empty(), "{cursor:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn relay_function_puts_stream_records_on_the_bus() {
     let f = Fixture::new(Utc::now()).await;
     let sdk = stint_tests::emulator_config().await;

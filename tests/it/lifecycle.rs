@@ -373,7 +373,7 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
             with_id(stint_tests::sample("scheduler-expiry.json")),
             ctx(),
         );
-        handle_revoke(&f.stint, stint_http::apigw::edge(app.clone()), ev)
+        handle_revoke(&f.stint, None, stint_http::apigw::edge(app.clone()), ev)
             .await
             .unwrap();
     }

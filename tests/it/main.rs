@@ -36,4 +36,5 @@ mod reports;
 mod reviews;
 mod slack;
 mod stats;
+mod sweep;
 mod visibility;

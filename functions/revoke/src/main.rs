@@ -12,9 +12,15 @@ async fn main() -> Result<(), Error> {
     let secret = runtime::console_secret(&sdk).await;
     let api = apigw::api_with_console(stint.clone(), secret).await;
     let router = stint_http::revoke_router(api);
-    let stint = &stint;
+    let memory = runtime::sweep_memory(&sdk);
+    let (stint, memory) = (&stint, memory.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
-        lambda::handle_revoke(stint, apigw::edge(router.clone()), event)
+        lambda::handle_revoke(
+            stint,
+            memory.map(|m| m as _),
+            apigw::edge(router.clone()),
+            event,
+        )
     }))
     .await
 }

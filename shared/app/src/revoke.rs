@@ -3,13 +3,15 @@
 
 use super::service::{AppError, Ran, Stint};
 use crate::execute::execute;
+use crate::ports::SweepMemory;
 use crate::telemetry;
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use stint_domain::drift::{is_orphan, request_of, Drift, DriftEvent, RecordRemoval};
 use stint_domain::effects::{plan_revoke, sweep_action, SweepAction};
 use stint_domain::metrics::{observe_drift, Labels};
+use stint_domain::sweep::{next_cursor, plan_read, settled, ReadPlan, SweepSchedule};
 use stint_domain::{Command, Envelope, Identity, PrincipalArn, RequestId, RevokeReason, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,13 @@ pub struct SweepReport {
     pub failed: usize,
     /// `stint-*` policies found on known principals with no grant to hold them, removed.
     pub orphans_removed: usize,
+    /// Whether this run read the whole look-back window (no cursor, or once a day).
+    pub full_read: bool,
+    pub events_read: usize,
+    /// Requests left unsettled, for the next run to load.
+    pub open: usize,
+    /// Whether the cursor for the next run was saved.
+    pub remembered: bool,
 }
 
 impl Stint {
@@ -121,19 +130,44 @@ impl Stint {
     }
 
     /// Revokes what is past expiry or whose incident has ended, lapses what waited too long,
-    /// and grants what was approved but never granted (a lost bus event). Only streams whose last event leaves work are loaded.
+    /// and grants what was approved but never granted (a lost bus event), reading the whole
+    /// look-back window. Only streams whose last event leaves work are loaded.
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
+        self.sweep_with(None).await
+    }
+
+    /// The sweep, remembering between runs through `memory`: a run reads only the log since
+    /// the last one and the requests it left open, and the whole window once a day (see
+    /// `stint_domain::sweep`). Without a memory, or with one that fails, it reads everything.
+    pub async fn sweep_with(
+        &self,
+        memory: Option<&dyn SweepMemory>,
+    ) -> Result<SweepReport, AppError> {
         let now = self.clock.now();
+        let schedule = SweepSchedule::new(self.sweep_lookback());
+        let prev = match memory {
+            Some(m) => m.load().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "sweep cursor unreadable; reading the whole window");
+                None
+            }),
+            None => None,
+        };
+        let plan = plan_read(prev.as_ref(), now, &schedule);
         // The latest event of each stream, by version: events of one instant may sort either way.
         let mut last: HashMap<RequestId, (u64, String)> = HashMap::new();
+        let mut requested: BTreeMap<PrincipalArn, DateTime<Utc>> = BTreeMap::new();
         let mut log = self
             .store
-            .read_log(now - self.sweep_lookback(), now + TimeDelta::seconds(1));
-        let mut principals = BTreeSet::new();
+            .read_log(plan.from(), now + TimeDelta::seconds(1));
+        let mut events_read = 0;
         while let Some(ev) = log.try_next().await? {
+            events_read += 1;
             if ev.record.event_type == "AccessRequested" {
                 if let Some(p) = ev.record.payload.get("principal").and_then(|p| p.as_str()) {
-                    principals.extend(PrincipalArn::parse(p).ok());
+                    if let Ok(p) = PrincipalArn::parse(p) {
+                        let at = requested.entry(p).or_insert(ev.record.occurred_at);
+                        *at = (*at).max(ev.record.occurred_at);
+                    }
                 }
             }
             if let Some(id) = ev.stream.request_id() {
@@ -143,8 +177,16 @@ impl Stint {
                 }
             }
         }
+        // Requests left open whose last event is older than this read: loaded all the same.
+        if let (ReadPlan::Since { .. }, Some(p)) = (&plan, &prev) {
+            for id in &p.open {
+                last.entry(*id).or_insert((0, String::new()));
+            }
+        }
         let mut report = SweepReport {
             streams_seen: last.len(),
+            full_read: plan.is_full(),
+            events_read,
             ..SweepReport::default()
         };
         let terminal = [
@@ -154,11 +196,15 @@ impl Stint {
             "RequestLapsed",
             "GrantFailed",
         ];
+        let mut open = BTreeSet::new();
         for (id, (_, last_type)) in last {
             if terminal.contains(&last_type.as_str()) {
                 continue;
             }
             let st = self.load(id).await?.state;
+            if !settled(st.status) {
+                open.insert(id);
+            }
             let revoked = |o: RevokeOutcome| matches!(o, RevokeOutcome::Revoked { .. }) as usize;
             let result = match sweep_action(&st, &self.catalog, now) {
                 SweepAction::Revoke => self
@@ -185,12 +231,22 @@ impl Stint {
                 report.failed += 1;
             }
         }
-        for principal in &principals {
+        let next = next_cursor(prev.as_ref(), &plan, now, &schedule, open, requested);
+        report.open = next.open.len();
+        for principal in next.principals.keys() {
             match self.remove_orphans(principal).await {
                 Ok(n) => report.orphans_removed += n,
                 Err(e) => {
                     tracing::error!(%principal, error = %e, "sweep could not check the principal's policies");
                     report.failed += 1;
+                }
+            }
+        }
+        if let Some(m) = memory {
+            match m.save(&next).await {
+                Ok(()) => report.remembered = true,
+                Err(e) => {
+                    tracing::error!(error = %e, "sweep cursor not saved; the next run reads from the last one")
                 }
             }
         }

@@ -591,7 +591,7 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 }
 
 /// Throttling is retryable and says so; anything else from the service is "unavailable".
-fn sdk_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+pub(crate) fn sdk_err<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     op: &str,
     e: SdkError<E, R>,
 ) -> StoreError {

@@ -13,7 +13,7 @@ pub use serde_json::Value as Payload;
 use serde_json::{json, Value};
 use std::future::Future;
 use stint_app::grant::GrantOutcome;
-use stint_app::ports::{BusMessage, EventBus, TimerFired, TimerKind};
+use stint_app::ports::{BusMessage, EventBus, SweepMemory, TimerFired, TimerKind};
 use stint_app::relay::relay;
 use stint_app::revoke::RevokeOutcome;
 use stint_app::{AppError, Stint};
@@ -219,6 +219,7 @@ pub async fn handle_notify(
 /// The revoke function serves `POST /requests/{id}/revoke`, expiry timers and the sweep.
 pub async fn handle_revoke<H, F>(
     stint: &Stint,
+    memory: Option<&dyn SweepMemory>,
     http: H,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error>
@@ -269,7 +270,7 @@ where
             }
         }
         RevokeTrigger::Scheduled(_) => {
-            let report = stint.sweep().await.map_err(into_lambda_error)?;
+            let report = stint.sweep_with(memory).await.map_err(into_lambda_error)?;
             Ok(serde_json::to_value(report)?)
         }
     }

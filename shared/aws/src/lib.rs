@@ -28,6 +28,8 @@ pub mod s3;
 pub mod scheduler;
 #[cfg(feature = "functions")]
 pub mod ses;
+#[cfg(feature = "dynamodb")]
+pub mod sweep_memory;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};

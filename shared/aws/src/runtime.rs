@@ -246,6 +246,16 @@ where
     Ok(stint)
 }
 
+/// Where the sweep keeps its cursor: the table `STINT_SWEEP_TABLE` names (the template sets it
+/// for the revoke function). Unset, each sweep reads its whole look-back window.
+pub fn sweep_memory(sdk: &SdkConfig) -> Option<crate::sweep_memory::DynamoSweepMemory> {
+    let table = var("STINT_SWEEP_TABLE").ok()?;
+    Some(crate::sweep_memory::DynamoSweepMemory::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        table,
+    ))
+}
+
 /// IAM, for the functions that put and delete policies (grant, revoke): in the hub's own
 /// account directly, and in member accounts through their member role when
 /// `STINT_MEMBER_ROLE_NAME` and `STINT_HUB_ACCOUNT` are set (the template sets both).

@@ -34,6 +34,7 @@ pub mod review;
 pub mod slack;
 pub mod stats;
 pub mod streams;
+pub mod sweep;
 pub mod tag;
 #[cfg(test)]
 pub(crate) mod testkit;

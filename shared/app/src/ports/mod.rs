@@ -9,6 +9,7 @@ mod delivery;
 mod event_store;
 mod organization;
 mod scheduler;
+mod sweep_memory;
 mod withheld;
 
 pub use access::{AccessProvider, ProviderError};
@@ -22,4 +23,5 @@ pub use event_store::{
 };
 pub use organization::Organization;
 pub use scheduler::{Scheduler, TimerFired, TimerKind};
+pub use sweep_memory::SweepMemory;
 pub use withheld::{ReadOnly, Withheld};
