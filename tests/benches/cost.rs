@@ -75,7 +75,8 @@ struct CountingMailer {
 #[async_trait]
 impl Mailer for CountingMailer {
     async fn send_raw(&self, from: &str, to: &[String], m: Vec<u8>) -> Result<(), ProviderError> {
-        self.sent.fetch_add(1, Ordering::Relaxed);
+        // SES bills each recipient as a message.
+        self.sent.fetch_add(to.len() as u64, Ordering::Relaxed);
         self.inner.send_raw(from, to, m).await
     }
 }
