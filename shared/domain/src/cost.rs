@@ -40,6 +40,14 @@ pub struct Units {
     pub lifecycles: u32,
     pub per_lifecycle: Usage,
     pub fixed_per_month: Usage,
+    /// Units each lifecycle may cause, but shared by all lifecycles up to a monthly ceiling
+    /// whatever the volume: the signed checkpoints, at most one object and one signature per
+    /// 15-minute window in which anything moved.
+    #[serde(default)]
+    pub shared_per_lifecycle: Usage,
+    /// The ceiling of `shared_per_lifecycle` a month; a unit at 0 here has none.
+    #[serde(default)]
+    pub shared_max_per_month: Usage,
 }
 
 /// List prices in US dollars for one region.
@@ -186,15 +194,70 @@ pub struct Estimate {
     pub per_month: f64,
 }
 
+/// At `lifecycles_per_day` (30-day months). The per-1,000 figure includes each lifecycle's share
+/// of the shared units at that volume; at 0 a day, the worst case (each lifecycle alone).
 pub fn estimate(units: &Units, p: &Prices, lifecycles_per_day: f64) -> Estimate {
-    let per_thousand = scale(&units.per_lifecycle, 1000.0);
-    let per_thousand = price(&per_thousand, p);
+    let month = lifecycles_per_day * 30.0;
+    let shared_month = cap(
+        &scale(&units.shared_per_lifecycle, month),
+        &units.shared_max_per_month,
+    );
+    let shared_thousand = if month > 0.0 {
+        scale(&shared_month, 1000.0 / month)
+    } else {
+        scale(&units.shared_per_lifecycle, 1000.0)
+    };
+    let per_thousand = price(
+        &add(&scale(&units.per_lifecycle, 1000.0), &shared_thousand),
+        p,
+    );
     let fixed = price(&units.fixed_per_month, p);
-    let per_month = per_thousand.total() * lifecycles_per_day * 30.0 / 1000.0 + fixed.total();
+    let per_month = price(&scale(&units.per_lifecycle, month), p).total()
+        + price(&shared_month, p).total()
+        + fixed.total();
     Estimate {
         per_thousand,
         fixed_per_month: fixed,
         per_month,
+    }
+}
+
+/// Each unit of `a` and `b` together.
+pub fn add(a: &Usage, b: &Usage) -> Usage {
+    Usage {
+        lambda: a.lambda.iter().chain(&b.lambda).cloned().collect(),
+        api_requests: a.api_requests + b.api_requests,
+        dynamodb_write_units: a.dynamodb_write_units + b.dynamodb_write_units,
+        dynamodb_read_units: a.dynamodb_read_units + b.dynamodb_read_units,
+        eventbridge_events: a.eventbridge_events + b.eventbridge_events,
+        scheduler_invocations: a.scheduler_invocations + b.scheduler_invocations,
+        ses_messages: a.ses_messages + b.ses_messages,
+        s3_puts: a.s3_puts + b.s3_puts,
+        kms_keys: a.kms_keys + b.kms_keys,
+        kms_sign_requests: a.kms_sign_requests + b.kms_sign_requests,
+        step_functions_transitions: a.step_functions_transitions + b.step_functions_transitions,
+    }
+}
+
+/// `usage` with each unit held to its ceiling in `max` (where that is above 0). Lambda use is
+/// not capped.
+fn cap(usage: &Usage, max: &Usage) -> Usage {
+    let c = |v: f64, m: f64| if m > 0.0 { v.min(m) } else { v };
+    Usage {
+        lambda: usage.lambda.clone(),
+        api_requests: c(usage.api_requests, max.api_requests),
+        dynamodb_write_units: c(usage.dynamodb_write_units, max.dynamodb_write_units),
+        dynamodb_read_units: c(usage.dynamodb_read_units, max.dynamodb_read_units),
+        eventbridge_events: c(usage.eventbridge_events, max.eventbridge_events),
+        scheduler_invocations: c(usage.scheduler_invocations, max.scheduler_invocations),
+        ses_messages: c(usage.ses_messages, max.ses_messages),
+        s3_puts: c(usage.s3_puts, max.s3_puts),
+        kms_keys: c(usage.kms_keys, max.kms_keys),
+        kms_sign_requests: c(usage.kms_sign_requests, max.kms_sign_requests),
+        step_functions_transitions: c(
+            usage.step_functions_transitions,
+            max.step_functions_transitions,
+        ),
     }
 }
 
@@ -263,11 +326,43 @@ mod tests {
                 kms_keys: 1.0,
                 ..Usage::default()
             },
+            shared_per_lifecycle: Usage::default(),
+            shared_max_per_month: Usage::default(),
         };
         let e = estimate(&units, &US_EAST_1, 100.0);
         let one = price(&usage(), &US_EAST_1).total();
         assert!((e.per_thousand.total() - 1000.0 * one).abs() < 1e-9);
         assert!((e.per_month - (3000.0 * one + 1.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn shared_units_cost_each_lifecycle_less_as_volume_grows_up_to_their_ceiling() {
+        // Two checkpoint objects a lifecycle at worst, at most 2,880 a month (one per 15 min).
+        let units = Units {
+            measured: "test".into(),
+            lifecycles: 1,
+            per_lifecycle: Usage::default(),
+            fixed_per_month: Usage::default(),
+            shared_per_lifecycle: Usage {
+                s3_puts: 2.0,
+                ..Usage::default()
+            },
+            shared_max_per_month: Usage {
+                s3_puts: 2880.0,
+                ..Usage::default()
+            },
+        };
+        let put = US_EAST_1.s3_put_per_thousand / 1000.0;
+        let worst = estimate(&units, &US_EAST_1, 0.0);
+        assert!((worst.per_thousand.total() - 2000.0 * put).abs() < 1e-12);
+        // 10 a day: 600 objects a month, under the ceiling: still 2 a lifecycle.
+        let low = estimate(&units, &US_EAST_1, 10.0);
+        assert!((low.per_thousand.total() - 2000.0 * put).abs() < 1e-12);
+        assert!((low.per_month - 600.0 * put).abs() < 1e-12);
+        // 1,000 a day: the ceiling, shared by 30,000 lifecycles.
+        let high = estimate(&units, &US_EAST_1, 1000.0);
+        assert!((high.per_month - 2880.0 * put).abs() < 1e-12);
+        assert!((high.per_thousand.total() - 2880.0 * put / 30.0).abs() < 1e-12);
     }
 
     #[test]
