@@ -299,6 +299,8 @@ impl OrgWorld {
 
     fn ask(&self, role: &str, principal: &PrincipalArn) -> NewRequest {
         NewRequest {
+            accounts: vec![],
+            all_accounts: false,
             role: RoleName::parse(role).expect("role"),
             scope: None,
             principal: principal.clone(),
@@ -660,6 +662,8 @@ resources = ["arn:aws:s3:::dev-logs/*"]
         let mut outcomes = Vec::new();
         for p in &principals {
             let new = NewRequest {
+                accounts: vec![],
+                all_accounts: false,
                 role: RoleName::parse("member-read").expect("role"),
                 scope: None,
                 principal: p.clone(),

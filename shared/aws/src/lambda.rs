@@ -85,7 +85,7 @@ pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Va
     };
     match stint.grant(id).await {
         Ok(outcome) => Ok(
-            json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) }),
+            json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": outcome.granted() }),
         ),
         Err(e) if e.is_transient() => Err(into_lambda_error(e)),
         Err(e) => {

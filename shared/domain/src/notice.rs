@@ -546,6 +546,7 @@ mod tests {
         c.notify.link = Some("https://stint.example.com/requests/{id}".into());
         let id = RequestId::new();
         let s = Submit {
+            accounts: vec![],
             id,
             requester: Identity::new(
                 UserId::parse("alice@example.com").unwrap(),
@@ -613,6 +614,7 @@ mod tests {
                 comment: None,
             },
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },
@@ -704,6 +706,7 @@ mod tests {
                 comment: None,
             },
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },
