@@ -60,7 +60,25 @@ pub fn request(v: &Value) -> String {
         s(&r["principal"]),
         s(&r["duration"]),
         expiry_note(v)
-    )
+    ) + &request_accounts(v)
+}
+
+/// A request naming several accounts: one line per account, with where its grant stands
+/// (and why it failed); nothing for a single-account request.
+pub fn request_accounts(v: &Value) -> String {
+    let Some(each) = v["accounts"].as_object() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (account, g) in each {
+        let why = g["error"]
+            .as_str()
+            .filter(|_| g["status"] != "revoked")
+            .map(|e| format!("  ({e})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  account {account}  {}{why}", s(&g["status"]));
+    }
+    out
 }
 
 pub fn list(v: &Value) -> String {
@@ -116,6 +134,9 @@ pub fn show(v: &Value) -> String {
         r["scope"].as_str().unwrap_or("")
     );
     let _ = writeln!(out, "principal  {}", s(&r["principal"]));
+    if v["accounts"].is_object() {
+        let _ = writeln!(out, "accounts\n{}", request_accounts(v).trim_end());
+    }
     let _ = writeln!(out, "requester  {}", s(&r["requester"]));
     let _ = writeln!(out, "for        {}", s(&r["duration"]));
     let _ = writeln!(out, "reason     {}", s(&r["justification"]));

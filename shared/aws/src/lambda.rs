@@ -12,7 +12,6 @@ use serde::Deserialize;
 pub use serde_json::Value as Payload;
 use serde_json::{json, Value};
 use std::future::Future;
-use stint_app::grant::GrantOutcome;
 use stint_app::ports::{BusMessage, EventBus, TimerFired, TimerKind};
 use stint_app::relay::relay;
 use stint_app::revoke::RevokeOutcome;

@@ -1277,3 +1277,7 @@ fn settle(mut s: RequestState) -> RequestState {
 #[cfg(test)]
 #[path = "request_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "request_multi_tests.rs"]
+mod multi_tests;

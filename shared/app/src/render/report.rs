@@ -771,7 +771,10 @@ mod tests {
         assert_eq!(&rows[0][2], "'@evil");
         assert_eq!(&rows[0][15], "'+1");
         assert_eq!(&rows[0][18], "-1", "numbers are ours and stay numbers");
-        assert_eq!(&rows[0][19], "", "a single-account request has no accounts cell");
+        assert_eq!(
+            &rows[0][19], "",
+            "a single-account request has no accounts cell"
+        );
         assert_eq!(&rows[0][20], "grant_failed");
         assert_eq!(&rows[1][7], HOSTILE, "other text is kept exactly");
         assert_eq!(&rows[1][20], "");
