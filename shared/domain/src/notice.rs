@@ -229,7 +229,22 @@ pub fn request_fields(req: &AccessRequested) -> Vec<(String, String)> {
     if let Some(s) = &req.scope {
         fields.push(("Scope".into(), s.to_string()));
     }
-    fields.push(("Principal".into(), req.principal.to_string()));
+    if req.is_multi() {
+        // Approvers see every account they approve, not only the first.
+        let pattern = req.principal.as_str().replacen(
+            &format!(":{}:", req.principal.account()),
+            ":{account}:",
+            1,
+        );
+        fields.push(("Principal".into(), pattern));
+        let accounts: Vec<&str> = req.accounts.iter().map(|a| a.as_str()).collect();
+        fields.push((
+            format!("Accounts ({})", accounts.len()),
+            accounts.join(", "),
+        ));
+    } else {
+        fields.push(("Principal".into(), req.principal.to_string()));
+    }
     fields.push(("Duration".into(), req.duration.to_string()));
     fields.push((
         "Justification".into(),

@@ -140,6 +140,17 @@ fn one_approval_covers_every_account_of_the_request() {
         st.accounts[&acct(333333333333)].principal.as_str(),
         "arn:aws:iam::333333333333:role/stint/oncall"
     );
+    // Approvers' messages name every account and the principal's pattern.
+    let fields = crate::notice::request_fields(req);
+    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(
+        field("Accounts (3)"),
+        Some("111111111111, 222222222222, 333333333333")
+    );
+    assert_eq!(
+        field("Principal"),
+        Some("arn:aws:iam::{account}:role/stint/oncall")
+    );
     let st = approved();
     assert_eq!(st.status, Status::Approved);
     assert_eq!(st.approvals.len(), 1);
