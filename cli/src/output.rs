@@ -350,3 +350,39 @@ pub fn reviewed(v: &Value) -> String {
             .unwrap_or_default()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_for_several_accounts_prints_a_line_per_account() {
+        let v = json!({
+            "id": "01JDQZ8X3V2Q6W4M9K7T5R1N0A",
+            "status": "active",
+            "request": { "role": "dev-oncall", "principal": "arn:aws:iam::111111111111:role/stint/oncall", "duration": "1h" },
+            "grant": {
+                "starts_at": "2026-12-01T09:00:00Z",
+                "expires_at": "2026-12-01T10:00:00Z",
+                "policy_name": "stint-01JDQZ8X3V2Q6W4M9K7T5R1N0A"
+            },
+            "timeline": [],
+            "accounts": {
+                "111111111111": { "status": "active" },
+                "222222222222": { "status": "grant_failed", "error": "role does not exist" },
+                "333333333333": { "status": "revoked", "error": "throttled once" }
+            }
+        });
+        let out = request(&v);
+        assert!(out.contains("  account 111111111111  active\n"), "{out}");
+        assert!(
+            out.contains("  account 222222222222  grant_failed  (role does not exist)\n"),
+            "{out}"
+        );
+        assert!(out.contains("  account 333333333333  revoked\n"), "{out}");
+        let single = json!({ "id": "x", "status": "active", "request": {} });
+        assert!(!request(&single).contains("account"));
+        assert!(show(&v).contains("accounts\n  account 111111111111  active"));
+    }
+}
