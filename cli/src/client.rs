@@ -347,6 +347,8 @@ impl Client {
                 reason,
                 ticket,
                 principal,
+                accounts,
+                all_accounts,
                 start,
                 break_glass,
                 quiet,
@@ -354,7 +356,7 @@ impl Client {
                 let body = match (role, reason) {
                     (Some(role), Some(reason)) => {
                         let principal = match principal {
-                            Some(p) => p.to_string(),
+                            Some(p) => p.clone(),
                             None => self.principal.clone().ok_or_else(|| {
                                 Failure::usage(
                                     "--principal is required (or set the profile's: stint config set principal <arn>)",
@@ -364,6 +366,8 @@ impl Client {
                         json!({
                             "role": role,
                             "principal": principal,
+                            "accounts": (!accounts.is_empty()).then_some(accounts),
+                            "all_accounts": all_accounts.then_some(true),
                             "justification": reason,
                             "break_glass": break_glass,
                             "scope": scope,

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use stint_domain::org::AccountId;
 use stint_domain::{
     AccessDuration, GroupName, Justification, Period, PrincipalArn, RequestId, ReviewComment,
     RoleName, Scope, TicketRef, UserId, Verdict,
@@ -133,9 +134,17 @@ enum Command {
         reason: Option<Justification>,
         #[arg(long, value_parser = TicketRef::parse)]
         ticket: Option<TicketRef>,
-        /// The IAM role ARN to attach the grant to [default: the profile's principal].
-        #[arg(long, env = "STINT_PRINCIPAL")]
-        principal: Option<PrincipalArn>,
+        /// The IAM role ARN to attach the grant to [default: the profile's principal]. With
+        /// --account or --all-accounts, write its account as {account}.
+        #[arg(long, env = "STINT_PRINCIPAL", value_parser = principal_arg)]
+        principal: Option<String>,
+        /// An account of the role to grant in; repeat it for several (one approval covers
+        /// them all, each account gets its own grant).
+        #[arg(long = "account", value_parser = AccountId::parse)]
+        accounts: Vec<AccountId>,
+        /// Every account the role covers now (meant for break-glass; at most 50).
+        #[arg(long, conflicts_with = "accounts")]
+        all_accounts: bool,
         /// A scheduled start (RFC 3339).
         #[arg(long, value_parser = rfc3339)]
         start: Option<DateTime<Utc>>,
@@ -433,6 +442,14 @@ fn main() -> ExitCode {
 }
 
 /// An RFC 3339 instant, for clap: a bad one is a usage error that names the flag.
+/// A principal ARN, or (for several accounts) one whose account is written `{account}`.
+pub fn principal_arg(s: &str) -> Result<String, String> {
+    let filled = s.replace(stint_domain::catalog::ACCOUNT_PLACEHOLDER, "000000000000");
+    PrincipalArn::parse(&filled)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 pub fn rfc3339(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
 }

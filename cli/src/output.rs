@@ -60,7 +60,25 @@ pub fn request(v: &Value) -> String {
         s(&r["principal"]),
         s(&r["duration"]),
         expiry_note(v)
-    )
+    ) + &request_accounts(v)
+}
+
+/// A request naming several accounts: one line per account, with where its grant stands
+/// (and why it failed); nothing for a single-account request.
+pub fn request_accounts(v: &Value) -> String {
+    let Some(each) = v["accounts"].as_object() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for (account, g) in each {
+        let why = g["error"]
+            .as_str()
+            .filter(|_| g["status"] != "revoked")
+            .map(|e| format!("  ({e})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  account {account}  {}{why}", s(&g["status"]));
+    }
+    out
 }
 
 pub fn list(v: &Value) -> String {
@@ -116,6 +134,9 @@ pub fn show(v: &Value) -> String {
         r["scope"].as_str().unwrap_or("")
     );
     let _ = writeln!(out, "principal  {}", s(&r["principal"]));
+    if v["accounts"].is_object() {
+        let _ = writeln!(out, "accounts\n{}", request_accounts(v).trim_end());
+    }
     let _ = writeln!(out, "requester  {}", s(&r["requester"]));
     let _ = writeln!(out, "for        {}", s(&r["duration"]));
     let _ = writeln!(out, "reason     {}", s(&r["justification"]));
@@ -328,4 +349,40 @@ pub fn reviewed(v: &Value) -> String {
             .map(|c| format!(": {c}"))
             .unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_request_for_several_accounts_prints_a_line_per_account() {
+        let v = json!({
+            "id": "01JDQZ8X3V2Q6W4M9K7T5R1N0A",
+            "status": "active",
+            "request": { "role": "dev-oncall", "principal": "arn:aws:iam::111111111111:role/stint/oncall", "duration": "1h" },
+            "grant": {
+                "starts_at": "2026-12-01T09:00:00Z",
+                "expires_at": "2026-12-01T10:00:00Z",
+                "policy_name": "stint-01JDQZ8X3V2Q6W4M9K7T5R1N0A"
+            },
+            "timeline": [],
+            "accounts": {
+                "111111111111": { "status": "active" },
+                "222222222222": { "status": "grant_failed", "error": "role does not exist" },
+                "333333333333": { "status": "revoked", "error": "throttled once" }
+            }
+        });
+        let out = request(&v);
+        assert!(out.contains("  account 111111111111  active\n"), "{out}");
+        assert!(
+            out.contains("  account 222222222222  grant_failed  (role does not exist)\n"),
+            "{out}"
+        );
+        assert!(out.contains("  account 333333333333  revoked\n"), "{out}");
+        let single = json!({ "id": "x", "status": "active", "request": {} });
+        assert!(!request(&single).contains("account"));
+        assert!(show(&v).contains("accounts\n  account 111111111111  active"));
+    }
 }

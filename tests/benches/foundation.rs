@@ -37,6 +37,7 @@ fn lifecycle(i: u64) -> Vec<Event> {
     let alice = UserId::parse(&format!("user{}", i % 500)).unwrap();
     let bob = UserId::parse("bob").unwrap();
     let req = AccessRequested {
+        accounts: vec![],
         request_id: RequestId::new(),
         requester: alice.clone(),
         requester_groups: vec![],
@@ -77,6 +78,7 @@ fn lifecycle(i: u64) -> Vec<Event> {
             t,
             Actor::System("grant".into()),
             EventBody::AccessGranted {
+                account: None,
                 policy_name: format!("stint-{i}"),
                 policy: serde_json::json!({ "Version": "2012-10-17", "Statement": [{
                     "Sid": "Stint0", "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"],
@@ -91,6 +93,7 @@ fn lifecycle(i: u64) -> Vec<Event> {
             exp,
             Actor::System("expired".into()),
             EventBody::AccessRevoked {
+                account: None,
                 reason: RevokeReason::Expired,
                 expires_at: exp,
                 lag_seconds: 1,

@@ -34,7 +34,7 @@ fn requests(n: u64) -> Vec<(RequestId, Vec<EventRecord>)> {
             let exp = t + Duration::hours(1);
             let user = UserId::parse(&format!("user{}@example.com", i % 400)).unwrap();
             let bob = UserId::parse("bob@example.com").unwrap();
-            let req = AccessRequested {
+            let req = AccessRequested { accounts: vec![],
                 request_id: id,
                 requester: user.clone(),
                 requester_groups: vec![],
@@ -52,13 +52,13 @@ fn requests(n: u64) -> Vec<(RequestId, Vec<EventRecord>)> {
                 Event::new(t, Actor::User(user), EventBody::AccessRequested(Box::new(req))),
                 Event::new(t + Duration::minutes(3), Actor::User(bob.clone()), EventBody::ApprovalRecorded { approver: bob.clone(), comment: None }),
                 Event::new(t + Duration::minutes(3), Actor::User(bob.clone()), EventBody::AccessApproved { approvers: vec![bob], rule: None }),
-                Event::new(t + Duration::minutes(3), Actor::System("grant".into()), EventBody::AccessGranted {
+                Event::new(t + Duration::minutes(3), Actor::System("grant".into()), EventBody::AccessGranted { account: None,
                     policy_name: format!("stint-{id}"),
                     policy: serde_json::json!({ "Version": "2012-10-17", "Statement": [{ "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": ["arn:aws:dynamodb:eu-west-1:123456789012:table/orders"] }] }),
                     starts_at: t + Duration::minutes(3),
                     expires_at: exp,
                 }),
-                Event::new(exp + Duration::seconds(1), Actor::System("expired".into()), EventBody::AccessRevoked { reason: RevokeReason::Expired, expires_at: exp, lag_seconds: 1 }),
+                Event::new(exp + Duration::seconds(1), Actor::System("expired".into()), EventBody::AccessRevoked { account: None, reason: RevokeReason::Expired, expires_at: exp, lag_seconds: 1 }),
             ];
             let records = events.iter().enumerate().map(|(k, e)| e.to_record(format!("{id}-{k}"))).collect();
             (id, records)

@@ -299,6 +299,8 @@ impl OrgWorld {
 
     fn ask(&self, role: &str, principal: &PrincipalArn) -> NewRequest {
         NewRequest {
+            accounts: vec![],
+            all_accounts: false,
             role: RoleName::parse(role).expect("role"),
             scope: None,
             principal: principal.clone(),
@@ -660,6 +662,8 @@ resources = ["arn:aws:s3:::dev-logs/*"]
         let mut outcomes = Vec::new();
         for p in &principals {
             let new = NewRequest {
+                accounts: vec![],
+                all_accounts: false,
                 role: RoleName::parse("member-read").expect("role"),
                 scope: None,
                 principal: p.clone(),
@@ -735,6 +739,98 @@ resources = ["arn:aws:s3:::dev-logs/*"]
             "member role widens its own rights",
             "hub grant function",
             !refused,
+        );
+    }
+
+    /// One request for the three member accounts, one of them without the member role: that
+    /// account's grant fails and is recorded for it; the other two are granted, and one revoke
+    /// ends both.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_three_account_request_with_one_member_role_missing_fails_that_account_alone() {
+        let accounts = members().await;
+        let member_name = unique_name("target");
+        let oncall = unique_name("oncall");
+        let mut world = enf::World::new(catalog(&accounts, &oncall), t0()).await;
+        let hub = enf::ACCOUNT.to_owned();
+        let mut principals = Vec::new();
+        for (i, a) in accounts.iter().enumerate() {
+            if i != 1 {
+                member_role(&a.iam, &a.id, &hub, &member_name).await;
+            }
+            principals.push(target_role(&a.iam, "/stint/", &oncall).await);
+        }
+        let member = MemberAccessProvider::new(
+            &enf::broker().await,
+            MemberRole {
+                hub_account: hub.clone(),
+                name: member_name.clone(),
+                external_id: None,
+            },
+            world.clock.clone(),
+        );
+        world.stint.access = Arc::new(member.clone());
+        world.stint.accounts = Some(Arc::new(AccountDirectory::new(
+            Arc::new(OrganizationsDirectory::new(
+                aws_sdk_organizations::Client::new(&enf::broker().await),
+            )),
+            world.clock.clone(),
+            TimeDelta::minutes(5),
+        )));
+        let s = &world.stint;
+        let new = NewRequest {
+            accounts: accounts
+                .iter()
+                .map(|a| stint_domain::org::AccountId::parse(&a.id).expect("id"))
+                .collect(),
+            all_accounts: false,
+            role: RoleName::parse("member-read").expect("role"),
+            scope: None,
+            principal: principals[0].clone(),
+            duration: None,
+            justification: Justification::parse("enforced three-account test").expect("why"),
+            ticket: None,
+            starts_at: None,
+            break_glass: false,
+            source: Source::Person,
+        };
+        let id = s.submit(&alice(), new).await.expect("submit").id;
+        s.approve(id, &bob(), None).await.expect("one approval");
+        let outcome = s.grant(id).await.expect("grant");
+        let GrantOutcome::PartlyGranted { failed, .. } = &outcome else {
+            panic!("a partial grant, not {outcome:?}");
+        };
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0.as_str(), accounts[1].id);
+        let names = |i: usize| {
+            let iam = accounts[i].iam.clone();
+            let oncall = oncall.clone();
+            async move {
+                iam.list_role_policies()
+                    .role_name(&oncall)
+                    .send()
+                    .await
+                    .expect("list")
+                    .policy_names()
+                    .to_vec()
+            }
+        };
+        assert_eq!(names(0).await, [grant_policy_name(id)]);
+        assert!(names(1).await.is_empty(), "nothing without a member role");
+        assert_eq!(names(2).await, [grant_policy_name(id)]);
+        let st = s.get(id).await.expect("request").state;
+        assert_eq!(st.status, Status::Active);
+        let missing = stint_domain::org::AccountId::parse(&accounts[1].id).expect("id");
+        assert_eq!(
+            st.accounts[&missing].status,
+            stint_domain::AccountStatus::GrantFailed
+        );
+        s.revoke(id, RevokeReason::Manual, Some(alice()))
+            .await
+            .expect("revoke");
+        assert!(names(0).await.is_empty() && names(2).await.is_empty());
+        assert_eq!(
+            s.get(id).await.expect("request").state.status,
+            Status::Revoked
         );
     }
 }
@@ -1008,4 +1104,425 @@ async fn a_request_for_an_account_outside_the_role_is_400_over_http_and_appends_
         window().await.len() > before,
         "the accepted request is recorded"
     );
+}
+
+/// One request, several accounts (issue 15, part 3): one approval, a grant per account through
+/// each member role, a failure recorded per account, one revoke that ends them all.
+mod several_accounts {
+    use super::*;
+    use stint_app::ports::Clock;
+    use stint_app::view::RequestView;
+    use stint_domain::org::AccountId;
+    use stint_domain::report::{findings_for, Finding, ReportRow};
+    use stint_domain::AccountStatus;
+
+    fn account(m: &Member) -> AccountId {
+        AccountId::parse(&m.id).expect("account id")
+    }
+
+    impl OrgWorld {
+        fn ask_in(&self, role: &str, members: &[&Member]) -> NewRequest {
+            let mut new = self.ask(role, &members[0].oncall);
+            new.accounts = members.iter().map(|m| account(m)).collect();
+            new
+        }
+
+        /// Submitted by alice for `members`, approved once by bob.
+        async fn approved_in(&self, role: &str, members: &[&Member]) -> RequestId {
+            let s = &self.f.stint;
+            let id = s
+                .submit(&alice(), self.ask_in(role, members))
+                .await
+                .expect("submit")
+                .id;
+            let after = s.approve(id, &bob(), None).await.expect("approve");
+            assert_eq!(
+                after.state.status,
+                Status::Approved,
+                "one approval is enough"
+            );
+            id
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_three_account_request_gets_one_approval_three_policies_and_one_revoke() {
+        let w = OrgWorld::new().await;
+        let three = [&w.dev_accounts[0], &w.dev_accounts[1], &w.prod_accounts[0]];
+        let untouched = &w.prod_accounts[1];
+        let id = w.approved_in("everywhere", &three).await;
+        let s = &w.f.stint;
+        let outcome = s.grant(id).await.expect("grant");
+        assert!(
+            matches!(outcome, GrantOutcome::Granted { .. }),
+            "{outcome:?}"
+        );
+        // Each account's own IAM holds the policy; the fourth account holds none.
+        for m in three {
+            assert_eq!(m.policies().await, [grant_policy_name(id)], "in {}", m.id);
+        }
+        assert!(untouched.policies().await.is_empty());
+        assert_eq!(w.member.assumptions(), 3, "one member session per account");
+        let st = s.get(id).await.expect("request").state;
+        assert_eq!(st.status, Status::Active);
+        assert!(st
+            .accounts
+            .values()
+            .all(|g| g.status == AccountStatus::Active));
+        let granted = |events: &[stint_domain::StoredEvent], ty: &str| {
+            events
+                .iter()
+                .filter(|e| e.record.event_type == ty)
+                .filter_map(|e| e.record.payload["account"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>()
+        };
+        let events = w.f.events(id).await;
+        let mut in_events = granted(&events, "AccessGranted");
+        in_events.sort();
+        let mut expected: Vec<String> = three.iter().map(|m| m.id.clone()).collect();
+        expected.sort();
+        assert_eq!(in_events, expected, "one AccessGranted per account");
+
+        // The grant delivered again: nothing appended, still one policy per account.
+        let again = s.grant(id).await.expect("second delivery");
+        assert!(
+            matches!(again, GrantOutcome::AlreadyDone(Status::Active)),
+            "{again:?}"
+        );
+        let mut extra = w.f.events(id).await.len() - events.len();
+        for m in three {
+            extra += m.policies().await.len() - 1;
+        }
+        assert_eq!(extra, 0);
+        proof::duplicates("three-account grant delivered twice", 2, extra);
+
+        // One revoke ends all three.
+        let out = s
+            .revoke(id, RevokeReason::Manual, Some(alice()))
+            .await
+            .expect("revoke");
+        assert!(
+            matches!(out, stint_app::revoke::RevokeOutcome::Revoked { .. }),
+            "{out:?}"
+        );
+        for m in three {
+            assert!(m.policies().await.is_empty(), "revoked in {}", m.id);
+        }
+        let st = s.get(id).await.expect("request").state;
+        assert_eq!(st.status, Status::Revoked);
+        let events = w.f.events(id).await;
+        assert_eq!(granted(&events, "AccessRevoked").len(), 3);
+        // The revoke delivered again (and the expiry timer, later): no event, no call.
+        let before = events.len();
+        let again = s
+            .revoke(id, RevokeReason::Manual, Some(alice()))
+            .await
+            .expect("again");
+        w.f.clock.advance(TimeDelta::hours(2));
+        s.revoke(id, RevokeReason::Expired, None)
+            .await
+            .expect("timer");
+        let extra = w.f.events(id).await.len() - before;
+        assert!(
+            matches!(
+                again,
+                stint_app::revoke::RevokeOutcome::NoOp(Status::Revoked)
+            ),
+            "{again:?}"
+        );
+        assert_eq!(extra, 0);
+        proof::duplicates("three-account revoke delivered three times", 3, extra);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_role_missing_in_one_account_fails_that_account_alone_and_revoke_ends_the_others() {
+        let w = OrgWorld::new().await;
+        // A third account in the dev OU whose stint/oncall role was never made.
+        let id3 = OrgWorld::account(&w.orgs, &w.root, &w.dev).await;
+        let iam3 = aws_sdk_iam::Client::new(&admin_in(&id3).await);
+        member_role(&iam3, &id3, &w.hub, "stint-target").await;
+        let missing = Member {
+            id: id3.clone(),
+            iam: iam3,
+            oncall: PrincipalArn::parse(&format!("arn:aws:iam::{id3}:role/stint/oncall"))
+                .expect("ARN"),
+        };
+        let three = [&w.dev_accounts[0], &missing, &w.dev_accounts[1]];
+        let id = w.approved_in("dev-oncall", &three).await;
+        let s = &w.f.stint;
+        let outcome = s.grant(id).await.expect("grant");
+        let GrantOutcome::PartlyGranted { failed, .. } = &outcome else {
+            panic!("a partial grant, not {outcome:?}");
+        };
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0.as_str(), id3);
+        assert!(failed[0].1.contains("does not exist"), "{failed:?}");
+        for m in [&w.dev_accounts[0], &w.dev_accounts[1]] {
+            assert_eq!(m.policies().await, [grant_policy_name(id)], "in {}", m.id);
+        }
+        // Recorded for that account: in the state, the API's view, and the report.
+        let loaded = s.get(id).await.expect("request");
+        let st = &loaded.state;
+        assert_eq!(st.status, Status::Active);
+        let acct3 = AccountId::parse(&id3).expect("id");
+        assert_eq!(st.accounts[&acct3].status, AccountStatus::GrantFailed);
+        let failed_events: Vec<_> = loaded
+            .events
+            .iter()
+            .filter(|e| e.record.event_type == "GrantFailed")
+            .collect();
+        assert_eq!(failed_events.len(), 1);
+        assert_eq!(failed_events[0].record.payload["account"], id3.as_str());
+        let app = stint_http::router(w.f.api());
+        let mut ev = stint_tests::sample("apigw-get-request.json");
+        let path = format!("/requests/{id}");
+        ev["rawPath"] = serde_json::json!(path);
+        ev["requestContext"]["http"]["path"] = serde_json::json!(path);
+        ev["pathParameters"]["id"] = serde_json::json!(id.to_string());
+        let (status, view) = crate::support::call_router(&app, &ev).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["accounts"][&id3]["status"], "grant_failed", "{view}");
+        assert!(view["accounts"][&id3]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("does not exist")));
+        assert_eq!(view["accounts"][&w.dev_accounts[0].id]["status"], "active");
+        let row = ReportRow::from_state(id, st, w.f.clock.now()).expect("row");
+        let line = row.accounts.expect("an accounts cell");
+        assert!(line.contains(&format!("{id3} grant_failed")), "{line}");
+        assert!(findings_for(id, st, w.f.clock.now())
+            .iter()
+            .any(|f| matches!(
+                f,
+                Finding::GrantFailed { account: Some(a), .. } if *a == id3
+            )));
+        let cli = serde_json::to_value(RequestView::with_timeline(&loaded)).expect("view");
+        assert_eq!(cli["accounts"].as_object().map(|o| o.len()), Some(3));
+        // Revoke (the expiry timer) ends the two that were granted.
+        w.f.clock.advance(TimeDelta::hours(1));
+        let out = s
+            .revoke(id, RevokeReason::Expired, None)
+            .await
+            .expect("revoke");
+        assert!(
+            matches!(out, stint_app::revoke::RevokeOutcome::Revoked { .. }),
+            "{out:?}"
+        );
+        for m in [&w.dev_accounts[0], &w.dev_accounts[1]] {
+            assert!(m.policies().await.is_empty(), "revoked in {}", m.id);
+        }
+        assert_eq!(w.f.status(id).await, Status::Revoked);
+    }
+
+    /// Bad lists over HTTP: 400 with a JSON error naming what is wrong, and nothing appended.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bad_account_lists_are_400_over_http_and_append_nothing() {
+        let w = OrgWorld::new().await;
+        let app = stint_http::router(w.f.api());
+        let ask = |role: &str, body: serde_json::Value| {
+            let mut ev = stint_tests::sample("apigw-create-request.json");
+            let mut b = serde_json::json!({
+                "role": role,
+                "principal": "arn:aws:iam::{account}:role/stint/oncall",
+                "duration": "1h",
+                "justification": "several accounts over HTTP",
+            });
+            for (k, v) in body.as_object().expect("object") {
+                b[k] = v.clone();
+            }
+            ev["body"] = serde_json::json!(b.to_string());
+            let app = app.clone();
+            async move { crate::support::call_router(&app, &ev).await }
+        };
+        let window = || {
+            w.f.log(t0() - TimeDelta::days(1), t0() + TimeDelta::days(1))
+        };
+        let before = window().await.len();
+        let (d0, d1) = (&w.dev_accounts[0].id, &w.dev_accounts[1].id);
+        let p0 = &w.prod_accounts[0].id;
+        let many: Vec<String> = (0..51).map(|_| fresh_account()).collect();
+        let cases = [
+            // One account outside the role among others: refused, naming it.
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": [d0, p0, d1] }),
+                "account_not_allowed",
+                p0.clone(),
+            ),
+            // The management account among members of a role over the root.
+            (
+                "everywhere",
+                serde_json::json!({ "accounts": [d0, w.hub] }),
+                "account_not_allowed",
+                w.hub.clone(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": [d0, d1, d0] }),
+                "invalid",
+                "named twice".into(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": [] }),
+                "invalid_input",
+                "at least one".into(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": many }),
+                "invalid",
+                "at most 50".into(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": ["12345"] }),
+                "invalid_input",
+                "accounts".into(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({ "accounts": [d0], "all_accounts": true }),
+                "invalid",
+                "not both".into(),
+            ),
+            (
+                "dev-oncall",
+                serde_json::json!({}),
+                "invalid_input",
+                "{account}".into(),
+            ),
+        ];
+        let tried = cases.len();
+        for (role, body, error, says) in cases {
+            let (status, reply) = ask(role, body.clone()).await;
+            assert_eq!(
+                (status, reply["error"].as_str()),
+                (400, Some(error)),
+                "{body}: {reply}"
+            );
+            assert!(
+                reply.to_string().contains(&says),
+                "{body}: says {says}: {reply}"
+            );
+        }
+        let wrongly = window().await.len() - before;
+        assert_eq!(wrongly, 0, "refusals append nothing");
+        stint_tests::proof::record(
+            "bad_input",
+            serde_json::json!({ "transport": "http (account lists)", "tried": tried,
+                "refused": tried, "accepted_without_effect": 0,
+                "wrongly_appended": wrongly, "failed": 0 }),
+        );
+        for m in w.dev_accounts.iter().chain(&w.prod_accounts) {
+            assert!(m.policies().await.is_empty(), "nothing put in {}", m.id);
+        }
+        proof::attack(
+            "requester names the management account among member accounts",
+            "requester",
+            false,
+        );
+        // Every account of the role: resolved now, the management account left out.
+        let (status, view) = ask(
+            "everywhere",
+            serde_json::json!({ "all_accounts": true, "break_glass": false }),
+        )
+        .await;
+        assert_eq!(status, 201, "{view}");
+        let accounts = view["accounts"].as_object().expect("accounts");
+        assert_eq!(accounts.len(), 4, "{view}");
+        assert!(
+            !accounts.contains_key(&w.hub),
+            "never the management account"
+        );
+        // Two accounts of the role: one request.
+        let (status, view) = ask("dev-oncall", serde_json::json!({ "accounts": [d0, d1] })).await;
+        assert_eq!(status, 201, "{view}");
+        assert_eq!(view["status"], "pending");
+        assert_eq!(view["accounts"].as_object().map(|a| a.len()), Some(2));
+    }
+
+    /// The open finding "an extension re-puts the policy without checking the account again":
+    /// an account moved out of the role's OU while access is active is revoked at the next
+    /// extension, not extended; the accounts still in it are extended.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_account_moved_out_before_an_extension_is_revoked_not_extended() {
+        let w = OrgWorld::new().await;
+        let (d0, d1) = (&w.dev_accounts[0], &w.dev_accounts[1]);
+        let s = &w.f.stint;
+        let multi = w.approved_in("dev-oncall", &[d0, d1]).await;
+        assert!(s.grant(multi).await.expect("grant").granted());
+        // And a single-account request in the account that moves.
+        let (single, ok) = w.grant("dev-oncall", &d0.oncall).await;
+        assert!(ok.granted(), "{ok:?}");
+        let prod = w
+            .orgs
+            .list_organizational_units_for_parent()
+            .parent_id(&w.root)
+            .send()
+            .await
+            .expect("OUs")
+            .organizational_units()
+            .iter()
+            .find(|u| u.name() == Some("prod"))
+            .and_then(|u| u.id())
+            .expect("prod")
+            .to_owned();
+        w.orgs
+            .move_account()
+            .account_id(&d0.id)
+            .source_parent_id(&w.dev)
+            .destination_parent_id(&prod)
+            .send()
+            .await
+            .expect("move to prod");
+        w.f.clock.advance(TimeDelta::minutes(5));
+        let hour = stint_domain::AccessDuration::parse("1h").expect("1h");
+        for id in [multi, single] {
+            s.extend(id, &bob(), hour)
+                .await
+                .expect("extension approved");
+            s.apply_extension(id).await.expect("extension applied");
+        }
+        let st = s.get(multi).await.expect("request").state;
+        let a0 = AccountId::parse(&d0.id).expect("id");
+        let a1 = AccountId::parse(&d1.id).expect("id");
+        assert_eq!(st.accounts[&a0].status, AccountStatus::Revoked);
+        assert_eq!(
+            st.accounts[&a0].revoke_reason,
+            Some(RevokeReason::AccountRemoved)
+        );
+        assert_eq!(st.accounts[&a1].status, AccountStatus::Active);
+        assert_eq!(st.status, Status::Active);
+        assert!(
+            st.pending_extension.is_none(),
+            "applied to the account left"
+        );
+        let single_st = s.get(single).await.expect("request").state;
+        assert_eq!(single_st.status, Status::Revoked);
+        // The effect: the moved account's role holds no grant; the other holds the extended one.
+        let moved = d0.policies().await;
+        assert!(moved.is_empty(), "{moved:?}");
+        assert_eq!(d1.policies().await, [grant_policy_name(multi)]);
+        let doc = d1
+            .iam
+            .get_role_policy()
+            .role_name("oncall")
+            .policy_name(grant_policy_name(multi))
+            .send()
+            .await
+            .expect("policy");
+        let text = percent_encoding::percent_decode_str(doc.policy_document())
+            .decode_utf8_lossy()
+            .into_owned();
+        let until = st
+            .expires_at()
+            .expect("expiry")
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert!(text.contains(&until), "the new window is in IAM: {text}");
+        proof::attack(
+            "account moved out of the OU keeps its grant through an extension",
+            "requester",
+            !moved.is_empty(),
+        );
+    }
 }

@@ -122,6 +122,8 @@ pub fn bob() -> Identity {
 /// duration, with no ticket and no break-glass; change fields for anything else.
 pub fn request(role: &str, scope: &str, principal: &PrincipalArn, why: &str) -> NewRequest {
     NewRequest {
+        accounts: vec![],
+        all_accounts: false,
         role: RoleName::parse(role).expect("a role name"),
         scope: Some(Scope::parse(scope).expect("a scope")),
         principal: principal.clone(),

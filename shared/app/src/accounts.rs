@@ -141,6 +141,27 @@ impl Stint {
         Ok(check_account(role, r, principal.account(), &resolution)?)
     }
 
+    /// Every account `role` covers now, in order (the management account only where the role
+    /// allows it): what "every account of the role" means at request time.
+    pub async fn covered_accounts(&self, role: &RoleName) -> Result<Vec<AccountId>, AppError> {
+        let Some(r) = self.catalog.role(role) else {
+            return Err(Rejection::UnknownRole(role.clone()).into());
+        };
+        let Some(dir) = self.accounts.as_ref() else {
+            return Err(Rejection::Invalid(format!(
+                "role {role} names accounts, but this deployment cannot read the organisation (no Organizations access)"
+            ))
+            .into());
+        };
+        let resolution = self
+            .with_retry("resolve accounts", || dir.resolve(r))
+            .await?;
+        if resolution.covered.is_empty() {
+            return Err(Rejection::Invalid(format!("role {role} covers no account now")).into());
+        }
+        Ok(resolution.covered.into_iter().collect())
+    }
+
     /// The accounts of every role that names some (or of `only`), as resolved now.
     pub async fn role_accounts(
         &self,

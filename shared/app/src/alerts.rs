@@ -87,6 +87,8 @@ impl Stint {
         let who = Identity::new(user.clone(), []);
         let summary: String = alert.summary.chars().take(Justification::MAX).collect();
         let new = NewRequest {
+            accounts: vec![],
+            all_accounts: false,
             role: service.role.clone(),
             scope: service.scope.clone(),
             principal: service.principal.clone(),

@@ -1,16 +1,23 @@
-//! Granting: attach the time-bounded policy, arm the expiry timer, record `AccessGranted`.
-//! Triggered by `AccessApproved` on the bus and by a start timer; safe to run twice.
+//! Granting: attach the time-bounded policy, arm the expiry timer, record `AccessGranted`; for
+//! a request naming several accounts, each account on its own. Triggered by `AccessApproved`
+//! on the bus and by a start timer; safe to run twice.
 
 use super::service::{AppError, Ran, Stint};
 use crate::ports::ProviderError;
 use chrono::{DateTime, Utc};
-use stint_domain::effects::{plan_grant, GrantPlan};
-use stint_domain::{Command, RequestId, Status};
+use stint_domain::effects::{plan_grant, GrantPlan, Plan};
+use stint_domain::org::AccountId;
+use stint_domain::{AccountStatus, Command, RequestId, RequestState, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GrantOutcome {
     Granted {
         expires_at: DateTime<Utc>,
+    },
+    /// A request naming several accounts: granted in some, failed (and recorded) in others.
+    PartlyGranted {
+        expires_at: DateTime<Utc>,
+        failed: Vec<(AccountId, String)>,
     },
     /// Already granted (or past it): a duplicate delivery.
     AlreadyDone(Status),
@@ -20,6 +27,16 @@ pub enum GrantOutcome {
     },
     /// The provider refused or stayed down; `GrantFailed` is recorded.
     Failed(String),
+}
+
+impl GrantOutcome {
+    /// Whether access was granted somewhere by this run.
+    pub fn granted(&self) -> bool {
+        matches!(
+            self,
+            GrantOutcome::Granted { .. } | GrantOutcome::PartlyGranted { .. }
+        )
+    }
 }
 
 impl Stint {
@@ -37,6 +54,11 @@ impl Stint {
                 self.run(id, plan).await?;
                 Ok(GrantOutcome::Failed(reason))
             }
+            GrantPlan::GrantEach {
+                expires_at,
+                accounts,
+                timers,
+            } => self.grant_each(id, &st, expires_at, accounts, timers).await,
             GrantPlan::Grant { expires_at, plan } => {
                 // The organisation may have moved since the request: the account must still be
                 // one of the role's (and never the management account) when the policy lands.
@@ -49,6 +71,7 @@ impl Stint {
                             let command = Command::RecordGrantFailure {
                                 error: error.clone(),
                                 attempts: 0,
+                                account: None,
                             };
                             self.execute(id, &command).await?;
                             return Ok(GrantOutcome::Failed(error));
@@ -81,6 +104,88 @@ impl Stint {
                 }
             }
         }
+    }
+
+    /// A request naming several accounts: each account checked against the organisation again
+    /// and granted on its own, so one missing member role or one account moved out fails that
+    /// account alone; then the request's timers, once some account holds the grant.
+    async fn grant_each(
+        &self,
+        id: RequestId,
+        st: &RequestState,
+        expires_at: DateTime<Utc>,
+        accounts: Vec<Plan>,
+        timers: Plan,
+    ) -> Result<GrantOutcome, AppError> {
+        let Some(req) = st.request.as_ref() else {
+            return Ok(GrantOutcome::AlreadyDone(st.status));
+        };
+        let mut failed = Vec::new();
+        for plan in accounts {
+            let Some(account) = plan.account.clone() else {
+                continue;
+            };
+            let principal = req.principal_in(Some(&account));
+            let puts = !plan.steps.is_empty();
+            let plan = match self.check_account(&req.role, &principal).await {
+                Ok(()) => plan,
+                Err(AppError::Rejected(why)) => Plan {
+                    steps: vec![],
+                    then: Some(Command::RecordGrantFailure {
+                        error: format!("{why}; nothing attached"),
+                        attempts: 0,
+                        account: Some(account.clone()),
+                    }),
+                    account: Some(account.clone()),
+                },
+                Err(e) => return Err(e),
+            };
+            let name = match &plan.then {
+                Some(Command::RecordGrant { policy_name, .. }) => Some(policy_name.clone()),
+                _ => None,
+            };
+            let state = match self.run(id, plan).await? {
+                Ran::Done(out) => out.state,
+                Ran::Failed(error) => {
+                    failed.push((account, error));
+                    continue;
+                }
+            };
+            match state.accounts.get(&account).map(|g| (g.status, &g.error)) {
+                Some((AccountStatus::Active, _)) => {}
+                Some((AccountStatus::GrantFailed, error)) => {
+                    let error = error.clone().unwrap_or_default();
+                    tracing::error!(request_id = %id, account = %account, %error, "grant failed in account");
+                    failed.push((account, error));
+                }
+                // Revoked or cancelled while the policy was being put: take it off again.
+                _ => {
+                    if let Some(name) = name.filter(|_| puts) {
+                        let access = self.access_for(id);
+                        self.with_retry("delete overtaken grant", || {
+                            access.delete_policy(&principal, &name)
+                        })
+                        .await?;
+                    }
+                }
+            }
+        }
+        let st = self.load(id).await?.state;
+        if st.status == Status::Active {
+            self.run(id, timers).await?;
+        }
+        Ok(match st.status {
+            Status::Active if failed.is_empty() => GrantOutcome::Granted { expires_at },
+            Status::Active => GrantOutcome::PartlyGranted { expires_at, failed },
+            Status::GrantFailed => GrantOutcome::Failed(
+                failed
+                    .iter()
+                    .map(|(a, e)| format!("{a}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            other => GrantOutcome::AlreadyDone(other),
+        })
     }
 }
 

@@ -6,6 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::BTreeSet;
 use stint_domain::effects::{plan_cancel, plan_extend};
+use stint_domain::org::AccountId;
+use stint_domain::request::check_account_list;
+use stint_domain::Rejection;
 use stint_domain::{
     AccessDuration, Command, Event, Identity, Justification, PrincipalArn, RequestId, RequestState,
     RevokeReason, RoleName, Scope, Source, Status, Submit, TicketRef,
@@ -23,6 +26,11 @@ pub struct NewRequest {
     pub starts_at: Option<DateTime<Utc>>,
     pub break_glass: bool,
     pub source: Source,
+    /// Several accounts, each granted `principal` with its account filled in; empty: the
+    /// principal's own account only.
+    pub accounts: Vec<AccountId>,
+    /// Every account the role covers now (resolved here and recorded as the list asked for).
+    pub all_accounts: bool,
 }
 
 /// Which requests to list, and which page.
@@ -105,8 +113,44 @@ impl Stint {
         let names_accounts = self.catalog.role(&new.role).is_some_and(|r| {
             !r.accounts.is_empty() && (r.may_request(who) || new.source != Source::Person)
         });
+        let mut accounts = new.accounts;
+        if new.all_accounts {
+            if !accounts.is_empty() {
+                return Err(Rejection::Invalid(
+                    "name accounts or ask for all of the role's, not both".into(),
+                )
+                .into());
+            }
+            if new.source != Source::Person {
+                return Err(Rejection::Invalid(
+                    "only a person may ask for every account of a role".into(),
+                )
+                .into());
+            }
+            if names_accounts {
+                accounts = self.covered_accounts(&new.role).await?;
+            } else if self
+                .catalog
+                .role(&new.role)
+                .is_some_and(|r| r.may_request(who))
+            {
+                return Err(Rejection::Invalid(format!(
+                    "role {} names no accounts, so it has no \"every account\"",
+                    new.role
+                ))
+                .into());
+            }
+        }
         if names_accounts && !self.load(id).await?.exists() {
-            self.check_account(&new.role, &new.principal).await?;
+            // The list's shape first (so a long list costs no lookups), then each account.
+            check_account_list(&accounts)?;
+            if accounts.is_empty() {
+                self.check_account(&new.role, &new.principal).await?;
+            }
+            for a in &accounts {
+                self.check_account(&new.role, &new.principal.in_account(a))
+                    .await?;
+            }
         }
         let submit = Submit {
             id,
@@ -120,6 +164,7 @@ impl Stint {
             starts_at: new.starts_at,
             source: new.source,
             break_glass: new.break_glass,
+            accounts,
         };
         self.execute(id, &Command::Submit(Box::new(submit))).await?;
         self.load(id).await
@@ -197,11 +242,52 @@ impl Stint {
 
     /// Takes an approved extension to IAM: the policy with the new window, the expiry timer,
     /// then `AccessExtended`. A redelivery finds it applied and does nothing.
+    ///
+    /// Each account the grant holds is checked against the organisation again first: one that
+    /// left the role (moved out of its OU) is revoked, not extended.
     pub async fn apply_extension(&self, id: RequestId) -> Result<Loaded, AppError> {
-        let st = self.load(id).await?.state;
+        let mut st = self.load(id).await?.state;
+        let plan = plan_extend(id, &st, &self.catalog, self.clock.now())?;
+        if plan.is_empty() {
+            return self.load(id).await;
+        }
+        let left = self.accounts_left(&st).await?;
+        if !left.is_empty() {
+            tracing::warn!(request_id = %id, accounts = ?left, "accounts left the role: revoked, not extended");
+            self.revoke_accounts(id, RevokeReason::AccountRemoved, None, Some(&left))
+                .await?;
+            st = self.load(id).await?.state;
+        }
         let plan = plan_extend(id, &st, &self.catalog, self.clock.now())?;
         self.run(id, plan).await?;
         self.load(id).await
+    }
+
+    /// The accounts holding this request's grant that its role no longer covers.
+    async fn accounts_left(&self, st: &RequestState) -> Result<Vec<AccountId>, AppError> {
+        let Some(req) = st.request.as_ref() else {
+            return Ok(vec![]);
+        };
+        let held: Vec<(Option<AccountId>, PrincipalArn)> = if req.is_multi() {
+            st.active_accounts()
+                .into_iter()
+                .map(|(a, p)| (Some(a), p))
+                .collect()
+        } else {
+            vec![(None, req.principal.clone())]
+        };
+        let mut left = Vec::new();
+        for (account, principal) in held {
+            match self.check_account(&req.role, &principal).await {
+                Ok(()) => {}
+                // A single-account request's account is its principal's (always 12 digits).
+                Err(AppError::Rejected(_)) => {
+                    left.extend(account.or_else(|| AccountId::parse(principal.account()).ok()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(left)
     }
 
     pub async fn review_break_glass(

@@ -9,8 +9,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use stint_domain::drift::{is_orphan, request_of, Drift, DriftEvent, RecordRemoval};
-use stint_domain::effects::{plan_revoke, sweep_action, SweepAction};
+use stint_domain::effects::{plan_revoke, plan_revoke_each, sweep_action, SweepAction};
 use stint_domain::metrics::{observe_drift, Labels};
+use stint_domain::org::AccountId;
 use stint_domain::sweep::{next_cursor, plan_read, settled, ReadPlan, SweepSchedule};
 use stint_domain::{Command, Envelope, Identity, PrincipalArn, RequestId, RevokeReason, Status};
 
@@ -48,8 +49,27 @@ impl Stint {
         reason: RevokeReason,
         by: Option<Identity>,
     ) -> Result<RevokeOutcome, AppError> {
+        self.revoke_accounts(id, reason, by, None).await
+    }
+
+    /// [`Stint::revoke`], for a request naming several accounts limited to `only` when given
+    /// (an extension ending the accounts that left the role). Each account's delete and record
+    /// run on their own: one that fails is recorded for its account, the others still end,
+    /// and the error is returned afterwards so the trigger delivers again.
+    pub async fn revoke_accounts(
+        &self,
+        id: RequestId,
+        reason: RevokeReason,
+        by: Option<Identity>,
+        only: Option<&[AccountId]>,
+    ) -> Result<RevokeOutcome, AppError> {
         let st = self.load(id).await?.state;
-        let plan = plan_revoke(id, &st, reason, by, &self.catalog, self.clock.now())?;
+        let now = self.clock.now();
+        if st.is_multi() {
+            let plans = plan_revoke_each(id, &st, reason, by, &self.catalog, now, only)?;
+            return self.revoke_each(id, &st, plans).await;
+        }
+        let plan = plan_revoke(id, &st, reason, by, &self.catalog, now)?;
         let revoking = plan.then.is_some();
         let Ran::Done(out) = self.run(id, plan).await? else {
             return Ok(RevokeOutcome::NoOp(st.status));
@@ -59,6 +79,51 @@ impl Stint {
                 lag_seconds: r.lag_seconds,
             },
             _ => RevokeOutcome::NoOp(out.state.status),
+        })
+    }
+
+    async fn revoke_each(
+        &self,
+        id: RequestId,
+        st: &stint_domain::RequestState,
+        plans: Vec<stint_domain::effects::Plan>,
+    ) -> Result<RevokeOutcome, AppError> {
+        let mut first_error = None;
+        let mut revoked = false;
+        let mut status = st.status;
+        for plan in plans {
+            // The last plan clears the request's timers: only once every account has ended.
+            let clears_timers = plan.account.is_none() && plan.then.is_none();
+            if clears_timers && self.load(id).await?.state.status != Status::Revoked {
+                continue;
+            }
+            let account = plan.account.clone();
+            let records = plan.then.is_some();
+            match self.run(id, plan).await {
+                Ok(Ran::Done(out)) => {
+                    revoked |= records && !out.appended.is_empty();
+                    status = out.state.status;
+                }
+                Ok(Ran::Failed(_)) => {}
+                Err(e) => {
+                    let account = account.as_ref().map(|a| a.as_str());
+                    tracing::error!(request_id = %id, ?account, error = %e, "revoke failed in account");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let lag = |g: &stint_domain::request::Grant| {
+            (self.clock.now() - g.expires_at).num_seconds().max(0)
+        };
+        Ok(match st.grant.as_ref() {
+            Some(g) if revoked => RevokeOutcome::Revoked {
+                lag_seconds: lag(g),
+            },
+            None if revoked => RevokeOutcome::Revoked { lag_seconds: 0 },
+            _ => RevokeOutcome::NoOp(status),
         })
     }
 
@@ -156,6 +221,10 @@ impl Stint {
         // The latest event of each stream, by version: events of one instant may sort either way.
         let mut last: HashMap<RequestId, (u64, String)> = HashMap::new();
         let mut requested: BTreeMap<PrincipalArn, DateTime<Utc>> = BTreeMap::new();
+        // A request naming several accounts ends with its request-level status, never with one
+        // account's failure or revoke: those are not last words.
+        let of_account =
+            |ev: &stint_domain::StoredEvent| ev.record.payload.get("account").is_some();
         let mut log = self
             .store
             .read_log(plan.from(), now + TimeDelta::seconds(1));
@@ -164,7 +233,20 @@ impl Stint {
             events_read += 1;
             if ev.record.event_type == "AccessRequested" {
                 if let Some(p) = ev.record.payload.get("principal").and_then(|p| p.as_str()) {
-                    if let Ok(p) = PrincipalArn::parse(p) {
+                    let p = PrincipalArn::parse(p).ok();
+                    let accounts = ev
+                        .record
+                        .payload
+                        .get("accounts")
+                        .and_then(|a| serde_json::from_value::<Vec<AccountId>>(a.clone()).ok());
+                    // A request over several accounts names its principal once per account.
+                    let each = match (p.as_ref(), accounts) {
+                        (Some(p), Some(accounts)) => {
+                            accounts.iter().map(|a| p.in_account(a)).collect()
+                        }
+                        _ => vec![],
+                    };
+                    for p in each.into_iter().chain(p) {
                         let at = requested.entry(p).or_insert(ev.record.occurred_at);
                         *at = (*at).max(ev.record.occurred_at);
                     }
@@ -173,7 +255,12 @@ impl Stint {
             if let Some(id) = ev.stream.request_id() {
                 let entry = last.entry(id).or_insert((0, String::new()));
                 if ev.version > entry.0 {
-                    *entry = (ev.version, ev.record.event_type);
+                    let ty = if of_account(&ev) {
+                        format!("{}#account", ev.record.event_type)
+                    } else {
+                        ev.record.event_type
+                    };
+                    *entry = (ev.version, ty);
                 }
             }
         }
@@ -221,8 +308,7 @@ impl Stint {
                     .await
                     .map(|o| report.lapsed += (!o.appended.is_empty()) as usize),
                 SweepAction::Grant => self.grant(id).await.map(|o| {
-                    report.granted +=
-                        matches!(o, super::grant::GrantOutcome::Granted { .. }) as usize;
+                    report.granted += o.granted() as usize;
                 }),
                 SweepAction::Nothing => Ok(()),
             };

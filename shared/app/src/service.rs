@@ -239,16 +239,22 @@ impl Stint {
                 }
                 OnFailure::Stop => return Err(failure.into()),
                 OnFailure::GrantFails => {
-                    tracing::error!(request_id = %id, %error, attempts, "grant failed");
+                    let account = plan.account.as_ref().map(|a| a.as_str());
+                    tracing::error!(request_id = %id, ?account, %error, attempts, "grant failed");
                     let command = Command::RecordGrantFailure {
                         error: error.clone(),
                         attempts,
+                        account: plan.account.clone(),
                     };
                     self.execute(id, &command).await?;
                     return Ok(Ran::Failed(error));
                 }
                 OnFailure::RevokeFails => {
-                    let command = Command::RecordRevokeFailure { error, attempts };
+                    let command = Command::RecordRevokeFailure {
+                        error,
+                        attempts,
+                        account: plan.account.clone(),
+                    };
                     self.execute(id, &command).await?;
                     return Err(failure.into());
                 }

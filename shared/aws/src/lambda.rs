@@ -12,7 +12,6 @@ use serde::Deserialize;
 pub use serde_json::Value as Payload;
 use serde_json::{json, Value};
 use std::future::Future;
-use stint_app::grant::GrantOutcome;
 use stint_app::ports::{BusMessage, EventBus, SweepMemory, TimerFired, TimerKind};
 use stint_app::relay::relay;
 use stint_app::revoke::RevokeOutcome;
@@ -85,7 +84,7 @@ pub async fn handle_grant(stint: &Stint, event: LambdaEvent<Value>) -> Result<Va
     };
     match stint.grant(id).await {
         Ok(outcome) => Ok(
-            json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": matches!(outcome, GrantOutcome::Granted { .. }) }),
+            json!({ "request_id": id, "outcome": format!("{outcome:?}"), "granted": outcome.granted() }),
         ),
         Err(e) if e.is_transient() => Err(into_lambda_error(e)),
         Err(e) => {

@@ -403,6 +403,7 @@ mod tests {
 
     fn alert_submit(role: &str, service: &str, incident: &str) -> Command {
         Command::Submit(Box::new(Submit {
+            accounts: vec![],
             id: RequestId::new(),
             // The on-call engineer, with no groups: the service entry is what allows it.
             requester: Identity::new(UserId::parse("bob@example.com").unwrap(), []),

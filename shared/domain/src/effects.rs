@@ -5,6 +5,7 @@ use crate::catalog::{AutoRule, Catalog};
 use crate::event::RevokeReason;
 use crate::guard::check_reach;
 use crate::ids::{Identity, PrincipalArn, RequestId};
+use crate::org::AccountId;
 use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
 use crate::reminder::reminder_times;
 use crate::request::{decide, Command, Rejection, RequestState, Status};
@@ -78,6 +79,9 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Decided again at record time, so a duplicate delivery appends nothing.
     pub then: Option<Command>,
+    /// The account these effects act in, for a request naming several: a failure is recorded
+    /// against it alone.
+    pub account: Option<AccountId>,
 }
 
 impl Plan {
@@ -86,12 +90,14 @@ impl Plan {
         Plan {
             steps: vec![],
             then: None,
+            account: None,
         }
     }
     fn record(command: Command) -> Self {
         Plan {
             steps: vec![],
             then: Some(command),
+            account: None,
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -115,6 +121,13 @@ pub enum GrantPlan {
     Grant {
         expires_at: DateTime<Utc>,
         plan: Plan,
+    },
+    /// A request naming several accounts: each account's plan on its own (a failure in one is
+    /// recorded for it and the others go on), then the request's timers once one is granted.
+    GrantEach {
+        expires_at: DateTime<Utc>,
+        accounts: Vec<Plan>,
+        timers: Plan,
     },
 }
 
@@ -143,6 +156,8 @@ pub fn plan_grant(
     };
     match st.status {
         Status::Approved => {}
+        // A request naming several accounts, some not granted yet (a run cut short).
+        Status::Active if !st.pending_accounts().is_empty() => {}
         Status::Active | Status::Revoked | Status::GrantFailed | Status::Cancelled => {
             return Ok(GrantPlan::AlreadyDone(st.status))
         }
@@ -153,6 +168,7 @@ pub fn plan_grant(
         plan: Plan::record(Command::RecordGrantFailure {
             error: reason.clone(),
             attempts: 0,
+            account: None,
         }),
         reason,
     };
@@ -173,6 +189,7 @@ pub fn plan_grant(
                 OnFailure::Stop,
             )],
             then: None,
+            account: None,
         };
         return Ok(GrantPlan::Scheduled { starts_at, plan });
     }
@@ -180,6 +197,10 @@ pub fn plan_grant(
         return Ok(fail(
             "the approved window ended before the grant could be made".into(),
         ));
+    }
+    if req.is_multi() {
+        let window = (starts_at, expires_at);
+        return Ok(plan_grant_each(id, st, catalog, now, window).unwrap_or_else(fail));
     }
     // The catalog may have changed since the request: check the role and principal again.
     let role = match catalog.role(&req.role) {
@@ -254,9 +275,114 @@ pub fn plan_grant(
         then: Some(Command::RecordGrant {
             policy_name: name,
             policy: document,
+            account: None,
         }),
+        account: None,
     };
     Ok(GrantPlan::Grant { expires_at, plan })
+}
+
+/// The steps that attach one grant to `principal`: the principal and quota checks, then the put.
+fn attach_steps(principal: &PrincipalArn, name: &str, document: &Value) -> Vec<Step> {
+    vec![
+        Step::new(
+            Effect::CheckPrincipal {
+                principal: principal.clone(),
+            },
+            OnFailure::GrantFails,
+        ),
+        Step::new(
+            Effect::CheckPolicyBudget {
+                principal: principal.clone(),
+                name: name.to_owned(),
+                document: document.clone(),
+            },
+            OnFailure::GrantFails,
+        ),
+        Step::new(
+            Effect::PutPolicy {
+                principal: principal.clone(),
+                name: name.to_owned(),
+                document: document.clone(),
+            },
+            OnFailure::GrantFails,
+        ),
+    ]
+}
+
+/// A request naming several accounts: one plan per account not granted yet (its checks, its
+/// put, its `AccessGranted` or `GrantFailed`), then the request's timers. `Err` is a reason
+/// the whole request cannot be granted.
+fn plan_grant_each(
+    id: RequestId,
+    st: &RequestState,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    (starts_at, expires_at): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<GrantPlan, String> {
+    let req = st.request.as_ref().ok_or("no request")?;
+    let role = catalog
+        .role(&req.role)
+        .ok_or_else(|| format!("role {} is no longer in the catalog", req.role))?;
+    for statement in role.statements_for(req.scope.as_ref()) {
+        check_reach(&statement, &[], catalog.protected()).map_err(|(_, why)| why)?;
+    }
+    let name = grant_policy_name(id);
+    let document = grant_document(
+        role,
+        req.scope.as_ref(),
+        &req.requester,
+        catalog.protected(),
+        starts_at,
+        expires_at,
+    )
+    .map_err(|e| e.to_string())?;
+    let accounts = st
+        .pending_accounts()
+        .into_iter()
+        .map(|(account, principal)| {
+            // The catalog may have changed since the request: each principal is checked again.
+            if !role.allows_principal(&principal) || catalog.is_protected(principal.as_str()) {
+                return Plan {
+                    steps: vec![],
+                    then: Some(Command::RecordGrantFailure {
+                        error: format!("role {} no longer allows {principal}", req.role),
+                        attempts: 0,
+                        account: Some(account.clone()),
+                    }),
+                    account: Some(account),
+                };
+            }
+            Plan {
+                steps: attach_steps(&principal, &name, &document),
+                then: Some(Command::RecordGrant {
+                    policy_name: name.clone(),
+                    policy: document.clone(),
+                    account: Some(account.clone()),
+                }),
+                account: Some(account),
+            }
+        })
+        .collect();
+    let timers = Plan {
+        steps: std::iter::once(Step::new(
+            Effect::SetTimer {
+                request: id,
+                kind: TimerKind::Expiry,
+                at: expires_at,
+            },
+            OnFailure::Continue,
+        ))
+        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+        .collect(),
+        then: None,
+        account: None,
+    };
+    Ok(GrantPlan::GrantEach {
+        expires_at,
+        accounts,
+        timers,
+    })
 }
 
 /// Revoking: refused or a no-op as `decide` says; otherwise the grant policy is deleted
@@ -284,6 +410,7 @@ pub fn plan_revoke(
         return Ok(Plan {
             steps: vec![cancel_timer(id, TimerKind::Start)],
             then: Some(command),
+            account: None,
         });
     }
     let Some(grant) = st.grant.as_ref() else {
@@ -310,6 +437,7 @@ pub fn plan_revoke(
                     OnFailure::Stop,
                 )],
                 then: None,
+                account: None,
             });
         }
         return Ok(Plan::none());
@@ -335,7 +463,72 @@ pub fn plan_revoke(
         )
         .collect(),
         then: Some(command),
+        account: None,
     })
+}
+
+/// Revoking a request, as plans to run one after the other: one for a single-account request
+/// (as [`plan_revoke`]); for a request naming several, one per account still granted (its
+/// delete first, then its `AccessRevoked`; a failed delete records `RevokeFailed` for that
+/// account alone), then one that clears the request's timers. `only` keeps the accounts
+/// listed (an extension revoking the accounts that left the role).
+pub fn plan_revoke_each(
+    id: RequestId,
+    st: &RequestState,
+    reason: RevokeReason,
+    by: Option<Identity>,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    only: Option<&[AccountId]>,
+) -> Result<Vec<Plan>, Rejection> {
+    if !st.is_multi() || st.scheduled_after(now) {
+        return Ok(vec![plan_revoke(id, st, reason, by, catalog, now)?]);
+    }
+    // Decide before touching IAM: rejections and no-ops have no side effects.
+    let events = decide(
+        st,
+        &Command::Revoke {
+            reason,
+            by: by.clone(),
+        },
+        catalog,
+        now,
+    )?;
+    let Some(grant) = st.grant.as_ref().filter(|_| !events.is_empty()) else {
+        return Ok(vec![]);
+    };
+    let mut plans: Vec<Plan> = st
+        .active_accounts()
+        .into_iter()
+        .filter(|(a, _)| only.is_none_or(|o| o.contains(a)))
+        .map(|(account, principal)| Plan {
+            steps: vec![Step::new(
+                Effect::DeletePolicy {
+                    principal,
+                    name: grant.policy_name.clone(),
+                },
+                OnFailure::RevokeFails,
+            )],
+            then: Some(Command::RevokeAccount {
+                account: account.clone(),
+                reason,
+                by: by.clone(),
+            }),
+            account: Some(account),
+        })
+        .collect();
+    plans.push(Plan {
+        steps: std::iter::once(cancel_timer(id, TimerKind::Expiry))
+            .chain(
+                reminder_times(grant.starts_at, grant.expires_at, catalog, now)
+                    .into_iter()
+                    .map(|(kind, _)| cancel_timer(id, kind)),
+            )
+            .collect(),
+        then: None,
+        account: None,
+    });
+    Ok(plans)
 }
 
 /// Cancelling: a scheduled grant called off before its start also loses its start timer.
@@ -358,6 +551,7 @@ pub fn plan_cancel(
     Ok(Plan {
         steps,
         then: Some(command.clone()),
+        account: None,
     })
 }
 
@@ -418,29 +612,37 @@ pub fn plan_extend(
         until,
     )
     .map_err(|e| Rejection::Invalid(e.to_string()))?;
+    // Every account still granted gets the new window; none of a request naming several
+    // is extended in Stint's record before all of them are in IAM.
+    let principals = if req.is_multi() {
+        st.active_accounts().into_iter().map(|(_, p)| p).collect()
+    } else {
+        vec![req.principal.clone()]
+    };
+    let puts = principals.into_iter().map(|principal| {
+        Step::new(
+            Effect::PutPolicy {
+                principal,
+                name: grant.policy_name.clone(),
+                document: document.clone(),
+            },
+            OnFailure::Stop,
+        )
+    });
     Ok(Plan {
-        steps: vec![
-            Step::new(
-                Effect::PutPolicy {
-                    principal: req.principal.clone(),
-                    name: grant.policy_name.clone(),
-                    document,
-                },
-                OnFailure::Stop,
-            ),
-            Step::new(
+        steps: puts
+            .chain([Step::new(
                 Effect::SetTimer {
                     request: id,
                     kind: TimerKind::Expiry,
                     at: until,
                 },
                 OnFailure::Stop,
-            ),
-        ]
-        .into_iter()
-        .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
-        .collect(),
+            )])
+            .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
+            .collect(),
         then: Some(Command::ApplyExtension),
+        account: None,
     })
 }
 
@@ -473,6 +675,8 @@ pub fn sweep_action(st: &RequestState, catalog: &Catalog, now: DateTime<Utc>) ->
         Status::Active if st.incident_resolved_at.is_some() && revokes_on_resolve(st, catalog) => {
             SweepAction::CloseIncident
         }
+        // A request naming several accounts whose grant run was cut short.
+        Status::Active if !st.pending_accounts().is_empty() => SweepAction::Grant,
         Status::Pending
             if st
                 .requested_at

@@ -3,6 +3,7 @@
 use super::duration::AccessDuration;
 use super::ids::{GroupName, PrincipalArn, RequestId, RoleName, Scope, UserId};
 use super::log::EventRecord;
+use super::org::AccountId;
 use super::review::{Period, Verdict};
 use super::text::{Justification, ReviewComment, TicketRef};
 use chrono::{DateTime, Utc};
@@ -85,6 +86,9 @@ pub enum RevokeReason {
     Manual,
     Sweep,
     IncidentResolved,
+    /// The account left the role (moved out of its OU, or the catalog changed) while access
+    /// was active: found when an extension checked it again.
+    AccountRemoved,
 }
 
 impl fmt::Display for RevokeReason {
@@ -94,6 +98,7 @@ impl fmt::Display for RevokeReason {
             RevokeReason::Manual => "manual",
             RevokeReason::Sweep => "sweep",
             RevokeReason::IncidentResolved => "incident_resolved",
+            RevokeReason::AccountRemoved => "account_removed",
         })
     }
 }
@@ -113,6 +118,31 @@ pub struct AccessRequested {
     pub starts_at: Option<DateTime<Utc>>,
     pub source: Source,
     pub break_glass: bool,
+    /// A request for several accounts: each gets its own grant of `principal` filled with
+    /// that account (`principal` is the first one's). Empty for a single-account request,
+    /// and then left out of the payload, so events written before it hash as they did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountId>,
+}
+
+impl AccessRequested {
+    /// Whether the request names several accounts, each granted on its own.
+    pub fn is_multi(&self) -> bool {
+        !self.accounts.is_empty()
+    }
+
+    /// Each account and the principal that receives its grant, in the order asked.
+    pub fn account_principals(&self) -> Vec<(AccountId, PrincipalArn)> {
+        self.accounts
+            .iter()
+            .map(|a| (a.clone(), self.principal.in_account(a)))
+            .collect()
+    }
+
+    /// The principal of `account` (the request's own for a single-account request).
+    pub fn principal_in(&self, account: Option<&AccountId>) -> PrincipalArn {
+        account.map_or_else(|| self.principal.clone(), |a| self.principal.in_account(a))
+    }
 }
 
 /// What happened. Serialized with `type` and `payload` apart, as the store keeps them.
@@ -145,10 +175,15 @@ pub enum EventBody {
         policy: serde_json::Value,
         starts_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        /// The account of a request for several accounts; absent (not written) otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<AccountId>,
     },
     GrantFailed {
         error: String,
         attempts: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<AccountId>,
     },
     /// An extension decided by the requester (where the role allows) or an approver. IAM does
     /// not hold it yet: the grant function puts the policy with the new window, then records
@@ -166,10 +201,14 @@ pub enum EventBody {
         reason: RevokeReason,
         expires_at: DateTime<Utc>,
         lag_seconds: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<AccountId>,
     },
     RevokeFailed {
         error: String,
         attempts: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<AccountId>,
     },
     BreakGlassUsed {
         review_by: DateTime<Utc>,

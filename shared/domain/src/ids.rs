@@ -255,6 +255,16 @@ impl PrincipalArn {
         self.0.split(':').nth(4).unwrap_or_default()
     }
 
+    /// The same role in another account: how a request for several accounts fills the
+    /// principal's `{account}` for each.
+    pub fn in_account(&self, account: &crate::org::AccountId) -> PrincipalArn {
+        let mut parts: Vec<&str> = self.0.splitn(6, ':').collect();
+        if parts.len() == 6 {
+            parts[4] = account.as_str();
+        }
+        PrincipalArn(parts.join(":"))
+    }
+
     /// The role's name, the last path segment (what IAM's role-policy calls take).
     pub fn role_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or_default()

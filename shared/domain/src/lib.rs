@@ -50,7 +50,8 @@ pub use ids::{GroupName, Identity, PrincipalArn, RequestId, RoleName, Scope, Use
 pub use log::{EventRecord, Hash, StoredEvent, StreamId};
 pub use protected::{ProtectedError, ProtectedResources};
 pub use request::{
-    apply, decide, Command, Rejection, RequestContext, RequestState, Requests, Status, Submit,
+    apply, decide, AccountGrant, AccountStatus, Command, Rejection, RequestContext, RequestState,
+    Requests, Status, Submit, MAX_ACCOUNTS,
 };
 pub use review::{Period, Verdict};
 pub use text::{Justification, ReviewComment, TicketRef};

@@ -157,6 +157,7 @@ fn failures_are_counted_under_the_request_role_and_source() {
     assert_eq!(
         life.when(
             Command::RecordGrantFailure {
+                account: None,
                 error: "AccessDenied".into(),
                 attempts: 3
             },
@@ -172,6 +173,7 @@ fn failures_are_counted_under_the_request_role_and_source() {
     assert_eq!(
         life.when(
             Command::RecordRevokeFailure {
+                account: None,
                 error: "Throttling".into(),
                 attempts: 3
             },

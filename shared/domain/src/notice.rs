@@ -229,7 +229,22 @@ pub fn request_fields(req: &AccessRequested) -> Vec<(String, String)> {
     if let Some(s) = &req.scope {
         fields.push(("Scope".into(), s.to_string()));
     }
-    fields.push(("Principal".into(), req.principal.to_string()));
+    if req.is_multi() {
+        // Approvers see every account they approve, not only the first.
+        let pattern = req.principal.as_str().replacen(
+            &format!(":{}:", req.principal.account()),
+            ":{account}:",
+            1,
+        );
+        fields.push(("Principal".into(), pattern));
+        let accounts: Vec<&str> = req.accounts.iter().map(|a| a.as_str()).collect();
+        fields.push((
+            format!("Accounts ({})", accounts.len()),
+            accounts.join(", "),
+        ));
+    } else {
+        fields.push(("Principal".into(), req.principal.to_string()));
+    }
     fields.push(("Duration".into(), req.duration.to_string()));
     fields.push((
         "Justification".into(),
@@ -546,6 +561,7 @@ mod tests {
         c.notify.link = Some("https://stint.example.com/requests/{id}".into());
         let id = RequestId::new();
         let s = Submit {
+            accounts: vec![],
             id,
             requester: Identity::new(
                 UserId::parse("alice@example.com").unwrap(),
@@ -613,6 +629,7 @@ mod tests {
                 comment: None,
             },
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },
@@ -704,6 +721,7 @@ mod tests {
                 comment: None,
             },
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },

@@ -154,6 +154,7 @@ mod tests {
     /// Given a db-read grant for `duration` made at 08:00.
     fn granted(c: &Catalog, duration: &str) -> RequestState {
         let s = Submit {
+            accounts: vec![],
             id: crate::RequestId::new(),
             requester: alice(),
             role: RoleName::parse("db-read").unwrap(),
@@ -179,6 +180,7 @@ mod tests {
                 comment: None,
             },
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },

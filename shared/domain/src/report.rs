@@ -3,7 +3,7 @@
 
 use super::event::Source;
 use super::log::{ChainBreak, Hash};
-use super::request::{RequestState, Status};
+use super::request::{AccountStatus, RequestState, Status};
 use super::review::{Coverage, Period, PeriodReview, Verdict};
 use super::stats::{ServiceLevels, StatsBuilder};
 use super::RequestId;
@@ -39,6 +39,28 @@ pub struct ReportRow {
     /// From the grant's start to its revoke (or to now, while active).
     pub actual_secs: Option<i64>,
     pub revoke_lag_secs: Option<i64>,
+    /// A request naming several accounts: each account and where its grant stands
+    /// (`111111111111 active; 222222222222 grant_failed: why`); none for one account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<String>,
+}
+
+/// Each account of a request naming several, and where its own grant stands, in one line.
+pub fn accounts_line(s: &RequestState) -> Option<String> {
+    if s.accounts.is_empty() {
+        return None;
+    }
+    let each = s.accounts.iter().map(|(a, g)| {
+        let status = serde_json::to_value(g.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        match &g.error {
+            Some(e) if g.status != AccountStatus::Revoked => format!("{a} {status}: {e}"),
+            _ => format!("{a} {status}"),
+        }
+    });
+    Some(each.collect::<Vec<_>>().join("; "))
 }
 
 impl ReportRow {
@@ -108,6 +130,7 @@ impl ReportRow {
                 .zip(end)
                 .map(|(g, e)| (e - g.starts_at).num_seconds().max(0)),
             revoke_lag_secs: s.revocation.as_ref().map(|x| x.lag_seconds),
+            accounts: accounts_line(s),
         })
     }
 }
@@ -133,6 +156,11 @@ pub enum Finding {
     },
     GrantFailed {
         id: String,
+        /// The account whose grant failed, for a request naming several.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     RevokeFailed {
         id: String,
@@ -242,8 +270,23 @@ pub fn findings_for(id: RequestId, s: &RequestState, now: DateTime<Utc>) -> Vec<
             expires_at: g.expires_at,
         });
     }
-    if s.status == Status::GrantFailed {
-        out.push(Finding::GrantFailed { id: id.clone() });
+    if s.accounts.is_empty() && s.status == Status::GrantFailed {
+        out.push(Finding::GrantFailed {
+            id: id.clone(),
+            account: None,
+            error: None,
+        });
+    }
+    // A request naming several accounts: each account that failed is a finding of its own,
+    // whether or not the others were granted.
+    for (account, g) in &s.accounts {
+        if g.status == AccountStatus::GrantFailed {
+            out.push(Finding::GrantFailed {
+                id: id.clone(),
+                account: Some(account.to_string()),
+                error: g.error.clone(),
+            });
+        }
     }
     if s.revoke_failures > 0 {
         out.push(Finding::RevokeFailed {

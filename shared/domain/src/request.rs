@@ -5,11 +5,18 @@ use super::catalog::{Catalog, Role};
 use super::duration::AccessDuration;
 use super::event::{AccessRequested, Actor, Event, EventBody, RevokeReason, Source};
 use super::ids::{Identity, PrincipalArn, RequestId, RoleName, Scope, UserId};
+use super::org::AccountId;
 use super::review::{GrantReview, Period, Verdict};
 use super::text::{Justification, ReviewComment, TicketRef};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
+
+/// The most accounts one request may name: enough for a break-glass over a large OU, few
+/// enough that one grant run (a member-role session and four IAM calls per account) stays well
+/// inside a function's time limit.
+pub const MAX_ACCOUNTS: usize = 50;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +70,9 @@ pub struct Submit {
     pub starts_at: Option<DateTime<Utc>>,
     pub source: Source,
     pub break_glass: bool,
+    /// Several accounts, each granted `principal` filled with it; empty for one account (the
+    /// principal's own). One account named here is the same as a single-account request.
+    pub accounts: Vec<AccountId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,10 +95,13 @@ pub enum Command {
     RecordGrant {
         policy_name: String,
         policy: serde_json::Value,
+        /// The account it was attached in, for a request naming several.
+        account: Option<AccountId>,
     },
     RecordGrantFailure {
         error: String,
         attempts: u32,
+        account: Option<AccountId>,
     },
     /// Lengthen an active grant; `by` is the requester (if the role allows) or an approver.
     Extend {
@@ -105,9 +118,17 @@ pub enum Command {
         reason: RevokeReason,
         by: Option<Identity>,
     },
+    /// Record that one account's grant of a request naming several is deleted; the checks
+    /// are `Revoke`'s, and an account revoked already is a no-op.
+    RevokeAccount {
+        account: AccountId,
+        reason: RevokeReason,
+        by: Option<Identity>,
+    },
     RecordRevokeFailure {
         error: String,
         attempts: u32,
+        account: Option<AccountId>,
     },
     ReviewBreakGlass {
         reviewer: Identity,
@@ -213,6 +234,36 @@ pub struct Revocation {
     pub lag_seconds: i64,
 }
 
+/// Where one account of a request naming several stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Not granted yet (approval or the grant run still to come).
+    Pending,
+    Active,
+    GrantFailed,
+    Revoked,
+    /// The request ended (denied, cancelled, lapsed, revoked) before this account was granted.
+    NotGranted,
+}
+
+/// One account's own grant, folded from the events that name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountGrant {
+    pub status: AccountStatus,
+    pub principal: PrincipalArn,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<DateTime<Utc>>,
+    /// Why its grant failed, or why its last revoke did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_reason: Option<RevokeReason>,
+    pub revoke_failures: u32,
+}
+
 /// Everything known about one request, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RequestState {
@@ -236,6 +287,9 @@ pub struct RequestState {
     pub pending_extension: Option<DateTime<Utc>>,
     /// The periodic access review of the grant, once made.
     pub review: Option<GrantReview>,
+    /// Each account of a request naming several, by account; empty otherwise.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<AccountId, AccountGrant>,
 }
 
 impl RequestState {
@@ -278,6 +332,31 @@ impl RequestState {
 
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.grant.as_ref().map(|g| g.expires_at)
+    }
+
+    /// Whether the request names several accounts.
+    pub fn is_multi(&self) -> bool {
+        self.request.as_ref().is_some_and(AccessRequested::is_multi)
+    }
+
+    /// The accounts whose grant is in IAM now (a request naming several).
+    pub fn active_accounts(&self) -> Vec<(AccountId, PrincipalArn)> {
+        self.accounts_in(AccountStatus::Active)
+    }
+
+    /// The accounts not granted yet (a request naming several), in the order asked.
+    pub fn pending_accounts(&self) -> Vec<(AccountId, PrincipalArn)> {
+        self.accounts_in(AccountStatus::Pending)
+    }
+
+    fn accounts_in(&self, status: AccountStatus) -> Vec<(AccountId, PrincipalArn)> {
+        let Some(req) = self.request.as_ref() else {
+            return vec![];
+        };
+        req.account_principals()
+            .into_iter()
+            .filter(|(a, _)| self.accounts.get(a).is_some_and(|g| g.status == status))
+            .collect()
     }
 }
 
@@ -426,6 +505,74 @@ pub fn decide(
         Command::RecordGrant {
             policy_name,
             policy,
+            account,
+        } if req.is_multi() => {
+            let Some(account) = account.as_ref().filter(|a| req.accounts.contains(a)) else {
+                return Err(Rejection::Invalid(
+                    "a grant of a request for several accounts must name one of them".into(),
+                ));
+            };
+            match state.status {
+                Status::Approved | Status::Active => {}
+                Status::Revoked => return Ok(vec![]), // ended while this account was being put
+                _ => return wrong("grant"),
+            }
+            if state
+                .accounts
+                .get(account)
+                .is_some_and(|g| g.status != AccountStatus::Pending)
+            {
+                return Ok(vec![]); // duplicate delivery: each account is granted once
+            }
+            let Some((starts_at, expires_at)) = state.grant_window() else {
+                return wrong("grant");
+            };
+            if now < starts_at {
+                return Err(Rejection::NotYetDue("grant"));
+            }
+            Ok(vec![ev(
+                Actor::System("grant".into()),
+                EventBody::AccessGranted {
+                    policy_name: policy_name.clone(),
+                    policy: policy.clone(),
+                    starts_at,
+                    expires_at,
+                    account: Some(account.clone()),
+                },
+            )])
+        }
+
+        Command::RecordGrantFailure {
+            error,
+            attempts,
+            account,
+        } if req.is_multi() => {
+            if !matches!(state.status, Status::Approved | Status::Active) {
+                return Ok(vec![]);
+            }
+            // One account's failure, or (none named: the request itself cannot be granted)
+            // every account not granted yet.
+            Ok(state
+                .pending_accounts()
+                .into_iter()
+                .filter(|(a, _)| account.as_ref().is_none_or(|x| x == a))
+                .map(|(a, _)| {
+                    ev(
+                        Actor::System("grant".into()),
+                        EventBody::GrantFailed {
+                            error: error.clone(),
+                            attempts: *attempts,
+                            account: Some(a),
+                        },
+                    )
+                })
+                .collect())
+        }
+
+        Command::RecordGrant {
+            policy_name,
+            policy,
+            ..
         } => match state.status {
             Status::Approved => {
                 let Some((starts_at, expires_at)) = state.grant_window() else {
@@ -441,6 +588,7 @@ pub fn decide(
                         policy: policy.clone(),
                         starts_at,
                         expires_at,
+                        account: None,
                     },
                 )])
             }
@@ -448,12 +596,15 @@ pub fn decide(
             _ => wrong("grant"),
         },
 
-        Command::RecordGrantFailure { error, attempts } => match state.status {
+        Command::RecordGrantFailure {
+            error, attempts, ..
+        } => match state.status {
             Status::Approved => Ok(vec![ev(
                 Actor::System("grant".into()),
                 EventBody::GrantFailed {
                     error: error.clone(),
                     attempts: *attempts,
+                    account: None,
                 },
             )]),
             _ => Ok(vec![]),
@@ -517,13 +668,7 @@ pub fn decide(
             }
             let manual = *reason == RevokeReason::Manual;
             if manual {
-                let by = by.as_ref().ok_or(Rejection::NotPermittedToRevoke)?;
-                let allowed = by.user == req.requester
-                    || catalog.is_admin(by)
-                    || catalog.role(&req.role).is_some_and(|r| r.is_approver(by));
-                if !allowed {
-                    return Err(Rejection::NotPermittedToRevoke);
-                }
+                check_revoker(req, catalog, by.as_ref())?;
             }
             // A scheduled grant revoked by hand before it starts: it never starts.
             if manual && state.status == Status::Approved && state.scheduled_after(now) {
@@ -535,6 +680,7 @@ pub fn decide(
                         reason: *reason,
                         expires_at,
                         lag_seconds: 0,
+                        account: None,
                     },
                 )]);
             }
@@ -557,22 +703,74 @@ pub fn decide(
                 _ => Actor::System(reason.to_string()),
             };
             let lag_seconds = (now - grant.expires_at).num_seconds().max(0);
+            let revoked = |account: Option<AccountId>| {
+                ev(
+                    actor.clone(),
+                    EventBody::AccessRevoked {
+                        reason: *reason,
+                        expires_at: grant.expires_at,
+                        lag_seconds,
+                        account,
+                    },
+                )
+            };
+            if req.is_multi() {
+                // Each account still granted ends on its own (its policy deleted first).
+                return Ok(state
+                    .active_accounts()
+                    .into_iter()
+                    .map(|(a, _)| revoked(Some(a)))
+                    .collect());
+            }
+            Ok(vec![revoked(None)])
+        }
+
+        Command::RevokeAccount {
+            account,
+            reason,
+            by,
+        } => {
+            let granted = state
+                .accounts
+                .get(account)
+                .is_some_and(|g| g.status == AccountStatus::Active);
+            let manual = *reason == RevokeReason::Manual;
+            if manual {
+                check_revoker(req, catalog, by.as_ref())?;
+            }
+            let Some(grant) = state.grant.as_ref().filter(|_| granted) else {
+                return Ok(vec![]); // revoked already, or never granted: nothing to record
+            };
+            let timed = matches!(reason, RevokeReason::Expired | RevokeReason::Sweep);
+            if timed && now < grant.expires_at {
+                return Ok(vec![]);
+            }
+            let actor = match (manual, by) {
+                (true, Some(by)) => Actor::User(by.user.clone()),
+                _ => Actor::System(reason.to_string()),
+            };
             Ok(vec![ev(
                 actor,
                 EventBody::AccessRevoked {
                     reason: *reason,
                     expires_at: grant.expires_at,
-                    lag_seconds,
+                    lag_seconds: (now - grant.expires_at).num_seconds().max(0),
+                    account: Some(account.clone()),
                 },
             )])
         }
 
-        Command::RecordRevokeFailure { error, attempts } => match state.status {
+        Command::RecordRevokeFailure {
+            error,
+            attempts,
+            account,
+        } => match state.status {
             Status::Active => Ok(vec![ev(
                 Actor::System("revoke".into()),
                 EventBody::RevokeFailed {
                     error: error.clone(),
                     attempts: *attempts,
+                    account: account.clone().filter(|_| req.is_multi()),
                 },
             )]),
             _ => Ok(vec![]),
@@ -691,6 +889,23 @@ fn review_grant(
     )])
 }
 
+/// A manual revoke is the requester's, an approver's of the role, or an admin's.
+fn check_revoker(
+    req: &AccessRequested,
+    catalog: &Catalog,
+    by: Option<&Identity>,
+) -> Result<(), Rejection> {
+    let by = by.ok_or(Rejection::NotPermittedToRevoke)?;
+    let allowed = by.user == req.requester
+        || catalog.is_admin(by)
+        || catalog.role(&req.role).is_some_and(|r| r.is_approver(by));
+    if allowed {
+        Ok(())
+    } else {
+        Err(Rejection::NotPermittedToRevoke)
+    }
+}
+
 fn check_approver(req: &AccessRequested, role: &Role, who: &Identity) -> Result<(), Rejection> {
     if who.user == req.requester {
         return Err(Rejection::SelfApproval);
@@ -736,8 +951,24 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
             scope: s.scope.as_ref().map(|x| x.to_string()),
         });
     }
-    if !role.allows_principal(&s.principal) || catalog.is_protected(s.principal.as_str()) {
-        return Err(Rejection::PrincipalNotAllowed(s.principal.to_string()));
+    // One account named is a single-account request for the principal in that account.
+    let (principal, accounts) = match s.accounts.as_slice() {
+        [] => (s.principal.clone(), vec![]),
+        [one] => (s.principal.in_account(one), vec![]),
+        many => (
+            s.principal.in_account(&many[0]),
+            check_accounts(s, role, many)?,
+        ),
+    };
+    let principals: Vec<PrincipalArn> = if accounts.is_empty() {
+        vec![principal.clone()]
+    } else {
+        accounts.iter().map(|a| principal.in_account(a)).collect()
+    };
+    for p in &principals {
+        if !role.allows_principal(p) || catalog.is_protected(p.as_str()) {
+            return Err(Rejection::PrincipalNotAllowed(p.to_string()));
+        }
     }
     let duration = s.duration.unwrap_or(role.default_duration);
     if duration > role.max_duration {
@@ -769,13 +1000,14 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
         requester_groups: s.requester.groups.clone(),
         role: s.role.clone(),
         scope: s.scope.clone(),
-        principal: s.principal.clone(),
+        principal: principal.clone(),
         duration,
         justification: s.justification.clone(),
         ticket: s.ticket.clone(),
         starts_at: s.starts_at,
         source: s.source.clone(),
         break_glass: s.break_glass,
+        accounts,
     };
     let mut out = vec![Event::new(
         now,
@@ -797,9 +1029,7 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
                 rule: Some("break-glass".into()),
             },
         ));
-    } else if let Some(rule) =
-        role.auto_rule_for(&s.source, duration, s.scope.as_ref(), &s.principal)
-    {
+    } else if let Some(rule) = auto_rule_for_all(role, s, duration, &principals) {
         out.push(Event::new(
             now,
             Actor::Rule(rule.name().to_owned()),
@@ -812,6 +1042,58 @@ fn submit(s: &Submit, catalog: &Catalog, now: DateTime<Utc>) -> Decision {
     Ok(out)
 }
 
+/// The rule that approves the request in every account it names, if one does: a rule whose
+/// `{account}` matches one account approves nothing for the others.
+fn auto_rule_for_all<'r>(
+    role: &'r Role,
+    s: &Submit,
+    duration: AccessDuration,
+    principals: &[PrincipalArn],
+) -> Option<&'r crate::catalog::AutoRule> {
+    let first = role.auto_rule_for(&s.source, duration, s.scope.as_ref(), principals.first()?)?;
+    principals[1..]
+        .iter()
+        .all(|p| {
+            role.auto_rule_for(&s.source, duration, s.scope.as_ref(), p)
+                .is_some_and(|r| r.name() == first.name())
+        })
+        .then_some(first)
+}
+
+/// The accounts of a request naming several: only for a role that names accounts, each once,
+/// at most [`MAX_ACCOUNTS`]. Whether each is the role's now is the organisation's to answer
+/// (checked by the service before `Submit`, and again at grant).
+fn check_accounts(
+    s: &Submit,
+    role: &Role,
+    accounts: &[AccountId],
+) -> Result<Vec<AccountId>, Rejection> {
+    if role.accounts.is_empty() {
+        return Err(Rejection::Invalid(format!(
+            "role {} names no accounts: a request for several accounts needs a role with `accounts`",
+            s.role
+        )));
+    }
+    check_account_list(accounts)?;
+    Ok(accounts.to_vec())
+}
+
+/// The shape of a list of accounts: each named once, at most [`MAX_ACCOUNTS`].
+pub fn check_account_list(accounts: &[AccountId]) -> Result<(), Rejection> {
+    if accounts.len() > MAX_ACCOUNTS {
+        return Err(Rejection::Invalid(format!(
+            "a request may name at most {MAX_ACCOUNTS} accounts, not {}",
+            accounts.len()
+        )));
+    }
+    for (i, a) in accounts.iter().enumerate() {
+        if accounts[..i].contains(a) {
+            return Err(Rejection::Invalid(format!("account {a} is named twice")));
+        }
+    }
+    Ok(())
+}
+
 /// Folds one event into the state. Total: an event that does not fit changes only the version,
 /// so a log written by a newer build never makes an older one panic.
 pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
@@ -819,6 +1101,22 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
     let at = event.occurred_at;
     match &event.body {
         EventBody::AccessRequested(r) => {
+            s.accounts = r
+                .account_principals()
+                .into_iter()
+                .map(|(a, principal)| {
+                    let grant = AccountGrant {
+                        status: AccountStatus::Pending,
+                        principal,
+                        granted_at: None,
+                        error: None,
+                        revoked_at: None,
+                        revoke_reason: None,
+                        revoke_failures: 0,
+                    };
+                    (a, grant)
+                })
+                .collect();
             s.request = Some(r.as_ref().clone());
             s.requested_at = Some(at);
             s.status = Status::Pending;
@@ -848,8 +1146,17 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             policy_name,
             starts_at,
             expires_at,
+            account,
             ..
         } => {
+            if let Some(g) = account.as_ref().and_then(|a| s.accounts.get_mut(a)) {
+                g.status = AccountStatus::Active;
+                g.granted_at = Some(at);
+                g.error = None;
+            }
+            if account.is_some() && s.grant.is_some() {
+                return settle(s); // a further account of a request already active
+            }
             s.status = Status::Active;
             s.grant = Some(Grant {
                 policy_name: policy_name.clone(),
@@ -857,6 +1164,25 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
                 starts_at: *starts_at,
                 expires_at: *expires_at,
             });
+        }
+        EventBody::GrantFailed {
+            account: Some(a),
+            error,
+            ..
+        } => {
+            s.grant_failures += 1;
+            if let Some(g) = s.accounts.get_mut(a) {
+                g.status = AccountStatus::GrantFailed;
+                g.error = Some(error.clone());
+            }
+            // The request failed when no account was granted and none is left to try.
+            let settled = s
+                .accounts
+                .values()
+                .all(|g| g.status == AccountStatus::GrantFailed);
+            if settled {
+                s.status = Status::GrantFailed;
+            }
         }
         EventBody::GrantFailed { .. } => {
             s.status = Status::GrantFailed;
@@ -876,8 +1202,22 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
         EventBody::AccessRevoked {
             reason,
             lag_seconds,
+            account,
             ..
         } => {
+            if let Some(g) = account.as_ref().and_then(|a| s.accounts.get_mut(a)) {
+                g.status = AccountStatus::Revoked;
+                g.revoked_at = Some(at);
+                g.revoke_reason = Some(*reason);
+            }
+            // A request naming several accounts is revoked once none of them holds a grant.
+            if account.is_some()
+                && s.accounts
+                    .values()
+                    .any(|g| g.status == AccountStatus::Active)
+            {
+                return settle(s);
+            }
             s.status = Status::Revoked;
             s.revocation = Some(Revocation {
                 at,
@@ -885,7 +1225,13 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
                 lag_seconds: *lag_seconds,
             });
         }
-        EventBody::RevokeFailed { .. } => s.revoke_failures += 1,
+        EventBody::RevokeFailed { account, error, .. } => {
+            s.revoke_failures += 1;
+            if let Some(g) = account.as_ref().and_then(|a| s.accounts.get_mut(a)) {
+                g.revoke_failures += 1;
+                g.error = Some(error.clone());
+            }
+        }
         EventBody::BreakGlassUsed { review_by } => s.break_glass_review_by = Some(*review_by),
         EventBody::BreakGlassReviewed { reviewer, .. } => {
             s.break_glass_reviewed_by = Some(reviewer.clone())
@@ -909,9 +1255,29 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             }
         }
     }
+    settle(s)
+}
+
+/// Accounts never granted are `not_granted` once the request has ended.
+fn settle(mut s: RequestState) -> RequestState {
+    let ended = matches!(
+        s.status,
+        Status::Denied | Status::Cancelled | Status::Lapsed | Status::Revoked | Status::GrantFailed
+    );
+    if ended {
+        for g in s.accounts.values_mut() {
+            if g.status == AccountStatus::Pending {
+                g.status = AccountStatus::NotGranted;
+            }
+        }
+    }
     s
 }
 
 #[cfg(test)]
 #[path = "request_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "request_multi_tests.rs"]
+mod multi_tests;

@@ -457,6 +457,7 @@ fn a_failed_grant_is_terminal() {
         submit_cmd(submit()),
         approve(bob()),
         Command::RecordGrantFailure {
+            account: None,
             error: "throttled".into(),
             attempts: 5,
         },
@@ -624,6 +625,7 @@ fn a_failed_revoke_keeps_the_grant_active_for_the_sweep() {
     let s = given_from(
         active(),
         Command::RecordRevokeFailure {
+            account: None,
             error: "5xx".into(),
             attempts: 3,
         },
@@ -914,6 +916,7 @@ fn only_a_request_that_was_granted_can_be_reviewed() {
         submit_cmd(submit()),
         approve(bob()),
         Command::RecordGrantFailure {
+            account: None,
             error: "x".into(),
             attempts: 3,
         },
@@ -1065,6 +1068,7 @@ fn any_command() -> impl Strategy<Value = (Command, i64)> {
         Just(Command::Lapse),
         Just(granted()),
         Just(Command::RecordGrantFailure {
+            account: None,
             error: "x".into(),
             attempts: 1
         }),
@@ -1088,6 +1092,7 @@ fn any_command() -> impl Strategy<Value = (Command, i64)> {
             by: Some(a)
         }),
         Just(Command::RecordRevokeFailure {
+            account: None,
             error: "x".into(),
             attempts: 1
         }),

@@ -313,6 +313,7 @@ mod tests {
     ) -> Vec<Event> {
         let name = RoleName::parse(role).unwrap();
         let s = Submit {
+            accounts: vec![],
             id: RequestId::new(),
             requester: Identity::new(
                 UserId::parse("alice@example.com").unwrap(),
@@ -354,6 +355,7 @@ mod tests {
         let granted_at = approved + grant_after;
         step(
             Command::RecordGrant {
+                account: None,
                 policy_name: "stint-x".into(),
                 policy: json!({}),
             },

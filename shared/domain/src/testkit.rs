@@ -80,6 +80,7 @@ pub(crate) fn mallory() -> Identity {
 
 pub(crate) fn submit_as(requester: Identity, role: &str) -> Submit {
     Submit {
+        accounts: vec![],
         id: RequestId::from_ulid(ulid::Ulid::from_parts(1, 1)),
         requester,
         role: RoleName::parse(role).unwrap(),
@@ -120,6 +121,7 @@ pub(crate) fn given(cmds: Vec<Command>) -> RequestState {
 }
 pub(crate) fn granted() -> Command {
     Command::RecordGrant {
+        account: None,
         policy_name: "stint-x".into(),
         policy: serde_json::json!({}),
     }

@@ -893,6 +893,8 @@ async fn create(
         starts_at: None,
         break_glass: f.break_glass.as_deref() == Some("true"),
         source: Source::Person,
+        accounts: vec![],
+        all_accounts: false,
     };
     let l = api
         .stint

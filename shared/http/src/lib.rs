@@ -30,6 +30,8 @@ use std::sync::Arc;
 use stint_app::requests::{ListFilter, NewRequest};
 use stint_app::view::RequestView;
 use stint_app::{AppError, Loaded, Stint};
+use stint_domain::catalog::ACCOUNT_PLACEHOLDER;
+use stint_domain::org::AccountId;
 use stint_domain::{
     AccessDuration, Identity, Justification, Period, PrincipalArn, Rejection, RequestId,
     ReviewComment, RoleName, Scope, Source, Status, TicketRef, Verdict,
@@ -177,7 +179,14 @@ fn request_id(raw: &str) -> Result<RequestId, ApiError> {
 pub(crate) struct CreateBody {
     role: Option<RoleName>,
     scope: Option<Scope>,
-    principal: Option<PrincipalArn>,
+    /// An IAM role ARN; with `accounts` or `all_accounts`, its account is written `{account}`
+    /// (or is any account: each listed account replaces it).
+    principal: Option<String>,
+    /// Several accounts of the role, each granted on its own under one approval.
+    accounts: Option<Vec<AccountId>>,
+    /// Every account the role covers now.
+    #[serde(default)]
+    all_accounts: bool,
     duration: Option<AccessDuration>,
     justification: Option<Justification>,
     ticket: Option<TicketRef>,
@@ -190,10 +199,33 @@ impl CreateBody {
     /// The request the body asks for, or 400 naming the first required field left out.
     fn into_request(self, source: Source) -> Result<NewRequest, ApiError> {
         let required = |field: &str| ApiError::bad(field, format!("{field} is required"));
+        // `"accounts": []` says "these accounts" and names none.
+        if self.accounts.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ApiError::bad("accounts", "name at least one account"));
+        }
+        let accounts = self.accounts.unwrap_or_default();
+        let several = !accounts.is_empty() || self.all_accounts;
+        let raw = self.principal.ok_or_else(|| required("principal"))?;
+        let principal = match raw.contains(ACCOUNT_PLACEHOLDER) {
+            true if !several => {
+                return Err(ApiError::bad(
+                    "principal",
+                    "{account} in the principal needs accounts or all_accounts",
+                ))
+            }
+            // Each account replaces it; the first (or a placeholder, for all) makes it an ARN.
+            true => raw.replace(
+                ACCOUNT_PLACEHOLDER,
+                accounts.first().map_or("000000000000", |a| a.as_str()),
+            ),
+            false => raw,
+        };
+        let principal = PrincipalArn::parse(&principal)
+            .map_err(|e| ApiError::bad("principal", e.to_string()))?;
         Ok(NewRequest {
             role: self.role.ok_or_else(|| required("role"))?,
             scope: self.scope,
-            principal: self.principal.ok_or_else(|| required("principal"))?,
+            principal,
             duration: self.duration,
             justification: self
                 .justification
@@ -202,6 +234,8 @@ impl CreateBody {
             starts_at: self.start,
             break_glass: self.break_glass,
             source,
+            accounts,
+            all_accounts: self.all_accounts,
         })
     }
 }

@@ -59,12 +59,14 @@ pub(crate) async fn create(
     let new = super::CreateBody {
         role: b.role,
         scope: b.scope,
-        principal: b.principal,
+        principal: b.principal.map(|p| p.to_string()),
         duration: b.duration,
         justification: b.justification,
         ticket: Some(ticket),
         start: None,
         break_glass: false,
+        accounts: None,
+        all_accounts: false,
     }
     .into_request(Source::Pipeline {
         repository: job.repository,

@@ -14,7 +14,7 @@ fn t(v: &Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-pub const CSV_HEADER: [&str; 20] = [
+pub const CSV_HEADER: [&str; 21] = [
     "id",
     "status",
     "requester",
@@ -34,6 +34,7 @@ pub const CSV_HEADER: [&str; 20] = [
     "requested_secs",
     "actual_secs",
     "revoke_lag_secs",
+    "accounts",
     "findings",
 ];
 
@@ -60,7 +61,7 @@ impl Cell {
 }
 
 /// A request's cells in `CSV_HEADER`'s order, all but the findings.
-fn cells(r: &ReportRow) -> [Cell; 19] {
+fn cells(r: &ReportRow) -> [Cell; 20] {
     use Cell::{Text, Value};
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -84,6 +85,7 @@ fn cells(r: &ReportRow) -> [Cell; 19] {
         Value(r.requested_secs.to_string()),
         Value(num(r.actual_secs)),
         Value(num(r.revoke_lag_secs)),
+        Text(opt(&r.accounts)),
     ]
 }
 
@@ -129,7 +131,7 @@ pub fn finding_id(f: &Finding) -> Option<&str> {
         | Finding::AutomaticApproval { id, .. }
         | Finding::RevokeLag { id, .. }
         | Finding::ActivePastExpiry { id, .. }
-        | Finding::GrantFailed { id }
+        | Finding::GrantFailed { id, .. }
         | Finding::RevokeFailed { id, .. }
         | Finding::GrantNotReviewed { id, .. }
         | Finding::GrantInappropriate { id, .. } => Some(id),
@@ -159,7 +161,15 @@ pub fn describe(f: &Finding) -> String {
         Finding::ActivePastExpiry { id, expires_at } => {
             format!("{id} still active past its expiry {expires_at}")
         }
-        Finding::GrantFailed { id } => format!("{id}: grant failed"),
+        Finding::GrantFailed {
+            id,
+            account: Some(account),
+            error,
+        } => format!(
+            "{id}: grant failed in account {account}{}",
+            error.as_deref().map_or(String::new(), |e| format!(": {e}"))
+        ),
+        Finding::GrantFailed { id, .. } => format!("{id}: grant failed"),
         Finding::RevokeFailed { id, failures } => format!("{id}: revoke failed {failures} time(s)"),
         Finding::OrphanPolicyRemoved {
             principal,
@@ -670,6 +680,7 @@ mod tests {
 
     fn row(id: &str, justification: &str) -> ReportRow {
         ReportRow {
+            accounts: None,
             id: id.into(),
             status: Status::Revoked,
             requester: "alice@example.com".into(),
@@ -745,7 +756,11 @@ mod tests {
         let plain = row("r2", HOSTILE);
         let r = report(
             vec![formula, plain],
-            vec![Finding::GrantFailed { id: "r1".into() }],
+            vec![Finding::GrantFailed {
+                id: "r1".into(),
+                account: None,
+                error: None,
+            }],
         );
         let text = to_csv(&r).unwrap();
         let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
@@ -756,9 +771,13 @@ mod tests {
         assert_eq!(&rows[0][2], "'@evil");
         assert_eq!(&rows[0][15], "'+1");
         assert_eq!(&rows[0][18], "-1", "numbers are ours and stay numbers");
-        assert_eq!(&rows[0][19], "grant_failed");
+        assert_eq!(
+            &rows[0][19], "",
+            "a single-account request has no accounts cell"
+        );
+        assert_eq!(&rows[0][20], "grant_failed");
         assert_eq!(&rows[1][7], HOSTILE, "other text is kept exactly");
-        assert_eq!(&rows[1][19], "");
+        assert_eq!(&rows[1][20], "");
         for bad in ["-x", "\tx", "\rx"] {
             assert_eq!(csv_text(bad), format!("'{bad}"));
         }
