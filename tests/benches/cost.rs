@@ -538,13 +538,13 @@ fn main() {
             e.per_month,
         );
         let name = |what: &str| format!("cost per 1,000 lifecycles{what}, {at}");
-        emit(Figure::new(&name(""), total, "USD").goal_below(GOAL_PER_THOUSAND));
+        emit(Figure::new(name(""), total, "USD").goal_below(GOAL_PER_THOUSAND));
         emit(
-            Figure::new(&name(" without email"), total - ses(&e), "USD")
+            Figure::new(name(" without email"), total - ses(&e), "USD")
                 .goal_below(GOAL_PER_THOUSAND),
         );
         emit(Figure::new(
-            &name(", Step Functions design"),
+            name(", Step Functions design"),
             sfn.per_thousand.total(),
             "USD",
         ));
