@@ -249,6 +249,7 @@ pub mod aws {
                 timers: Arc::new(EventBridgeScheduler::new(scheduler.clone(), targets)),
                 retry: RetryPolicy::IMMEDIATE,
                 accounts: None,
+                identity_center: None,
             };
             Fixture {
                 stint,
@@ -749,6 +750,7 @@ pub mod enforced {
                 timers: Arc::new(EventBridgeScheduler::new(scheduler, targets)),
                 retry: RetryPolicy::IMMEDIATE,
                 accounts: None,
+                identity_center: None,
             };
             World {
                 stint,

@@ -39,6 +39,9 @@ pub struct ReportRow {
     /// From the grant's start to its revoke (or to now, while active).
     pub actual_secs: Option<i64>,
     pub revoke_lag_secs: Option<i64>,
+    /// For an Identity Center grant, the permission set's session duration when granted
+    /// (ISO 8601): a session issued before the revoke lasts up to this long after it.
+    pub session_duration: Option<String>,
 }
 
 impl ReportRow {
@@ -108,6 +111,15 @@ impl ReportRow {
                 .zip(end)
                 .map(|(g, e)| (e - g.starts_at).num_seconds().max(0)),
             revoke_lag_secs: s.revocation.as_ref().map(|x| x.lag_seconds),
+            session_duration: s
+                .grant
+                .as_ref()
+                .and_then(|g| g.assignment.as_ref())
+                .map(|a| {
+                    a.session_duration
+                        .clone()
+                        .unwrap_or_else(|| "unknown".into())
+                }),
         })
     }
 }
@@ -143,6 +155,13 @@ pub enum Finding {
         principal: String,
         policy_name: String,
         request: Option<String>,
+    },
+    /// An Identity Center assignment of a Stint-managed permission set the sweep found with
+    /// no active grant to hold it, and removed.
+    OrphanAssignmentRemoved {
+        permission_set: String,
+        account: String,
+        principal: String,
     },
     ChainBroken {
         stream: String,
@@ -456,16 +475,28 @@ impl ReportBuilder {
 
     /// A drift event of the period: the sweep removed a policy no grant held.
     pub fn add_drift(&mut self, e: &crate::drift::DriftEvent) {
-        let crate::drift::DriftEvent::OrphanPolicyRemoved {
-            principal,
-            policy_name,
-            request_id,
-            ..
-        } = e;
-        self.findings.push(Finding::OrphanPolicyRemoved {
-            principal: principal.to_string(),
-            policy_name: policy_name.clone(),
-            request: request_id.map(|r| r.to_string()),
+        use crate::drift::DriftEvent;
+        self.findings.push(match e {
+            DriftEvent::OrphanPolicyRemoved {
+                principal,
+                policy_name,
+                request_id,
+                ..
+            } => Finding::OrphanPolicyRemoved {
+                principal: principal.to_string(),
+                policy_name: policy_name.clone(),
+                request: request_id.map(|r| r.to_string()),
+            },
+            DriftEvent::OrphanAssignmentRemoved {
+                permission_set,
+                account,
+                principal_type,
+                principal_id,
+            } => Finding::OrphanAssignmentRemoved {
+                permission_set: permission_set.to_string(),
+                account: account.clone(),
+                principal: format!("{principal_type} {principal_id}"),
+            },
         });
     }
 

@@ -201,6 +201,9 @@ pub enum Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
     pub policy_name: String,
+    /// The Identity Center assignment the grant made, for an `identity_center` role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<crate::identity_center::Assignment>,
     pub granted_at: DateTime<Utc>,
     pub starts_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -846,13 +849,14 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
         EventBody::RequestLapsed { .. } => s.status = Status::Lapsed,
         EventBody::AccessGranted {
             policy_name,
+            policy,
             starts_at,
             expires_at,
-            ..
         } => {
             s.status = Status::Active;
             s.grant = Some(Grant {
                 policy_name: policy_name.clone(),
+                assignment: crate::identity_center::Assignment::of_grant_document(policy),
                 granted_at: at,
                 starts_at: *starts_at,
                 expires_at: *expires_at,
