@@ -258,7 +258,7 @@ async fn a_permission_set_grant_assigns_the_requesters_user_and_the_revoke_remov
         matches!(outcome, GrantOutcome::Granted { .. }),
         "{outcome:?}"
     );
-    assert_eq!(w.assigned().await, [alice_id.clone()]);
+    assert_eq!(w.assigned().await, std::slice::from_ref(&alice_id));
     assert!(!w.assigned().await.contains(&other));
     // The grant records what it assigned, and the permission set's session duration.
     let st = w.f.stint.load(id).await.expect("load").state;
@@ -302,7 +302,7 @@ async fn duplicate_grant_and_revoke_deliveries_make_one_assignment_and_remove_it
         "{again:?}"
     );
     let held = w.assigned().await;
-    assert_eq!(held, [alice_id.clone()]);
+    assert_eq!(held, std::slice::from_ref(&alice_id));
     let grant_dupes = (w.f.events(id).await.len() - events) + (held.len() - 1);
     assert_eq!(grant_dupes, 0);
     proof::duplicates(
