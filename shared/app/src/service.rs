@@ -294,7 +294,7 @@ impl Stint {
         let ic = || {
             self.identity_center.as_deref().ok_or_else(|| {
                 EffectFailure::Check(
-                    "this deployment names no Identity Center instance (IdentityCenterInstanceArn); nothing assigned"
+                    "this deployment names no Identity Center instance (the stack's IdentityCenterInstanceId and IdentityStoreId); nothing assigned"
                         .into(),
                 )
             })
@@ -332,6 +332,7 @@ impl Stint {
     ) -> Result<(), EffectFailure> {
         let io = |(e, n): (ProviderError, u32)| EffectFailure::Provider(e, n);
         match effect {
+            // Identity Center effects never reach here: `apply` runs them.
             Effect::AssignPermissionSet { .. } | Effect::UnassignPermissionSet { .. } => Ok(()),
             Effect::CheckPrincipal { principal } => {
                 let found = self

@@ -129,28 +129,6 @@ impl Assignment {
     }
 }
 
-/// An ISO 8601 duration as IAM Identity Center writes it (`PT1H`, `PT12H`, `PT30M`) in
-/// seconds; `None` when it is not one of those simple forms.
-pub fn session_seconds(iso: &str) -> Option<u64> {
-    let rest = iso.strip_prefix("PT")?;
-    let (mut total, mut num) = (0u64, String::new());
-    for c in rest.chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let n: u64 = num.parse().ok()?;
-        num.clear();
-        total += match c {
-            'H' => n * 3600,
-            'M' => n * 60,
-            'S' => n,
-            _ => return None,
-        };
-    }
-    num.is_empty().then_some(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,15 +169,6 @@ mod tests {
             Assignment::of_grant_document(&json!({"Version": "2012-10-17"})),
             None
         );
-    }
-
-    #[test]
-    fn session_durations_read_as_seconds() {
-        assert_eq!(session_seconds("PT1H"), Some(3600));
-        assert_eq!(session_seconds("PT1H30M"), Some(5400));
-        assert_eq!(session_seconds("PT15M"), Some(900));
-        assert_eq!(session_seconds("P1D"), None);
-        assert_eq!(session_seconds("PT1"), None);
     }
 
     #[test]
