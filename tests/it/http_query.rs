@@ -40,6 +40,7 @@ impl Harness {
             timers: Arc::new(LocalTimers::default()),
             retry: RetryPolicy::IMMEDIATE,
             accounts: None,
+            identity_center: None,
         };
         Harness {
             app: router(Api::new(stint, Arc::new(HeaderUser))),

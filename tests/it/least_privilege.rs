@@ -21,6 +21,20 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// A statement as written, or the statement inside `!If [Condition, statement, !Ref
+/// AWS::NoValue]` (one present only when the stack configures what it is for).
+fn unwrap_if(st: Value) -> Value {
+    match st {
+        Value::Tagged(t) if t.tag == "If" => t
+            .value
+            .as_sequence()
+            .and_then(|s| s.get(1))
+            .cloned()
+            .unwrap_or(Value::Null),
+        other => other,
+    }
+}
+
 fn list(v: &Value) -> Vec<String> {
     match v {
         Value::Sequence(s) => s.iter().map(text).collect(),
@@ -46,6 +60,8 @@ fn statements() -> Vec<(String, String, Vec<String>)> {
                 .as_sequence()
                 .cloned()
                 .unwrap_or_default()
+                .into_iter()
+                .map(unwrap_if)
             {
                 assert_eq!(
                     st["Effect"].as_str(),
@@ -343,6 +359,7 @@ fn function_statements(t: &Value, function: &str) -> Vec<Value> {
         .unwrap_or_default()
         .iter()
         .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        .map(unwrap_if)
         .collect()
 }
 
@@ -730,4 +747,39 @@ fn every_function_is_built_alone_by_the_makefile() {
     }
     assert_eq!(functions, 9);
     assert!(makefile.contains("cargo lambda build --profile lambda $(LAMBDA_FLAGS) -p $(2)"));
+}
+
+#[test]
+fn only_grant_and_revoke_reach_identity_center_and_only_the_configured_instance() {
+    let all = statements();
+    let mut seen = std::collections::BTreeSet::new();
+    for (f, action, resources) in &all {
+        let a = action.to_ascii_lowercase();
+        if !(a.starts_with("sso:") || a.starts_with("identitystore:")) {
+            continue;
+        }
+        seen.insert(f.clone());
+        assert!(
+            f == "GrantFunction" || f == "RevokeFunction",
+            "{f} may {action}"
+        );
+        assert!(!a.contains('*'), "{f}: no wildcard actions: {action}");
+        for r in resources {
+            assert!(
+                r.contains("${IdentityCenterInstanceId}")
+                    || r.contains("${IdentityStoreId}")
+                    || r.ends_with(":sso:::account/*")
+                    || r.ends_with(":identitystore:::user/*"),
+                "{f}: {action} on {r} is not scoped to the configured instance or store"
+            );
+        }
+        // Only the revoke function deletes; the grant function only creates.
+        if a == "sso:deleteaccountassignment" {
+            assert_eq!(f, "RevokeFunction");
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["GrantFunction", "RevokeFunction"]
+    );
 }

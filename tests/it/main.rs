@@ -25,6 +25,7 @@ mod faults;
 mod functions;
 mod http_api;
 mod http_query;
+mod identity_center;
 mod least_privilege;
 mod lifecycle;
 mod local_broker;

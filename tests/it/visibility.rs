@@ -113,6 +113,7 @@ impl Harness {
             timers: Arc::new(LocalTimers::default()),
             retry: RetryPolicy::IMMEDIATE,
             accounts: None,
+            identity_center: None,
         };
         Harness {
             app: router(

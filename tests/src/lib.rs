@@ -251,6 +251,7 @@ pub mod aws {
                 timers: Arc::new(EventBridgeScheduler::new(scheduler.clone(), targets)),
                 retry: RetryPolicy::IMMEDIATE,
                 accounts: None,
+                identity_center: None,
             };
             Fixture {
                 stint,
@@ -751,6 +752,7 @@ pub mod enforced {
                 timers: Arc::new(EventBridgeScheduler::new(scheduler, targets)),
                 retry: RetryPolicy::IMMEDIATE,
                 accounts: None,
+                identity_center: None,
             };
             World {
                 stint,

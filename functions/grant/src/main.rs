@@ -8,7 +8,9 @@ use stint_aws::{lambda, runtime};
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
+    let mut stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
+    // Only grant and revoke link the Identity Center clients.
+    stint.identity_center = stint_aws::identity_center::from_env(&sdk)?;
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
         lambda::handle_grant(stint, event)

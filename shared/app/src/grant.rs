@@ -91,7 +91,16 @@ impl Stint {
                     }
                     // Revoked or cancelled while the policy was being put: take it off again.
                     Ran::Done(out) => {
-                        if let Some(req) = out.state.request.as_ref() {
+                        let assigned = |r: &stint_domain::event::AccessRequested| {
+                            self.catalog
+                                .role(&r.role)
+                                .is_some_and(|role| role.identity_center().is_some())
+                        };
+                        if out.state.request.as_ref().is_some_and(assigned) {
+                            // Nothing records the assignment: the sweep removes it, as it
+                            // removes every assignment no active grant holds.
+                            tracing::warn!(request_id = %id, "assignment overtaken by a revoke; the sweep removes it");
+                        } else if let Some(req) = out.state.request.as_ref() {
                             let access = self.access_for(id);
                             self.with_retry("delete overtaken grant", || {
                                 access.delete_policy(&req.principal, &name)

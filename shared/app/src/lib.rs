@@ -9,6 +9,7 @@ pub mod clock;
 pub mod evidence;
 pub mod execute;
 pub mod grant;
+pub mod identity_center;
 pub mod notify;
 pub mod ports;
 pub mod relay;

@@ -3,17 +3,25 @@
 
 use super::service::{AppError, Ran, Stint};
 use crate::execute::execute;
-use crate::ports::SweepMemory;
+use crate::identity_center::IdentityCenterGrants;
+use crate::ports::{AssignmentRow, SweepMemory};
 use crate::telemetry;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use stint_domain::drift::{is_orphan, request_of, Drift, DriftEvent, RecordRemoval};
+use stint_domain::drift::{
+    is_orphan, request_of, AssignmentDrift, Drift, DriftEvent, RecordAssignmentRemoval,
+    RecordRemoval,
+};
 use stint_domain::effects::{plan_revoke, plan_revoke_each, sweep_action, SweepAction};
+use stint_domain::identity_center::PermissionSetArn;
 use stint_domain::metrics::{observe_drift, Labels};
 use stint_domain::org::AccountId;
 use stint_domain::sweep::{next_cursor, plan_read, settled, ReadPlan, SweepSchedule};
-use stint_domain::{Command, Envelope, Identity, PrincipalArn, RequestId, RevokeReason, Status};
+use stint_domain::{
+    Catalog, Command, Envelope, Identity, PrincipalArn, RequestId, RequestState, RevokeReason,
+    RoleName, Status,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevokeOutcome {
@@ -40,6 +48,8 @@ pub struct SweepReport {
     pub open: usize,
     /// Whether the cursor for the next run was saved.
     pub remembered: bool,
+    /// Assignments of Stint-managed permission sets with no active grant to hold them, removed.
+    pub orphan_assignments_removed: usize,
 }
 
 impl Stint {
@@ -181,6 +191,16 @@ impl Stint {
         Ok(removed)
     }
 
+    /// Whether the sweep removes Identity Center assignments no grant holds.
+    fn manages_assignments(&self) -> bool {
+        self.identity_center.is_some()
+            && self
+                .catalog
+                .roles
+                .values()
+                .any(|r| r.identity_center().is_some())
+    }
+
     /// How far back the sweep looks: long enough to see any grant that could still be active.
     pub fn sweep_lookback(&self) -> TimeDelta {
         let longest = self
@@ -217,6 +237,10 @@ impl Stint {
             }),
             None => None,
         };
+        // Removing an Identity Center assignment as orphaned needs every active grant loaded:
+        // a cursor that lost one (or was made to) would end that grant early. So a catalog
+        // with permission-set roles reads the whole window every run.
+        let prev = prev.filter(|_| !self.manages_assignments());
         let plan = plan_read(prev.as_ref(), now, &schedule);
         // The latest event of each stream, by version: events of one instant may sort either way.
         let mut last: HashMap<RequestId, (u64, String)> = HashMap::new();
@@ -229,10 +253,13 @@ impl Stint {
             .store
             .read_log(plan.from(), now + TimeDelta::seconds(1));
         let mut events_read = 0;
+        let mut assignments = Assignments::default();
         while let Some(ev) = log.try_next().await? {
             events_read += 1;
             if ev.record.event_type == "AccessRequested" {
                 if let Some(p) = ev.record.payload.get("principal").and_then(|p| p.as_str()) {
+                    let role = ev.record.payload.get("role").and_then(|r| r.as_str());
+                    assignments.requested(&self.catalog, role, p);
                     let p = PrincipalArn::parse(p).ok();
                     let accounts = ev
                         .record
@@ -292,6 +319,7 @@ impl Stint {
             if !settled(st.status) {
                 open.insert(id);
             }
+            assignments.note(&self.catalog, &st);
             let revoked = |o: RevokeOutcome| matches!(o, RevokeOutcome::Revoked { .. }) as usize;
             let result = match sweep_action(&st, &self.catalog, now) {
                 SweepAction::Revoke => self
@@ -328,6 +356,15 @@ impl Stint {
                 }
             }
         }
+        if let Some(ic) = self.identity_center.clone() {
+            match self.remove_orphan_assignments(&ic, &assignments).await {
+                Ok(n) => report.orphan_assignments_removed += n,
+                Err(e) => {
+                    tracing::error!(error = %e, "sweep could not check Identity Center assignments");
+                    report.failed += 1;
+                }
+            }
+        }
         if let Some(m) = memory {
             match m.save(&next).await {
                 Ok(()) => report.remembered = true,
@@ -338,5 +375,142 @@ impl Stint {
         }
         tracing::info!(?report, "sweep done");
         Ok(report)
+    }
+}
+
+/// What the sweep knows about Identity Center grants: the assignments active grants hold,
+/// the permission sets and accounts a grant may be making right now, and every account a
+/// request of a Stint-managed permission set named.
+#[derive(Debug, Default)]
+struct Assignments {
+    held: BTreeSet<(PermissionSetArn, String, String)>,
+    in_flight: BTreeSet<(PermissionSetArn, String)>,
+    accounts: BTreeMap<PermissionSetArn, BTreeSet<String>>,
+}
+
+impl Assignments {
+    fn requested(&mut self, catalog: &Catalog, role: Option<&str>, principal: &str) {
+        let ps = role
+            .and_then(|r| RoleName::parse(r).ok())
+            .and_then(|r| catalog.role(&r).and_then(|r| r.identity_center()).cloned());
+        if let (Some(ps), Ok(p)) = (ps, PrincipalArn::parse(principal)) {
+            self.accounts
+                .entry(ps)
+                .or_default()
+                .insert(p.account().to_owned());
+        }
+    }
+
+    fn note(&mut self, catalog: &Catalog, st: &RequestState) {
+        if let Some(a) = st.grant.as_ref().and_then(|g| g.assignment.as_ref()) {
+            if st.status == Status::Active {
+                self.held.insert((
+                    a.permission_set.clone(),
+                    a.account.clone(),
+                    a.principal_id.clone(),
+                ));
+            }
+        }
+        // An approved grant may be between its assignment and its record: its permission set
+        // in its account is left alone until the next sweep.
+        if st.status == Status::Approved {
+            if let Some(req) = st.request.as_ref() {
+                if let Some(ps) = catalog.role(&req.role).and_then(|r| r.identity_center()) {
+                    self.in_flight
+                        .insert((ps.clone(), req.principal.account().to_owned()));
+                }
+            }
+        }
+    }
+
+    fn holds(&self, ps: &PermissionSetArn, account: &str, row: &AssignmentRow) -> bool {
+        row.principal_type == "USER"
+            && self
+                .held
+                .contains(&(ps.clone(), account.to_owned(), row.principal_id.clone()))
+    }
+}
+
+impl Stint {
+    /// Removes every assignment of a permission set the catalog manages that no active grant
+    /// holds, recording each on `drift#<permission set>#<account>`. Looks in the accounts the
+    /// set is provisioned to and every account a request for it named.
+    async fn remove_orphan_assignments(
+        &self,
+        ic: &IdentityCenterGrants,
+        known: &Assignments,
+    ) -> Result<usize, AppError> {
+        let managed: BTreeSet<&PermissionSetArn> = self
+            .catalog
+            .roles
+            .values()
+            .filter_map(|r| r.identity_center())
+            .filter(|ps| ps.instance_arn() == ic.port.instance_arn())
+            .collect();
+        let mut removed = 0;
+        for ps in managed {
+            let mut accounts: BTreeSet<String> = self
+                .with_retry("list provisioned accounts", || {
+                    ic.port.provisioned_accounts(ps)
+                })
+                .await?
+                .into_iter()
+                .collect();
+            accounts.extend(known.accounts.get(ps).into_iter().flatten().cloned());
+            // And the accounts the catalog's own principal patterns name literally.
+            for role in self.catalog.roles.values() {
+                if role.identity_center() != Some(ps) {
+                    continue;
+                }
+                for p in &role.principals {
+                    match p.as_str().split(':').nth(4) {
+                        Some(a) if a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()) => {
+                            accounts.insert(a.to_owned());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            for account in accounts {
+                if known.in_flight.contains(&(ps.clone(), account.clone())) {
+                    continue;
+                }
+                let rows = self
+                    .with_retry("list assignments", || ic.port.assignments(&account, ps))
+                    .await?;
+                for row in rows.iter().filter(|r| !known.holds(ps, &account, r)) {
+                    self.with_retry("delete orphan assignment", || {
+                        ic.unassign(ps, &account, row)
+                    })
+                    .await?;
+                    let record = RecordAssignmentRemoval {
+                        permission_set: ps.clone(),
+                        account: account.clone(),
+                        principal_type: row.principal_type.clone(),
+                        principal_id: row.principal_id.clone(),
+                    };
+                    let stream = stint_domain::streams::drift_assignment(ps, &account)
+                        .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
+                    let done = execute::<AssignmentDrift>(
+                        self.store.as_ref(),
+                        self.clock.as_ref(),
+                        &self.retry.conflicts,
+                        &stream,
+                        &record,
+                        |now| now,
+                    )
+                    .await?;
+                    let appended: Vec<_> = done
+                        .appended
+                        .iter()
+                        .filter_map(|e| Envelope::<DriftEvent>::from_record(&e.record).ok())
+                        .collect();
+                    telemetry::emit(observe_drift(&Labels::unknown(), &appended));
+                    tracing::warn!(%ps, %account, principal_id = %row.principal_id, "orphaned assignment removed");
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use stint_domain::budget::check_budget;
 use stint_domain::effects::{Effect, OnFailure, Plan};
 use stint_domain::event::DecodeError;
+use stint_domain::identity_center::Assignment;
 use stint_domain::metrics::{self, Labels};
 use stint_domain::{
     Catalog, Command, Rejection, RequestContext, RequestId, RequestState, Requests, StoredEvent,
@@ -166,6 +167,9 @@ pub struct Stint {
     /// Resolves roles' `accounts` through Organizations; `None` where the deployment has no
     /// organisation (roles that name accounts are then refused).
     pub accounts: Option<Arc<crate::accounts::AccountDirectory>>,
+    /// Grants of `identity_center` roles; `None` where the deployment names no Identity Center
+    /// instance (such grants then fail, saying so).
+    pub identity_center: Option<Arc<crate::identity_center::IdentityCenterGrants>>,
 }
 
 impl Stint {
@@ -225,9 +229,14 @@ impl Stint {
     /// effect does what its step says: record the failure, go on, or stop.
     pub async fn run(&self, id: RequestId, plan: Plan) -> Result<Ran, AppError> {
         let access = self.access_for(id);
+        let mut assigned = None;
         for step in &plan.steps {
-            let Err(failure) = self.apply(access.as_ref(), &step.effect).await else {
-                continue;
+            let failure = match self.apply(access.as_ref(), &step.effect).await {
+                Ok(made) => {
+                    assigned = made.or(assigned);
+                    continue;
+                }
+                Err(failure) => failure,
             };
             let (error, attempts) = match &failure {
                 EffectFailure::Provider(e, n) => (e.to_string(), *n),
@@ -260,7 +269,24 @@ impl Stint {
                 }
             }
         }
-        match &plan.then {
+        // An Identity Center grant records the assignment it made: the user and the session
+        // duration are known only now.
+        let then = match (plan.then, assigned) {
+            (
+                Some(Command::RecordGrant {
+                    policy_name,
+                    account,
+                    ..
+                }),
+                Some(a),
+            ) => Some(Command::RecordGrant {
+                policy_name,
+                policy: a.to_grant_document(),
+                account,
+            }),
+            (then, _) => then,
+        };
+        match &then {
             Some(command) => Ok(Ran::Done(Box::new(self.execute(id, command).await?))),
             None => Ok(Ran::Done(Box::new(Outcome {
                 state: self.load(id).await?.state,
@@ -270,14 +296,56 @@ impl Stint {
     }
 
     /// One effect through its port, with the retry policy; checks judge what they read with
-    /// the domain's rules.
+    /// the domain's rules. An Identity Center assignment gives back what it made.
     async fn apply(
+        &self,
+        access: &dyn AccessProvider,
+        effect: &Effect,
+    ) -> Result<Option<Assignment>, EffectFailure> {
+        let io = |(e, n): (ProviderError, u32)| EffectFailure::Provider(e, n);
+        let ic = || {
+            self.identity_center.as_deref().ok_or_else(|| {
+                EffectFailure::Check(
+                    "this deployment names no Identity Center instance (the stack's IdentityCenterInstanceId and IdentityStoreId); nothing assigned"
+                        .into(),
+                )
+            })
+        };
+        match effect {
+            Effect::AssignPermissionSet {
+                permission_set,
+                account,
+                user,
+            } => {
+                let ic = ic()?;
+                self.with_retry("assign permission set", || {
+                    ic.assign(permission_set, account, user)
+                })
+                .await
+                .map(Some)
+                .map_err(io)
+            }
+            Effect::UnassignPermissionSet { assignment } => {
+                let ic = ic()?;
+                self.with_retry("unassign permission set", || ic.unassign_grant(assignment))
+                    .await
+                    .map(|_| None)
+                    .map_err(io)
+            }
+            _ => self.apply_iam(access, effect).await.map(|()| None),
+        }
+    }
+
+    /// The effects on IAM and the scheduler.
+    async fn apply_iam(
         &self,
         access: &dyn AccessProvider,
         effect: &Effect,
     ) -> Result<(), EffectFailure> {
         let io = |(e, n): (ProviderError, u32)| EffectFailure::Provider(e, n);
         match effect {
+            // Identity Center effects never reach here: `apply` runs them.
+            Effect::AssignPermissionSet { .. } | Effect::UnassignPermissionSet { .. } => Ok(()),
             Effect::CheckPrincipal { principal } => {
                 let found = self
                     .with_retry("get role", || access.resolve(principal))

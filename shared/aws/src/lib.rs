@@ -12,6 +12,8 @@ pub mod emf;
 pub mod eventbridge;
 #[cfg(feature = "iam")]
 pub mod iam;
+#[cfg(feature = "identity_center")]
+pub mod identity_center;
 #[cfg(feature = "kms")]
 pub mod kms;
 #[cfg(feature = "functions")]

@@ -241,6 +241,7 @@ where
         timers: timers(sdk)?,
         retry: RetryPolicy::default(),
         accounts: Some(accounts(sdk)),
+        identity_center: None,
     };
     record_catalog(&stint, &loaded).await?;
     Ok(stint)

@@ -198,7 +198,16 @@ pub fn is_full_alarm_arn(pattern: &str) -> bool {
 pub struct Role {
     #[serde(default)]
     pub description: String,
+    /// What an `iam` role grants; an `identity_center` role grants its permission set and has none.
+    #[serde(default)]
     pub statements: Vec<Statement>,
+    /// How access is given: an inline policy on the principal (`iam`, the default), or an
+    /// Identity Center account assignment of `permission_set` (`identity_center`).
+    #[serde(default, skip_serializing_if = "Provider::is_iam")]
+    pub provider: Provider,
+    /// The permission set an `identity_center` role assigns in the request's account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permission_set: Option<crate::identity_center::PermissionSetArn>,
     /// ARN patterns of the IAM roles this role may be attached to.
     pub principals: Vec<Pattern>,
     /// Allowed values for `{scope}`; empty means the role takes no scope.
@@ -233,6 +242,24 @@ pub struct Role {
     /// Whether the organisation's management account may be one of them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_management_account: bool,
+}
+
+/// How a role's access is given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// A time-bounded inline policy on the request's IAM role.
+    #[default]
+    Iam,
+    /// An IAM Identity Center account assignment of the role's permission set to the
+    /// requester's Identity Center user, in the principal's account.
+    IdentityCenter,
+}
+
+impl Provider {
+    pub fn is_iam(&self) -> bool {
+        *self == Provider::Iam
+    }
 }
 
 /// Where a principal pattern says "the request's account".
@@ -352,6 +379,14 @@ fn d15m() -> AccessDuration {
 }
 
 impl Role {
+    /// The permission set this role assigns, when it is an `identity_center` role.
+    pub fn identity_center(&self) -> Option<&crate::identity_center::PermissionSetArn> {
+        match self.provider {
+            Provider::IdentityCenter => self.permission_set.as_ref(),
+            Provider::Iam => None,
+        }
+    }
+
     pub fn max_total(&self) -> AccessDuration {
         self.max_total_duration.unwrap_or(self.max_duration)
     }
@@ -917,7 +952,38 @@ impl Catalog {
                 "is set but the role names no accounts",
             ));
         }
-        if role.statements.is_empty() {
+        match (role.provider, &role.permission_set) {
+            (Provider::Iam, Some(_)) => {
+                return Err(err(
+                    format!("{at}.permission_set"),
+                    "is only for provider = \"identity_center\"",
+                ))
+            }
+            (Provider::IdentityCenter, None) => {
+                return Err(err(
+                    format!("{at}.permission_set"),
+                    "an identity_center role needs a permission_set ARN",
+                ))
+            }
+            (Provider::IdentityCenter, Some(_)) => {
+                // The permission set is the whole grant: statements would be a second grant
+                // nobody attaches, and a scope would bound nothing.
+                if !role.statements.is_empty() {
+                    return Err(err(
+                        format!("{at}.statements"),
+                        "an identity_center role grants its permission set and must not also give inline policy statements",
+                    ));
+                }
+                if !role.scopes.is_empty() {
+                    return Err(err(
+                        format!("{at}.scopes"),
+                        "an identity_center role takes no scope: its permission set says what it grants",
+                    ));
+                }
+            }
+            (Provider::Iam, None) => {}
+        }
+        if role.provider.is_iam() && role.statements.is_empty() {
             return Err(err(format!("{at}.statements"), "grants nothing"));
         }
         for (i, st) in role.statements.iter().enumerate() {
@@ -1563,6 +1629,68 @@ protected_resources = ["arn:aws:kms:eu-west-1:123456789012:key/1234abcd-0000"]
                 .replace("arn:aws:iam::123456789012:role/stint/*", p);
             let e = Catalog::from_toml(&toml).unwrap_err();
             assert_eq!(e.path, "roles.db-read.principals[0]", "{p}: {e}");
+        }
+    }
+
+    const PS: &str = "arn:aws:sso:::permissionSet/ssoins-1111222233334444/ps-5555666677778888";
+
+    fn ic_role(extra: &str) -> String {
+        format!(
+            r#"
+[roles.sso]
+principals = ["arn:aws:iam::123456789012:role/stint/sso"]
+default_duration = "1h"
+max_duration = "2h"
+requesters = {{ groups = ["sre"] }}
+approvers = {{ groups = ["owners"] }}
+{extra}
+"#
+        )
+    }
+
+    #[test]
+    fn an_identity_center_role_names_its_permission_set_and_nothing_inline() {
+        let c = Catalog::from_toml(&ic_role(&format!(
+            "provider = \"identity_center\"\npermission_set = \"{PS}\""
+        )))
+        .unwrap();
+        let role = c.role(&RoleName::parse("sso").unwrap()).unwrap();
+        assert_eq!(role.identity_center().map(|p| p.as_str()), Some(PS));
+        for (extra, path, says) in [
+            (
+                format!("provider = \"identity_center\"\npermission_set = \"{PS}\"\nstatements = [{{ actions = [\"s3:GetObject\"], resources = [\"*\"] }}]"),
+                "roles.sso.statements",
+                "must not also give inline policy statements",
+            ),
+            (
+                "provider = \"identity_center\"".to_owned(),
+                "roles.sso.permission_set",
+                "needs a permission_set",
+            ),
+            (
+                format!("permission_set = \"{PS}\"\nstatements = [{{ actions = [\"s3:GetObject\"], resources = [\"*\"] }}]"),
+                "roles.sso.permission_set",
+                "only for provider",
+            ),
+            (
+                "provider = \"identity_center\"\npermission_set = \"arn:aws:sso:::permissionSet/ps-1\"".to_owned(),
+                "roles.sso.permission_set",
+                "not a permission set ARN",
+            ),
+            (
+                format!("provider = \"identity_center\"\npermission_set = \"{PS}\"\nscopes = [\"orders\"]"),
+                "roles.sso.scopes",
+                "takes no scope",
+            ),
+            (
+                "provider = \"okta\"".to_owned(),
+                "roles.sso.provider",
+                "unknown variant",
+            ),
+        ] {
+            let e = Catalog::from_toml(&ic_role(&extra)).unwrap_err();
+            assert_eq!(e.path, path, "{extra}: {e}");
+            assert!(e.message.contains(says), "{extra}: {e}");
         }
     }
 }

@@ -251,7 +251,14 @@ impl RoleSnapshot {
             self_extend: role.self_extend,
             session_binding: role.session_binding,
             auto_approve: sorted(role.auto_approve.iter().map(describe_rule)),
-            grants: sorted(role.statements.iter().map(describe_statement)),
+            // An Identity Center role grants its permission set: a change of set is a change
+            // of grant, and shows as one.
+            grants: sorted(
+                role.statements.iter().map(describe_statement).chain(
+                    role.identity_center()
+                        .map(|ps| format!("Identity Center permission set {ps}")),
+                ),
+            ),
             accounts: sorted(&role.accounts),
             allow_management_account: role.allow_management_account,
         }

@@ -3,6 +3,7 @@
 
 use crate::decider::Decider;
 use crate::event::{Actor, Envelope};
+use crate::identity_center::PermissionSetArn;
 use crate::ids::{PrincipalArn, RequestId};
 use crate::request::{RequestState, Status};
 use chrono::{DateTime, Utc};
@@ -19,6 +20,14 @@ pub enum DriftEvent {
         request_id: Option<RequestId>,
         /// That request's status when the policy was found; none when Stint has no such request.
         request_status: Option<Status>,
+    },
+    /// An Identity Center assignment of a Stint-managed permission set that no active grant
+    /// holds (a failed revoke, an assignment made by hand, a grant that timed out), removed.
+    OrphanAssignmentRemoved {
+        permission_set: PermissionSetArn,
+        account: String,
+        principal_type: String,
+        principal_id: String,
     },
 }
 
@@ -83,6 +92,48 @@ impl Decider for Drift {
                 policy_name: c.policy_name.clone(),
                 request_id: c.request_id,
                 request_status: c.request_status,
+            },
+        )])
+    }
+
+    fn evolve(s: Removals, _: &Envelope<DriftEvent>) -> Removals {
+        Removals(s.0 + 1)
+    }
+}
+
+/// Record the removal of an orphaned Identity Center assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordAssignmentRemoval {
+    pub permission_set: PermissionSetArn,
+    pub account: String,
+    pub principal_type: String,
+    pub principal_id: String,
+}
+
+/// The sweep's removals of one permission set's assignments in one account
+/// (`drift#<permission set>#<account>`).
+pub struct AssignmentDrift;
+
+impl Decider for AssignmentDrift {
+    type State = Removals;
+    type Command = RecordAssignmentRemoval;
+    type Body = DriftEvent;
+    type Context<'a> = DateTime<Utc>;
+    type Rejection = Infallible;
+
+    fn decide(
+        _: &Removals,
+        c: &RecordAssignmentRemoval,
+        now: &DateTime<Utc>,
+    ) -> Result<Vec<Envelope<DriftEvent>>, Infallible> {
+        Ok(vec![Envelope::new(
+            *now,
+            Actor::System("sweep".into()),
+            DriftEvent::OrphanAssignmentRemoved {
+                permission_set: c.permission_set.clone(),
+                account: c.account.clone(),
+                principal_type: c.principal_type.clone(),
+                principal_id: c.principal_id.clone(),
             },
         )])
     }

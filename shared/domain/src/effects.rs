@@ -4,7 +4,8 @@
 use crate::catalog::{AutoRule, Catalog};
 use crate::event::RevokeReason;
 use crate::guard::check_reach;
-use crate::ids::{Identity, PrincipalArn, RequestId};
+use crate::identity_center::{Assignment, PermissionSetArn};
+use crate::ids::{Identity, PrincipalArn, RequestId, UserId};
 use crate::org::AccountId;
 use crate::policy::{cutoff_policy_name, grant_document, grant_policy_name};
 use crate::reminder::reminder_times;
@@ -36,6 +37,18 @@ pub enum Effect {
     DeletePolicy {
         principal: PrincipalArn,
         name: String,
+    },
+    /// Assign the role's permission set to the requester's Identity Center user in `account`
+    /// and wait until Identity Center says it succeeded; the interpreter gives back the
+    /// assignment it made, which the grant records.
+    AssignPermissionSet {
+        permission_set: PermissionSetArn,
+        account: String,
+        user: UserId,
+    },
+    /// Delete exactly the assignment a grant recorded, and wait until it is gone.
+    UnassignPermissionSet {
+        assignment: Assignment,
     },
     SetTimer {
         request: RequestId,
@@ -217,6 +230,20 @@ pub fn plan_grant(
             )))
         }
     };
+    if let Some(permission_set) = role.identity_center() {
+        return Ok(GrantPlan::Grant {
+            expires_at,
+            plan: identity_center_grant(
+                id,
+                req,
+                permission_set,
+                starts_at,
+                expires_at,
+                catalog,
+                now,
+            ),
+        });
+    }
     // Checked at load for every scope pattern; checked again on the filled statements, so a
     // catalog changed in memory can never put an Allow on Stint's own resources.
     for st in role.statements_for(req.scope.as_ref()) {
@@ -385,6 +412,66 @@ fn plan_grant_each(
     })
 }
 
+/// An Identity Center grant: the assignment, then the timers, then `AccessGranted`, whose
+/// document the interpreter fills with the assignment it made (user id, session duration).
+fn identity_center_grant(
+    id: RequestId,
+    req: &crate::event::AccessRequested,
+    permission_set: &PermissionSetArn,
+    starts_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Plan {
+    let account = req.principal.account().to_owned();
+    Plan {
+        steps: vec![
+            Step::new(
+                Effect::AssignPermissionSet {
+                    permission_set: permission_set.clone(),
+                    account: account.clone(),
+                    user: req.requester.clone(),
+                },
+                OnFailure::GrantFails,
+            ),
+            Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind: TimerKind::Expiry,
+                    at: expires_at,
+                },
+                OnFailure::Continue,
+            ),
+        ]
+        .into_iter()
+        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+        .collect(),
+        then: Some(Command::RecordGrant {
+            policy_name: grant_policy_name(id),
+            policy: serde_json::json!({ crate::identity_center::KEY: {
+                "instance_arn": permission_set.instance_arn(),
+                "permission_set": permission_set,
+                "account": account,
+            }}),
+            account: None,
+        }),
+        account: None,
+    }
+}
+
+/// The effect that takes a grant away: delete its policy, or its Identity Center assignment.
+fn remove_grant(principal: &PrincipalArn, grant: &crate::request::Grant) -> Effect {
+    match &grant.assignment {
+        Some(assignment) => Effect::UnassignPermissionSet {
+            assignment: assignment.clone(),
+        },
+        None => Effect::DeletePolicy {
+            principal: principal.clone(),
+            name: grant.policy_name.clone(),
+        },
+    }
+}
+
 /// Revoking: refused or a no-op as `decide` says; otherwise the grant policy is deleted
 /// first and unconditionally, then the timer is cleared, then `AccessRevoked` is recorded.
 ///
@@ -444,13 +531,7 @@ pub fn plan_revoke(
     }
     Ok(Plan {
         steps: vec![
-            Step::new(
-                Effect::DeletePolicy {
-                    principal: req.principal.clone(),
-                    name: grant.policy_name.clone(),
-                },
-                OnFailure::RevokeFails,
-            ),
+            Step::new(remove_grant(&req.principal, grant), OnFailure::RevokeFails),
             cancel_timer(id, TimerKind::Expiry),
         ]
         .into_iter()
@@ -603,6 +684,23 @@ pub fn plan_extend(
     let role = catalog
         .role(&req.role)
         .ok_or_else(|| Rejection::UnknownRole(req.role.clone()))?;
+    if grant.assignment.is_some() {
+        // The assignment has no window of its own: only the expiry timer moves.
+        return Ok(Plan {
+            steps: std::iter::once(Step::new(
+                Effect::SetTimer {
+                    request: id,
+                    kind: TimerKind::Expiry,
+                    at: until,
+                },
+                OnFailure::Stop,
+            ))
+            .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
+            .collect(),
+            then: Some(Command::ApplyExtension),
+            account: None,
+        });
+    }
     let document = grant_document(
         role,
         req.scope.as_ref(),

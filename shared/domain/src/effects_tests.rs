@@ -55,6 +55,8 @@ fn effects(plan: &Plan) -> Vec<(&'static str, OnFailure)> {
                 Effect::CancelTimer { .. } => "CancelTimer",
                 Effect::CheckPrincipal { .. } => "CheckPrincipal",
                 Effect::CheckPolicyBudget { .. } => "CheckPolicyBudget",
+                Effect::AssignPermissionSet { .. } => "AssignPermissionSet",
+                Effect::UnassignPermissionSet { .. } => "UnassignPermissionSet",
             };
             (name, s.on_failure)
         })
@@ -546,4 +548,120 @@ fn a_scheduled_grant_can_be_revoked_by_an_approver_and_then_never_starts() {
         ),
         Err(Rejection::NotPermittedToRevoke)
     );
+}
+
+const IC_ROLE: &str = r#"
+[roles.sso]
+provider = "identity_center"
+permission_set = "arn:aws:sso:::permissionSet/ssoins-1111222233334444/ps-5555666677778888"
+principals = ["arn:aws:iam::123456789012:role/stint/*"]
+default_duration = "1h"
+max_duration = "2h"
+requesters = { groups = ["sre"] }
+approvers = { groups = ["owners"] }
+"#;
+
+fn ic_catalog() -> Catalog {
+    Catalog::from_toml(&format!("{}{IC_ROLE}", crate::testkit::CATALOG)).unwrap()
+}
+
+fn ic_assignment() -> crate::identity_center::Assignment {
+    crate::identity_center::Assignment {
+        instance_arn: "arn:aws:sso:::instance/ssoins-1111222233334444".into(),
+        permission_set: crate::identity_center::PermissionSetArn::parse(
+            "arn:aws:sso:::permissionSet/ssoins-1111222233334444/ps-5555666677778888",
+        )
+        .unwrap(),
+        account: "123456789012".into(),
+        principal_id: "u-alice".into(),
+        user_name: "alice".into(),
+        session_duration: Some("PT1H".into()),
+    }
+}
+
+fn ic_state(c: &Catalog, cmds: Vec<Command>) -> RequestState {
+    cmds.into_iter().fold(RequestState::default(), |s, cmd| {
+        decide(&s, &cmd, c, t0()).unwrap().iter().fold(s, apply)
+    })
+}
+
+#[test]
+fn an_identity_center_grant_assigns_arms_the_timer_and_records_no_policy() {
+    let c = ic_catalog();
+    let s = ic_state(
+        &c,
+        vec![submit_cmd(submit_as(alice(), "sso")), approve(bob())],
+    );
+    let GrantPlan::Grant { plan, .. } = plan_grant(id(), &s, &c, t0()).unwrap() else {
+        panic!("a grant");
+    };
+    assert_eq!(
+        effects(&plan)[..2],
+        [
+            ("AssignPermissionSet", OnFailure::GrantFails),
+            ("SetExpiryTimer", OnFailure::Continue)
+        ]
+    );
+    assert!(matches!(&plan.steps[0].effect,
+        Effect::AssignPermissionSet { account, user, permission_set }
+            if account == "123456789012" && user.as_str() == "alice"
+                && permission_set.as_str().ends_with("ps-5555666677778888")));
+    assert!(!effects(&plan).iter().any(|(e, _)| [
+        "PutPolicy",
+        "CheckPrincipal",
+        "CheckPolicyBudget"
+    ]
+    .contains(e)));
+}
+
+#[test]
+fn an_identity_center_revoke_deletes_exactly_the_recorded_assignment() {
+    let c = ic_catalog();
+    let a = ic_assignment();
+    let s = ic_state(
+        &c,
+        vec![
+            submit_cmd(submit_as(alice(), "sso")),
+            approve(bob()),
+            Command::RecordGrant {
+                policy_name: "stint-x".into(),
+                policy: a.to_grant_document(),
+                account: None,
+            },
+        ],
+    );
+    assert_eq!(
+        s.grant.as_ref().and_then(|g| g.assignment.clone()),
+        Some(a.clone())
+    );
+    let plan = plan_revoke(id(), &s, RevokeReason::Manual, Some(bob()), &c, t0()).unwrap();
+    assert_eq!(
+        effects(&plan)[0],
+        ("UnassignPermissionSet", OnFailure::RevokeFails)
+    );
+    assert!(matches!(&plan.steps[0].effect,
+        Effect::UnassignPermissionSet { assignment } if *assignment == a));
+    assert!(!effects(&plan).iter().any(|(e, _)| *e == "DeletePolicy"));
+}
+
+#[test]
+fn an_identity_center_extension_only_moves_the_timer() {
+    let c = ic_catalog();
+    let s = ic_state(
+        &c,
+        vec![
+            submit_cmd(submit_as(alice(), "sso")),
+            approve(bob()),
+            Command::RecordGrant {
+                policy_name: "stint-x".into(),
+                policy: ic_assignment().to_grant_document(),
+                account: None,
+            },
+        ],
+    );
+    let mut s = s;
+    s.pending_extension = s.expires_at().map(|e| e + TimeDelta::minutes(30));
+    let plan = plan_extend(id(), &s, &c, t0()).unwrap();
+    assert_eq!(effects(&plan)[0], ("SetExpiryTimer", OnFailure::Stop));
+    assert!(!effects(&plan).iter().any(|(e, _)| *e == "PutPolicy"));
 }

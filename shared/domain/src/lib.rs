@@ -17,6 +17,7 @@ pub mod event;
 pub mod evidence;
 pub mod glob;
 pub mod guard;
+pub mod identity_center;
 pub mod ids;
 pub mod ledger;
 pub mod log;

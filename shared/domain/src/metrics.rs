@@ -205,11 +205,13 @@ pub fn observe_drift(labels: &Labels, appended: &[Envelope<DriftEvent>]) -> Vec<
     appended
         .iter()
         .map(|e| match e.body {
-            DriftEvent::OrphanPolicyRemoved { .. } => Observation {
-                figure: Figure::SweepRepairs,
-                labels: labels.clone(),
-                measure: Measure::Count(1),
-            },
+            DriftEvent::OrphanPolicyRemoved { .. } | DriftEvent::OrphanAssignmentRemoved { .. } => {
+                Observation {
+                    figure: Figure::SweepRepairs,
+                    labels: labels.clone(),
+                    measure: Measure::Count(1),
+                }
+            }
         })
         .collect()
 }

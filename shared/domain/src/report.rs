@@ -43,6 +43,9 @@ pub struct ReportRow {
     /// (`111111111111 active; 222222222222 grant_failed: why`); none for one account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accounts: Option<String>,
+    /// For an Identity Center grant, the permission set's session duration when granted
+    /// (ISO 8601): a session issued before the revoke lasts up to this long after it.
+    pub session_duration: Option<String>,
 }
 
 /// Each account of a request naming several, and where its own grant stands, in one line.
@@ -131,6 +134,15 @@ impl ReportRow {
                 .map(|(g, e)| (e - g.starts_at).num_seconds().max(0)),
             revoke_lag_secs: s.revocation.as_ref().map(|x| x.lag_seconds),
             accounts: accounts_line(s),
+            session_duration: s
+                .grant
+                .as_ref()
+                .and_then(|g| g.assignment.as_ref())
+                .map(|a| {
+                    a.session_duration
+                        .clone()
+                        .unwrap_or_else(|| "unknown".into())
+                }),
         })
     }
 }
@@ -171,6 +183,13 @@ pub enum Finding {
         principal: String,
         policy_name: String,
         request: Option<String>,
+    },
+    /// An Identity Center assignment of a Stint-managed permission set the sweep found with
+    /// no active grant to hold it, and removed.
+    OrphanAssignmentRemoved {
+        permission_set: String,
+        account: String,
+        principal: String,
     },
     ChainBroken {
         stream: String,
@@ -499,16 +518,28 @@ impl ReportBuilder {
 
     /// A drift event of the period: the sweep removed a policy no grant held.
     pub fn add_drift(&mut self, e: &crate::drift::DriftEvent) {
-        let crate::drift::DriftEvent::OrphanPolicyRemoved {
-            principal,
-            policy_name,
-            request_id,
-            ..
-        } = e;
-        self.findings.push(Finding::OrphanPolicyRemoved {
-            principal: principal.to_string(),
-            policy_name: policy_name.clone(),
-            request: request_id.map(|r| r.to_string()),
+        use crate::drift::DriftEvent;
+        self.findings.push(match e {
+            DriftEvent::OrphanPolicyRemoved {
+                principal,
+                policy_name,
+                request_id,
+                ..
+            } => Finding::OrphanPolicyRemoved {
+                principal: principal.to_string(),
+                policy_name: policy_name.clone(),
+                request: request_id.map(|r| r.to_string()),
+            },
+            DriftEvent::OrphanAssignmentRemoved {
+                permission_set,
+                account,
+                principal_type,
+                principal_id,
+            } => Finding::OrphanAssignmentRemoved {
+                permission_set: permission_set.to_string(),
+                account: account.clone(),
+                principal: format!("{principal_type} {principal_id}"),
+            },
         });
     }
 

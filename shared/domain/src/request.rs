@@ -222,6 +222,9 @@ pub enum Rejection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
     pub policy_name: String,
+    /// The Identity Center assignment the grant made, for an `identity_center` role.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<crate::identity_center::Assignment>,
     pub granted_at: DateTime<Utc>,
     pub starts_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -1074,6 +1077,14 @@ fn check_accounts(
             s.role
         )));
     }
+    // A permission-set grant is one assignment in one account (see `effects`); several would
+    // need one assignment each, which that provider does not plan.
+    if role.identity_center().is_some() {
+        return Err(Rejection::Invalid(format!(
+            "role {} grants an Identity Center permission set: name one account per request",
+            s.role
+        )));
+    }
     check_account_list(accounts)?;
     Ok(accounts.to_vec())
 }
@@ -1144,6 +1155,7 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
         EventBody::RequestLapsed { .. } => s.status = Status::Lapsed,
         EventBody::AccessGranted {
             policy_name,
+            policy,
             starts_at,
             expires_at,
             account,
@@ -1160,6 +1172,7 @@ pub fn apply(mut s: RequestState, event: &Event) -> RequestState {
             s.status = Status::Active;
             s.grant = Some(Grant {
                 policy_name: policy_name.clone(),
+                assignment: crate::identity_center::Assignment::of_grant_document(policy),
                 granted_at: at,
                 starts_at: *starts_at,
                 expires_at: *expires_at,

@@ -30,6 +30,16 @@ max_duration = "2h"
 requesters = { groups = ["sre"] }
 approvers = { groups = ["owners"] }
 statements = [{ actions = ["s3:GetObject"], resources = ["arn:aws:s3:::dev-logs/*"] }]
+
+[roles.sso-fleet]
+provider = "identity_center"
+permission_set = "arn:aws:sso:::permissionSet/ssoins-1111222233334444/ps-5555666677778888"
+accounts = ["r-ab12"]
+principals = ["arn:aws:iam::{account}:role/stint/identity-center"]
+default_duration = "1h"
+max_duration = "2h"
+requesters = { groups = ["sre"] }
+approvers = { groups = ["owners"] }
 "#;
 
 fn catalog() -> Catalog {
@@ -189,6 +199,12 @@ fn a_bad_list_of_accounts_is_refused_and_records_nothing() {
     let mut plain = ask(three());
     plain.role = RoleName::parse("plain").unwrap();
     invalid(plain, "names no accounts");
+    // A permission-set role plans one assignment in one account, never several.
+    let mut sso = ask(three());
+    sso.role = RoleName::parse("sso-fleet").unwrap();
+    sso.principal =
+        PrincipalArn::parse("arn:aws:iam::000000000000:role/stint/identity-center").unwrap();
+    invalid(sso, "name one account per request");
     // Someone who may not request the role learns nothing from the list.
     let mut eve = ask(three());
     eve.requester = mallory();

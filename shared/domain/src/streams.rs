@@ -26,6 +26,14 @@ pub fn drift(principal: &PrincipalArn) -> Result<StreamId, String> {
     StreamId::new(format!("{DRIFT}{principal}"))
 }
 
+/// The sweep's removals of one Identity Center permission set's assignments in one account.
+pub fn drift_assignment(
+    permission_set: &crate::identity_center::PermissionSetArn,
+    account: &str,
+) -> Result<StreamId, String> {
+    StreamId::new(format!("{DRIFT}{permission_set}#{account}"))
+}
+
 /// The notice ledger of one event.
 pub fn notice(event_id: &str) -> Result<StreamId, String> {
     StreamId::new(format!("{NOTICE}{event_id}"))

@@ -502,6 +502,12 @@ fn policy_of(api: &Api, l: &Loaded) -> Option<(bool, Value)> {
         return None;
     }
     let role = api.stint.catalog.role(&req.role)?;
+    if let Some(ps) = role.identity_center() {
+        // No policy: what will be assigned, and where.
+        let what = serde_json::json!({ stint_domain::identity_center::KEY: {
+            "permission_set": ps, "account": req.principal.account() } });
+        return Some((false, what));
+    }
     let now = api.stint.clock.now();
     let starts = req.starts_at.map_or(now, |s| s.max(now));
     stint_domain::policy::grant_document(

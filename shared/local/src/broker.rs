@@ -100,6 +100,7 @@ impl LocalBroker {
             timers: timers.clone(),
             retry: RetryPolicy::default(),
             accounts: None,
+            identity_center: None,
         };
         let (notices, notice_queue) = mpsc::unbounded_channel();
         Ok(LocalBroker {

@@ -7,6 +7,7 @@ mod checkpoints;
 mod clock;
 mod delivery;
 mod event_store;
+mod identity_center;
 mod organization;
 mod scheduler;
 mod sweep_memory;
@@ -20,6 +21,9 @@ pub use clock::Clock;
 pub use delivery::{Archive, Mailer};
 pub use event_store::{
     check_append, EventStore, LogStream, RawScanStream, ScanStream, StoreError, MAX_APPEND,
+};
+pub use identity_center::{
+    AssignmentRow, AssignmentStatus, DirectoryUser, IdentityCenter, Sleeper, TokioSleeper,
 };
 pub use organization::Organization;
 pub use scheduler::{Scheduler, TimerFired, TimerKind};

@@ -14,7 +14,7 @@ fn t(v: &Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-pub const CSV_HEADER: [&str; 21] = [
+pub const CSV_HEADER: [&str; 22] = [
     "id",
     "status",
     "requester",
@@ -35,6 +35,8 @@ pub const CSV_HEADER: [&str; 21] = [
     "actual_secs",
     "revoke_lag_secs",
     "accounts",
+    // Identity Center grants: how long a session issued before the revoke may still last.
+    "session_duration",
     "findings",
 ];
 
@@ -61,7 +63,7 @@ impl Cell {
 }
 
 /// A request's cells in `CSV_HEADER`'s order, all but the findings.
-fn cells(r: &ReportRow) -> [Cell; 20] {
+fn cells(r: &ReportRow) -> [Cell; 21] {
     use Cell::{Text, Value};
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -86,6 +88,7 @@ fn cells(r: &ReportRow) -> [Cell; 20] {
         Value(num(r.actual_secs)),
         Value(num(r.revoke_lag_secs)),
         Text(opt(&r.accounts)),
+        Text(opt(&r.session_duration)),
     ]
 }
 
@@ -136,7 +139,9 @@ pub fn finding_id(f: &Finding) -> Option<&str> {
         | Finding::GrantNotReviewed { id, .. }
         | Finding::GrantInappropriate { id, .. } => Some(id),
         Finding::OrphanPolicyRemoved { request, .. } => request.as_deref(),
-        Finding::ChainBroken { .. } | Finding::Tampered { .. } => None,
+        Finding::ChainBroken { .. }
+        | Finding::Tampered { .. }
+        | Finding::OrphanAssignmentRemoved { .. } => None,
     }
 }
 
@@ -178,6 +183,13 @@ pub fn describe(f: &Finding) -> String {
         } => format!(
             "policy {policy_name} on {principal} had no grant to hold it ({}); the sweep removed it",
             request.as_deref().map_or("no such request".to_owned(), |r| format!("request {r}"))
+        ),
+        Finding::OrphanAssignmentRemoved {
+            permission_set,
+            account,
+            principal,
+        } => format!(
+            "assignment of {permission_set} to {principal} in {account} had no active grant; the sweep removed it"
         ),
         Finding::ChainBroken {
             stream,
@@ -700,6 +712,7 @@ mod tests {
             requested_secs: 3_600,
             actual_secs: Some(3_600),
             revoke_lag_secs: Some(-1),
+            session_duration: None,
         }
     }
 
@@ -775,9 +788,13 @@ mod tests {
             &rows[0][19], "",
             "a single-account request has no accounts cell"
         );
-        assert_eq!(&rows[0][20], "grant_failed");
+        assert_eq!(
+            &rows[0][20], "",
+            "an IAM grant has no session duration cell"
+        );
+        assert_eq!(&rows[0][21], "grant_failed");
         assert_eq!(&rows[1][7], HOSTILE, "other text is kept exactly");
-        assert_eq!(&rows[1][20], "");
+        assert_eq!(&rows[1][21], "");
         for bad in ["-x", "\tx", "\rx"] {
             assert_eq!(csv_text(bad), format!("'{bad}"));
         }
