@@ -1526,3 +1526,63 @@ mod several_accounts {
         );
     }
 }
+
+/// The interactions function deletes policies but may not assume member roles: its provider
+/// (`HubAccessProvider`, no STS) refuses a member-account principal before any call, and never
+/// reaches the hub's role of the same name instead; in the hub it deletes as IAM does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_only_provider_refuses_member_principals_and_leaves_the_hubs_same_named_role() {
+    let (hub, member) = (fresh_account(), fresh_account());
+    let hub_iam = aws_sdk_iam::Client::new(&admin_in(&hub).await);
+    let member_iam = aws_sdk_iam::Client::new(&admin_in(&member).await);
+    let hub_role = target_role(&hub_iam, "/stint/", "oncall").await;
+    let member_role = target_role(&member_iam, "/stint/", "oncall").await;
+    let name = "stint-01hubonlytest";
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]});
+    for (iam, role) in [(&hub_iam, &hub_role), (&member_iam, &member_role)] {
+        iam.put_role_policy()
+            .role_name(role.role_name())
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .expect("put the policy");
+    }
+    let policies = |iam: aws_sdk_iam::Client| async move {
+        iam.list_role_policies()
+            .role_name("oncall")
+            .send()
+            .await
+            .expect("list policies")
+            .policy_names()
+            .to_vec()
+    };
+    let provider = stint_aws::iam::HubAccessProvider::new(hub_iam.clone(), Some(hub.clone()));
+
+    let refused = provider.delete_policy(&member_role, name).await;
+    assert!(
+        matches!(&refused, Err(stint_app::ports::ProviderError::Refused(m)) if m.contains(&member)),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        provider.put_policy(&member_role, name, &doc).await,
+        Err(stint_app::ports::ProviderError::Refused(_))
+    ));
+    assert_eq!(policies(member_iam.clone()).await, vec![name.to_owned()]);
+    assert_eq!(
+        policies(hub_iam.clone()).await,
+        vec![name.to_owned()],
+        "the hub's same-named role is untouched"
+    );
+
+    assert!(provider
+        .delete_policy(&hub_role, name)
+        .await
+        .expect("delete"));
+    assert!(policies(hub_iam.clone()).await.is_empty());
+    assert!(!provider
+        .delete_policy(&hub_role, name)
+        .await
+        .expect("again"));
+}

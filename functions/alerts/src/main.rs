@@ -10,8 +10,13 @@ use stint_http::apigw;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint =
-        runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::withheld_timers).await?;
+    let stint = runtime::stint_from_env(
+        &sdk,
+        runtime::withheld_access,
+        runtime::withheld_timers,
+        runtime::accounts,
+    )
+    .await?;
     let api =
         apigw::api_from_env(stint.clone()).with_alert_secrets(runtime::alert_secrets(&sdk).await?);
     let router = stint_http::alerts_router(api);

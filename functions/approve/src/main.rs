@@ -8,7 +8,13 @@ use stint_aws::runtime;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::scheduler).await?;
+    let stint = runtime::stint_from_env(
+        &sdk,
+        runtime::withheld_access,
+        runtime::scheduler,
+        runtime::no_accounts,
+    )
+    .await?;
     let secret = runtime::console_secret(&sdk).await;
     let api = stint_http::apigw::api_with_console(stint, secret).await;
     lambda_http::run(stint_http::decisions_router(api)).await

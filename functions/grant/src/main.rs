@@ -8,7 +8,8 @@ use stint_aws::{lambda, runtime};
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let mut stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
+    let mut stint =
+        runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler, runtime::accounts).await?;
     // Only grant and revoke link the Identity Center clients.
     stint.identity_center = stint_aws::identity_center::from_env(&sdk)?;
     let stint = &stint;

@@ -11,7 +11,13 @@ use stint_http::slack::SlackApp;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint = runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler).await?;
+    let stint = runtime::stint_from_env(
+        &sdk,
+        runtime::hub_iam,
+        runtime::scheduler,
+        runtime::no_accounts,
+    )
+    .await?;
     let secret = runtime::slack_signing_secret(&sdk).await?;
     let bot = runtime::slack_bot_token(&sdk)
         .await?

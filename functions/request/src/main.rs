@@ -10,8 +10,13 @@ use stint_http::apigw;
 async fn main() -> Result<(), Error> {
     runtime::init_tracing();
     let sdk = runtime::lambda_sdk_config();
-    let stint =
-        runtime::stint_from_env(&sdk, runtime::withheld_access, runtime::withheld_timers).await?;
+    let stint = runtime::stint_from_env(
+        &sdk,
+        runtime::withheld_access,
+        runtime::withheld_timers,
+        runtime::accounts,
+    )
+    .await?;
     let mut api = apigw::api_with_console(stint, runtime::console_secret(&sdk).await).await;
     if let Some(key) = runtime::checkpoint_key_from_env(&sdk) {
         api = api.with_checkpoint_key(key);

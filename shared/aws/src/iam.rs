@@ -109,3 +109,67 @@ impl AccessProvider for IamAccessProvider {
         Ok(out)
     }
 }
+
+/// IAM in the hub's own account only, for a function whose role may not assume member roles
+/// (interactions: Slack's "I'm done" deletes, in the hub): a principal in another account is
+/// refused before any call, as STS would refuse the assume, and never touched through the
+/// hub's IAM, where a role of the same name would be the wrong one. It links no STS client.
+#[derive(Clone, Debug)]
+pub struct HubAccessProvider {
+    /// The hub's account; `None` in a single-account deployment (every principal is local).
+    hub_account: Option<String>,
+    iam: IamAccessProvider,
+}
+
+impl HubAccessProvider {
+    pub fn new(client: Client, hub_account: Option<String>) -> Self {
+        HubAccessProvider {
+            hub_account,
+            iam: IamAccessProvider::new(client),
+        }
+    }
+
+    fn local(&self, principal: &PrincipalArn) -> Result<&IamAccessProvider, ProviderError> {
+        match &self.hub_account {
+            Some(hub) if principal.account() != hub => Err(ProviderError::Refused(format!(
+                "{principal} is in account {}, not the hub's ({hub}): this function may not \
+                 assume member roles (its role does not allow sts:AssumeRole)",
+                principal.account()
+            ))),
+            _ => Ok(&self.iam),
+        }
+    }
+}
+
+#[async_trait]
+impl AccessProvider for HubAccessProvider {
+    async fn put_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+        document: &serde_json::Value,
+    ) -> Result<(), ProviderError> {
+        self.local(principal)?
+            .put_policy(principal, name, document)
+            .await
+    }
+
+    async fn delete_policy(
+        &self,
+        principal: &PrincipalArn,
+        name: &str,
+    ) -> Result<bool, ProviderError> {
+        self.local(principal)?.delete_policy(principal, name).await
+    }
+
+    async fn resolve(&self, principal: &PrincipalArn) -> Result<Option<String>, ProviderError> {
+        self.local(principal)?.resolve(principal).await
+    }
+
+    async fn inline_policies(
+        &self,
+        principal: &PrincipalArn,
+    ) -> Result<Vec<InlinePolicy>, ProviderError> {
+        self.local(principal)?.inline_policies(principal).await
+    }
+}

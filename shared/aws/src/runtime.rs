@@ -3,7 +3,7 @@
 
 use crate::dynamodb::DynamoEventStore;
 use crate::eventbridge::EventBridgeBus;
-use crate::iam::IamAccessProvider;
+use crate::iam::{HubAccessProvider, IamAccessProvider};
 use crate::member::{MemberAccessProvider, MemberRole};
 use crate::orgs::OrganizationsDirectory;
 use crate::scheduler::{EventBridgeScheduler, SchedulerTargets};
@@ -217,17 +217,20 @@ pub fn init_tracing() {
 pub use crate::sdk_config;
 
 /// The services over DynamoDB, with the catalog they decide by recorded in the catalog history
-/// first. `access` and `timers` give the IAM and Scheduler ports: [`iam`] and [`scheduler`] in
-/// the functions whose role may call them, [`withheld_access`] and [`withheld_timers`] in the
-/// rest, so each binary links only the clients its role lets it use.
-pub async fn stint_from_env<A, T>(
+/// first. `access`, `timers` and `org` give the IAM, Scheduler and Organizations ports: [`iam`]
+/// (or [`hub_iam`]), [`scheduler`] and [`accounts`] in the functions whose role may call them,
+/// [`withheld_access`], [`withheld_timers`] and [`no_accounts`] in the rest, so each binary
+/// links only the clients its role lets it use.
+pub async fn stint_from_env<A, T, O>(
     sdk: &SdkConfig,
     access: A,
     timers: T,
+    org: O,
 ) -> Result<Stint, ConfigError>
 where
     A: FnOnce(&SdkConfig) -> Arc<dyn AccessProvider>,
     T: FnOnce(&SdkConfig) -> Result<Arc<dyn Scheduler>, ConfigError>,
+    O: FnOnce(&SdkConfig) -> Option<Arc<AccountDirectory>>,
 {
     let loaded = load_catalog_source(sdk).await?;
     let stint = Stint {
@@ -240,7 +243,7 @@ where
         access: access(sdk),
         timers: timers(sdk)?,
         retry: RetryPolicy::default(),
-        accounts: Some(accounts(sdk)),
+        accounts: org(sdk),
         identity_center: None,
     };
     record_catalog(&stint, &loaded).await?;
@@ -278,21 +281,37 @@ pub fn iam(sdk: &SdkConfig) -> Arc<dyn AccessProvider> {
     }
 }
 
+/// IAM in the hub's account only, refusing principals elsewhere without a call: for a function
+/// that deletes policies but may not assume member roles (interactions). No STS client.
+pub fn hub_iam(sdk: &SdkConfig) -> Arc<dyn AccessProvider> {
+    Arc::new(HubAccessProvider::new(
+        aws_sdk_iam::Client::new(sdk),
+        var("STINT_HUB_ACCOUNT").ok(),
+    ))
+}
+
 /// The accounts roles name, resolved through Organizations and cached for
-/// `STINT_ORG_CACHE_SECONDS` (300 unless set). Only roles with `accounts` ever call it.
-pub fn accounts(sdk: &SdkConfig) -> Arc<AccountDirectory> {
+/// `STINT_ORG_CACHE_SECONDS` (300 unless set). Only roles with `accounts` ever call it; the
+/// functions that submit or grant (request, alerts, grant, and revoke's sweep) take it.
+pub fn accounts(sdk: &SdkConfig) -> Option<Arc<AccountDirectory>> {
     let ttl = var("STINT_ORG_CACHE_SECONDS")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
         .map(chrono::TimeDelta::seconds)
         .unwrap_or(DEFAULT_ORG_TTL);
-    Arc::new(AccountDirectory::new(
+    Some(Arc::new(AccountDirectory::new(
         Arc::new(OrganizationsDirectory::new(
             aws_sdk_organizations::Client::new(sdk),
         )),
         Arc::new(SystemClock),
         ttl,
-    ))
+    )))
+}
+
+/// No Organizations, for the functions that never submit or grant (approve, interactions):
+/// their role has no Organizations rights, and a role that names accounts is refused there.
+pub fn no_accounts(_: &SdkConfig) -> Option<Arc<AccountDirectory>> {
+    None
 }
 
 /// EventBridge Scheduler, with the timers' targets from the environment.
