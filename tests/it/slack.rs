@@ -474,6 +474,42 @@ async fn slack_im_done_revokes_the_grant_in_iam() {
     assert!(action_ids(&updates[0]).is_empty());
 }
 
+/// "I'm done" on a grant the interactions function cannot reach (a member account: its role
+/// may not assume member roles) is refused to the clicker with what to do instead, and appends
+/// nothing: before, it recorded `RevokeFailed`, which pages on-call (attacks-orgs row 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_im_done_on_a_grant_slack_cannot_reach_is_refused_and_appends_nothing() {
+    let mut w = world().await;
+    let (id, dm) = granted(&w).await;
+    let policy = w.f.state(id).await.grant.unwrap().policy_name;
+    // The interactions function's provider: IAM in a hub that is not the grant's account.
+    w.f.stint.access = Arc::new(stint_aws::iam::HubAccessProvider::new(
+        w.f.iam.clone(),
+        Some("999988887777".into()),
+    ));
+    w.api = app(&w.f, &w.bot);
+    let before = w.f.events(id).await.len();
+    let value = button_value(&dm.message, "stint_done");
+    let (status, _) = w
+        .send(&w.click("U0ALICE", "stint_done", &value, &dm, 1))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(w.f.events(id).await.len(), before, "nothing appended");
+    assert_eq!(w.f.status(id).await, Status::Active);
+    assert!(w.f.policy(&policy).await.is_some(), "the grant stands");
+    let answers = w.slack.calls_to("respond");
+    let told = answers.last().expect("the clicker is answered").to_string();
+    assert!(
+        told.contains("cannot reach") && told.contains("stint revoke"),
+        "{told}"
+    );
+    proof::attack(
+        "a grantee's Slack click on a member-account grant records RevokeFailed and pages on-call",
+        "grantee",
+        w.f.events(id).await.len() != before,
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_extend_extends_once_however_often_it_is_clicked() {
     let w = world().await;

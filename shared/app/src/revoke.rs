@@ -191,6 +191,34 @@ impl Stint {
         Ok(removed)
     }
 
+    /// Why this instance cannot end the request's access itself, if it cannot: a grant in an
+    /// account its provider does not reach, or an Identity Center assignment without the
+    /// Identity Center clients (the interactions function has neither). Known before any call,
+    /// so a caller can refuse and append nothing rather than record a `RevokeFailed`.
+    pub fn cannot_end_here(&self, st: &RequestState) -> Option<String> {
+        let principals = if st.is_multi() {
+            st.active_accounts().into_iter().map(|(_, p)| p).collect()
+        } else {
+            st.request
+                .as_ref()
+                .map(|r| vec![r.principal.clone()])
+                .unwrap_or_default()
+        };
+        if let Some(p) = principals.iter().find(|p| !self.access.reaches(p)) {
+            return Some(format!(
+                "this grant is in account {}, which this channel cannot reach: end it with \
+                 `stint revoke` or in the console",
+                p.account()
+            ));
+        }
+        let assigned = st.grant.as_ref().is_some_and(|g| g.assignment.is_some());
+        (assigned && self.identity_center.is_none()).then(|| {
+            "this grant is an Identity Center assignment, which this channel cannot remove: end \
+             it with `stint revoke` or in the console"
+                .to_owned()
+        })
+    }
+
     /// Whether the sweep removes Identity Center assignments no grant holds.
     fn manages_assignments(&self) -> bool {
         self.identity_center.is_some()

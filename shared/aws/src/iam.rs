@@ -143,6 +143,10 @@ impl HubAccessProvider {
 
 #[async_trait]
 impl AccessProvider for HubAccessProvider {
+    fn reaches(&self, principal: &PrincipalArn) -> bool {
+        self.local(principal).is_ok()
+    }
+
     async fn put_policy(
         &self,
         principal: &PrincipalArn,

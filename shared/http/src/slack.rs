@@ -541,6 +541,11 @@ impl Ctx<'_> {
                 }
             }
             Act::Done => {
+                // Refused before anything is appended: a revoke this function cannot carry out
+                // would record `RevokeFailed` and page on-call for a grantee's click.
+                if let Some(why) = stint.cannot_end_here(&before.state) {
+                    return Ok(Ran::Refused(why));
+                }
                 return match stint
                     .revoke(id, RevokeReason::Manual, Some(who.clone()))
                     .await

@@ -55,4 +55,10 @@ pub trait AccessProvider: Send + Sync {
     fn with_session(&self, _session: &str) -> Option<std::sync::Arc<dyn AccessProvider>> {
         None
     }
+
+    /// Whether this provider can act on `principal` at all (a function whose role may not
+    /// assume member roles cannot reach their accounts), known without a call.
+    fn reaches(&self, _principal: &PrincipalArn) -> bool {
+        true
+    }
 }
