@@ -76,8 +76,24 @@ impl Stint {
         let st = self.load(id).await?.state;
         let now = self.clock.now();
         if st.is_multi() {
-            let plans = plan_revoke_each(id, &st, reason, by, &self.catalog, now, only)?;
-            return self.revoke_each(id, &st, plans).await;
+            let plans = plan_revoke_each(id, &st, reason, by.clone(), &self.catalog, now, only)?;
+            let mut outcome = self.revoke_each(id, &st, plans).await?;
+            // An account whose grant was recorded while this revoke ran is ended too: once this
+            // revoke is recorded no further account is granted (the decider), so this settles.
+            for _ in 0..3 {
+                let now_st = self.load(id).await?.state;
+                if only.is_some() || now_st.active_accounts().is_empty() {
+                    break;
+                }
+                let plans =
+                    plan_revoke_each(id, &now_st, reason, by.clone(), &self.catalog, now, only)?;
+                if let RevokeOutcome::Revoked { lag_seconds } =
+                    self.revoke_each(id, &now_st, plans).await?
+                {
+                    outcome = RevokeOutcome::Revoked { lag_seconds };
+                }
+            }
+            return Ok(outcome);
         }
         let plan = plan_revoke(id, &st, reason, by, &self.catalog, now)?;
         let revoking = plan.then.is_some();

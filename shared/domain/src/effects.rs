@@ -231,6 +231,21 @@ pub fn plan_grant(
         }
     };
     if let Some(permission_set) = role.identity_center() {
+        // A permission set is AWS's to define: none of the checks an inline policy gets
+        // (Stint's own resources, the boundary) can see into it. So never in the account that
+        // holds Stint's own resources, where it could rewrite the trail or the stack.
+        let account = req.principal.account();
+        if catalog
+            .protected()
+            .iter()
+            .any(|p| p.as_str().split(':').nth(4) == Some(account))
+        {
+            return Ok(fail(format!(
+                "role {} grants an Identity Center permission set in account {account}, which \
+                 holds Stint's own resources: refused, as it could reach them",
+                req.role
+            )));
+        }
         return Ok(GrantPlan::Grant {
             expires_at,
             plan: identity_center_grant(

@@ -665,3 +665,25 @@ fn an_identity_center_extension_only_moves_the_timer() {
     assert_eq!(effects(&plan)[0], ("SetExpiryTimer", OnFailure::Stop));
     assert!(!effects(&plan).iter().any(|(e, _)| *e == "PutPolicy"));
 }
+
+#[test]
+fn an_identity_center_grant_is_refused_in_the_account_of_stints_own_resources() {
+    // Nothing can check what a permission set allows: an administrator set in the account of
+    // the event table could rewrite the trail. The hub's account is refused outright.
+    let text = format!("{}{IC_ROLE}", crate::testkit::CATALOG).replacen(
+        "[settings]\n",
+        "[settings]\nprotected_resources = [\"arn:aws:dynamodb:us-east-1:123456789012:table/stint-events\"]\n",
+        1,
+    );
+    let c = Catalog::from_toml(&text).unwrap();
+    let s = ic_state(
+        &c,
+        vec![submit_cmd(submit_as(alice(), "sso")), approve(bob())],
+    );
+    match plan_grant(id(), &s, &c, t0()).unwrap() {
+        GrantPlan::Fail { reason, .. } => {
+            assert!(reason.contains("Stint's own resources"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -520,6 +520,14 @@ pub fn decide(
                 Status::Revoked => return Ok(vec![]), // ended while this account was being put
                 _ => return wrong("grant"),
             }
+            // A revoke of the request has begun (only an account that left the role ends on its
+            // own): no account is granted after it, or a grant still running would outlast it.
+            if state.accounts.values().any(|g| {
+                g.revoke_reason
+                    .is_some_and(|r| r != RevokeReason::AccountRemoved)
+            }) {
+                return Ok(vec![]);
+            }
             if state
                 .accounts
                 .get(account)

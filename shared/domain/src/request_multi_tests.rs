@@ -529,3 +529,37 @@ fn single_account_events_are_written_without_an_account() {
     let ev = Event::from_record(&rec).unwrap();
     assert_eq!(ev.to_record("e".into()).payload, old);
 }
+
+#[test]
+fn no_account_is_granted_once_a_revoke_of_the_request_has_begun() {
+    // A grant over many accounts runs one account at a time; a revoke that lands meanwhile
+    // ends what was granted, and the grants still to come record nothing (their policy is
+    // taken off again by the grant function), so the revoke is not outlasted.
+    let a = three();
+    let st = given(vec![
+        submit_cmd(ask(a.clone())),
+        approve(),
+        granted_in(&a[0]),
+        granted_in(&a[1]),
+        Command::RevokeAccount {
+            account: a[0].clone(),
+            reason: RevokeReason::Manual,
+            by: Some(alice()),
+        },
+    ]);
+    assert_eq!(status_of(&st, &a[1]), AccountStatus::Active);
+    assert_eq!(decided(&st, granted_in(&a[2]), t0()), Ok(vec![]));
+    // An account that left the role ends alone: the others are still granted.
+    let moved = given(vec![
+        submit_cmd(ask(a.clone())),
+        approve(),
+        granted_in(&a[0]),
+        granted_in(&a[1]),
+        Command::RevokeAccount {
+            account: a[0].clone(),
+            reason: RevokeReason::AccountRemoved,
+            by: None,
+        },
+    ]);
+    assert_eq!(decided(&moved, granted_in(&a[2]), t0()).unwrap().len(), 1);
+}
