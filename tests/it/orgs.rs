@@ -605,6 +605,43 @@ mod enforced {
         out
     }
 
+    /// The member role in every account but `without`, the target role `oncall` in each, and
+    /// the world's Stint granting through member roles, with the organisation behind it.
+    async fn through_member_roles(
+        world: &mut enf::World,
+        accounts: &[MemberAdmin],
+        without: usize,
+        member_name: &str,
+        oncall: &str,
+    ) -> (MemberAccessProvider, Vec<PrincipalArn>) {
+        let hub = enf::ACCOUNT.to_owned();
+        let mut principals = Vec::new();
+        for (i, a) in accounts.iter().enumerate() {
+            if i != without {
+                member_role(&a.iam, &a.id, &hub, member_name).await;
+            }
+            principals.push(target_role(&a.iam, "/stint/", oncall).await);
+        }
+        let member = MemberAccessProvider::new(
+            &enf::broker().await,
+            MemberRole {
+                hub_account: hub,
+                name: member_name.to_owned(),
+                external_id: None,
+            },
+            world.clock.clone(),
+        );
+        world.stint.access = Arc::new(member.clone());
+        world.stint.accounts = Some(Arc::new(AccountDirectory::new(
+            Arc::new(OrganizationsDirectory::new(
+                aws_sdk_organizations::Client::new(&enf::broker().await),
+            )),
+            world.clock.clone(),
+            TimeDelta::minutes(5),
+        )));
+        (member, principals)
+    }
+
     /// The catalog: one role over the three member accounts, by id.
     fn catalog(accounts: &[MemberAdmin], role_name: &str) -> Catalog {
         let ids: Vec<String> = accounts.iter().map(|a| format!("{:?}", a.id)).collect();
@@ -632,32 +669,9 @@ resources = ["arn:aws:s3:::dev-logs/*"]
         let member_name = unique_name("target");
         let oncall = unique_name("oncall");
         let mut world = enf::World::new(catalog(&accounts, &oncall), t0()).await;
-        let hub = enf::ACCOUNT.to_owned();
         // Two accounts with the member role from the template, one without.
-        let mut principals = Vec::new();
-        for (i, a) in accounts.iter().enumerate() {
-            if i < 2 {
-                member_role(&a.iam, &a.id, &hub, &member_name).await;
-            }
-            principals.push(target_role(&a.iam, "/stint/", &oncall).await);
-        }
-        let member = MemberAccessProvider::new(
-            &enf::broker().await,
-            MemberRole {
-                hub_account: hub.clone(),
-                name: member_name.clone(),
-                external_id: None,
-            },
-            world.clock.clone(),
-        );
-        world.stint.access = Arc::new(member.clone());
-        world.stint.accounts = Some(Arc::new(AccountDirectory::new(
-            Arc::new(OrganizationsDirectory::new(
-                aws_sdk_organizations::Client::new(&enf::broker().await),
-            )),
-            world.clock.clone(),
-            TimeDelta::minutes(5),
-        )));
+        let (member, principals) =
+            through_member_roles(&mut world, &accounts, 2, &member_name, &oncall).await;
         let s = &world.stint;
         let mut outcomes = Vec::new();
         for p in &principals {
@@ -751,31 +765,8 @@ resources = ["arn:aws:s3:::dev-logs/*"]
         let member_name = unique_name("target");
         let oncall = unique_name("oncall");
         let mut world = enf::World::new(catalog(&accounts, &oncall), t0()).await;
-        let hub = enf::ACCOUNT.to_owned();
-        let mut principals = Vec::new();
-        for (i, a) in accounts.iter().enumerate() {
-            if i != 1 {
-                member_role(&a.iam, &a.id, &hub, &member_name).await;
-            }
-            principals.push(target_role(&a.iam, "/stint/", &oncall).await);
-        }
-        let member = MemberAccessProvider::new(
-            &enf::broker().await,
-            MemberRole {
-                hub_account: hub.clone(),
-                name: member_name.clone(),
-                external_id: None,
-            },
-            world.clock.clone(),
-        );
-        world.stint.access = Arc::new(member.clone());
-        world.stint.accounts = Some(Arc::new(AccountDirectory::new(
-            Arc::new(OrganizationsDirectory::new(
-                aws_sdk_organizations::Client::new(&enf::broker().await),
-            )),
-            world.clock.clone(),
-            TimeDelta::minutes(5),
-        )));
+        let (_, principals) =
+            through_member_roles(&mut world, &accounts, 1, &member_name, &oncall).await;
         let s = &world.stint;
         let new = NewRequest {
             accounts: accounts

@@ -184,23 +184,8 @@ impl Stint {
                 request_id,
                 request_status: state.filter(|s| s.request.is_some()).map(|s| s.status),
             };
-            let stream = stint_domain::streams::drift(principal)
-                .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
-            let done = execute::<Drift>(
-                self.store.as_ref(),
-                self.clock.as_ref(),
-                &self.retry.conflicts,
-                &stream,
-                &record,
-                |now| now,
-            )
-            .await?;
-            let appended: Vec<_> = done
-                .appended
-                .iter()
-                .filter_map(|e| Envelope::<DriftEvent>::from_record(&e.record).ok())
-                .collect();
-            telemetry::emit(observe_drift(&labels, &appended));
+            self.record_drift::<Drift>(stint_domain::streams::drift(principal), &record, &labels)
+                .await?;
             tracing::warn!(%principal, policy = %policy.name, "orphaned policy removed");
             removed += 1;
         }
@@ -233,6 +218,38 @@ impl Stint {
              it with `stint revoke` or in the console"
                 .to_owned()
         })
+    }
+
+    /// Records one removal the sweep made on its drift stream, and counts it as a repair (a
+    /// redelivered removal appends nothing, so counts nothing).
+    async fn record_drift<D>(
+        &self,
+        stream: Result<stint_domain::StreamId, String>,
+        record: &D::Command,
+        labels: &Labels,
+    ) -> Result<(), AppError>
+    where
+        D: stint_domain::Decider<Body = DriftEvent, Rejection = std::convert::Infallible>,
+        for<'a> D::Context<'a>: From<DateTime<Utc>>,
+    {
+        let stream =
+            stream.map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
+        let done = execute::<D>(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            &self.retry.conflicts,
+            &stream,
+            record,
+            |now| now.into(),
+        )
+        .await?;
+        let appended: Vec<_> = done
+            .appended
+            .iter()
+            .filter_map(|e| Envelope::<DriftEvent>::from_record(&e.record).ok())
+            .collect();
+        telemetry::emit(observe_drift(labels, &appended));
+        Ok(())
     }
 
     /// Whether the sweep removes Identity Center assignments no grant holds.
@@ -533,23 +550,12 @@ impl Stint {
                         principal_type: row.principal_type.clone(),
                         principal_id: row.principal_id.clone(),
                     };
-                    let stream = stint_domain::streams::drift_assignment(ps, &account)
-                        .map_err(|e| AppError::Store(crate::ports::StoreError::InvalidAppend(e)))?;
-                    let done = execute::<AssignmentDrift>(
-                        self.store.as_ref(),
-                        self.clock.as_ref(),
-                        &self.retry.conflicts,
-                        &stream,
+                    self.record_drift::<AssignmentDrift>(
+                        stint_domain::streams::drift_assignment(ps, &account),
                         &record,
-                        |now| now,
+                        &Labels::unknown(),
                     )
                     .await?;
-                    let appended: Vec<_> = done
-                        .appended
-                        .iter()
-                        .filter_map(|e| Envelope::<DriftEvent>::from_record(&e.record).ok())
-                        .collect();
-                    telemetry::emit(observe_drift(&Labels::unknown(), &appended));
                     tracing::warn!(%ps, %account, principal_id = %row.principal_id, "orphaned assignment removed");
                     removed += 1;
                 }

@@ -416,6 +416,25 @@ pub fn decide(
             status: state.status,
         })
     };
+    // `AccessGranted` in the approved window, for the request or one of its accounts.
+    let granted_with = |policy_name: &str, policy: &serde_json::Value, account| {
+        let Some((starts_at, expires_at)) = state.grant_window() else {
+            return wrong("grant");
+        };
+        if now < starts_at {
+            return Err(Rejection::NotYetDue("grant"));
+        }
+        Ok(vec![ev(
+            Actor::System("grant".into()),
+            EventBody::AccessGranted {
+                policy_name: policy_name.to_owned(),
+                policy: policy.clone(),
+                starts_at,
+                expires_at,
+                account,
+            },
+        )])
+    };
 
     match command {
         Command::Submit(_) => Err(Rejection::AlreadyExists),
@@ -535,22 +554,7 @@ pub fn decide(
             {
                 return Ok(vec![]); // duplicate delivery: each account is granted once
             }
-            let Some((starts_at, expires_at)) = state.grant_window() else {
-                return wrong("grant");
-            };
-            if now < starts_at {
-                return Err(Rejection::NotYetDue("grant"));
-            }
-            Ok(vec![ev(
-                Actor::System("grant".into()),
-                EventBody::AccessGranted {
-                    policy_name: policy_name.clone(),
-                    policy: policy.clone(),
-                    starts_at,
-                    expires_at,
-                    account: Some(account.clone()),
-                },
-            )])
+            granted_with(policy_name, policy, Some(account.clone()))
         }
 
         Command::RecordGrantFailure {
@@ -585,24 +589,7 @@ pub fn decide(
             policy,
             ..
         } => match state.status {
-            Status::Approved => {
-                let Some((starts_at, expires_at)) = state.grant_window() else {
-                    return wrong("grant");
-                };
-                if now < starts_at {
-                    return Err(Rejection::NotYetDue("grant"));
-                }
-                Ok(vec![ev(
-                    Actor::System("grant".into()),
-                    EventBody::AccessGranted {
-                        policy_name: policy_name.clone(),
-                        policy: policy.clone(),
-                        starts_at,
-                        expires_at,
-                        account: None,
-                    },
-                )])
-            }
+            Status::Approved => granted_with(policy_name, policy, None),
             Status::Active | Status::Revoked => Ok(vec![]), // duplicate delivery: granted once
             _ => wrong("grant"),
         },
