@@ -1,16 +1,16 @@
 //! Outbound HTTPS from the functions (the OIDC issuer's discovery document, its JWKS, its token
-//! endpoint): ureq over rustls with the aws-lc-rs provider the AWS SDK already links, so a
-//! function carries one TLS stack, not two.
+//! endpoint): ureq over rustls with the ring provider the functions' AWS SDK clients use too
+//! (`stint_aws::runtime::lambda_sdk_config`), so a function carries one TLS stack, not two.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-/// rustls on aws-lc-rs, with the Mozilla roots bundled (a Lambda image's own store is not
+/// rustls on ring, with the Mozilla roots bundled (a Lambda image's own store is not
 /// needed).
 pub fn tls() -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .build()
 }
 

@@ -8,12 +8,12 @@ use std::time::Duration;
 use stint_app::ports::{Chat, ProviderError, SlackApi};
 
 /// An agent for Slack: every status answered as a response, ten seconds at most, over rustls
-/// with the aws-lc-rs provider the AWS SDK already links (one TLS stack per function).
+/// with the ring provider the functions' AWS SDK clients use too (one TLS stack per function).
 fn agent() -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
         .unversioned_rustls_crypto_provider(std::sync::Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
+            rustls::crypto::ring::default_provider(),
         ))
         .build();
     ureq::Agent::config_builder()
