@@ -34,15 +34,18 @@ free_port() {
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "${tls:-}"
 }
 trap cleanup EXIT INT TERM
 
-# Starts one emulator on a free port; sets $url once it answers.
+# Starts one emulator on a free port; sets $url once it answers. Extra arguments go to the
+# launcher (the TLS listener).
 start_moto() {
   local name="$1" port
+  shift
   port="$(free_port)"
   # Our launcher runs moto's own WSGI app with requests serialised (see moto_server.py for why).
-  MOTO_PORT="$port" "$venv/bin/python" "$root/infra/scripts/moto_server.py" -H 127.0.0.1 -p "$port" >"$logdir/$name.log" 2>&1 &
+  MOTO_PORT="$port" "$venv/bin/python" "$root/infra/scripts/moto_server.py" -H 127.0.0.1 -p "$port" "$@" >"$logdir/$name.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
   url="http://127.0.0.1:$port"
@@ -61,9 +64,28 @@ start_moto() {
   return 1
 }
 
-start_moto server
+# The main emulator also listens over TLS, with a certificate for `localhost` from a test CA
+# made for this run: the functions' HTTPS client is tested against it (tests/it/tls.rs).
+tls="$logdir/tls-$$"
+"$venv/bin/python" "$root/infra/scripts/tls_cert.py" "$tls"
+tls_port="$(free_port)"
+start_moto server --tls-port "$tls_port" --tls-cert "$tls/localhost.pem" --tls-key "$tls/localhost.key"
 endpoint="$url"
-echo "with-moto: moto $MOTO_VERSION listening on $endpoint" >&2
+"$venv/bin/python" - "$tls_port" "$tls/ca.pem" <<'PY'
+import ssl, sys, time, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+for _ in range(50):
+    try:
+        urllib.request.urlopen(f"https://localhost:{sys.argv[1]}/moto-api/", timeout=1, context=ctx)
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("with-moto: the emulator's TLS listener did not answer")
+PY
+echo "with-moto: moto $MOTO_VERSION listening on $endpoint and https://localhost:$tls_port" >&2
+export STINT_TEST_TLS_ENDPOINT="https://localhost:$tls_port"
+export STINT_TEST_TLS_CA="$tls/ca.pem"
 
 # A second emulator that enforces IAM, for the attack tests: they check what a principal's own
 # credentials can actually do. Its setup makes the broker's user and keys, then enforces.

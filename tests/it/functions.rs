@@ -127,12 +127,12 @@ async fn run(
     answer.unwrap_or_else(|| panic!("{function} gave no answer within 60 s"))
 }
 
-fn sample_id() -> RequestId {
+pub(crate) fn sample_id() -> RequestId {
     RequestId::parse(SAMPLE_ID).unwrap()
 }
 
 /// The sample request, submitted by alice at the fixture's clock; approved and granted on ask.
-async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duration>) {
+pub(crate) async fn seed(f: &Fixture, approve: bool, grant: bool, starts_in: Option<Duration>) {
     // Each test's own role: the samples share one request id, so tests must not share a role.
     let new = NewRequest {
         duration: Some(AccessDuration::parse("4h").unwrap()),
@@ -158,7 +158,7 @@ async fn status_of(f: &Fixture) -> Status {
     f.status(sample_id()).await
 }
 
-fn assert_http(answer: &(String, Value), status: u16) -> Value {
+pub(crate) fn assert_http(answer: &(String, Value), status: u16) -> Value {
     assert_eq!(answer.0, "response", "{answer:?}");
     assert_eq!(answer.1["statusCode"], status, "{answer:?}");
     serde_json::from_str(answer.1["body"].as_str().expect("body")).expect("JSON body")
@@ -324,9 +324,8 @@ async fn revoke_function_keeps_the_sweep_cursor_in_its_table() {
     assert!(cursor.open.is_empty(), "{cursor:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn relay_function_puts_stream_records_on_the_bus() {
-    let f = Fixture::new(Utc::now()).await;
+/// A new event bus whose every `stint` event lands in an SQS queue: (bus name, queue URL).
+pub(crate) async fn bus_with_tap() -> (String, String) {
     let sdk = stint_tests::emulator_config().await;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -375,7 +374,29 @@ async fn relay_function_puts_stream_records_on_the_bus() {
         .send()
         .await
         .unwrap();
+    (bus, queue)
+}
 
+/// The events the tap queue holds, as JSON.
+pub(crate) async fn tapped(queue: &str) -> Vec<Value> {
+    let sqs = aws_sdk_sqs::Client::new(&stint_tests::emulator_config().await);
+    let got = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    got.messages()
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn relay_function_puts_stream_records_on_the_bus() {
+    let f = Fixture::new(Utc::now()).await;
+    let (bus, tap) = bus_with_tap().await;
     let (kind, out) = invoke(
         &f,
         "stint-relay",
@@ -388,16 +409,9 @@ async fn relay_function_puts_stream_records_on_the_bus() {
         ("response", &json!([])),
         "{out}"
     );
-    let got = sqs
-        .receive_message()
-        .queue_url(&queue)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .unwrap();
-    let msgs = got.messages();
+    let msgs = tapped(&tap).await;
     assert_eq!(msgs.len(), 1);
-    let ev: Value = serde_json::from_str(msgs[0].body().unwrap()).unwrap();
+    let ev = &msgs[0];
     assert_eq!(ev["detail-type"], "AccessRequested");
     assert_eq!(ev["source"], "stint");
     assert_eq!(ev["detail"]["request_id"], SAMPLE_ID);

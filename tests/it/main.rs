@@ -38,4 +38,5 @@ mod reviews;
 mod slack;
 mod stats;
 mod sweep;
+mod tls;
 mod visibility;

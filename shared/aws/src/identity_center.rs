@@ -1,9 +1,11 @@
 //! The Identity Center port over SSO Admin (account assignments, permission sets) and the
 //! Identity Store (users), every page of each list; and its wiring from the environment.
+//! Without the `identity_store` feature (the revoke function) no user is looked up.
 
 use super::provider_err;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+#[cfg(feature = "identity_store")]
 use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
 use aws_sdk_ssoadmin::error::ProvideErrorMetadata;
 use aws_sdk_ssoadmin::types::{PrincipalType, StatusValues, TargetType};
@@ -19,8 +21,10 @@ use stint_domain::identity_center::{PermissionSetArn, UserMatch};
 #[derive(Clone, Debug)]
 pub struct SsoIdentityCenter {
     admin: aws_sdk_ssoadmin::Client,
+    #[cfg(feature = "identity_store")]
     store: aws_sdk_identitystore::Client,
     instance_arn: String,
+    #[cfg_attr(not(feature = "identity_store"), allow(dead_code))]
     identity_store_id: String,
     /// moto 5.2.5 names permission sets `arn:aws:sso:::instance/<ssoins>/<ps>` instead of
     /// AWS's `arn:aws:sso:::permissionSet/<ssoins>/<ps>`; only the emulator tests set this.
@@ -31,6 +35,7 @@ impl SsoIdentityCenter {
     pub fn new(sdk: &SdkConfig, instance_arn: String, identity_store_id: String) -> Self {
         SsoIdentityCenter {
             admin: aws_sdk_ssoadmin::Client::new(sdk),
+            #[cfg(feature = "identity_store")]
             store: aws_sdk_identitystore::Client::new(sdk),
             instance_arn,
             identity_store_id,
@@ -104,6 +109,7 @@ impl IdentityCenter for SsoIdentityCenter {
         &self.instance_arn
     }
 
+    #[cfg(feature = "identity_store")]
     async fn find_user(
         &self,
         by: UserMatch,
@@ -143,6 +149,19 @@ impl IdentityCenter for SsoIdentityCenter {
                 .filter_map(|e| e.value().map(str::to_owned))
                 .collect(),
         }))
+    }
+
+    /// Revoke deletes the assignment its grant recorded, by principal id: it links no
+    /// Identity Store client and its role may not read users.
+    #[cfg(not(feature = "identity_store"))]
+    async fn find_user(
+        &self,
+        _by: UserMatch,
+        _value: &str,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        Err(ProviderError::Refused(
+            "this function looks up no Identity Center users (only the grant function does); nothing assigned".into(),
+        ))
     }
 
     async fn session_duration(
