@@ -295,6 +295,7 @@ impl LocalServer {
     }
 
     fn sign(&self, claims: Value, key: &[u8]) -> String {
+        stint_http::jwt_crypto::install();
         encode(
             &Header::new(jsonwebtoken::Algorithm::ES256),
             &claims,

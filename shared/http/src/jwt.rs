@@ -55,6 +55,7 @@ fn invalid(e: impl std::fmt::Display) -> std::io::Error {
 
 impl LocalJwt {
     pub fn from_key(key: &PrivateKey) -> std::io::Result<Self> {
+        crate::jwt_crypto::install();
         let pem = key.to_pem().map_err(invalid)?;
         let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(invalid)?;
         let decoding =

@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod idp;
 pub mod jwt;
+pub mod jwt_crypto;
 pub mod oidc;
 pub mod outbound;
 pub mod pipeline;

@@ -69,6 +69,7 @@ pub struct JwksVerifier {
 
 impl JwksVerifier {
     pub fn new(d: &Discovery, audience: &str, rules: ClaimRules) -> Self {
+        crate::jwt_crypto::install();
         JwksVerifier {
             issuer: d.issuer.clone(),
             audience: audience.to_owned(),
