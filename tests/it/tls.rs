@@ -113,3 +113,27 @@ async fn the_relay_puts_over_tls_and_refuses_a_wrong_name_or_an_untrusted_ca() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["detail-type"], "AccessRequested");
 }
+
+/// The console's outbound calls (the issuer's discovery document, JWKS and token endpoint)
+/// trust the platform's roots, `SSL_CERT_FILE` included: an issuer behind a company CA works
+/// once that CA is in the store, and the certificate must still name the host.
+#[test]
+fn the_consoles_outbound_https_trusts_the_platform_store_and_checks_the_name() {
+    // Read once per process (nextest runs each test in its own), before the first call.
+    std::env::set_var("SSL_CERT_FILE", test_ca());
+    let endpoint = tls_endpoint();
+    let agent = stint_http::outbound::agent(std::time::Duration::from_secs(10));
+    let answer = agent
+        .get(&format!("{endpoint}/moto-api/"))
+        .call()
+        .expect("the emulator answers over TLS");
+    assert_eq!(answer.status(), 200);
+    let port = endpoint.rsplit(':').next().expect("a port");
+    let refused = agent
+        .get(&format!("https://127.0.0.1:{port}/moto-api/"))
+        .call();
+    assert!(
+        refused.is_err(),
+        "a certificate for localhost is refused at 127.0.0.1: {refused:?}"
+    );
+}

@@ -2,15 +2,30 @@
 //! endpoint): ureq over rustls with the ring provider the functions' AWS SDK clients use too
 //! (`stint_aws::runtime::lambda_sdk_config`), so a function carries one TLS stack, not two.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-/// rustls on ring, with the Mozilla roots bundled (a Lambda image's own store is not
-/// needed).
+/// The platform's root certificates (and `SSL_CERT_FILE` / `SSL_CERT_DIR`), read once: the
+/// store the AWS SDK's client trusts too. An issuer behind a company CA works once that CA is
+/// in the image's store, and no copy of Mozilla's roots is carried (about 0.1 MB).
+static ROOTS: LazyLock<Vec<ureq::tls::Certificate<'static>>> = LazyLock::new(|| {
+    let found = rustls_native_certs::load_native_certs();
+    if !found.errors.is_empty() {
+        tracing::warn!(errors = ?found.errors, "some platform root certificates could not be read");
+    }
+    found
+        .certs
+        .into_iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect()
+});
+
+/// rustls on ring, trusting the platform's roots.
 pub fn tls() -> ureq::tls::TlsConfig {
     ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&ROOTS))
         .build()
 }
 
