@@ -15,7 +15,6 @@ use stint_http::Api;
 use stint_tests::aws::Fixture;
 use stint_tests::bad_input::{cases, Caller, Case, On, ALERT_SECRET, ALICE, BOB};
 use stint_tests::{alice, bob, t0, who};
-use tower::ServiceExt;
 
 /// How the cases went on one transport.
 #[derive(Default, Debug)]
@@ -160,15 +159,10 @@ async fn invoke(f: &Fixture, api: &Api, route: &str, event: Value) -> (u16, Valu
         .await
         .expect("the revoke function answers")
     } else if route.starts_with("/requests/{id}/") || route.starts_with("/reviews/") {
-        // The approve function is `lambda_http::run(decisions_router)`; it records reviews too.
-        let request: lambda_http::request::LambdaRequest =
-            serde_json::from_value(event).expect("an API Gateway event");
-        let adapter = lambda_http::Adapter::from(stint_http::decisions_router(api.clone()));
-        let response = adapter
-            .oneshot(lambda_runtime::LambdaEvent::new(request, ctx))
+        // The approve function serves `decisions_router` alone; it records reviews too.
+        stint_http::apigw::serve_event(stint_http::decisions_router(api.clone()), event, ctx)
             .await
-            .expect("the approve function answers");
-        serde_json::to_value(response).expect("a response")
+            .expect("the approve function answers")
     } else if route == "/alerts" {
         let router = stint_http::alerts_router(api.clone());
         stint_aws::lambda::handle_alerts(

@@ -1,5 +1,5 @@
 //! The HTTP API as API Gateway drives it: sample events from `events/` go through
-//! `lambda_http`'s request conversion into the one router, with identity from the JWT
+//! the functions' request conversion (`stint_http::apigw::to_request`) into the one router, with identity from the JWT
 //! authorizer's claims. Every refusal is JSON with the right status and appends nothing.
 
 use crate::support::call_router;

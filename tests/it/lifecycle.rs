@@ -351,10 +351,8 @@ async fn every_handler_given_each_event_three_times_has_one_effect() {
     };
     for _ in 0..3 {
         use tower::ServiceExt;
-        let req = lambda_http::request::from_str(
-            &with_id(stint_tests::sample("apigw-approve.json")).to_string(),
-        )
-        .unwrap();
+        let req = stint_http::apigw::to_request(with_id(stint_tests::sample("apigw-approve.json")))
+            .unwrap();
         assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 200);
     }
     for _ in 0..3 {

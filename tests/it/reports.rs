@@ -542,7 +542,7 @@ async fn reports_over_http_are_for_auditors_only() {
         let app = app.clone();
         async move {
             let resp = app
-                .oneshot(lambda_http::request::from_str(&ev.to_string()).unwrap())
+                .oneshot(stint_http::apigw::to_request(ev.clone()).unwrap())
                 .await
                 .unwrap();
             let status = resp.status().as_u16();

@@ -64,7 +64,7 @@ async fn get(f: &Fixture, groups: &str, query: &str) -> (u16, String, String) {
     ev["rawQueryString"] = query.into();
     ev["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] = groups.into();
     let resp = stint_http::router(f.api())
-        .oneshot(lambda_http::request::from_str(&ev.to_string()).unwrap())
+        .oneshot(stint_http::apigw::to_request(ev.clone()).unwrap())
         .await
         .unwrap();
     let status = resp.status().as_u16();

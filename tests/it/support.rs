@@ -98,11 +98,11 @@ pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> (u
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Hands an API Gateway event to `app` through `lambda_http`'s request conversion, as API Gateway
-/// does. Returns the status and the body as JSON (`{"raw": ...}` when it is not JSON).
+/// Hands an API Gateway event to `app` through the functions' request conversion
+/// (`stint_http::apigw::to_request`). Returns the status and the body as JSON (`{"raw": ...}`
+/// when it is not JSON).
 pub async fn call_router(app: &axum::Router, event: &Value) -> (u16, Value) {
-    let req =
-        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+    let req = stint_http::apigw::to_request(event.clone()).expect("a valid API Gateway event");
     let resp = app.clone().oneshot(req).await.expect("the router answers");
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.expect("body").to_bytes();

@@ -1,7 +1,7 @@
 //! The `approve` Lambda: approve, deny, cancel, extend and review a request, behind API
 //! Gateway's JWT authorizer, and the console's forms that do the same. Granting follows from the `AccessApproved` event on the bus.
 
-use lambda_http::Error;
+use lambda_runtime::Error;
 use stint_aws::runtime;
 
 #[tokio::main]
@@ -17,5 +17,5 @@ async fn main() -> Result<(), Error> {
     .await?;
     let secret = runtime::console_secret(&sdk).await;
     let api = stint_http::apigw::api_with_console(stint, secret).await;
-    lambda_http::run(stint_http::decisions_router(api)).await
+    stint_http::apigw::run(stint_http::decisions_router(api)).await
 }

@@ -3,7 +3,7 @@
 //! one that acts on Slack's word has a role of its own: decisions on requests, and for "I'm
 //! done" the revoke's policy delete and timer delete, but no policy put.
 
-use lambda_http::Error;
+use lambda_runtime::Error;
 use stint_aws::runtime;
 use stint_http::slack::SlackApp;
 
@@ -24,5 +24,5 @@ async fn main() -> Result<(), Error> {
         .map(|t| stint_slack::bot_from_env(&t));
     let api = stint_http::apigw::api_from_env(stint)
         .with_slack(SlackApp::new(secret.map(String::into_bytes), bot));
-    lambda_http::run(stint_http::slack_router(api)).await
+    stint_http::apigw::run(stint_http::slack_router(api)).await
 }

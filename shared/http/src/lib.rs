@@ -1,5 +1,5 @@
 //! The HTTP API: one axum router over the application services. API Gateway reaches it through
-//! `lambda_http`; a local server can run the same router. The API has one definition.
+//! `apigw::serve_event`; a local server can run the same router. The API has one definition.
 
 pub mod alerts;
 pub mod apigw;
