@@ -83,12 +83,8 @@ fn main() {
             "MiB",
         ));
         emit(
-            Figure::new(
-                format!("size: {name}"),
-                size as f64 / 1e6,
-                "MB",
-            )
-            .goal_below(SIZE_GOAL_BYTES as f64 / 1e6),
+            Figure::new(format!("size: {name}"), size as f64 / 1e6, "MB")
+                .goal_below(SIZE_GOAL_BYTES as f64 / 1e6),
         );
     }
     println!(

@@ -405,6 +405,8 @@ async fn the_sweep_removes_an_orphan_assignment_and_records_it() {
         .expect("an assignment by hand");
     let report = w.f.stint.sweep().await.expect("sweep");
     assert_eq!(report.orphan_assignments_removed, 1, "{report:?}");
+    // The role's principal only names the account: no IAM policy check fails on it.
+    assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(w.assigned().await, [alice_id], "the active grant stays");
     let stream =
         stint_domain::streams::drift_assignment(&w.permission_set, &w.target).expect("stream");
@@ -709,4 +711,120 @@ async fn the_report_shows_each_identity_center_grants_session_duration() {
     let st = w.f.stint.load(id).await.expect("load").state;
     let row = stint_domain::report::ReportRow::from_state(id, &st, t0()).expect("row");
     assert_eq!(row.session_duration.as_deref(), Some("PT1H"));
+}
+
+/// The revoke function's port: SSO Admin without the Identity Store (its binary links no
+/// Identity Store client and its role may not read users).
+struct NoLookup(Arc<dyn IdentityCenter>);
+
+#[async_trait]
+impl IdentityCenter for NoLookup {
+    fn instance_arn(&self) -> &str {
+        self.0.instance_arn()
+    }
+    fn looks_up_users(&self) -> bool {
+        false
+    }
+    async fn find_user(
+        &self,
+        _: UserMatch,
+        _: &str,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        Err(ProviderError::Refused(
+            "this function looks up no users".into(),
+        ))
+    }
+    async fn session_duration(
+        &self,
+        ps: &PermissionSetArn,
+    ) -> Result<Option<String>, ProviderError> {
+        self.0.session_duration(ps).await
+    }
+    async fn assignments(
+        &self,
+        account: &str,
+        ps: &PermissionSetArn,
+    ) -> Result<Vec<AssignmentRow>, ProviderError> {
+        self.0.assignments(account, ps).await
+    }
+    async fn provisioned_accounts(
+        &self,
+        ps: &PermissionSetArn,
+    ) -> Result<Vec<String>, ProviderError> {
+        self.0.provisioned_accounts(ps).await
+    }
+    async fn create_assignment(
+        &self,
+        account: &str,
+        ps: &PermissionSetArn,
+        principal: &AssignmentRow,
+    ) -> Result<AssignmentStatus, ProviderError> {
+        self.0.create_assignment(account, ps, principal).await
+    }
+    async fn creation_status(&self, id: &str) -> Result<AssignmentStatus, ProviderError> {
+        self.0.creation_status(id).await
+    }
+    async fn delete_assignment(
+        &self,
+        account: &str,
+        ps: &PermissionSetArn,
+        principal: &AssignmentRow,
+    ) -> Result<AssignmentStatus, ProviderError> {
+        self.0.delete_assignment(account, ps, principal).await
+    }
+    async fn deletion_status(&self, id: &str) -> Result<AssignmentStatus, ProviderError> {
+        self.0.deletion_status(id).await
+    }
+}
+
+/// The sweep runs in the revoke function, which looks no users up. An approved Identity Center
+/// request whose grant is overdue (its bus event lost, or the grant still polling) is handed
+/// to the grant function by a start timer, never failed for want of a user lookup; the grant
+/// function then assigns, and the sweep's revokes still work without the Identity Store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revoke_functions_sweep_hands_an_overdue_grant_to_the_grant_function() {
+    let w = World::new(UserMatch::UserName).await;
+    let alice_id = w.user("alice", "alice@example.com").await;
+    let id = w.approved(&sre("alice")).await;
+    let full = w.ic();
+    let mut revoker = w.f.stint.clone();
+    let mut ic = (*full).clone();
+    ic.port = Arc::new(NoLookup(full.port.clone()));
+    revoker.identity_center = Some(Arc::new(ic));
+
+    let before = w.f.stint.load(id).await.expect("load").events.len();
+    let report = revoker.sweep().await.expect("sweep");
+    assert_eq!(
+        (report.handed_to_grant, report.failed),
+        (1, 0),
+        "{report:?}"
+    );
+    assert_eq!(w.f.status(id).await, Status::Approved, "not failed");
+    assert_eq!(
+        w.f.stint.load(id).await.expect("load").events.len(),
+        before,
+        "nothing appended"
+    );
+    assert!(w.assigned().await.is_empty());
+    let (at, _) =
+        w.f.schedule(stint_app::ports::TimerKind::Start, id)
+            .await
+            .expect("a start timer for the grant function");
+    let expected = (t0() + chrono::Duration::minutes(1)).format("at(%Y-%m-%dT%H:%M:%S)");
+    assert_eq!(at, expected.to_string());
+
+    // The timer fires in the grant function, which looks the user up and assigns.
+    assert!(matches!(
+        w.f.stint.grant(id).await.expect("grant"),
+        GrantOutcome::Granted { .. }
+    ));
+    assert_eq!(w.assigned().await, std::slice::from_ref(&alice_id));
+    // The revoke function's sweep leaves the active grant alone, and its revoke removes it.
+    let again = revoker.sweep().await.expect("sweep again");
+    assert_eq!(again.handed_to_grant, 0, "{again:?}");
+    revoker
+        .revoke(id, RevokeReason::Manual, Some(bob()))
+        .await
+        .expect("revoke");
+    assert!(w.assigned().await.is_empty());
 }

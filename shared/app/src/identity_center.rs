@@ -49,6 +49,12 @@ impl IdentityCenterGrants {
         }
     }
 
+    /// Whether this process can assign (it can look users up); see
+    /// [`IdentityCenter::looks_up_users`].
+    pub fn can_assign(&self) -> bool {
+        self.port.looks_up_users()
+    }
+
     /// A permission set of another instance is never assigned, whatever the catalog says.
     fn check_instance(&self, permission_set: &PermissionSetArn) -> Result<(), ProviderError> {
         let instance = permission_set.instance_arn();

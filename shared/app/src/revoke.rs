@@ -4,7 +4,7 @@
 use super::service::{AppError, Ran, Stint};
 use crate::execute::execute;
 use crate::identity_center::IdentityCenterGrants;
-use crate::ports::{AssignmentRow, SweepMemory};
+use crate::ports::{AssignmentRow, SweepMemory, TimerKind};
 use crate::telemetry;
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::TryStreamExt;
@@ -50,9 +50,28 @@ pub struct SweepReport {
     pub remembered: bool,
     /// Assignments of Stint-managed permission sets with no active grant to hold them, removed.
     pub orphan_assignments_removed: usize,
+    /// Overdue Identity Center grants this process cannot make (it looks no users up: the
+    /// revoke function), handed to the grant function by a start timer a minute ahead.
+    pub handed_to_grant: usize,
 }
 
 impl Stint {
+    /// An Identity Center grant this process cannot make: it looks no users up (the revoke
+    /// function). Trying would fail the request for good, and could race a grant under way.
+    fn assigns_elsewhere(&self, st: &RequestState) -> bool {
+        let ic_role = st
+            .request
+            .as_ref()
+            .and_then(|r| self.catalog.role(&r.role))
+            .and_then(|r| r.identity_center())
+            .is_some();
+        ic_role
+            && self
+                .identity_center
+                .as_ref()
+                .is_some_and(|ic| !ic.can_assign())
+    }
+
     pub async fn revoke(
         &self,
         id: RequestId,
@@ -321,7 +340,13 @@ impl Stint {
                 if let Some(p) = ev.record.payload.get("principal").and_then(|p| p.as_str()) {
                     let role = ev.record.payload.get("role").and_then(|r| r.as_str());
                     assignments.requested(&self.catalog, role, p);
-                    let p = PrincipalArn::parse(p).ok();
+                    // An Identity Center role's principal only names the account: Stint puts
+                    // no IAM policy there, so it has no policies to check (and often no role).
+                    let identity_center = role
+                        .and_then(|r| RoleName::parse(r).ok())
+                        .and_then(|r| self.catalog.role(&r))
+                        .is_some_and(|r| r.identity_center().is_some());
+                    let p = PrincipalArn::parse(p).ok().filter(|_| !identity_center);
                     let accounts = ev
                         .record
                         .payload
@@ -396,6 +421,15 @@ impl Stint {
                     .execute(id, &Command::Lapse)
                     .await
                     .map(|o| report.lapsed += (!o.appended.is_empty()) as usize),
+                SweepAction::Grant if self.assigns_elsewhere(&st) => self
+                    .timers
+                    .set(id, TimerKind::Start, now + chrono::Duration::minutes(1))
+                    .await
+                    .map_err(AppError::from)
+                    .map(|()| {
+                        tracing::warn!(request_id = %id, "overdue Identity Center grant handed to the grant function");
+                        report.handed_to_grant += 1;
+                    }),
                 SweepAction::Grant => self.grant(id).await.map(|o| {
                     report.granted += o.granted() as usize;
                 }),

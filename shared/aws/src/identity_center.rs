@@ -109,6 +109,10 @@ impl IdentityCenter for SsoIdentityCenter {
         &self.instance_arn
     }
 
+    fn looks_up_users(&self) -> bool {
+        cfg!(feature = "identity_store")
+    }
+
     #[cfg(feature = "identity_store")]
     async fn find_user(
         &self,

@@ -21,6 +21,24 @@ pub struct ApiGatewayClaims {
 
 type Claims = std::collections::HashMap<String, String>;
 
+/// What a path keeps escaped: controls, space, and the characters RFC 3986 allows in no path
+/// (`%` stays, so an already-escaped path is not escaped twice).
+const PATH_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 fn claims(parts: &Parts) -> Result<&Claims, AuthError> {
     let Some(ctx) = parts.extensions.get::<ApiGatewayV2httpRequestContext>() else {
         return Err(AuthError("no API Gateway request context".into()));
@@ -132,10 +150,14 @@ pub async fn console_from_env(
 pub fn to_request(payload: serde_json::Value) -> Result<http::Request<axum::body::Body>, String> {
     let ev: ApiGatewayV2httpRequest =
         serde_json::from_value(payload).map_err(|e| format!("unrecognised event: {e}"))?;
-    let path = ev.raw_path.as_deref().unwrap_or("/");
+    // API Gateway may hand the path decoded (`/a b`): what a URI cannot hold is escaped again,
+    // `?` and `#` included, so such a path reaches the router (and its 404 or 400) instead of
+    // failing the invocation.
+    let path =
+        percent_encoding::utf8_percent_encode(ev.raw_path.as_deref().unwrap_or("/"), PATH_ESCAPES);
     let uri = match ev.raw_query_string.as_deref() {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
-        _ => path.to_owned(),
+        _ => path.to_string(),
     };
     let body = match ev.body {
         Some(b) if ev.is_base64_encoded => base64::engine::general_purpose::STANDARD
@@ -150,10 +172,17 @@ pub fn to_request(payload: serde_json::Value) -> Result<http::Request<axum::body
         .body(axum::body::Body::from(body))
         .map_err(|e| format!("the event is not a request: {e}"))?;
     *req.headers_mut() = ev.headers;
-    if let Some(cookies) = ev.cookies.filter(|c| !c.is_empty()) {
-        let joined = http::HeaderValue::from_str(&cookies.join("; "))
-            .map_err(|e| format!("the event's cookies are not a header: {e}"))?;
-        req.headers_mut().insert(http::header::COOKIE, joined);
+    // A cookie that cannot be a header value is left out, as a browser's would never reach us.
+    let cookies: Vec<String> = ev
+        .cookies
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| http::HeaderValue::from_str(c).is_ok())
+        .collect();
+    if let Ok(joined) = http::HeaderValue::from_str(&cookies.join("; ")) {
+        if !cookies.is_empty() {
+            req.headers_mut().insert(http::header::COOKIE, joined);
+        }
     }
     req.extensions_mut().insert(ev.request_context);
     Ok(req)
@@ -178,10 +207,21 @@ pub async fn to_event_response(
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
         .collect();
     headers.remove(http::header::SET_COOKIE);
+    // Payload 2.0 takes one value a name: repeated headers (two `Vary`) are joined with ", ".
+    let mut joined = http::HeaderMap::new();
+    for name in headers.keys() {
+        let values: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if let Ok(v) = http::HeaderValue::from_str(&values.join(", ")) {
+            joined.insert(name.clone(), v);
+        }
+    }
     let mut out = ApiGatewayV2httpResponse::default();
     out.status_code = i64::from(parts.status.as_u16());
-    out.multi_value_headers = headers.clone();
-    out.headers = headers;
+    out.headers = joined;
     out.cookies = cookies;
     if !bytes.is_empty() {
         match String::from_utf8(bytes.to_vec()) {
@@ -262,6 +302,8 @@ mod tests {
         let out = json!({"method": parts.method.as_str(), "uri": parts.uri.to_string(),
             "body": String::from_utf8_lossy(&bytes), "sub": sub, "cookie": cookie});
         http::Response::builder()
+            .header("vary", "origin")
+            .header("vary", "cookie")
             .header("set-cookie", "a=1; Path=/")
             .header("set-cookie", "b=2; Path=/")
             .header("content-type", "application/json")
@@ -278,7 +320,9 @@ mod tests {
         let out = serde_json::to_value(&resp).unwrap();
         assert_eq!(out["statusCode"], 200);
         assert_eq!(out["cookies"], json!(["a=1; Path=/", "b=2; Path=/"]));
+        assert_eq!(out["multiValueHeaders"], json!({}));
         assert!(out["headers"].get("set-cookie").is_none(), "{out}");
+        assert_eq!(out["headers"]["vary"], "origin, cookie");
         assert_eq!(out["isBase64Encoded"], false);
         let body: serde_json::Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
         assert_eq!(
@@ -297,6 +341,12 @@ mod tests {
         assert_eq!(out["isBase64Encoded"], true);
         assert_eq!(out["body"], "H4v/AA==");
         assert!(to_request(json!({"nope": 1})).is_err());
+        // A decoded path, and a cookie no header can hold: still a request, for the router.
+        let odd =
+            event(json!({"rawPath": "/console/requests/a b?#", "cookies": ["ok=1", "bad=\u{1}"]}));
+        let req = to_request(odd).unwrap();
+        assert_eq!(req.uri().path(), "/console/requests/a%20b%3F%23");
+        assert_eq!(req.headers()["cookie"], "ok=1");
         let bad = event(json!({"body": "%%%", "isBase64Encoded": true}));
         assert!(to_request(bad).unwrap_err().contains("base64"));
     }

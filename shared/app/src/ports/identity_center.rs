@@ -40,6 +40,13 @@ pub trait IdentityCenter: Send + Sync {
     /// The instance every call acts on (`arn:aws:sso:::instance/ssoins-...`).
     fn instance_arn(&self) -> &str;
 
+    /// Whether [`IdentityCenter::find_user`] can answer here, and so whether this process can
+    /// assign. The revoke function cannot (no Identity Store client, no such rights): its sweep
+    /// hands an overdue grant to the grant function instead.
+    fn looks_up_users(&self) -> bool {
+        true
+    }
+
     /// The user whose one configured attribute (`UserName`, or an email) is `value`;
     /// `None` when there is none.
     async fn find_user(
