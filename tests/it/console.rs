@@ -206,8 +206,15 @@ async fn status(c: &Client) -> String {
 async fn until_status(c: &Client, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        c.refresh().await.unwrap();
-        let now = status(c).await;
+        // A reload can collide with a navigation the page began itself (a redirect after a
+        // form, its own refresh): that reload is aborted, and the next one reads the page.
+        let now = match c.refresh().await {
+            Ok(()) => match c.find(Locator::Css(".state .status")).await {
+                Ok(e) => e.text().await.map(|t| t.to_lowercase()).unwrap_or_default(),
+                Err(e) => format!("(unreadable: {e})"),
+            },
+            Err(e) => format!("(reload aborted: {e})"),
+        };
         if now == want {
             return;
         }
