@@ -302,17 +302,16 @@ pub fn plan_grant(
                 },
                 OnFailure::GrantFails,
             ),
-            Step::new(
-                Effect::SetTimer {
-                    request: id,
-                    kind: TimerKind::Expiry,
-                    at: expires_at,
-                },
-                OnFailure::Continue,
-            ),
         ]
         .into_iter()
-        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+        .chain(expiry_steps(
+            id,
+            starts_at,
+            expires_at,
+            catalog,
+            now,
+            OnFailure::Continue,
+        ))
         .collect(),
         then: Some(Command::RecordGrant {
             policy_name: name,
@@ -407,16 +406,7 @@ fn plan_grant_each(
         })
         .collect();
     let timers = Plan {
-        steps: std::iter::once(Step::new(
-            Effect::SetTimer {
-                request: id,
-                kind: TimerKind::Expiry,
-                at: expires_at,
-            },
-            OnFailure::Continue,
-        ))
-        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
-        .collect(),
+        steps: expiry_steps(id, starts_at, expires_at, catalog, now, OnFailure::Continue).collect(),
         then: None,
         account: None,
     };
@@ -440,26 +430,23 @@ fn identity_center_grant(
 ) -> Plan {
     let account = req.principal.account().to_owned();
     Plan {
-        steps: vec![
-            Step::new(
-                Effect::AssignPermissionSet {
-                    permission_set: permission_set.clone(),
-                    account: account.clone(),
-                    user: req.requester.clone(),
-                },
-                OnFailure::GrantFails,
-            ),
-            Step::new(
-                Effect::SetTimer {
-                    request: id,
-                    kind: TimerKind::Expiry,
-                    at: expires_at,
-                },
-                OnFailure::Continue,
-            ),
-        ]
+        steps: vec![Step::new(
+            Effect::AssignPermissionSet {
+                permission_set: permission_set.clone(),
+                account: account.clone(),
+                user: req.requester.clone(),
+            },
+            OnFailure::GrantFails,
+        )]
         .into_iter()
-        .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+        .chain(expiry_steps(
+            id,
+            starts_at,
+            expires_at,
+            catalog,
+            now,
+            OnFailure::Continue,
+        ))
         .collect(),
         then: Some(Command::RecordGrant {
             policy_name: grant_policy_name(id),
@@ -653,6 +640,27 @@ pub fn plan_cancel(
 
 /// The expiry reminders' timers for a grant window: set, or moved by an extension; a reminder
 /// timer not set only costs a reminder, so its failure is logged and the step goes on.
+/// The expiry timer at `expires_at` (failing as `on_failure` says), then the reminders before
+/// it: what every grant and extension arms.
+fn expiry_steps(
+    id: RequestId,
+    starts_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+    on_failure: OnFailure,
+) -> impl Iterator<Item = Step> {
+    std::iter::once(Step::new(
+        Effect::SetTimer {
+            request: id,
+            kind: TimerKind::Expiry,
+            at: expires_at,
+        },
+        on_failure,
+    ))
+    .chain(reminder_steps(id, starts_at, expires_at, catalog, now))
+}
+
 fn reminder_steps(
     id: RequestId,
     starts_at: DateTime<Utc>,
@@ -702,16 +710,8 @@ pub fn plan_extend(
     if grant.assignment.is_some() {
         // The assignment has no window of its own: only the expiry timer moves.
         return Ok(Plan {
-            steps: std::iter::once(Step::new(
-                Effect::SetTimer {
-                    request: id,
-                    kind: TimerKind::Expiry,
-                    at: until,
-                },
-                OnFailure::Stop,
-            ))
-            .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
-            .collect(),
+            steps: expiry_steps(id, grant.starts_at, until, catalog, now, OnFailure::Stop)
+                .collect(),
             then: Some(Command::ApplyExtension),
             account: None,
         });
@@ -744,15 +744,14 @@ pub fn plan_extend(
     });
     Ok(Plan {
         steps: puts
-            .chain([Step::new(
-                Effect::SetTimer {
-                    request: id,
-                    kind: TimerKind::Expiry,
-                    at: until,
-                },
+            .chain(expiry_steps(
+                id,
+                grant.starts_at,
+                until,
+                catalog,
+                now,
                 OnFailure::Stop,
-            )])
-            .chain(reminder_steps(id, grant.starts_at, until, catalog, now))
+            ))
             .collect(),
         then: Some(Command::ApplyExtension),
         account: None,
