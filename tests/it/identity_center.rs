@@ -713,70 +713,6 @@ async fn the_report_shows_each_identity_center_grants_session_duration() {
     assert_eq!(row.session_duration.as_deref(), Some("PT1H"));
 }
 
-/// The revoke function's port: SSO Admin without the Identity Store (its binary links no
-/// Identity Store client and its role may not read users).
-struct NoLookup(Arc<dyn IdentityCenter>);
-
-#[async_trait]
-impl IdentityCenter for NoLookup {
-    fn instance_arn(&self) -> &str {
-        self.0.instance_arn()
-    }
-    fn looks_up_users(&self) -> bool {
-        false
-    }
-    async fn find_user(
-        &self,
-        _: UserMatch,
-        _: &str,
-    ) -> Result<Option<DirectoryUser>, ProviderError> {
-        Err(ProviderError::Refused(
-            "this function looks up no users".into(),
-        ))
-    }
-    async fn session_duration(
-        &self,
-        ps: &PermissionSetArn,
-    ) -> Result<Option<String>, ProviderError> {
-        self.0.session_duration(ps).await
-    }
-    async fn assignments(
-        &self,
-        account: &str,
-        ps: &PermissionSetArn,
-    ) -> Result<Vec<AssignmentRow>, ProviderError> {
-        self.0.assignments(account, ps).await
-    }
-    async fn provisioned_accounts(
-        &self,
-        ps: &PermissionSetArn,
-    ) -> Result<Vec<String>, ProviderError> {
-        self.0.provisioned_accounts(ps).await
-    }
-    async fn create_assignment(
-        &self,
-        account: &str,
-        ps: &PermissionSetArn,
-        principal: &AssignmentRow,
-    ) -> Result<AssignmentStatus, ProviderError> {
-        self.0.create_assignment(account, ps, principal).await
-    }
-    async fn creation_status(&self, id: &str) -> Result<AssignmentStatus, ProviderError> {
-        self.0.creation_status(id).await
-    }
-    async fn delete_assignment(
-        &self,
-        account: &str,
-        ps: &PermissionSetArn,
-        principal: &AssignmentRow,
-    ) -> Result<AssignmentStatus, ProviderError> {
-        self.0.delete_assignment(account, ps, principal).await
-    }
-    async fn deletion_status(&self, id: &str) -> Result<AssignmentStatus, ProviderError> {
-        self.0.deletion_status(id).await
-    }
-}
-
 /// The sweep runs in the revoke function, which looks no users up. An approved Identity Center
 /// request whose grant is overdue (its bus event lost, or the grant still polling) is handed
 /// to the grant function by a start timer, never failed for want of a user lookup; the grant
@@ -786,10 +722,19 @@ async fn the_revoke_functions_sweep_hands_an_overdue_grant_to_the_grant_function
     let w = World::new(UserMatch::UserName).await;
     let alice_id = w.user("alice", "alice@example.com").await;
     let id = w.approved(&sre("alice")).await;
-    let full = w.ic();
+    // The revoke function's port, as `identity_center::from_env(&sdk, false)` builds it.
     let mut revoker = w.f.stint.clone();
-    let mut ic = (*full).clone();
-    ic.port = Arc::new(NoLookup(full.port.clone()));
+    let mut ic = (*w.ic()).clone();
+    ic.port = Arc::new(
+        SsoIdentityCenter::new(&w.sdk, w.instance.clone(), w.store_id.clone())
+            .with_emulator_arns()
+            .without_user_lookup(),
+    );
+    assert!(!ic.can_assign());
+    assert!(matches!(
+        ic.port.find_user(UserMatch::UserName, "alice").await,
+        Err(ProviderError::Refused(_))
+    ));
     revoker.identity_center = Some(Arc::new(ic));
 
     let before = w.f.stint.load(id).await.expect("load").events.len();

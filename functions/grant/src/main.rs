@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let mut stint =
         runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler, runtime::accounts).await?;
     // Only grant and revoke link the Identity Center clients.
-    stint.identity_center = stint_aws::identity_center::from_env(&sdk)?;
+    stint.identity_center = stint_aws::identity_center::from_env(&sdk, true)?;
     let stint = &stint;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<lambda::Payload>| {
         lambda::handle_grant(stint, event)

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     let mut stint =
         runtime::stint_from_env(&sdk, runtime::iam, runtime::scheduler, runtime::accounts).await?;
     // Only grant and revoke link the Identity Center clients.
-    stint.identity_center = stint_aws::identity_center::from_env(&sdk)?;
+    stint.identity_center = stint_aws::identity_center::from_env(&sdk, false)?;
     let secret = runtime::console_secret(&sdk).await;
     let api = apigw::api_with_console(stint.clone(), secret).await;
     let router = stint_http::revoke_router(api);

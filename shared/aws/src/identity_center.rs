@@ -21,8 +21,10 @@ use stint_domain::identity_center::{PermissionSetArn, UserMatch};
 #[derive(Clone, Debug)]
 pub struct SsoIdentityCenter {
     admin: aws_sdk_ssoadmin::Client,
+    /// None: this process looks no users up (the revoke function, whose build has no
+    /// Identity Store client at all and whose role may not read users).
     #[cfg(feature = "identity_store")]
-    store: aws_sdk_identitystore::Client,
+    store: Option<aws_sdk_identitystore::Client>,
     instance_arn: String,
     #[cfg_attr(not(feature = "identity_store"), allow(dead_code))]
     identity_store_id: String,
@@ -36,10 +38,20 @@ impl SsoIdentityCenter {
         SsoIdentityCenter {
             admin: aws_sdk_ssoadmin::Client::new(sdk),
             #[cfg(feature = "identity_store")]
-            store: aws_sdk_identitystore::Client::new(sdk),
+            store: Some(aws_sdk_identitystore::Client::new(sdk)),
             instance_arn,
             identity_store_id,
             emulator_arns: false,
+        }
+    }
+
+    /// The revoke function's port: assignments only, no user lookups. Also what a build
+    /// without the `identity_store` feature always is.
+    pub fn without_user_lookup(self) -> Self {
+        SsoIdentityCenter {
+            #[cfg(feature = "identity_store")]
+            store: None,
+            ..self
         }
     }
 
@@ -56,6 +68,50 @@ impl SsoIdentityCenter {
         } else {
             ps.as_str().to_owned()
         }
+    }
+}
+
+#[cfg(feature = "identity_store")]
+impl SsoIdentityCenter {
+    /// The user whose `by` attribute is exactly `value`, in the Identity Store.
+    async fn lookup(
+        &self,
+        store: &aws_sdk_identitystore::Client,
+        by: UserMatch,
+        value: &str,
+    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        let attribute = UniqueAttribute::builder()
+            .attribute_path(by.attribute_path())
+            .attribute_value(aws_smithy_types::Document::String(value.to_owned()))
+            .build()
+            .map_err(|e| ProviderError::Refused(format!("GetUserId: {e}")))?;
+        let found = store
+            .get_user_id()
+            .identity_store_id(&self.identity_store_id)
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attribute))
+            .send()
+            .await;
+        let user_id = match found {
+            Ok(out) => out.user_id().to_owned(),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
+            Err(e) => return Err(provider_err("GetUserId", e)),
+        };
+        let user = store
+            .describe_user()
+            .identity_store_id(&self.identity_store_id)
+            .user_id(&user_id)
+            .send()
+            .await
+            .map_err(|e| provider_err("DescribeUser", e))?;
+        Ok(Some(DirectoryUser {
+            user_id,
+            user_name: user.user_name().unwrap_or_default().to_owned(),
+            emails: user
+                .emails()
+                .iter()
+                .filter_map(|e| e.value().map(str::to_owned))
+                .collect(),
+        }))
     }
 }
 
@@ -110,59 +166,22 @@ impl IdentityCenter for SsoIdentityCenter {
     }
 
     fn looks_up_users(&self) -> bool {
-        cfg!(feature = "identity_store")
+        #[cfg(feature = "identity_store")]
+        return self.store.is_some();
+        #[cfg(not(feature = "identity_store"))]
+        false
     }
 
-    #[cfg(feature = "identity_store")]
     async fn find_user(
         &self,
         by: UserMatch,
         value: &str,
     ) -> Result<Option<DirectoryUser>, ProviderError> {
-        let attribute = UniqueAttribute::builder()
-            .attribute_path(by.attribute_path())
-            .attribute_value(aws_smithy_types::Document::String(value.to_owned()))
-            .build()
-            .map_err(|e| ProviderError::Refused(format!("GetUserId: {e}")))?;
-        let found = self
-            .store
-            .get_user_id()
-            .identity_store_id(&self.identity_store_id)
-            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attribute))
-            .send()
-            .await;
-        let user_id = match found {
-            Ok(out) => out.user_id().to_owned(),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(provider_err("GetUserId", e)),
-        };
-        let user = self
-            .store
-            .describe_user()
-            .identity_store_id(&self.identity_store_id)
-            .user_id(&user_id)
-            .send()
-            .await
-            .map_err(|e| provider_err("DescribeUser", e))?;
-        Ok(Some(DirectoryUser {
-            user_id,
-            user_name: user.user_name().unwrap_or_default().to_owned(),
-            emails: user
-                .emails()
-                .iter()
-                .filter_map(|e| e.value().map(str::to_owned))
-                .collect(),
-        }))
-    }
-
-    /// Revoke deletes the assignment its grant recorded, by principal id: it links no
-    /// Identity Store client and its role may not read users.
-    #[cfg(not(feature = "identity_store"))]
-    async fn find_user(
-        &self,
-        _by: UserMatch,
-        _value: &str,
-    ) -> Result<Option<DirectoryUser>, ProviderError> {
+        #[cfg(feature = "identity_store")]
+        if let Some(store) = &self.store {
+            return self.lookup(store, by, value).await;
+        }
+        let _ = (by, value);
         Err(ProviderError::Refused(
             "this function looks up no Identity Center users (only the grant function does); nothing assigned".into(),
         ))
@@ -333,7 +352,11 @@ impl IdentityCenter for SsoIdentityCenter {
 /// Identity Center from the environment: `STINT_IDENTITY_CENTER_INSTANCE_ARN` and
 /// `STINT_IDENTITY_STORE_ID` (both, or neither: no Identity Center), and
 /// `STINT_IDENTITY_CENTER_USER_MATCH` (`user_name`, the default, or `email`).
-pub fn from_env(sdk: &SdkConfig) -> Result<Option<Arc<IdentityCenterGrants>>, String> {
+/// `look_up_users`: false for the revoke function, which only deletes assignments.
+pub fn from_env(
+    sdk: &SdkConfig,
+    look_up_users: bool,
+) -> Result<Option<Arc<IdentityCenterGrants>>, String> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     let (instance, store) = match (
         get("STINT_IDENTITY_CENTER_INSTANCE_ARN"),
@@ -354,6 +377,11 @@ pub fn from_env(sdk: &SdkConfig) -> Result<Option<Arc<IdentityCenterGrants>>, St
         None => UserMatch::default(),
     };
     let port = SsoIdentityCenter::new(sdk, instance, store);
+    let port = if look_up_users {
+        port
+    } else {
+        port.without_user_lookup()
+    };
     Ok(Some(Arc::new(IdentityCenterGrants::new(
         Arc::new(port),
         by,
